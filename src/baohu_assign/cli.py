@@ -1,0 +1,147 @@
+"""Command line: ``baohu-assign solve | rebalance | demo``. The only module that prints.
+
+Exit codes: 0 a plan was written (even with uncovered households), 2 bad
+input (the message names file, row and column), 1 internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+from . import __version__
+from .engines import STRATEGIES
+from .errors import InputError
+from .policy import Policy
+from .problem import OBJECTIVES
+
+EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
+OUTPUT_FILES = ("assignments.csv", "members.csv", "report.json")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="baohu-assign",
+        description="Assign party members to the households they look after (党员包户).",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def common(sub: argparse.ArgumentParser, default_objective: str) -> None:
+        sub.add_argument("--objective", choices=OBJECTIVES, default=default_objective,
+                         help=f"what to optimise after coverage (default {default_objective})")
+        sub.add_argument("--strategy", choices=STRATEGIES, default="auto",
+                         help="engine: auto (best per branch), flow, cpsat, greedy")
+        sub.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
+                         help="wall-clock budget for the whole solve")
+        sub.add_argument("--seed", type=int, default=0, help="seed (same seed, same plan)")
+        sub.add_argument("--policy", type=Path, default=None, metavar="POLICY.toml",
+                         help="policy file overriding defaults (capacities, visits, reach, weights)")
+        sub.add_argument("--quiet", action="store_true", help="print nothing but errors")
+        sub.add_argument("--debug", action="store_true", help="debug logging and tracebacks")
+
+    for name, objective, text in (
+        ("solve", "balanced", "assign members to households"),
+        ("rebalance", "min-churn", "repair today's assignment (current_member_id) with fewest changes"),
+    ):
+        sub = commands.add_parser(name, help=text, description=text)
+        sub.add_argument("members", type=Path, metavar="MEMBERS.csv")
+        sub.add_argument("households", type=Path, metavar="HOUSEHOLDS.csv")
+        sub.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
+        common(sub, objective)
+
+    demo = commands.add_parser("demo", help="solve the embedded example town",
+                               description="Generate the example town, solve it, write inputs and outputs.")
+    demo.add_argument("--out", type=Path, default=Path("out/demo"), metavar="DIR")
+    demo.add_argument("--households", type=int, default=12_000, help="town size (default 12000)")
+    common(demo, "balanced")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return _run(args)
+    except InputError as exc:
+        if args.debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERNAL
+    except Exception as exc:  # noqa: BLE001 - the CLI's last line of defence
+        if args.debug:
+            raise
+        print(f"internal error: {type(exc).__name__}: {exc} (run with --debug for details)", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .rebalance import rebalance
+    from .scenario import Scenario
+    from .solve import solve
+
+    started = time.perf_counter()
+    policy = _policy(args.policy)
+    if args.command == "demo":
+        from .synth import make_town
+
+        town = make_town(args.seed, households=args.households)
+        input_dir = args.out / "input"
+        input_dir.mkdir(parents=True, exist_ok=True)
+        members_path, households_path = town.write_csv(input_dir)
+        scenario = Scenario.from_csv(members_path, households_path, policy=policy)
+    else:
+        _refuse_overwrite(args.out, [args.members, args.households])
+        scenario = Scenario.from_csv(args.members, args.households, policy=policy)
+
+    run = rebalance if args.command == "rebalance" else solve
+    plan = run(scenario, objective=args.objective, strategy=args.strategy,
+               time_limit=args.time_limit, seed=args.seed)
+    paths = plan.write(args.out)
+    if not args.quiet:
+        print(plan.summary())
+        print(f"  wrote {', '.join(str(p) for p in paths.values())} ({time.perf_counter() - started:.2f} s in all)")
+    return EXIT_OK
+
+
+def _policy(path: Path | None) -> Policy:
+    if path is None:
+        return Policy()
+    from pydantic import ValidationError
+
+    from .errors import Issue
+
+    try:
+        return Policy.from_toml(path)
+    except FileNotFoundError:
+        raise InputError(Issue(str(path), None, None, "policy file not found")) from None
+    except ValidationError as exc:
+        issues = [
+            Issue(str(path), None, ".".join(str(p) for p in err["loc"]) or None, err["msg"])
+            for err in exc.errors()
+        ]
+        raise InputError(issues) from None
+    except ValueError as exc:  # TOML syntax
+        raise InputError(Issue(str(path), None, None, f"not a valid TOML file: {exc}")) from None
+
+
+def _refuse_overwrite(out: Path, inputs: list[Path]) -> None:
+    from .errors import Issue
+
+    targets = {(out / name).resolve() for name in OUTPUT_FILES} | {out.resolve()}
+    for path in inputs:
+        if path.resolve() in targets:
+            raise InputError(Issue(str(out), None, None,
+                                   f"--out would overwrite the input file {path}; choose another folder"))

@@ -1,0 +1,391 @@
+"""Scenario frames → one numeric :class:`~baohu_assign.problem.Problem` per branch.
+
+This module and ``plan.py`` are the only places that translate between ids
+and indices. Canonical order (households and members sorted by id within a
+branch, arcs by household then member) makes results independent of the
+order of input rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from .errors import ScalingWarning
+from .geo import candidate_arcs, unit_vectors
+from .objective import INT64_GUARD, tier_penalties
+from .policy import PRIORITIES
+from .problem import Problem, csr_pointer
+
+logger = logging.getLogger(__name__)
+
+CROSS_BRANCH_KEY = "*"
+
+TRAVEL_UNIT_M = 0.1
+"""Metre-visits per integer cost unit: decimetres, so rounding stays negligible
+even inside an apartment community where members live a few metres away."""
+
+# What became of a household's current member (BranchProblem.current_state).
+CURRENT_NONE = 0  # no current member named
+CURRENT_UNKNOWN = 1  # the named member does not exist
+CURRENT_OTHER_BRANCH = 2  # exists, but may not serve this branch
+CURRENT_UNAVAILABLE = 3  # unavailable or capacity 0
+CURRENT_OUT_OF_REACH = 4  # available, but the household is beyond reach
+CURRENT_ELIGIBLE = 5  # could keep serving it
+
+
+@dataclass(frozen=True, slots=True)
+class BrokenPin:
+    """A pin that cannot hold, with the reason code."""
+
+    household_row: int
+    member_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class BranchProblem:
+    """The Problem of one branch and the maps back to scenario rows.
+
+    Attributes
+    ----------
+    branch
+        Branch name (``"*"`` when the policy lets members cross branches).
+    problem
+        The numeric problem.
+    household_rows, member_rows
+        int64: positions in the scenario frames of problem households/members.
+    reachable_members
+        int32[H]: members that could serve each household alone (branch,
+        availability, reach), before groups and capacity: explains why a
+        household stays uncovered.
+    group_size
+        int32[H]: size of each household's group (1 when none).
+    current_state
+        int8[H]: what became of each household's current member, one of the
+        ``CURRENT_*`` codes of this module.
+    broken_pins
+        Pins that cannot hold, with reasons.
+    travel_unit
+        Metre-visits per integer cost unit (``TRAVEL_UNIT_M`` unless costs had
+        to be scaled down).
+    """
+
+    branch: str
+    problem: Problem
+    household_rows: np.ndarray
+    member_rows: np.ndarray
+    reachable_members: np.ndarray
+    group_size: np.ndarray
+    current_state: np.ndarray
+    broken_pins: tuple[BrokenPin, ...]
+    travel_unit: float = TRAVEL_UNIT_M
+
+
+def compile_scenario(
+    members: pd.DataFrame,
+    households: pd.DataFrame,
+    *,
+    objective: str,
+    allow_cross_branch: bool = False,
+) -> list[BranchProblem]:
+    """Compile validated frames into one problem per branch, sorted by branch name.
+
+    ``members`` and ``households`` are the normalised frames of
+    :mod:`baohu_assign.validate`. Branches with households but no members
+    still get a problem (every household uncovered, with a reason).
+    The balanced objective is compiled with ``balance_scale = 0``; see
+    :func:`with_balance`.
+    """
+    m_key = np.where(allow_cross_branch, CROSS_BRANCH_KEY, members["branch"].to_numpy(dtype=object))
+    h_key = np.where(allow_cross_branch, CROSS_BRANCH_KEY, households["branch"].to_numpy(dtype=object))
+    m_key = np.broadcast_to(m_key, (len(members),)) if len(members) else np.zeros(0, dtype=object)
+    h_key = np.broadcast_to(h_key, (len(households),)) if len(households) else np.zeros(0, dtype=object)
+    member_ids = members["member_id"].to_numpy(dtype=object)
+    household_ids = households["household_id"].to_numpy(dtype=object)
+    # Canonical order: branch, then id (stable), so input row order never matters.
+    m_order = np.lexsort((member_ids.astype(str), m_key.astype(str))) if len(members) else np.zeros(0, np.int64)
+    h_order = np.lexsort((household_ids.astype(str), h_key.astype(str))) if len(households) else np.zeros(0, np.int64)
+    m_groups = _split_sorted(m_key[m_order].astype(str), m_order)
+    h_groups = _split_sorted(h_key[h_order].astype(str), h_order)
+    branches = sorted(h_groups)
+    id_to_row = {mid: i for i, mid in enumerate(member_ids)}
+    result = []
+    for branch in branches:
+        result.append(
+            _compile_branch(
+                branch,
+                members,
+                households,
+                m_groups.get(branch, np.zeros(0, np.int64)),
+                h_groups[branch],
+                id_to_row,
+                objective,
+            )
+        )
+    return result
+
+
+def _split_sorted(keys: np.ndarray, rows: np.ndarray) -> dict[str, np.ndarray]:
+    if keys.shape[0] == 0:
+        return {}
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    ends = np.r_[starts[1:], keys.shape[0]]
+    return {str(keys[s]): rows[s:e].astype(np.int64) for s, e in zip(starts, ends)}
+
+
+def _compile_branch(
+    branch: str,
+    members: pd.DataFrame,
+    households: pd.DataFrame,
+    member_rows: np.ndarray,
+    household_rows: np.ndarray,
+    id_to_row: dict[str, int],
+    objective: str,
+) -> BranchProblem:
+    mem = members.iloc[member_rows]
+    hh = households.iloc[household_rows]
+    num_h, num_m = len(hh), len(mem)
+
+    capacity = mem["capacity"].to_numpy(dtype=np.int64)
+    available = mem["available"].to_numpy(dtype=bool)
+    capacity = np.where(available, capacity, 0).astype(np.int32)
+    active = np.flatnonzero(capacity > 0)
+    arc_h, arc_m_active, distance = candidate_arcs(
+        unit_vectors(mem["lat"].to_numpy()[active], mem["lon"].to_numpy()[active]),
+        mem["max_distance_m"].to_numpy(dtype=np.float64)[active],
+        mem["mobile"].to_numpy(dtype=bool)[active],
+        unit_vectors(hh["lat"].to_numpy(), hh["lon"].to_numpy()),
+    )
+    arc_m = active[arc_m_active].astype(np.int32)  # local active index → branch member index
+    reachable = np.bincount(arc_h, minlength=num_h).astype(np.int32)
+    reach_keys = arc_h.astype(np.int64) * (num_m + 1) + arc_m
+
+    tier = pd.Categorical(hh["priority"], categories=list(PRIORITIES)).codes.astype(np.int8)
+    visits = hh["visits_per_week"].to_numpy(dtype=np.float64)
+
+    # Groups: a stairwell unit goes whole to one member, so each of its
+    # households keeps only members eligible for every household of the unit.
+    group_ids = hh["group_id"] if "group_id" in hh else pd.Series(pd.NA, index=hh.index)
+    has_group = group_ids.notna().to_numpy() & (group_ids.astype("string").fillna("") != "").to_numpy()
+    group = np.full(num_h, -1, dtype=np.int32)
+    if has_group.any():
+        codes, _ = pd.factorize(group_ids[has_group].astype(str), sort=True)
+        group[has_group] = codes.astype(np.int32)
+    group_size = np.ones(num_h, dtype=np.int32)
+    if (group >= 0).any():
+        sizes = np.bincount(group[group >= 0])
+        group_size[group >= 0] = sizes[group[group >= 0]]
+        arc_h, arc_m, distance = _restrict_groups(arc_h, arc_m, distance, group, sizes)
+
+    # Current members and pins.
+    current = np.full(num_h, -1, dtype=np.int32)
+    local_of_row = {int(r): i for i, r in enumerate(member_rows)}
+    current_ids = hh["current_member_id"] if "current_member_id" in hh else pd.Series(pd.NA, index=hh.index)
+    for h, cid in enumerate(current_ids.to_numpy(dtype=object)):
+        if _is_blank(cid):
+            continue
+        row = id_to_row.get(str(cid))
+        if row is not None and row in local_of_row:
+            current[h] = local_of_row[row]
+    current_state = _current_state(
+        current_ids.to_numpy(dtype=object), current, id_to_row, members, capacity, reach_keys, num_m
+    )
+    pinned = hh["pinned"].to_numpy(dtype=bool) if "pinned" in hh else np.zeros(num_h, bool)
+    pin, broken = _resolve_pins(
+        pinned, current, current_ids.to_numpy(dtype=object), household_rows, mem, capacity,
+        arc_h, arc_m, tier, group, group_size, id_to_row, members,
+    )
+    if (pin >= 0).any():
+        keep = (pin[arc_h] < 0) | (pin[arc_h] == arc_m)
+        arc_h, arc_m, distance = arc_h[keep], arc_m[keep], distance[keep]
+
+    # Costs in metre-visits per week; scaled down only if int64 head-room demands it.
+    travel_exact = visits[arc_h] * distance
+    unit = TRAVEL_UNIT_M
+    while True:
+        travel = np.rint(travel_exact / unit).astype(np.int64)
+        max_travel = int(travel.max()) if travel.size else 0
+        churn = 0
+        if objective == "min-churn":
+            churn = 2 * max(num_m, 1) * max_travel + 1
+        arc_cost = travel + np.where((current[arc_h] >= 0) & (arc_m != current[arc_h]), churn, 0)
+        penalties = tier_penalties(num_m, int(arc_cost.max()) if arc_cost.size else 0, 0)
+        if _fits(penalties, num_h, num_m):
+            break
+        unit *= 10.0
+        warnings.warn(
+            f"branch {branch!r}: costs scaled to {unit:g} metre-visits per unit to avoid int64 overflow",
+            ScalingWarning,
+            stacklevel=2,
+        )
+
+    problem = Problem(
+        objective=objective,
+        household_tier=tier,
+        household_visits=visits,
+        household_group=group,
+        household_pin=pin,
+        household_current=current,
+        member_capacity=capacity,
+        arc_household=arc_h.astype(np.int32),
+        arc_member=arc_m.astype(np.int32),
+        arc_distance_m=distance.astype(np.float64),
+        arc_cost=arc_cost.astype(np.int64),
+        household_arc_ptr=csr_pointer(arc_h, num_h),
+        balance_scale=0.0,
+        tier_penalty=penalties,
+        churn_penalty=int(churn),
+    )
+    logger.debug("compiled branch: %d households, %d members, %d arcs", num_h, num_m, arc_h.size)
+    return BranchProblem(
+        branch=branch,
+        problem=problem,
+        household_rows=household_rows,
+        member_rows=member_rows,
+        reachable_members=reachable,
+        group_size=group_size,
+        current_state=current_state,
+        broken_pins=tuple(broken),
+        travel_unit=unit,
+    )
+
+
+def _is_blank(value: object) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)) or value == ""
+
+
+def _current_state(
+    current_ids: np.ndarray,
+    current: np.ndarray,
+    id_to_row: dict[str, int],
+    members: pd.DataFrame,
+    capacity: np.ndarray,
+    reach_keys: np.ndarray,
+    num_m: int,
+) -> np.ndarray:
+    state = np.full(current.shape[0], CURRENT_NONE, dtype=np.int8)
+    available = members["available"].to_numpy(dtype=bool)
+    for h, cid in enumerate(current_ids):
+        if _is_blank(cid):
+            continue
+        row = id_to_row.get(str(cid))
+        if row is None:
+            state[h] = CURRENT_UNKNOWN
+        elif current[h] < 0:
+            state[h] = CURRENT_UNAVAILABLE if not available[row] else CURRENT_OTHER_BRANCH
+        elif capacity[current[h]] <= 0:
+            state[h] = CURRENT_UNAVAILABLE
+        else:
+            state[h] = CURRENT_ELIGIBLE
+    check = np.flatnonzero(state == CURRENT_ELIGIBLE)
+    if check.size:
+        keys = check.astype(np.int64) * (num_m + 1) + current[check]
+        inside = np.isin(keys, reach_keys)
+        state[check[~inside]] = CURRENT_OUT_OF_REACH
+    return state
+
+
+def _fits(penalties: np.ndarray, num_h: int, num_m: int) -> bool:
+    # Min-cost-flow solvers multiply costs by about the node count; keep the
+    # largest possible total well inside int64.
+    worst = int(penalties[-1]) * max(num_h, 1) * (num_h + num_m + 2)
+    return worst < INT64_GUARD
+
+
+def _restrict_groups(
+    arc_h: np.ndarray, arc_m: np.ndarray, distance: np.ndarray, group: np.ndarray, sizes: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    g = group[arc_h]
+    in_group = g >= 0
+    key = g[in_group].astype(np.int64) * (int(arc_m.max()) + 1 if arc_m.size else 1) + arc_m[in_group]
+    uniq, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+    whole = counts[inverse] == sizes[g[in_group]]
+    keep = np.ones(arc_h.shape[0], dtype=bool)
+    keep[np.flatnonzero(in_group)] = whole
+    return arc_h[keep], arc_m[keep], distance[keep]
+
+
+def _resolve_pins(
+    pinned: np.ndarray,
+    current: np.ndarray,
+    current_ids: np.ndarray,
+    household_rows: np.ndarray,
+    mem: pd.DataFrame,
+    capacity: np.ndarray,
+    arc_h: np.ndarray,
+    arc_m: np.ndarray,
+    tier: np.ndarray,
+    group: np.ndarray,
+    group_size: np.ndarray,
+    id_to_row: dict[str, int],
+    members: pd.DataFrame,
+) -> tuple[np.ndarray, list[BrokenPin]]:
+    """Pins that can hold (member index per household, -1 none) and the broken ones."""
+    num_h = pinned.shape[0]
+    pin = np.full(num_h, -1, dtype=np.int32)
+    broken: list[BrokenPin] = []
+    if not pinned.any():
+        return pin, broken
+    eligible = set(zip(arc_h.tolist(), arc_m.tolist()))
+    candidates: list[tuple[int, int]] = []  # (household, member)
+    for h in np.flatnonzero(pinned):
+        cid = current_ids[h]
+        cid_text = "" if _is_blank(cid) else str(cid)
+        row = int(household_rows[h])
+        if not cid_text:
+            broken.append(BrokenPin(row, "", "pin_without_member"))
+        elif cid_text not in id_to_row:
+            broken.append(BrokenPin(row, cid_text, "member_unknown"))
+        elif current[h] < 0:
+            broken.append(BrokenPin(row, cid_text, "member_other_branch"))
+        elif not bool(members["available"].iloc[id_to_row[cid_text]]) or capacity[current[h]] <= 0:
+            broken.append(BrokenPin(row, cid_text, "member_unavailable"))
+        elif (h, int(current[h])) not in eligible:
+            broken.append(BrokenPin(row, cid_text, "out_of_reach"))
+        else:
+            candidates.append((int(h), int(current[h])))
+    # A pin inside a stairwell unit pins the whole unit; conflicting pins keep
+    # the member named most often (ties: lowest member index).
+    by_group: dict[int, list[tuple[int, int]]] = {}
+    singles: list[tuple[int, int]] = []
+    for h, m in candidates:
+        (by_group.setdefault(int(group[h]), []).append((h, m)) if group[h] >= 0 else singles.append((h, m)))
+    items: list[tuple[list[int], int]] = [([h], m) for h, m in singles]
+    for g, pins in sorted(by_group.items()):
+        votes: dict[int, int] = {}
+        for _, m in pins:
+            votes[m] = votes.get(m, 0) + 1
+        chosen = min(votes, key=lambda m: (-votes[m], m))
+        for h, m in pins:
+            if m != chosen:
+                broken.append(BrokenPin(int(household_rows[h]), str(mem["member_id"].iloc[m]), "group_pinned_elsewhere"))
+        items.append((np.flatnonzero(group == g).tolist(), chosen))
+    # Pins beyond a member's capacity cannot all hold: keep the most critical first.
+    items.sort(key=lambda item: (-int(tier[item[0]].max()), item[0][0]))
+    load = np.zeros(capacity.shape[0], dtype=np.int64)
+    for hs, m in items:
+        if load[m] + len(hs) <= capacity[m]:
+            load[m] += len(hs)
+            pin[hs] = m
+        else:
+            for h in hs:
+                if pinned[h]:
+                    broken.append(BrokenPin(int(household_rows[h]), str(mem["member_id"].iloc[m]), "over_capacity"))
+    broken.sort(key=lambda b: b.household_row)
+    return pin, broken
+
+
+def with_balance(branch: BranchProblem, scale: float) -> BranchProblem:
+    """The same branch with the balance term weighted by ``scale`` (metre-visits)."""
+    problem = branch.problem
+    scale = float(scale) / branch.travel_unit
+    max_step = int(np.rint(2.0 * scale)) if scale > 0 else 0
+    penalties = tier_penalties(
+        problem.num_members, int(problem.arc_cost.max()) if problem.num_arcs else 0, max_step
+    )
+    return replace(branch, problem=replace(problem, balance_scale=scale, tier_penalty=penalties))

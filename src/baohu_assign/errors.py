@@ -1,0 +1,58 @@
+"""Exceptions and warnings raised by baohu_assign."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class BaohuError(Exception):
+    """Base class of every error this library raises on purpose."""
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    """One problem found in the input.
+
+    ``row`` is the row number as a spreadsheet shows it (header = row 1, first
+    data row = row 2); ``None`` when the issue concerns the whole file or column.
+    """
+
+    file: str
+    row: int | None
+    column: str | None
+    message: str
+    value: str | None = None
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.row is not None:
+            where += f", row {self.row}"
+        if self.column is not None:
+            where += f", column '{self.column}'"
+        text = f"{where}: {self.message}"
+        if self.value is not None:
+            text += f" (got {self.value!r})"
+        return text
+
+
+class InputError(BaohuError, ValueError):
+    """Bad input. Carries every issue found, not only the first."""
+
+    def __init__(self, issues: list[Issue] | Issue):
+        if isinstance(issues, Issue):
+            issues = [issues]
+        self.issues: list[Issue] = list(issues)
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        lines = [str(issue) for issue in self.issues]
+        head = f"{len(lines)} problem(s) in the input:" if len(lines) > 1 else ""
+        return "\n".join([head, *lines]) if head else (lines[0] if lines else "bad input")
+
+
+class EngineError(BaohuError, RuntimeError):
+    """An engine could not run (missing dependency, solver failure)."""
+
+
+class ScalingWarning(UserWarning):
+    """Integer costs had to be scaled down to stay clear of int64 overflow."""

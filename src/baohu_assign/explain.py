@@ -1,0 +1,96 @@
+"""Reasons: why a household is uncovered, or why its contact changed.
+
+Reason codes (the ``reason`` column of assignments.csv):
+
+Uncovered
+    ``no_member_in_branch``  no available member with capacity in its branch
+    ``out_of_reach``         no available member of its branch within reach
+    ``group_too_large``      its stairwell unit is larger than every member's capacity
+    ``no_member_for_group``  no single member can reach every household of its unit
+    ``capacity_exhausted``   members within reach are full with households of
+                             equal or higher priority
+
+Changed (covered, contact differs from ``current_member_id``)
+    ``new_household``        it had no current member
+    ``member_unavailable``   the current member does not exist or is unavailable
+    ``out_of_reach``         the current member may no longer serve it
+                             (another branch, or beyond reach after a move)
+    ``over_capacity``        the current member has more households than capacity
+    ``coverage``             moved to make room so more households are covered
+    ``balance``              moved to even out loads (balanced objective)
+    ``travel``               moved to a nearer member (distance objective)
+
+Unchanged
+    ``pin_kept``             pinned, and the pin held
+
+A pin that could not hold adds ``; pin broken: <why>`` to the reason.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .compile import (
+    CURRENT_ELIGIBLE,
+    CURRENT_NONE,
+    CURRENT_OTHER_BRANCH,
+    CURRENT_OUT_OF_REACH,
+    BranchProblem,
+)
+
+PIN_REASONS = {
+    "pin_without_member": "no current member to keep",
+    "member_unknown": "member does not exist",
+    "member_other_branch": "member belongs to another branch",
+    "member_unavailable": "member unavailable",
+    "out_of_reach": "member out of reach",
+    "over_capacity": "more pins than the member's capacity",
+    "group_pinned_elsewhere": "its unit is pinned to another member",
+}
+
+_OBJECTIVE_REASON = {"balanced": "balance", "distance": "travel", "min-churn": "coverage"}
+
+
+def branch_reasons(
+    branch: BranchProblem, member_of: np.ndarray, objective: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per household of the branch: ``changed`` (bool) and the reason code (str)."""
+    problem = branch.problem
+    H = problem.num_households
+    reasons = np.full(H, "", dtype=object)
+    covered = member_of >= 0
+    state = branch.current_state
+    given = state != CURRENT_NONE
+    current = problem.household_current
+    changed = given & (member_of != current) | (covered & ~given)
+
+    has_active = bool((problem.member_capacity > 0).any())
+    has_arc = np.diff(problem.household_arc_ptr) > 0
+    max_capacity = int(problem.member_capacity.max()) if problem.num_members else 0
+    for h in np.flatnonzero(~covered):
+        if not has_active:
+            reasons[h] = "no_member_in_branch"
+        elif branch.reachable_members[h] == 0:
+            reasons[h] = "out_of_reach"
+        elif problem.household_group[h] >= 0 and not has_arc[h]:
+            too_large = branch.group_size[h] > max_capacity
+            reasons[h] = "group_too_large" if too_large else "no_member_for_group"
+        else:
+            reasons[h] = "capacity_exhausted"
+
+    current_load = np.bincount(current[current >= 0], minlength=problem.num_members)
+    for h in np.flatnonzero(covered):
+        if not given[h]:
+            reasons[h] = "new_household"
+        elif not changed[h]:
+            if problem.household_pin[h] >= 0:
+                reasons[h] = "pin_kept"
+        elif state[h] in (CURRENT_OTHER_BRANCH, CURRENT_OUT_OF_REACH):
+            reasons[h] = "out_of_reach"
+        elif state[h] != CURRENT_ELIGIBLE:
+            reasons[h] = "member_unavailable"
+        elif current_load[current[h]] > problem.member_capacity[current[h]]:
+            reasons[h] = "over_capacity"
+        else:
+            reasons[h] = _OBJECTIVE_REASON.get(problem.objective, "coverage")
+    return changed, reasons

@@ -1,0 +1,159 @@
+"""Cost terms of the objective and their evaluation on a solution.
+
+The total integer cost of an assignment ``member_of`` (member index per
+household, -1 uncovered) is::
+
+    Σ_covered arc_cost  +  Σ_members Σ_{k≤load} balance step k  +  Σ_uncovered tier_penalty[tier]
+
+Coverage is lexicographic (critical, then elevated, then normal, then the
+rest) because :func:`tier_penalties` makes every penalty step larger than
+any change of secondary cost one exchange of households can bring; see
+docs/model.md for the proof.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .problem import NUM_TIERS, Problem
+
+INT64_GUARD = 2**60
+"""Largest total cost we accept; leaves head-room for solvers that scale costs."""
+
+
+def tier_penalties(num_members: int, max_arc_cost: int, max_balance_step: int) -> np.ndarray:
+    """Penalties for leaving a household uncovered, per tier (normal, elevated, critical).
+
+    Any exchange that improves a solution is a simple cycle in the residual
+    graph: it uses at most ``2 * num_members`` household–member arcs and two
+    balance steps, so its secondary cost is at most
+    ``B = 2*M*max_arc_cost + 2*max_balance_step``. With penalties
+    ``(B+1)·(1, 2, 3)`` covering one more household of a tier (and at most
+    one fewer of a lower tier) always pays more than B, so coverage per tier is
+    lexicographically maximal in every optimum.
+    """
+    bound = 2 * max(num_members, 1) * max(int(max_arc_cost), 0) + 2 * max(int(max_balance_step), 0)
+    step = bound + 1
+    penalties = np.array([step * (t + 1) for t in range(NUM_TIERS)], dtype=np.int64)
+    return penalties
+
+
+@dataclass(frozen=True, slots=True)
+class Components:
+    """The objective broken into its parts."""
+
+    total: int
+    """Integer objective the engines minimise."""
+    travel_cost: int
+    """Σ arc_cost over covered households (travel, plus churn penalties under min-churn)."""
+    travel_m_per_week: float
+    """Σ visits_per_week × distance_m over covered households."""
+    balance: int
+    """Integer balance term."""
+    imbalance: float
+    """Σ load²/capacity − (Σ load)²/(Σ capacity) summed over all members with capacity (≥ 0)."""
+    changed: int
+    """Covered or not, households whose member differs from a known current member."""
+    uncovered: tuple[int, int, int]
+    """Uncovered households per tier (normal, elevated, critical)."""
+    backup_missing: int = 0
+    """Covered households that need a backup and have none."""
+    backup_cost: int = 0
+    """Σ arc_cost over backup arcs."""
+
+
+def member_loads(problem: Problem, member_of: np.ndarray) -> np.ndarray:
+    """int64[M]: households per member."""
+    covered = member_of >= 0
+    return np.bincount(member_of[covered], minlength=problem.num_members).astype(np.int64)
+
+
+def balance_cost(problem: Problem, loads: np.ndarray) -> int:
+    """Integer balance term for the given loads."""
+    if problem.balance_scale <= 0:
+        return 0
+    cap = problem.member_capacity.astype(np.float64)
+    load = np.minimum(loads, problem.member_capacity).astype(np.int64)
+    active = np.flatnonzero((load > 0) & (cap > 0))
+    if active.size == 0:
+        return 0
+    # Steps j = 1..load of every member, rounded exactly as balance_step_costs does.
+    member = np.repeat(active, load[active])
+    starts = np.cumsum(load[active]) - load[active]
+    j = np.arange(member.shape[0]) - np.repeat(starts, load[active]) + 1
+    steps = np.rint(problem.balance_scale * (2.0 * j - 1.0) / cap[member]).astype(np.int64)
+    return int(steps.sum())
+
+
+def excess_imbalance(loads: np.ndarray, capacity: np.ndarray) -> float:
+    """Σ load²/capacity above perfectly proportional loads (0 when proportional)."""
+    mask = capacity > 0
+    if not mask.any():
+        return 0.0
+    load = loads[mask].astype(np.float64)
+    cap = capacity[mask].astype(np.float64)
+    return float(max(0.0, (load**2 / cap).sum() - load.sum() ** 2 / cap.sum()))
+
+
+def arc_of_assignment(problem: Problem, member_of: np.ndarray) -> np.ndarray:
+    """int64[H]: arc index used by each household, -1 when uncovered.
+
+    Raises ``ValueError`` when a household is given a member it has no arc to.
+    """
+    arcs = np.full(problem.num_households, -1, dtype=np.int64)
+    covered = np.flatnonzero(member_of >= 0)
+    found = problem.arc_indices(covered, member_of[covered])
+    if (found < 0).any():
+        h = int(covered[np.flatnonzero(found < 0)[0]])
+        raise ValueError(f"household {h} assigned to member {member_of[h]} without an eligible arc")
+    arcs[covered] = found
+    return arcs
+
+
+def evaluate(problem: Problem, member_of: np.ndarray, backup_of: np.ndarray | None = None) -> Components:
+    """Objective components of ``member_of`` (int[H], -1 = uncovered).
+
+    With backups, ``backup_of`` (int[H], -1 = none) adds the travel of each
+    backup arc and ``backup_penalty`` for each covered household that needs
+    a backup and has none.
+    """
+    member_of = np.asarray(member_of, dtype=np.int64)
+    arcs = arc_of_assignment(problem, member_of)
+    used = arcs[arcs >= 0]
+    travel_cost = int(problem.arc_cost[used].sum())
+    covered = member_of >= 0
+    travel_m = float(
+        (problem.household_visits[covered] * problem.arc_distance_m[arcs[covered]]).sum()
+    )
+    loads = member_loads(problem, member_of)
+    balance = balance_cost(problem, loads)
+    uncovered = tuple(
+        int(((~covered) & (problem.household_tier == t)).sum()) for t in range(NUM_TIERS)
+    )
+    penalty = int(sum(int(problem.tier_penalty[t]) * uncovered[t] for t in range(NUM_TIERS)))
+    known = problem.household_current >= 0
+    changed = int((known & (member_of != problem.household_current)).sum())
+    backup_missing = backup_cost = 0
+    if problem.household_backup is not None:
+        wants = problem.household_backup & covered
+        backups = np.full(problem.num_households, -1, dtype=np.int64) if backup_of is None else np.asarray(backup_of, dtype=np.int64)
+        has = wants & (backups >= 0)
+        backup_missing = int((wants & ~has).sum())
+        rows = np.flatnonzero(has)
+        found = problem.arc_indices(rows, backups[rows])
+        if (found < 0).any():
+            raise ValueError("a backup member has no eligible arc to its household")
+        backup_cost = int(problem.arc_cost[found].sum())
+    return Components(
+        total=travel_cost + balance + penalty + backup_cost + backup_missing * int(problem.backup_penalty),
+        backup_missing=backup_missing,
+        backup_cost=backup_cost,
+        travel_cost=travel_cost,
+        travel_m_per_week=travel_m,
+        balance=balance,
+        imbalance=excess_imbalance(loads, problem.member_capacity.astype(np.int64)),
+        changed=changed,
+        uncovered=uncovered,  # type: ignore[arg-type]
+    )

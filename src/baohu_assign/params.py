@@ -1,0 +1,64 @@
+"""Engine parameters: one frozen object passed from solve() to an engine."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+
+
+@dataclass(frozen=True, slots=True)
+class Deadline:
+    """A wall-clock deadline on the monotonic clock (``None``: no limit)."""
+
+    at: float | None = None
+
+    @classmethod
+    def after(cls, seconds: float | None) -> Deadline:
+        return cls(None if seconds is None else time.monotonic() + seconds)
+
+    def remaining(self) -> float | None:
+        """Seconds left (never negative), or ``None`` when unlimited."""
+        if self.at is None:
+            return None
+        return max(0.0, self.at - time.monotonic())
+
+    def expired(self) -> bool:
+        return self.at is not None and time.monotonic() >= self.at
+
+
+@dataclass(frozen=True, slots=True)
+class SolveParams:
+    """How an engine should run.
+
+    Parameters
+    ----------
+    time_limit
+        Wall-clock budget in seconds for the engine call (``None``: unlimited).
+    seed
+        Seed of every random choice; the same seed gives the same solution.
+    num_workers
+        Threads an engine may use (CP-SAT); fixed so runs are repeatable.
+    max_iterations
+        Iteration budget of local search (greedy); ``None``: until no improving
+        move remains or the deadline passes.
+    deadline
+        Absolute deadline shared by the engines of one solve() call.
+    """
+
+    time_limit: float | None = None
+    seed: int = 0
+    num_workers: int = 2
+    max_iterations: int | None = None
+    deadline: Deadline = field(default_factory=Deadline)
+
+    def __post_init__(self) -> None:
+        if self.time_limit is not None and self.time_limit < 0:
+            raise ValueError(f"time_limit must be >= 0 seconds, got {self.time_limit}")
+        if self.num_workers < 1:
+            raise ValueError(f"num_workers must be >= 1, got {self.num_workers}")
+
+    def started(self) -> SolveParams:
+        """A copy whose deadline starts now (when none was set)."""
+        if self.deadline.at is not None or self.time_limit is None:
+            return self
+        return replace(self, deadline=Deadline.after(self.time_limit))

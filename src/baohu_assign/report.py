@@ -1,0 +1,111 @@
+"""Report: the JSON summary of a plan (``report.json``)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Status(StrEnum):
+    """Outcome of a solve.
+
+    ``optimal``: every branch proven optimal. ``feasible``: a valid plan
+    without proof. ``fallback``: an engine failed or was unavailable and
+    greedy produced the plan. ``infeasible``: no valid plan was found.
+    """
+
+    OPTIMAL = "optimal"
+    FEASIBLE = "feasible"
+    FALLBACK = "fallback"
+    INFEASIBLE = "infeasible"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Uncovered(_Model):
+    """Households left without a contact, per priority."""
+
+    critical: int = 0
+    elevated: int = 0
+    normal: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.critical + self.elevated + self.normal
+
+
+class Components(_Model):
+    """The objective broken down into its parts."""
+
+    travel_m_per_week: float = Field(description="Σ visits_per_week × distance_m over covered households")
+    imbalance: float = Field(description="Σ load²/capacity above perfectly proportional loads, per branch, summed")
+    changed: int = Field(description="households whose contact differs from a known current member")
+    new_households: int = Field(description="covered households that had no current member")
+    uncovered: Uncovered
+
+
+class ReportWarning(_Model):
+    """A domain warning: something that did not stop the plan but needs attention."""
+
+    code: str
+    message: str
+    household_id: str | None = None
+    member_id: str | None = None
+    count: int = 1
+    examples: list[str] = Field(default_factory=list)
+
+
+class BranchReport(_Model):
+    """What happened in one branch."""
+
+    branch: str
+    engine: str
+    status: Status
+    households: int
+    members: int
+    available_members: int
+    capacity: int
+    arcs: int
+    covered: int
+    uncovered: Uncovered
+    travel_m_per_week: float
+    imbalance: float
+    changed: int
+    balance_weight: float | None = None
+    objective_value: int
+    bound: float | None
+    gap: float | None
+    wall_s: float
+
+
+class Counts(_Model):
+    members: int
+    available_members: int
+    households: int
+    covered: int
+    uncovered: int
+    branches: int
+    arcs: int
+
+
+class Report(_Model):
+    """Everything ``report.json`` holds. ``wall_s`` is the only volatile field."""
+
+    version: str
+    status: Status
+    strategy: str
+    objective: str
+    engines: dict[str, int] = Field(description="branches solved by each engine")
+    components: Components
+    objective_value: int = Field(description="integer objective minimised (sum over branches)")
+    bound: float | None = Field(description="proven lower bound on objective_value, when every branch has one")
+    gap: float | None = Field(description="(objective_value - bound) / objective_value")
+    seed: int
+    time_limit: float | None
+    wall_s: float
+    counts: Counts
+    warnings: list[ReportWarning]
+    branches: list[BranchReport]

@@ -1,0 +1,238 @@
+"""solve(): split branches → compile → choose engine → verify → fall back → Plan."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, replace
+from types import ModuleType
+
+import numpy as np
+
+from . import engines
+from .compile import BranchProblem, compile_scenario, with_balance
+from .errors import EngineError
+from .objective import evaluate
+from .params import Deadline, SolveParams
+from .plan import BranchResult, Plan
+from .problem import OBJECTIVES
+from .report import Status
+from .scenario import Scenario
+from .solution import Solution, violations
+
+logger = logging.getLogger(__name__)
+
+CALIBRATION_SOLVES = {"flow": 14, "cpsat": 6, "greedy": 5}
+"""Most engine runs spent finding the balance weight of one branch."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    solution: Solution
+    status: Status
+    balance_weight: float | None
+    branch: BranchProblem
+    notes: tuple[str, ...]
+
+
+def solve(
+    scenario: Scenario,
+    *,
+    objective: str = "balanced",
+    strategy: str = "auto",
+    time_limit: float | None = None,
+    seed: int = 0,
+    params: SolveParams | None = None,
+) -> Plan:
+    """Assign members to households.
+
+    Parameters
+    ----------
+    scenario
+        Validated members and households.
+    objective
+        ``"balanced"`` (default): weekly travel plus a convex load-balance
+        term; ``"distance"``: weekly travel; ``"min-churn"``: fewest changed
+        contacts, then travel. Coverage (critical, then elevated, then
+        normal) always comes first.
+    strategy
+        ``"auto"`` (best engine per branch, greedy as fallback), ``"flow"``,
+        ``"cpsat"`` or ``"greedy"``.
+    time_limit
+        Wall-clock budget in seconds for the whole call (``None``: none).
+    seed
+        Seed of every random choice; same input and seed give the same plan.
+    params
+        Advanced engine parameters; ``time_limit`` and ``seed`` override
+        theirs when given.
+
+    Returns
+    -------
+    Plan
+        Immutable result: assignments, member summary, report.
+
+    Examples
+    --------
+    >>> import baohu_assign as ba
+    >>> town = ba.synth.make_town(0, households=300, branches=3)
+    >>> plan = ba.solve(ba.Scenario.from_frames(town.members, town.households))
+    >>> plan.report.status.value
+    'optimal'
+    """
+    if objective not in OBJECTIVES:
+        raise ValueError(f"unknown objective {objective!r}; choose from {list(OBJECTIVES)}")
+    if strategy not in engines.STRATEGIES:
+        raise ValueError(f"unknown strategy {strategy!r}; choose from {list(engines.STRATEGIES)}")
+    if time_limit is not None and time_limit < 0:
+        raise ValueError(f"time_limit must be >= 0 seconds, got {time_limit}")
+    started = time.perf_counter()
+    base = params or SolveParams()
+    base = replace(base, seed=seed, time_limit=time_limit if time_limit is not None else base.time_limit)
+    deadline = Deadline.after(base.time_limit)
+
+    branches = compile_scenario(
+        scenario.members,
+        scenario.households,
+        objective=objective,
+        allow_cross_branch=scenario.policy.allow_cross_branch,
+    )
+    seeds = np.random.SeedSequence(seed).spawn(max(len(branches), 1))
+    total_arcs = sum(b.problem.num_arcs for b in branches) or 1
+    results: list[BranchResult] = []
+    for index, branch in enumerate(branches):
+        # Each branch gets a share of what is left, by its size.
+        remaining = deadline.remaining()
+        share = None
+        if remaining is not None:
+            later = sum(b.problem.num_arcs for b in branches[index:]) or 1
+            share = remaining * max(branch.problem.num_arcs, 1) / later
+        branch_params = replace(
+            base,
+            seed=int(seeds[index].generate_state(1)[0]),
+            time_limit=share,
+            deadline=Deadline.after(share),
+        )
+        outcome = _solve_branch(branch, objective, strategy, branch_params, scenario.policy)
+        results.append(
+            BranchResult(
+                branch=outcome.branch,
+                solution=outcome.solution,
+                status=outcome.status,
+                balance_weight=outcome.balance_weight,
+                notes=outcome.notes,
+            )
+        )
+        logger.info(
+            "branch %d/%d: %s, %s, objective %d, %.3f s",
+            index + 1, len(branches), outcome.solution.engine, outcome.status.value,
+            outcome.solution.objective, outcome.solution.wall_s,
+        )
+    del total_arcs
+    return Plan(
+        scenario=scenario,
+        results=tuple(results),
+        objective=objective,
+        strategy=strategy,
+        seed=seed,
+        time_limit=time_limit,
+        wall_s=time.perf_counter() - started,
+    )
+
+
+def _candidates(strategy: str, branch: BranchProblem) -> list[str]:
+    if strategy != "auto":
+        return [strategy]
+    return list(engines.AUTO_ORDER)
+
+
+def _solve_branch(
+    branch: BranchProblem, objective: str, strategy: str, params: SolveParams, policy
+) -> _Outcome:
+    notes: list[str] = []
+    failed = False
+    for name in _candidates(strategy, branch):
+        try:
+            engine = engines.load(name)
+        except EngineError as exc:
+            notes.append(str(exc))
+            failed = True
+            continue
+        if not engine.supports(branch.problem):
+            if strategy != "auto":
+                notes.append(f"engine {name!r} cannot solve branch {branch.branch!r} (stairwell units); greedy used")
+                failed = True
+            continue
+        try:
+            solution, weight, tuned = _run(engine, branch, objective, params, policy)
+        except EngineError as exc:
+            notes.append(f"engine {name!r} failed on branch {branch.branch!r}: {exc}")
+            failed = True
+            continue
+        status = Status.OPTIMAL if solution.status == "optimal" else Status.FEASIBLE
+        if failed and name == engines.FALLBACK:
+            status = Status.FALLBACK
+        return _Outcome(solution, status, weight, tuned, tuple(notes))
+    # Every choice failed or declined: greedy always applies and never imports OR-Tools.
+    engine = engines.load(engines.FALLBACK)
+    solution, weight, tuned = _run(engine, branch, objective, params, policy)
+    return _Outcome(solution, Status.FALLBACK, weight, tuned, tuple(notes))
+
+
+def _run(
+    engine: ModuleType, branch: BranchProblem, objective: str, params: SolveParams, policy
+) -> tuple[Solution, float | None, BranchProblem]:
+    """Run one engine on one branch, calibrating the balance weight when asked."""
+    if objective != "balanced":
+        return _checked(engine, branch, params), None, branch
+    if policy.balance_weight is not None:
+        tuned = with_balance(branch, policy.balance_weight)
+        return _checked(engine, tuned, params), policy.balance_weight, tuned
+    return _calibrate(engine, branch, params, policy.balance_travel_budget)
+
+
+def _checked(engine: ModuleType, branch: BranchProblem, params: SolveParams) -> Solution:
+    solution = engine.solve(branch.problem, params)
+    broken = violations(branch.problem, solution.member_of)
+    if broken:
+        raise EngineError(f"engine {engine.NAME!r} returned an invalid plan: {broken[:3]}")
+    return solution
+
+
+def _calibrate(
+    engine: ModuleType, branch: BranchProblem, params: SolveParams, budget: float
+) -> tuple[Solution, float, BranchProblem]:
+    """The most balanced plan whose travel stays within ``budget`` of the distance optimum.
+
+    Weighted-sum optima are Pareto-optimal in (travel, imbalance), and travel
+    grows with the weight, so a geometric search over the weight finds the
+    largest one that respects the travel budget.
+    """
+    base_solution = _checked(engine, branch, params)
+    base = evaluate(branch.problem, base_solution.member_of)
+    limit = base.travel_m_per_week * (1.0 + budget)
+    if base.imbalance <= 1e-9 or branch.problem.num_arcs == 0:
+        return base_solution, 0.0, branch
+    covered = max(int((base_solution.member_of >= 0).sum()), 1)
+    weight = max(base.travel_cost / covered, 1.0) * branch.travel_unit
+    best = (base_solution, 0.0, branch)
+    good, bad = 0.0, None
+    solves = CALIBRATION_SOLVES.get(engine.NAME, 5)
+    for _ in range(solves - 1):
+        if params.deadline.expired():
+            break
+        tuned = with_balance(branch, weight)
+        solution = _checked(engine, tuned, params)
+        parts = evaluate(tuned.problem, solution.member_of)
+        if parts.travel_m_per_week <= limit + 1e-9:
+            good, best = weight, (solution, weight, tuned)
+            if parts.imbalance <= 1e-9:
+                break
+        else:
+            bad = weight
+        if bad is None:
+            weight *= 4.0
+        else:
+            if good and bad / good < 1.15:
+                break
+            weight = float(np.sqrt(max(good, bad / 64.0) * bad))
+    return best

@@ -1,0 +1,994 @@
+"""Deterministic synthetic towns shaped like 大孟镇, for the demo, tests and benchmarks.
+
+A town (:func:`make_town`) has about 32 branches over some 10 × 10 km:
+villages whose households cluster around the village centre (some made of
+2–4 natural villages, like 土寨村), apartment communities of buildings and
+stairwell units, one of them shaped like 朱大汉社区 (12 compounds, 32
+buildings, units of 12 households that go whole to one member), and a
+demolished village like 李小安村 whose households now live in three
+communities 2–5 km away while its members follow them (``mobile``).
+Members live among the households of their branch; one or two branches are
+short of capacity so that shortage shows. :func:`make_county` puts several
+towns side by side and :func:`relocate` applies a relocation and illness
+event to a town with current contacts, the input of a rebalance.
+
+The same seed gives byte-identical frames and files: every draw comes from
+one :func:`numpy.random.default_rng` seeded with the given seed (a
+:class:`numpy.random.SeedSequence` child per town in a county); nothing reads
+the global generator or the clock.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .policy import PRIORITIES, Policy
+
+__all__ = ["HOUSEHOLD_COLUMNS", "MEMBER_COLUMNS", "Town", "make_county", "make_town", "relocate"]
+
+MEMBER_COLUMNS: tuple[str, ...] = (
+    "member_id", "name", "branch", "lat", "lon", "age", "capacity", "max_distance_m", "mobile", "available",
+)
+"""Columns of :attr:`Town.members`, in the data contract's order."""
+HOUSEHOLD_COLUMNS: tuple[str, ...] = (
+    "household_id", "head_name", "branch", "lat", "lon", "size", "priority", "visits_per_week",
+    "group_id", "current_member_id", "pinned", "address",
+)
+"""Columns of :attr:`Town.households`: the contract's, then ``address`` (passed through)."""
+
+_EARTH_RADIUS_M = 6_371_008.8  # WGS84 mean radius, as in geo.py
+_M_PER_DEG = _EARTH_RADIUS_M * math.pi / 180.0
+_UNIT_SIZE = 12  # households per stairwell unit (朱大汉社区: 每个党员分包一个单元的12户)
+_SITE_RADIUS_M = 220.0  # spread of relocated households around a community centre
+
+# Positions (metres east, north of the town centre) of the branches the
+# article names; the old site of the demolished village is 3–4.5 km from the
+# three communities its households moved to.
+_STAIRWELL_XY = (-900.0, 700.0)
+_RELOCATED_XY = (-2300.0, -2100.0)
+_SITE_XY = ((0.0, 0.0), (1100.0, -250.0), (900.0, 750.0))
+
+_SURNAMES = np.array(list(
+    "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董程曹袁邓许沈曾彭吕苏卢蒋蔡贾丁魏薛叶"
+    "阎潘杜戴夏田任姜范方石姚谭尚校尤翟牛岳孟葛娄申"
+))
+# Common surnames are drawn more often (roughly Zipf, as in a Henan town).
+_SURNAME_P = 1.0 / np.arange(1, len(_SURNAMES) + 1) ** 0.8
+_SURNAME_P /= _SURNAME_P.sum()
+_GIVEN_FIRST = list("文爱志丹冬永刚会淑明中巧海建国秀玉春桂振保金德新秋小荣俊红树")
+_GIVEN_SECOND = list("忠琴鹏华梅贞杰民娟豪山凤峰胜英兰军伟芳霞强亮平敏丽涛辉勇燕林生成福")
+_GIVEN_SINGLE = list("瑞强军伟芳敏磊静勇娜")
+_GIVEN = np.array([a + b for a in _GIVEN_FIRST for b in _GIVEN_SECOND] + _GIVEN_SINGLE)
+
+_VILLAGE_PREFIX = list("东西南北前后大小新老上下")
+_VILLAGE_CORE = list("王张刘赵孙马郭高宋冯丁杨韩陈黄姚胡苗潘岳")
+_VILLAGE_SUFFIX = ["庄村", "寨村", "营村", "楼村", "岗村", "集村", "桥村", "店村", "屯村", "湾村"]
+_COMMUNITY_CORE = [
+    "滨河", "和谐", "幸福", "文昌", "建设", "锦绣", "阳光", "东城", "西城", "南苑", "北苑", "惠民",
+    "安居", "康宁", "新华", "胜利", "长青", "丰乐", "祥和", "瑞景",
+]
+_TOWN_NAMES = [
+    "大孟镇", "官渡镇", "狼城岗镇", "万滩镇", "韩寺镇", "姚家镇", "雁鸣湖镇", "黄店镇", "刘集镇",
+    "三官庙镇", "刁家乡", "八岗镇", "张庄镇", "白沙镇", "郑庵镇",
+]
+_CN_DIGITS = "零一二三四五六七八九"
+
+
+@dataclass(frozen=True, eq=False)
+class Town:
+    """Member and household tables of a synthetic town, in the data contract's columns.
+
+    Attributes
+    ----------
+    members
+        One row per party member: :data:`MEMBER_COLUMNS`. ``capacity`` is
+        ``Int64`` and mostly missing (the policy's default by age applies),
+        ``max_distance_m`` mostly NaN, ``mobile`` and ``available`` bool.
+    households
+        One row per household: :data:`HOUSEHOLD_COLUMNS`. ``visits_per_week``,
+        ``group_id`` and ``current_member_id`` are missing where not given;
+        ``pinned`` is bool.
+    centres
+        Branch → (lat, lon) of the village or community centre; for a
+        demolished village, its old site. Empty for towns built by hand.
+    """
+
+    members: pd.DataFrame
+    households: pd.DataFrame
+    centres: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+
+    def write_csv(self, directory: str | Path) -> tuple[Path, Path]:
+        """Write ``members.csv`` and ``households.csv`` (UTF-8, no index, booleans as true/false).
+
+        Parameters
+        ----------
+        directory
+            Folder to write into; created when missing.
+
+        Returns
+        -------
+        tuple of Path
+            The members file and the households file. The same town always
+            gives byte-identical files.
+        """
+        folder = Path(directory)
+        folder.mkdir(parents=True, exist_ok=True)
+        paths = (folder / "members.csv", folder / "households.csv")
+        for frame, path in zip((self.members, self.households), paths, strict=True):
+            _as_file_frame(frame).to_csv(path, index=False, encoding="utf-8", lineterminator="\n")
+        return paths
+
+    def __repr__(self) -> str:
+        branches = self.households["branch"].nunique()
+        return f"<Town {len(self.households):,} households, {len(self.members):,} members, {branches} branches>"
+
+
+def make_town(
+    seed: int = 0,
+    *,
+    households: int = 12_000,
+    branches: int = 32,
+    members_per_household: float = 1 / 6,
+    stairwells: bool = True,
+    relocation: bool = True,
+    current: bool = False,
+    center: tuple[float, float] = (34.72, 114.0),
+) -> Town:
+    """A synthetic town like 大孟镇, the same for the same arguments.
+
+    Parameters
+    ----------
+    seed
+        Seed of the only random generator used.
+    households
+        Number of households, exactly (at least ``branches``).
+    branches
+        Number of branches (villages and communities). The ones the article
+        names come first: 朱大汉社区, 李小安村 (when ``relocation``), 土寨村,
+        万胜村, 镇区社区, 绿博二号社区, 绿博三号社区; then generated villages.
+    members_per_household
+        Members per household over the town (1/6 gives about 75 % of the
+        capacity used); individual branches vary, one or two are short.
+    stairwells
+        Give the households of 朱大汉社区 a ``group_id`` per stairwell unit of
+        12 households (``"ZDH-B07-U2"``); otherwise ``group_id`` stays empty.
+    relocation
+        Include the demolished village 李小安村: households in three
+        communities 2–5 km from the old site, members ``mobile``.
+    current
+        Fill ``current_member_id`` with a plausible assignment: each
+        household (or whole unit) to the nearest available member of its
+        branch within reach who has capacity left; empty where none.
+    center
+        (lat, lon) of the town centre in WGS84 degrees.
+
+    Returns
+    -------
+    Town
+        Members and households with ids ``"M00001"`` and ``"H000001"``.
+
+    Raises
+    ------
+    ValueError
+        When ``branches < 1``, ``households < branches`` or
+        ``members_per_household <= 0``.
+
+    Examples
+    --------
+    >>> town = make_town(0, households=600, branches=4)
+    >>> len(town.households)
+    600
+    """
+    return _build_town(
+        np.random.SeedSequence(seed), households=households, branches=branches,
+        members_per_household=members_per_household, stairwells=stairwells, relocation=relocation,
+        current=current, center=center, famous=True,
+    )
+
+
+def make_county(
+    seed: int = 0,
+    *,
+    towns: int = 6,
+    households: int = 74_000,
+    center: tuple[float, float] = (34.72, 114.0),
+    **kw: object,
+) -> Town:
+    """Several towns side by side (14 km apart), as one table: a county of ~12,000 members.
+
+    Parameters
+    ----------
+    seed
+        Seed; town ``k`` is built from the ``k``-th child of its
+        :class:`~numpy.random.SeedSequence`.
+    towns
+        Number of towns.
+    households
+        Households over all towns, split unevenly (±20 %) between them.
+    center
+        (lat, lon) of the county centre.
+    **kw
+        Passed to every town: ``branches``, ``members_per_household``,
+        ``stairwells``, ``relocation``, ``current``.
+
+    Returns
+    -------
+    Town
+        Ids carry the town's prefix (``"T2-M00017"``, ``"T2-ZDH-B03-U1"``) and
+        branch names the town's name (``"官渡镇王庄村"``), so both stay unique.
+        The first town uses the names of the article, the others generated ones.
+    """
+    if towns < 1:
+        raise ValueError(f"towns must be at least 1, got {towns}")
+    allowed = {"branches", "members_per_household", "stairwells", "relocation", "current"}
+    unknown = sorted(set(kw) - allowed)
+    if unknown:
+        raise TypeError(f"make_county() got unexpected arguments {unknown}; allowed {sorted(allowed)}")
+    root = np.random.SeedSequence(seed)
+    children = root.spawn(towns)
+    share = np.random.default_rng(root.spawn(1)[0]).uniform(0.8, 1.2, towns)
+    per_town = _largest_remainder(share / share.sum() * households)
+    cols = math.ceil(math.sqrt(towns))
+    rows = math.ceil(towns / cols)
+    spacing = 14_000.0  # towns ~10 km wide, a little open country between them
+    member_parts, household_parts = [], []
+    centres: dict[str, tuple[float, float]] = {}
+    for k in range(towns):
+        x = (k % cols - (cols - 1) / 2) * spacing
+        y = ((rows - 1) / 2 - k // cols) * spacing
+        lat, lon = _to_latlon(np.array([x]), np.array([y]), center)
+        town = _build_town(
+            children[k], households=int(per_town[k]), center=(float(lat[0]), float(lon[0])),
+            famous=k == 0, **kw,  # type: ignore[arg-type]
+        )
+        name = _TOWN_NAMES[k] if k < len(_TOWN_NAMES) else f"第{k + 1}镇"
+        prefix = f"T{k + 1}-"
+        members, homes = town.members.copy(), town.households.copy()
+        members["member_id"] = prefix + members["member_id"]
+        members["branch"] = name + members["branch"]
+        homes["household_id"] = prefix + homes["household_id"]
+        homes["branch"] = name + homes["branch"]
+        homes["group_id"] = prefix + homes["group_id"]
+        homes["current_member_id"] = prefix + homes["current_member_id"]
+        member_parts.append(members)
+        household_parts.append(homes)
+        centres.update({name + b: c for b, c in town.centres.items()})
+    return Town(
+        pd.concat(member_parts, ignore_index=True),
+        pd.concat(household_parts, ignore_index=True),
+        centres,
+    )
+
+
+def relocate(
+    town: Town,
+    seed: int = 0,
+    *,
+    branch: str | None = None,
+    ill_fraction: float = 0.05,
+    new_households: int = 20,
+) -> Town:
+    """A relocation and illness event on a town with current contacts: the input of a rebalance.
+
+    The households of one village move into apartment communities 2–5 km
+    away and its members become ``mobile`` (移动包户); ``ill_fraction`` of
+    all members fall ill (``available`` false); ``new_households`` arrive
+    (returnees, a quarter of them quarantined) with no current contact; about
+    2 % of the households whose current member can still serve them are
+    pinned. ``current_member_id`` is kept as it was.
+
+    Parameters
+    ----------
+    town
+        A town, usually from :func:`make_town` with ``current=True``.
+    seed
+        Seed of the event's random generator.
+    branch
+        The village to relocate; by default one village (a branch whose
+        name ends in 村 and whose members are not already mobile) drawn
+        at random.
+    ill_fraction
+        Share of all members marked unavailable, drawn among the available.
+    new_households
+        Households added, with ids continuing the town's numbering.
+
+    Returns
+    -------
+    Town
+        A new town; the input is not modified. Existing households keep
+        their ids and row order, new ones are appended.
+
+    Raises
+    ------
+    ValueError
+        When ``branch`` has no households, no village can be relocated, or
+        ``ill_fraction`` is outside [0, 1] or ``new_households`` negative.
+    """
+    if not 0.0 <= ill_fraction <= 1.0:
+        raise ValueError(f"ill_fraction must be within [0, 1], got {ill_fraction}")
+    if new_households < 0:
+        raise ValueError(f"new_households must be >= 0, got {new_households}")
+    rng = np.random.default_rng(np.random.SeedSequence(seed))
+    policy = Policy()
+    members = town.members.copy()
+    homes = town.households.copy()
+    for column, default in (("mobile", False), ("available", True)):
+        if column not in members:
+            members[column] = default
+    for column in ("group_id", "current_member_id"):
+        if column not in homes:
+            homes[column] = pd.Series(np.nan, index=homes.index, dtype="str")
+    if "pinned" not in homes:
+        homes["pinned"] = False
+    centres = dict(town.centres)
+    names = sorted(homes["branch"].unique().tolist())
+
+    if branch is None:
+        mobile_all = members.groupby("branch")["mobile"].all()
+        villages = [b for b in names if b.endswith("村") and not bool(mobile_all.get(b, False))]
+        if not villages:
+            raise ValueError("no village branch left to relocate")
+        branch = villages[int(rng.integers(len(villages)))]
+    elif branch not in names:
+        raise ValueError(f"branch {branch!r} has no households; branches are {names}")
+
+    def centre_of(name: str) -> tuple[float, float]:
+        if name in centres:
+            return centres[name]
+        rows = homes["branch"] == name
+        return float(homes.loc[rows, "lat"].median()), float(homes.loc[rows, "lon"].median())
+
+    # Destination: communities whose centre lies far enough that the whole
+    # spread of relocated households stays 2–5 km from the old site.
+    origin = centre_of(branch)
+    sites = [(name, centre_of(name)) for name in names if name.endswith("社区") and name != branch]
+    far = [
+        (name, c) for name, c in sites
+        if 2000.0 + 2 * _SITE_RADIUS_M <= _haversine_m(origin[0], origin[1], c[0], c[1]) <= 5000.0 - 2 * _SITE_RADIUS_M
+    ]
+    if far:
+        pick = rng.permutation(len(far))[:3]
+        chosen = [far[i] for i in sorted(pick)]
+    else:
+        bearing = rng.uniform(0.0, 2 * np.pi) + np.array([0.0, 0.5, 1.0])
+        distance = rng.uniform(3000.0, 4000.0, 3)
+        lat, lon = _to_latlon(distance * np.sin(bearing), distance * np.cos(bearing), origin)
+        chosen = [(f"新区{_cn(i + 1)}号社区", (float(lat[i]), float(lon[i]))) for i in range(3)]
+
+    moving = np.flatnonzero(homes["branch"].to_numpy(dtype=object) == branch)
+    site_of = rng.choice(len(chosen), size=len(moving), p=_site_shares(len(chosen)))
+    site_lat = np.array([c[1][0] for c in chosen])[site_of]
+    site_lon = np.array([c[1][1] for c in chosen])[site_of]
+    dx, dy = _disk(rng, len(moving), _SITE_RADIUS_M)
+    lat, lon = _to_latlon(dx, dy, (0.0, 0.0))
+    homes.loc[homes.index[moving], "lat"] = np.round(site_lat + lat, 6)
+    homes.loc[homes.index[moving], "lon"] = np.round(site_lon + lon / np.cos(np.radians(site_lat)), 6)
+    homes.loc[homes.index[moving], "address"] = _flat_addresses(
+        rng, np.array([c[0] for c in chosen], dtype=str)[site_of]
+    )
+    # The stairwell units they lived in are gone with the move.
+    homes.loc[homes.index[moving], "group_id"] = np.nan
+    members.loc[members["branch"] == branch, "mobile"] = True
+
+    # Illness: drawn among the members still available.
+    available = members["available"].to_numpy(dtype=bool)
+    falling_ill = min(int(round(ill_fraction * len(members))), int(available.sum()))
+    ill = rng.permutation(np.flatnonzero(available))[:falling_ill]
+    members.loc[members.index[np.sort(ill)], "available"] = False
+
+    if new_households:
+        homes = pd.concat([homes, _arrivals(rng, homes, new_households)], ignore_index=True)
+
+    # Pins: only where the current member can still serve the household.
+    homes["pinned"] = False
+    fine = _current_still_fine(members, homes, policy)
+    count = min(int(round(0.02 * len(homes))), len(fine))
+    pinned = np.sort(rng.permutation(fine)[:count])
+    homes.loc[homes.index[pinned], "pinned"] = True
+    homes["pinned"] = homes["pinned"].astype(bool)
+    return Town(members.reset_index(drop=True), homes.reset_index(drop=True), centres)
+
+
+# --------------------------------------------------------------------------- building a town
+
+
+@dataclass
+class _Branch:
+    name: str
+    kind: str  # "village", "apartments", "stairwells" or "relocated"
+    weight: float  # households in a town of 12,000
+    member_factor: float  # members per household relative to the town's rate
+    surname: str | None = None
+    clusters: int = 0  # natural villages; 0: drawn
+    code: str = ""  # group_id prefix of a stairwell community
+    xy: tuple[float, float] | None = None
+
+
+def _build_town(
+    ss: np.random.SeedSequence,
+    *,
+    households: int,
+    branches: int = 32,
+    members_per_household: float = 1 / 6,
+    stairwells: bool = True,
+    relocation: bool = True,
+    current: bool = False,
+    center: tuple[float, float] = (34.72, 114.0),
+    famous: bool = True,
+) -> Town:
+    if branches < 1:
+        raise ValueError(f"branches must be at least 1, got {branches}")
+    if households < branches:
+        raise ValueError(f"households ({households}) must be at least branches ({branches})")
+    if not members_per_household > 0:
+        raise ValueError(f"members_per_household must be > 0, got {members_per_household}")
+    rng = np.random.default_rng(ss)
+    plan = _plan_branches(rng, branches, relocation=relocation, famous=famous)
+    counts = _household_counts(plan, households)
+    member_counts = _member_counts(rng, plan, counts, members_per_household)
+    _place_branches(rng, plan)
+
+    h_parts: list[dict[str, np.ndarray]] = []
+    m_parts: list[dict[str, np.ndarray]] = []
+    centres: dict[str, tuple[float, float]] = {}
+    for spec, n_h, n_m in zip(plan, counts, member_counts, strict=True):
+        assert spec.xy is not None
+        cx, cy = spec.xy
+        if spec.kind == "village":
+            hx, hy, address = _village(rng, spec, n_h)
+            group = np.full(n_h, None, dtype=object)
+        elif spec.kind == "relocated":
+            site = rng.choice(len(_SITE_XY), size=n_h, p=_site_shares(len(_SITE_XY)))
+            dx, dy = _disk(rng, n_h, _SITE_RADIUS_M)
+            hx = np.array([s[0] for s in _SITE_XY])[site] + dx
+            hy = np.array([s[1] for s in _SITE_XY])[site] + dy
+            address = _flat_addresses(rng, np.array(_site_names(plan, famous), dtype=str)[site])
+            group = np.full(n_h, None, dtype=object)
+        else:
+            hx, hy, address, group = _apartments(rng, spec, n_h, stairwells=stairwells and spec.kind == "stairwells")
+        h_parts.append(_household_attributes(rng, spec, hx, hy, address, group))
+        m_parts.append(_members_of(rng, spec, n_m, hx, hy))
+        lat, lon = _to_latlon(np.array([cx]), np.array([cy]), center)
+        centres[spec.name] = (round(float(lat[0]), 6), round(float(lon[0]), 6))
+
+    members = _member_frame(m_parts, center)
+    homes = _household_frame(h_parts, center)
+    if current:
+        homes["current_member_id"] = pd.Series(_assign_current(members, homes, Policy()), dtype="str")
+    return Town(members, homes, centres)
+
+
+def _plan_branches(rng: np.random.Generator, n: int, *, relocation: bool, famous: bool) -> list[_Branch]:
+    """The branches in order: the ones the article describes first, then ordinary villages."""
+    villages = _name_pool(rng, "村", 4 + n)
+    communities = _name_pool(rng, "社区", 4)
+    if famous:
+        names = {"stair": "朱大汉社区", "reloc": "李小安村", "four": "土寨村", "rich": "万胜村",
+                 "sites": ["镇区社区", "绿博二号社区", "绿博三号社区"]}
+        surnames = {"stair": "朱", "reloc": "李", "four": "张", "rich": "马"}
+        code = "ZDH"
+    else:
+        names = {"stair": communities[0], "reloc": villages[0], "four": villages[1], "rich": villages[2],
+                 "sites": communities[1:4]}
+        surnames = {k: str(_SURNAMES[rng.integers(20)]) for k in ("stair", "reloc", "four", "rich")}
+        code = "LY"  # 楼院
+    # Member rates from the article: 李小安村 80+ members for 230 households,
+    # 土寨村 52 for 416 (short), 万胜村 38 for 170+; a stairwell community has
+    # about 1.25 members per unit of 12 households.
+    special = [
+        _Branch(names["stair"], "stairwells", 1152, 0.625, surnames["stair"], code=code, xy=_STAIRWELL_XY),
+    ]
+    if relocation:
+        special.append(_Branch(names["reloc"], "relocated", 230, 82 / 230 * 6, surnames["reloc"], xy=_RELOCATED_XY))
+    special += [
+        _Branch(names["four"], "village", 416, 52 / 416 * 6, surnames["four"], clusters=4),
+        _Branch(names["rich"], "village", 172, 38 / 172 * 6, surnames["rich"], clusters=1),
+    ]
+    special += [
+        _Branch(s, "apartments", w, 1.0, xy=xy)
+        for s, w, xy in zip(names["sites"], (900, 600, 600), _SITE_XY, strict=True)
+    ]
+    plan = special[:n]
+    taken = {b.name for b in special}
+    generic = [v for v in villages[3:] if v not in taken][: n - len(plan)]
+    weights = 317.0 * rng.lognormal(0.0, 0.35, len(generic))
+    for name, weight in zip(generic, weights, strict=True):
+        core = name[1] if name[0] in _VILLAGE_PREFIX else name[0]
+        surname = core if core in _SURNAMES else str(_SURNAMES[rng.integers(30)])
+        plan.append(_Branch(name, "village", float(weight), float(rng.lognormal(0.0, 0.12)), surname))
+    return plan
+
+
+def _name_pool(rng: np.random.Generator, kind: str, n: int) -> list[str]:
+    """``n`` distinct plausible names ending in 村 or 社区, none of the article's."""
+    if kind == "村":
+        pool = [p + c + s for p in _VILLAGE_PREFIX for c in _VILLAGE_CORE for s in _VILLAGE_SUFFIX]
+        pool += [c + s for c in _VILLAGE_CORE for s in _VILLAGE_SUFFIX]
+    else:
+        pool = [c + "社区" for c in _COMMUNITY_CORE]
+    picked = [pool[i] for i in rng.permutation(len(pool))[: min(n, len(pool))]]
+    picked += [f"第{i + 1}{kind}" for i in range(n - len(picked))]
+    return picked
+
+
+def _household_counts(plan: list[_Branch], households: int) -> np.ndarray:
+    """Households per branch in proportion to the weights; a stairwell community gets whole units."""
+    weights = np.array([b.weight for b in plan])
+    counts = _largest_remainder(weights / weights.sum() * (households - len(plan))) + 1
+    for i, b in enumerate(plan):
+        if b.kind != "stairwells" or len(plan) == 1:
+            continue
+        others = [j for j in range(len(plan)) if j != i]
+        biggest = max(others, key=lambda j: (counts[j], -j))
+        # In a full town the community keeps its real share (96 units of
+        # 12,000 households: 32 buildings, 12 compounds); in a small one its weight.
+        wanted = b.weight / 12_000 * households if len(plan) > 7 else counts[i]
+        units = max(1, round(wanted / _UNIT_SIZE))
+        while units > 1 and counts[biggest] - (units * _UNIT_SIZE - counts[i]) < 1:
+            units -= 1
+        counts[biggest] -= units * _UNIT_SIZE - counts[i]
+        counts[i] = units * _UNIT_SIZE
+    return counts
+
+
+def _member_counts(rng: np.random.Generator, plan: list[_Branch], counts: np.ndarray, rate: float) -> np.ndarray:
+    """Members per branch: the article's rates for named branches, the rest scaled to ``rate`` overall."""
+    factors = np.array([b.member_factor for b in plan])
+    generic = np.array([b.kind == "village" and b.clusters == 0 for b in plan])
+    if generic.any():
+        # One ordinary village is well short of capacity, as happens in practice.
+        factors[np.flatnonzero(generic)[rng.integers(generic.sum())]] = 0.55
+        fixed = (counts * factors)[~generic].sum()
+        scale = (counts.sum() - fixed) / (counts * factors)[generic].sum()
+        factors[generic] *= float(np.clip(scale, 0.7, 1.5))
+    return np.maximum(2, np.round(counts * rate * factors)).astype(np.int64)
+
+
+def _place_branches(rng: np.random.Generator, plan: list[_Branch]) -> None:
+    """Centres of the branches without a fixed place, on a jittered grid clear of the fixed ones."""
+    loose = [b for b in plan if b.xy is None]
+    fixed = np.array([_STAIRWELL_XY, _RELOCATED_XY, *_SITE_XY])
+    cell = 1650.0  # ~32 branches over ~10 × 10 km
+    side = math.ceil(math.sqrt(len(loose) + 5))
+    while True:
+        ticks = (np.arange(side) - (side - 1) / 2) * cell
+        gx, gy = (a.ravel() for a in np.meshgrid(ticks, ticks))
+        near = np.hypot(gx[:, None] - fixed[None, :, 0], gy[:, None] - fixed[None, :, 1]).min(axis=1)
+        free = np.flatnonzero(near >= 1400.0)
+        if len(free) >= len(loose):
+            break
+        side += 1
+    cells = np.sort(rng.permutation(free)[: len(loose)])
+    jitter = rng.uniform(-0.2, 0.2, (len(loose), 2)) * cell
+    for b, c, (jx, jy) in zip(loose, cells, jitter, strict=True):
+        b.xy = (float(gx[c] + jx), float(gy[c] + jy))
+
+
+def _village(rng: np.random.Generator, spec: _Branch, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Households around the village centre, in 1–4 natural villages (村民小组)."""
+    assert spec.xy is not None
+    radius = float(np.clip(180.0 * math.sqrt(n / 100.0) * rng.uniform(0.8, 1.2), 300.0, 700.0))
+    k = spec.clusters or (1 if rng.random() < 0.6 else int(rng.integers(2, 5)))
+    if k == 1:
+        centres = np.array([spec.xy])
+        spread = radius
+        part = np.zeros(n, dtype=np.int64)
+    else:
+        angle = rng.uniform(0, 2 * np.pi) + 2 * np.pi * np.arange(k) / k + rng.uniform(-0.3, 0.3, k)
+        dist = radius * rng.uniform(0.45, 0.7, k)
+        centres = np.column_stack((spec.xy[0] + dist * np.cos(angle), spec.xy[1] + dist * np.sin(angle)))
+        spread = 0.3 * radius
+        part = np.sort(rng.choice(k, size=n, p=rng.dirichlet(np.full(k, 4.0))))
+    dx, dy = _disk(rng, n, spread)
+    hx, hy = centres[part, 0] + dx, centres[part, 1] + dy
+    # House numbers run within each natural village.
+    starts = np.searchsorted(part, np.arange(k))
+    number = np.arange(n) - starts[part] + 1
+    label = np.full(n, spec.name + " ") if k == 1 else np.strings.add(spec.name, _cn_array(part + 1)) + "组 "
+    return hx, hy, np.strings.add(np.strings.add(label, number.astype(str)), "号")
+
+
+def _apartments(
+    rng: np.random.Generator, spec: _Branch, n: int, *, stairwells: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Compounds (楼院) of buildings (楼栋) of stairwell units (单元) of 12 flats (6 floors × 2)."""
+    assert spec.xy is not None
+    units = max(1, math.ceil(n / _UNIT_SIZE))
+    buildings = max(1, round(units / 3))  # 朱大汉社区: 96 units in 32 buildings
+    compounds = max(1, round(buildings * 12 / 32))  # and 12 compounds
+    unit_of = np.arange(n) // _UNIT_SIZE
+    slot = np.arange(n) % _UNIT_SIZE
+    room = (slot // 2 + 1) * 100 + slot % 2 + 1
+    building_of_unit = np.arange(units) * buildings // units
+    unit_no = np.arange(units) - np.searchsorted(building_of_unit, building_of_unit) + 1
+    compound_of_building = np.arange(buildings) * compounds // buildings
+    building_no = np.arange(buildings) - np.searchsorted(compound_of_building, compound_of_building) + 1
+    # Compounds on a square grid 160 m apart, buildings in a row 45 m apart,
+    # units 15 m apart along the building; a flat is its building ± 2 m.
+    side = math.ceil(math.sqrt(compounds))
+    cx = spec.xy[0] + (np.arange(compounds) % side - (side - 1) / 2) * 160.0
+    cy = spec.xy[1] + (np.arange(compounds) // side - (side - 1) / 2) * 160.0
+    bx = cx[compound_of_building] + (building_no - 2) * 45.0 + rng.uniform(-5, 5, buildings)
+    by = cy[compound_of_building] + rng.uniform(-20, 20, buildings)
+    per_building = np.bincount(building_of_unit, minlength=buildings)
+    ux = bx[building_of_unit] + (unit_no - (per_building[building_of_unit] + 1) / 2) * 15.0
+    uy = by[building_of_unit]
+    hx = ux[unit_of] + rng.uniform(-2, 2, n)
+    hy = uy[unit_of] + rng.uniform(-2, 2, n)
+    b_of_h = building_of_unit[unit_of]
+    c_of_h = compound_of_building[b_of_h]
+    # "五区二号院三号楼一单元102室": two yards (compounds) to a district.
+    parts = [
+        _cn_array(c_of_h // 2 + 1), "区", _cn_array(c_of_h % 2 + 1), "号院", _cn_array(building_no[b_of_h]), "号楼",
+        _cn_array(unit_no[unit_of]), "单元", room.astype(str), "室",
+    ]
+    address = parts[0]
+    for piece in parts[1:]:
+        address = np.strings.add(address, piece)
+    if stairwells:
+        width = max(2, len(str(buildings)))
+        b_text = np.strings.zfill((b_of_h + 1).astype(str), width)
+        group = np.strings.add(np.strings.add(spec.code + "-B", b_text), "-U")
+        group = np.strings.add(group, unit_no[unit_of].astype(str))
+        group = group.astype(object)
+    else:
+        group = np.full(n, None, dtype=object)
+    return hx, hy, address, group
+
+
+def _flat_addresses(rng: np.random.Generator, community: np.ndarray) -> np.ndarray:
+    """Addresses like "绿博二号社区三号楼一单元302室" for households moved into a community."""
+    n = len(community)
+    parts = [
+        community, _cn_array(rng.integers(1, 25, n)), "号楼", _cn_array(rng.integers(1, 4, n)), "单元",
+        (rng.integers(1, 7, n) * 100 + rng.integers(1, 3, n)).astype(str), "室",
+    ]
+    address = parts[0]
+    for piece in parts[1:]:
+        address = np.strings.add(address, piece)
+    return address
+
+
+def _site_names(plan: list[_Branch], famous: bool) -> list[str]:
+    sites = [b.name for b in plan if b.kind == "apartments"]
+    defaults = ["镇区社区", "绿博二号社区", "绿博三号社区"] if famous else ["新城社区", "安居社区", "康宁社区"]
+    return (sites + defaults[len(sites):])[:3]
+
+
+def _site_shares(k: int) -> np.ndarray:
+    shares = np.array([0.45, 0.3, 0.25])[:k]
+    return shares / shares.sum()
+
+
+def _household_attributes(
+    rng: np.random.Generator, spec: _Branch, hx: np.ndarray, hy: np.ndarray, address: np.ndarray, group: np.ndarray
+) -> dict[str, np.ndarray]:
+    n = len(hx)
+    u = rng.random(n)
+    tier = np.where(u < 0.03, 2, np.where(u < 0.15, 1, 0))
+    size = rng.choice(np.arange(1, 7), size=n, p=[0.08, 0.22, 0.25, 0.22, 0.15, 0.08])
+    # Two in three critical households are elderly people living alone.
+    alone = (tier == 2) & (rng.random(n) < 2 / 3)
+    size[alone] = 1
+    small = (tier == 1) & (rng.random(n) < 0.5)
+    size[small] = rng.integers(1, 3, int(small.sum()))
+    explicit = rng.random(n) < 0.03
+    # A few offices set their own rhythm: 2–3 visits for a normal household,
+    # daily for an elevated one, twice a day for a critical one.
+    chosen = np.choose(tier, [rng.choice([2.0, 3.0], n), np.full(n, 7.0), np.full(n, 14.0)])
+    visits = np.where(explicit, chosen, np.nan)
+    return {
+        "x": hx, "y": hy, "branch": np.full(n, spec.name), "head_name": _names(rng, n, spec.surname),
+        "size": size, "tier": tier, "visits": visits, "group": group, "address": address,
+    }
+
+
+def _members_of(
+    rng: np.random.Generator, spec: _Branch, n: int, hx: np.ndarray, hy: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Members living among the households of their branch."""
+    near = rng.integers(len(hx), size=n)
+    if spec.kind in ("apartments", "stairwells"):
+        mx, my = hx[near] + rng.uniform(-2, 2, n), hy[near] + rng.uniform(-2, 2, n)
+    else:
+        mx, my = hx[near] + rng.normal(0, 15, n), hy[near] + rng.normal(0, 15, n)
+    if spec.kind == "relocated":
+        # Some stayed near the old site, the rest moved with the households.
+        assert spec.xy is not None
+        old = rng.random(n) < 0.4
+        dx, dy = _disk(rng, int(old.sum()), 300.0)
+        mx[old], my[old] = spec.xy[0] + dx, spec.xy[1] + dy
+    band = rng.choice(4, size=n, p=[0.18, 0.30, 0.27, 0.25])
+    low, high = np.array([22, 40, 60, 70])[band], np.array([39, 59, 69, 85])[band]
+    age = rng.integers(low, high + 1)
+    capacity = np.full(n, np.nan)
+    explicit = rng.random(n) < 0.045
+    capacity[explicit] = rng.choice([3.0, 5.0, 6.0, 8.0, 12.0, 15.0], int(explicit.sum()))
+    if spec.kind == "stairwells":
+        # Each member takes one whole unit of 12, except the oldest.
+        capacity[age < 75] = _UNIT_SIZE
+    reach = np.where(rng.random(n) < 0.03, rng.choice([1000.0, 1500.0, 2500.0, 3000.0], n), np.nan)
+    return {
+        "x": mx, "y": my, "branch": np.full(n, spec.name), "name": _names(rng, n, spec.surname), "age": age,
+        "capacity": capacity, "reach": reach, "mobile": np.full(n, spec.kind == "relocated"),
+        "available": rng.random(n) >= 0.02,
+    }
+
+
+def _member_frame(parts: list[dict[str, np.ndarray]], center: tuple[float, float]) -> pd.DataFrame:
+    cat = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    lat, lon = _to_latlon(cat["x"], cat["y"], center)
+    n = len(lat)
+    return pd.DataFrame({
+        "member_id": pd.Series(_ids("M", n, 5), dtype="str"),
+        "name": pd.Series(cat["name"], dtype="str"),
+        "branch": pd.Series(cat["branch"], dtype="str"),
+        "lat": np.round(lat, 6),
+        "lon": np.round(lon, 6),
+        "age": cat["age"].astype(np.int64),
+        "capacity": pd.Series(cat["capacity"]).astype("Int64"),
+        "max_distance_m": cat["reach"].astype(np.float64),
+        "mobile": cat["mobile"].astype(bool),
+        "available": cat["available"].astype(bool),
+    })
+
+
+def _household_frame(parts: list[dict[str, np.ndarray]], center: tuple[float, float]) -> pd.DataFrame:
+    cat = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    lat, lon = _to_latlon(cat["x"], cat["y"], center)
+    n = len(lat)
+    return pd.DataFrame({
+        "household_id": pd.Series(_ids("H", n, 6), dtype="str"),
+        "head_name": pd.Series(cat["head_name"], dtype="str"),
+        "branch": pd.Series(cat["branch"], dtype="str"),
+        "lat": np.round(lat, 6),
+        "lon": np.round(lon, 6),
+        "size": cat["size"].astype(np.int64),
+        "priority": pd.Series(np.array(PRIORITIES)[cat["tier"]], dtype="str"),
+        "visits_per_week": cat["visits"].astype(np.float64),
+        "group_id": pd.Series(cat["group"], dtype="str"),
+        "current_member_id": pd.Series(np.full(n, None, dtype=object), dtype="str"),
+        "pinned": np.zeros(n, dtype=bool),
+        "address": pd.Series(cat["address"], dtype="str"),
+    })
+
+
+def _arrivals(rng: np.random.Generator, homes: pd.DataFrame, n: int) -> pd.DataFrame:
+    """New households next to existing ones of a random branch, numbered after the last id."""
+    found = homes["household_id"].str.extract(r"^(.*?)(\d+)$")
+    if found[1].isna().any() or not len(homes):
+        prefix, width, last = "H", 6, 0
+    else:
+        numbers = found[1].astype(np.int64)
+        top = int(numbers.to_numpy().argmax())
+        prefix, width, last = str(found.iloc[top, 0]), len(found.iloc[top, 1]), int(numbers.iloc[top])
+    ids = np.strings.add(prefix, np.strings.zfill((last + 1 + np.arange(n)).astype(str), width))
+    if np.isin(ids, homes["household_id"].to_numpy(dtype=str)).any():
+        raise ValueError("cannot number new households after the existing household ids")
+    neighbour = rng.integers(len(homes), size=n)
+    angle, dist = rng.uniform(0, 2 * np.pi, n), rng.uniform(40.0, 120.0, n)
+    base_lat = homes["lat"].to_numpy(dtype=np.float64)[neighbour]
+    dlat, dlon = _to_latlon(dist * np.cos(angle), dist * np.sin(angle), (0.0, 0.0))
+    branch = homes["branch"].to_numpy(dtype=str)[neighbour]
+    # Returnees found by the checks; a quarter of them are quarantined (重点户).
+    u = rng.random(n)
+    tier = np.where(u < 0.25, 2, np.where(u < 0.35, 1, 0))
+    return pd.DataFrame({
+        "household_id": pd.Series(ids, dtype="str"),
+        "head_name": pd.Series(_names(rng, n, None), dtype="str"),
+        "branch": pd.Series(branch, dtype="str"),
+        "lat": np.round(base_lat + dlat, 6),
+        "lon": np.round(homes["lon"].to_numpy(dtype=np.float64)[neighbour] + dlon / np.cos(np.radians(base_lat)), 6),
+        "size": rng.integers(1, 5, n).astype(np.int64),
+        "priority": pd.Series(np.array(PRIORITIES)[tier], dtype="str"),
+        "visits_per_week": np.full(n, np.nan),
+        "group_id": pd.Series(np.full(n, None, dtype=object), dtype="str"),
+        "current_member_id": pd.Series(np.full(n, None, dtype=object), dtype="str"),
+        "pinned": np.zeros(n, dtype=bool),
+        "address": pd.Series(np.strings.add(np.strings.add(branch, " 新迁入"), (np.arange(n) + 1).astype(str)) + "号",
+                             dtype="str"),
+    }).reindex(columns=homes.columns)
+
+
+# --------------------------------------------------------------------------- current contacts
+
+
+def _capacity(members: pd.DataFrame, policy: Policy) -> np.ndarray:
+    """Capacity of every member, the policy's default by age where none is given."""
+    given = pd.to_numeric(members["capacity"], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    age = pd.to_numeric(members["age"], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    default = np.full(len(age), policy.capacity_for_age(None), dtype=np.int64)
+    for band in policy.capacity_by_age:  # sorted by min_age: the highest matching band wins
+        default[age >= band.min_age] = band.capacity
+    return np.where(np.isnan(given), default, np.nan_to_num(given)).astype(np.int64)
+
+
+def _reach(members: pd.DataFrame, policy: Policy) -> np.ndarray:
+    reach = pd.to_numeric(members["max_distance_m"], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    reach = np.where(np.isnan(reach), policy.max_distance_m, reach)
+    return np.where(members["mobile"].to_numpy(dtype=bool), np.inf, reach)
+
+
+def _assign_current(members: pd.DataFrame, homes: pd.DataFrame, policy: Policy) -> np.ndarray:
+    """Today's contact per household: nearest available member of the branch within reach with room.
+
+    Households of a group travel together as one item. Rounds of proposals:
+    every unplaced item asks its nearest member with enough room left; each
+    member takes the proposals in order (critical first, then nearest) while
+    room lasts. Deterministic, no solver; leaves a household empty when no
+    member can take it.
+    """
+    capacity = _capacity(members, policy)
+    # A metre off the reach keeps great-circle rounding from putting a
+    # contact just beyond it.
+    reach = _reach(members, policy) - 1.0
+    serving = members["available"].to_numpy(dtype=bool) & (capacity > 0)
+    m_lat, m_lon = members["lat"].to_numpy(np.float64), members["lon"].to_numpy(np.float64)
+    h_lat, h_lon = homes["lat"].to_numpy(np.float64), homes["lon"].to_numpy(np.float64)
+    tier_of = {p: i for i, p in enumerate(PRIORITIES)}
+    h_tier = homes["priority"].map(tier_of).fillna(0).to_numpy(dtype=np.int64)
+    branch_codes, branch_names = pd.factorize(
+        pd.concat([homes["branch"], members["branch"]], ignore_index=True), sort=True
+    )
+    h_branch, m_branch = branch_codes[: len(homes)], branch_codes[len(homes):]
+    # Items: a whole group, or a single household.
+    grouped = homes["group_id"].notna().to_numpy()
+    group_codes, group_keys = pd.factorize((homes["branch"] + "\x1f" + homes["group_id"])[grouped])
+    item_of = np.empty(len(homes), dtype=np.int64)
+    item_of[grouped] = group_codes
+    item_of[~grouped] = len(group_keys) + np.arange(int((~grouped).sum()))
+    n_items = len(group_keys) + int((~grouped).sum())
+    first = np.full(n_items, len(homes), dtype=np.int64)
+    np.minimum.at(first, item_of, np.arange(len(homes)))
+    weight = np.bincount(item_of, minlength=n_items)
+    tier = np.zeros(n_items, dtype=np.int64)
+    np.maximum.at(tier, item_of, h_tier)
+    margin = np.where(weight > 1, 10.0, 0.0)  # households of a unit lie within a few metres
+
+    member_of_item = np.full(n_items, -1, dtype=np.int64)
+    i_branch = h_branch[first]
+    item_order = np.argsort(i_branch, kind="stable")
+    item_bounds = np.searchsorted(i_branch[item_order], np.arange(len(branch_names) + 1))
+    m_order = np.argsort(m_branch, kind="stable")
+    m_bounds = np.searchsorted(m_branch[m_order], np.arange(len(branch_names) + 1))
+    for b in range(len(branch_names)):
+        items = item_order[item_bounds[b]: item_bounds[b + 1]]
+        staff = m_order[m_bounds[b]: m_bounds[b + 1]]
+        staff = staff[serving[staff]]
+        if not len(items) or not len(staff):
+            continue
+        rep = first[items]
+        dist = np.empty((len(items), len(staff)))
+        for lo in range(0, len(items), 2048):  # bounds the temporaries of a big branch
+            hi = min(lo + 2048, len(items))
+            dist[lo:hi] = _haversine_m(h_lat[rep[lo:hi], None], h_lon[rep[lo:hi], None], m_lat[staff], m_lon[staff])
+        dist[dist + margin[items, None] > reach[staff][None, :]] = np.inf
+        chosen = _proposal_rounds(dist, weight[items], tier[items], capacity[staff].copy())
+        ok = chosen >= 0
+        member_of_item[items[ok]] = staff[chosen[ok]]
+    ids = members["member_id"].to_numpy(dtype=object)
+    out = np.full(len(homes), None, dtype=object)
+    placed = member_of_item[item_of] >= 0
+    out[placed] = ids[member_of_item[item_of][placed]]
+    return out
+
+
+def _proposal_rounds(dist: np.ndarray, weight: np.ndarray, tier: np.ndarray, room: np.ndarray) -> np.ndarray:
+    """Column chosen per row of ``dist`` (-1: none), greedy by rounds of proposals."""
+    chosen = np.full(len(dist), -1, dtype=np.int64)
+    while True:
+        open_rows = np.flatnonzero(chosen < 0)
+        if not len(open_rows):
+            break
+        masked = np.where(room[None, :] >= weight[open_rows, None], dist[open_rows], np.inf)
+        best = masked.argmin(axis=1)
+        best_d = masked[np.arange(len(open_rows)), best]
+        live = np.isfinite(best_d)
+        if not live.any():
+            break
+        rows, cols, d = open_rows[live], best[live], best_d[live]
+        order = np.lexsort((rows, d, -tier[rows], cols))
+        rows, cols = rows[order], cols[order]
+        w = weight[rows]
+        run_start = np.r_[True, cols[1:] != cols[:-1]]
+        total = np.cumsum(w)
+        before = np.maximum.accumulate(np.where(run_start, total - w, 0))
+        take = total - before <= room[cols]
+        chosen[rows[take]] = cols[take]
+        room -= np.bincount(cols[take], weights=w[take], minlength=len(room)).astype(room.dtype)
+    return chosen
+
+
+def _current_still_fine(members: pd.DataFrame, homes: pd.DataFrame, policy: Policy) -> np.ndarray:
+    """Rows whose current member is available, of the same branch and within reach (or mobile)."""
+    index = pd.Index(members["member_id"].to_numpy(dtype=object))
+    current = homes["current_member_id"].to_numpy(dtype=object)
+    has = homes["current_member_id"].notna().to_numpy()
+    where = np.full(len(homes), -1, dtype=np.int64)
+    where[has] = index.get_indexer(current[has])
+    rows = np.flatnonzero(where >= 0)
+    m = where[rows]
+    same = members["branch"].to_numpy(dtype=object)[m] == homes["branch"].to_numpy(dtype=object)[rows]
+    available = members["available"].to_numpy(dtype=bool)[m]
+    dist = _haversine_m(homes["lat"].to_numpy(np.float64)[rows], homes["lon"].to_numpy(np.float64)[rows],
+                        members["lat"].to_numpy(np.float64)[m], members["lon"].to_numpy(np.float64)[m])
+    ok = same & available & (_capacity(members, policy)[m] > 0) & (dist <= _reach(members, policy)[m])
+    return rows[ok]
+
+
+# --------------------------------------------------------------------------- small utilities
+
+
+def _as_file_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Booleans as lower-case true/false, the contract's spelling."""
+    out = frame.copy()
+    for column in out.columns:
+        if out[column].dtype == bool:
+            out[column] = np.where(out[column].to_numpy(), "true", "false")
+    return out
+
+
+def _names(rng: np.random.Generator, n: int, surname: str | None) -> np.ndarray:
+    """Surname + given name; a village's own surname is common among its people."""
+    family = rng.choice(_SURNAMES, size=n, p=_SURNAME_P)
+    if surname is not None:
+        family[rng.random(n) < 0.4] = surname
+    return np.strings.add(family, _GIVEN[rng.integers(len(_GIVEN), size=n)])
+
+
+def _ids(letter: str, n: int, width: int) -> np.ndarray:
+    digits = np.strings.zfill(np.arange(1, n + 1).astype(str), max(width, len(str(n))))
+    return np.strings.add(letter, digits)
+
+
+def _cn(n: int) -> str:
+    """Chinese numeral for 1–99 (三, 十二, 二十五); digits beyond."""
+    if n < 10:
+        return _CN_DIGITS[n]
+    if n < 100:
+        tens, ones = divmod(n, 10)
+        return ("" if tens == 1 else _CN_DIGITS[tens]) + "十" + ("" if ones == 0 else _CN_DIGITS[ones])
+    return str(n)
+
+
+def _cn_array(values: np.ndarray) -> np.ndarray:
+    values = np.asarray(values, dtype=np.int64)
+    top = int(values.max()) if len(values) else 0
+    table = np.array([_cn(i) for i in range(top + 1)])
+    return table[values]
+
+
+def _disk(rng: np.random.Generator, n: int, radius: float) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets uniform over a disk of ``radius`` metres."""
+    r = radius * np.sqrt(rng.random(n))
+    angle = rng.uniform(0, 2 * np.pi, n)
+    return r * np.cos(angle), r * np.sin(angle)
+
+
+def _to_latlon(x: np.ndarray, y: np.ndarray, center: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """Local metres east/north of ``center`` → WGS84 degrees (equirectangular; fine over a county)."""
+    lat0, lon0 = center
+    return lat0 + y / _M_PER_DEG, lon0 + x / (_M_PER_DEG * math.cos(math.radians(lat0)))
+
+
+def _haversine_m(lat1: np.ndarray | float, lon1: np.ndarray | float,
+                 lat2: np.ndarray | float, lon2: np.ndarray | float) -> np.ndarray:
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    dlam = np.radians(np.asarray(lon2) - np.asarray(lon1))
+    a = np.sin((p2 - p1) / 2.0) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlam / 2.0) ** 2
+    return 2.0 * _EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+
+
+def _largest_remainder(quota: np.ndarray) -> np.ndarray:
+    """Integers summing to round(sum(quota)), each the floor or ceiling of its quota."""
+    floor = np.floor(quota).astype(np.int64)
+    short = int(round(float(quota.sum()))) - int(floor.sum())
+    order = np.argsort(-(quota - floor), kind="stable")
+    floor[order[:short]] += 1
+    return floor

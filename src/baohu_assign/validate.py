@@ -1,0 +1,592 @@
+"""Raw text frames → typed, normalised member and household frames.
+
+The validators read the all-text frames of :mod:`baohu_assign.load` (or any
+frame with the contract's columns), check every rule of the data contract
+column by column, and either return a typed frame with the policy's defaults
+filled in or raise one :class:`~baohu_assign.errors.InputError` listing every
+problem found (the first :data:`MAX_ISSUES` of them in row order, then one
+issue counting the rest).
+
+Referential oddities that are normal in practice (a current member who left,
+a pin that cannot hold, a branch without members) are not errors: see
+:func:`cross_check`.
+
+Rows whose cells are all blank (Excel leaves them behind) are skipped. Row
+numbers are the ones a spreadsheet shows: header row 1, first data row 2.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError, Issue
+from .load import MAX_ISSUES, normalise_header
+from .policy import PRIORITIES, Policy
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "BOOL_FALSE",
+    "BOOL_TRUE",
+    "HOUSEHOLD_COLUMNS",
+    "MAX_ISSUES",
+    "MEMBER_COLUMNS",
+    "PRIORITY_ALIASES",
+    "InputWarning",
+    "cross_check",
+    "validate_households",
+    "validate_members",
+]
+
+BOOL_TRUE: frozenset[str] = frozenset({"true", "1", "yes", "y", "t", "是"})
+"""Spellings read as true (compared stripped and lower-cased)."""
+BOOL_FALSE: frozenset[str] = frozenset({"false", "0", "no", "n", "f", "否"})
+"""Spellings read as false (compared stripped and lower-cased)."""
+
+PRIORITY_ALIASES: Mapping[str, str] = {
+    "普通": "normal",
+    "普通户": "normal",
+    "一般": "normal",
+    "关注": "elevated",
+    "关注户": "elevated",
+    "重点": "critical",
+    "重点户": "critical",
+}
+"""Chinese priority words accepted besides the English names in :data:`PRIORITIES`."""
+
+MEMBER_COLUMNS: tuple[str, ...] = (
+    "member_id", "name", "branch", "lat", "lon", "age", "capacity", "max_distance_m", "mobile", "available",
+)
+"""Known member columns, in the order of the normalised frame."""
+HOUSEHOLD_COLUMNS: tuple[str, ...] = (
+    "household_id", "head_name", "branch", "lat", "lon", "size", "priority", "visits_per_week",
+    "group_id", "current_member_id", "pinned",
+)
+"""Known household columns, in the order of the normalised frame."""
+
+ROW = "row"
+"""Column added to both normalised frames: the spreadsheet row number of the record."""
+
+_MEMBER_REQUIRED = ("member_id", "branch", "lat", "lon")
+_HOUSEHOLD_REQUIRED = ("household_id", "branch", "lat", "lon")
+_MAX_CAPACITY = 1_000_000  # beyond any town; keeps later int32 arrays safe
+_FULLWIDTH = str.maketrans("０１２３４５６７８９．－＋", "0123456789.-+")
+_BOOL_SPELLINGS = "true/false, 1/0, yes/no, y/n, t/f, 是/否"
+
+
+@dataclass(frozen=True, slots=True)
+class InputWarning:
+    """A referential oddity in valid input: reported, not fatal.
+
+    Attributes
+    ----------
+    code
+        Stable machine-readable kind, e.g. ``"pin_unknown_member"``.
+    message
+        One sentence for people; names ids, never personal names.
+    count
+        How many households, groups or branches are concerned.
+    examples
+        A few of their ids (at most five), in input order.
+    """
+
+    code: str
+    message: str
+    count: int
+    examples: list[str] = field(default_factory=list)
+
+
+# -- issue collection -----------------------------------------------------------
+
+
+@dataclass
+class _Found:
+    positions: np.ndarray  # positions in the kept rows
+    column: str
+    message: str  # may hold one "{}" filled from ``extra``
+    values: np.ndarray | None
+    extra: np.ndarray | None
+
+
+class _Checks:
+    """Collects issues as arrays of offending positions; builds Issue objects only for those listed."""
+
+    def __init__(self, file: str, rows: np.ndarray):
+        self.file = file
+        self.rows = rows
+        self.whole: list[Issue] = []
+        self.found: list[_Found] = []
+
+    def column(self, column: str | None, message: str) -> None:
+        self.whole.append(Issue(self.file, None, column, message))
+
+    def where(
+        self,
+        mask: np.ndarray | pd.Series,
+        column: str,
+        message: str,
+        values: pd.Series | None = None,
+        extra: np.ndarray | None = None,
+    ) -> None:
+        positions = np.flatnonzero(np.asarray(mask, dtype=bool))
+        if positions.size == 0:
+            return
+        self.found.append(
+            _Found(
+                positions,
+                column,
+                message,
+                None if values is None else values.to_numpy(dtype=object)[positions],
+                None if extra is None else np.asarray(extra)[positions],
+            )
+        )
+
+    def raise_if_any(self) -> None:
+        total = len(self.whole) + sum(f.positions.size for f in self.found)
+        if total == 0:
+            return
+        issues = self.whole[:MAX_ISSUES]
+        room = MAX_ISSUES - len(issues)
+        if room > 0 and self.found:
+            # Row order across checks; within a row, the order the checks ran.
+            positions = np.concatenate([f.positions for f in self.found])
+            check = np.concatenate([np.full(f.positions.size, k) for k, f in enumerate(self.found)])
+            within = np.concatenate([np.arange(f.positions.size) for f in self.found])
+            for i in np.lexsort((check, positions))[:room]:
+                issues.append(self._issue(self.found[check[i]], int(within[i])))
+        if total > len(issues):
+            issues.append(
+                Issue(self.file, None, None, f"... and {total - len(issues)} more problem(s) not listed")
+            )
+        raise InputError(issues)
+
+    def _issue(self, found: _Found, j: int) -> Issue:
+        message = found.message if found.extra is None else found.message.format(found.extra[j])
+        value = None if found.values is None else str(found.values[j])
+        return Issue(self.file, int(self.rows[found.positions[j]]), found.column, message, value)
+
+
+# -- column readers -------------------------------------------------------------
+
+
+class _Table:
+    """The raw frame as text, blank rows dropped, with its spreadsheet row numbers."""
+
+    def __init__(self, raw: pd.DataFrame, file: str, required: tuple[str, ...], known: tuple[str, ...]):
+        names = [normalise_header(c) for c in raw.columns]
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        text = {
+            name: _as_text(raw.iloc[:, i]) for i, name in enumerate(names) if name not in duplicated and name != ROW
+        }
+        keep = ~_blank_rows(list(text.values()), len(raw))
+        self.n = int(keep.sum())
+        self.rows = (np.arange(len(raw), dtype=np.int64) + 2)[keep]
+        self.text = {k: v[keep].reset_index(drop=True) for k, v in text.items()}
+        self._stripped: dict[str, pd.Series] = {}
+        self.extras = [n for n in self.text if n not in known]
+        self.checks = _Checks(file, self.rows)
+        for name in duplicated:
+            self.checks.column(name, f"duplicate column name {name!r}")
+        found = ", ".join(n for n in names if n) or "none"
+        for name in required:
+            if name not in self.text and name not in duplicated:
+                self.checks.column(name, f"required column '{name}' is missing (columns found: {found})")
+
+    def has(self, name: str) -> bool:
+        return name in self.text
+
+    def get(self, name: str) -> pd.Series:
+        """Stripped text of a column; all blank when the column is absent."""
+        if name not in self.text:
+            return pd.Series([""] * self.n, dtype="str")
+        if name not in self._stripped:
+            self._stripped[name] = self.text[name].str.strip()
+        return self._stripped[name]
+
+    def raw(self, name: str) -> pd.Series:
+        return self.text[name] if name in self.text else self.get(name)
+
+    def required_text(self, name: str) -> pd.Series:
+        values = self.get(name)
+        if self.has(name):
+            self.checks.where(values == "", name, "required value is blank")
+        return values
+
+    def unique_ids(self, name: str) -> pd.Series:
+        ids = self.required_text(name)
+        codes, _ = pd.factorize(ids)
+        _, first = np.unique(codes, return_index=True)
+        first_row = self.rows[first[codes]] if codes.size else np.zeros(0, np.int64)
+        duplicate = ids.duplicated(keep="first").to_numpy() & (ids != "").to_numpy()
+        self.checks.where(duplicate, name, f"duplicate {name}; first given in row {{}}", self.raw(name), first_row)
+        return ids
+
+    def number(self, name: str, *, required: bool = False) -> np.ndarray:
+        """Float values; NaN where blank or not a number (reported)."""
+        raw = self.raw(name)
+        # Fast path on the text as given (to_numeric ignores surrounding spaces);
+        # only cells that fail are stripped, de-full-widthed and parsed again.
+        values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
+        blank = (raw == "").to_numpy().copy()  # pandas may hand out read-only views
+        bad = np.zeros(self.n, dtype=bool)
+        comma = np.zeros(self.n, dtype=bool)
+        retry = np.flatnonzero(~np.isfinite(values) & ~blank)
+        if retry.size:
+            text = raw.iloc[retry].str.strip().str.translate(_FULLWIDTH)
+            again = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+            parsed = np.isfinite(again)
+            empty = (text == "").to_numpy()
+            values[retry] = np.where(parsed, again, np.nan)
+            blank[retry[empty]] = True
+            bad[retry[~parsed & ~empty]] = True
+            comma[retry] = text.str.contains(",", regex=False).to_numpy()
+        if required and self.has(name):
+            self.checks.where(blank, name, "required value is blank")
+        self.checks.where(bad & ~comma, name, "expected a number", raw)
+        self.checks.where(
+            bad & comma, name, "expected a number (use '.' for decimals, no thousands separators)", raw
+        )
+        return values
+
+    def boolean(self, name: str, default: bool) -> np.ndarray:
+        word = self.words(name)
+        true = word.isin(BOOL_TRUE).to_numpy()
+        false = word.isin(BOOL_FALSE).to_numpy()
+        blank = (word == "").to_numpy()
+        blank_means = "true" if default else "false"
+        self.checks.where(
+            ~(true | false | blank),
+            name,
+            f"expected a yes/no value; accepted: {_BOOL_SPELLINGS} (blank means {blank_means})",
+            self.raw(name),
+        )
+        return np.where(blank, default, true)
+
+    def words(self, name: str) -> pd.Series:
+        """Stripped, lower-cased text: the form yes/no words and priorities are compared in."""
+        return self.get(name).str.lower()
+
+    def optional_text(self, name: str) -> pd.Series:
+        values = self.get(name)
+        return pd.Series(pd.array(values.to_numpy(dtype=object), dtype="string")).mask(values == "")
+
+    def coordinates(self) -> tuple[np.ndarray, np.ndarray]:
+        lat = self.number("lat", required=True)
+        lon = self.number("lon", required=True)
+        with np.errstate(invalid="ignore"):
+            lat_out = np.abs(lat) > 90
+            lon_out = np.abs(lon) > 180
+            swapped = lat_out & (np.abs(lon) <= 90)
+        valid = np.isfinite(lat) & np.isfinite(lon)
+        if swapped.any() and swapped.sum() == valid.sum():
+            self.checks.column(
+                "lat", "latitude and longitude look swapped: every lat is outside -90..90 and every lon inside it"
+            )
+        else:
+            self.checks.where(
+                swapped, "lat", "latitude must be between -90 and 90; latitude and longitude look swapped",
+                self.raw("lat"),
+            )
+        self.checks.where(lat_out & ~swapped, "lat", "latitude must be between -90 and 90 (WGS84 degrees)", self.raw("lat"))
+        self.checks.where(lon_out, "lon", "longitude must be between -180 and 180 (WGS84 degrees)", self.raw("lon"))
+        return lat, lon
+
+    def finish(self, columns: dict[str, object]) -> pd.DataFrame:
+        """Raise the collected issues, or assemble the frame: known columns, extras, ``row``."""
+        self.checks.raise_if_any()
+        for name in self.extras:
+            columns[name] = pd.array(self.text[name].to_numpy(dtype=object), dtype="string")
+        columns[ROW] = self.rows
+        return pd.DataFrame(columns, index=pd.RangeIndex(self.n))
+
+
+def _blank_rows(columns: list[pd.Series], n: int) -> np.ndarray:
+    """Rows whose every cell is blank or whitespace; strips only cells that might be."""
+    blank = np.ones(n, dtype=bool)
+    for series in columns:
+        maybe = np.flatnonzero(blank & (series != "").to_numpy())
+        if maybe.size:
+            blank[maybe[(series.iloc[maybe].str.strip() != "").to_numpy()]] = False
+    return blank
+
+
+def _as_text(series: pd.Series) -> pd.Series:
+    """Any column → ``str`` dtype with ``""`` for missing, so typed frames validate like files."""
+    if series.dtype == "str" and not series.hasnans:
+        return series.reset_index(drop=True)
+    values = series.astype(object).where(series.notna(), "")
+    return pd.Series(values.to_numpy(), dtype="str")
+
+
+def _string(values: pd.Series) -> pd.arrays.StringArray:
+    return pd.array(values.to_numpy(dtype=object), dtype="string")
+
+
+# -- public validators ------------------------------------------------------------
+
+
+def validate_members(raw: pd.DataFrame, policy: Policy, *, file: str = "members.csv") -> pd.DataFrame:
+    """Check and type the members table.
+
+    Parameters
+    ----------
+    raw
+        Text frame as returned by :func:`baohu_assign.load.read_table`
+        (normalised headers, ``""`` for blank). Typed frames are converted to
+        text first.
+    policy
+        Source of the defaults for ``capacity`` (by age) and ``max_distance_m``.
+    file
+        Name used in the issues.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``RangeIndex``, input order, all-blank rows dropped. Columns:
+        ``member_id`` (string), ``name`` (string, <NA> when blank), ``branch``
+        (string), ``lat``, ``lon`` (float64), ``age`` (float64, NaN when
+        blank), ``capacity`` (int64, policy default by age when blank),
+        ``max_distance_m`` (float64, policy default when blank), ``mobile``
+        (bool, default False), ``available`` (bool, default True), then the
+        unknown columns unchanged (string) in input order, then ``row``
+        (int64): the spreadsheet row the record came from, for messages. An
+        input column named ``row`` is replaced by it.
+
+    Raises
+    ------
+    InputError
+        With every problem found: missing required column, blank required
+        value, duplicate ``member_id``, a value that is not a number, lat/lon
+        out of range (or swapped), age outside 0–120, capacity not a whole
+        number ≥ 0, ``max_distance_m`` ≤ 0, a yes/no value not understood.
+    """
+    table = _Table(raw, file, _MEMBER_REQUIRED, MEMBER_COLUMNS)
+    member_id = table.unique_ids("member_id")
+    branch = table.required_text("branch")
+    lat, lon = table.coordinates()
+
+    age = table.number("age")
+    with np.errstate(invalid="ignore"):
+        bad_age = (age < 0) | (age > 120)
+    table.checks.where(bad_age, "age", "age must be between 0 and 120", table.raw("age"))
+
+    capacity = table.number("capacity")
+    with np.errstate(invalid="ignore"):
+        bad_capacity = (capacity < 0) | (capacity != np.floor(capacity)) | (capacity > _MAX_CAPACITY)
+    bad_capacity &= np.isfinite(capacity)
+    table.checks.where(
+        bad_capacity, "capacity", f"capacity must be a whole number from 0 to {_MAX_CAPACITY}", table.raw("capacity")
+    )
+
+    reach = table.number("max_distance_m")
+    with np.errstate(invalid="ignore"):
+        table.checks.where(reach <= 0, "max_distance_m", "max_distance_m must be > 0 (metres)", table.raw("max_distance_m"))
+
+    mobile = table.boolean("mobile", False)
+    available = table.boolean("available", True)
+
+    frame = table.finish(
+        {
+            "member_id": _string(member_id),
+            "name": table.optional_text("name").array,
+            "branch": _string(branch),
+            "lat": lat,
+            "lon": lon,
+            "age": age,
+            "capacity": np.where(np.isnan(capacity), _default_capacity(age, policy), capacity).astype(np.int64),
+            "max_distance_m": np.where(np.isnan(reach), policy.max_distance_m, reach).astype(np.float64),
+            "mobile": mobile.astype(bool),
+            "available": available.astype(bool),
+        }
+    )
+    logger.debug("%s: %d members valid", file, len(frame))
+    return frame
+
+
+def validate_households(raw: pd.DataFrame, policy: Policy, *, file: str = "households.csv") -> pd.DataFrame:
+    """Check and type the households table.
+
+    Parameters
+    ----------
+    raw
+        Text frame as returned by :func:`baohu_assign.load.read_table`.
+    policy
+        Source of the default ``visits_per_week`` by priority.
+    file
+        Name used in the issues.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``RangeIndex``, input order, all-blank rows dropped. Columns:
+        ``household_id`` (string), ``head_name`` (string/<NA>), ``branch``
+        (string), ``lat``, ``lon`` (float64), ``size`` (Int64, <NA> when
+        blank), ``priority`` (string, one of :data:`~baohu_assign.policy.PRIORITIES`;
+        blank → ``"normal"``; case-insensitive, Chinese words of
+        :data:`PRIORITY_ALIASES` accepted), ``visits_per_week`` (float64,
+        policy default by priority when blank), ``group_id`` and
+        ``current_member_id`` (string/<NA>), ``pinned`` (bool, default
+        False), the unknown columns unchanged (string) in input order, then
+        ``row`` (int64, spreadsheet row number).
+
+    Raises
+    ------
+    InputError
+        With every problem found: missing required column, blank required
+        value, duplicate ``household_id``, a value that is not a number,
+        lat/lon out of range (or swapped), size not a whole number ≥ 1,
+        unknown priority, ``visits_per_week`` ≤ 0, a yes/no value not
+        understood.
+    """
+    table = _Table(raw, file, _HOUSEHOLD_REQUIRED, HOUSEHOLD_COLUMNS)
+    household_id = table.unique_ids("household_id")
+    branch = table.required_text("branch")
+    lat, lon = table.coordinates()
+
+    size = table.number("size")
+    with np.errstate(invalid="ignore"):
+        bad_size = ((size < 1) | (size != np.floor(size)) | (size > _MAX_CAPACITY)) & np.isfinite(size)
+    table.checks.where(bad_size, "size", "size must be a whole number ≥ 1", table.raw("size"))
+
+    lookup = {p: p for p in PRIORITIES} | dict(PRIORITY_ALIASES) | {"": "normal"}
+    priority = table.words("priority").map(lookup)
+    allowed = ", ".join([*PRIORITIES, *PRIORITY_ALIASES])
+    table.checks.where(
+        priority.isna(), "priority", f"unknown priority; allowed: {allowed} (blank means normal)", table.raw("priority")
+    )
+
+    visits = table.number("visits_per_week")
+    with np.errstate(invalid="ignore"):
+        table.checks.where(visits <= 0, "visits_per_week", "visits_per_week must be > 0", table.raw("visits_per_week"))
+
+    pinned = table.boolean("pinned", False)
+
+    frame = table.finish(
+        {
+            "household_id": _string(household_id),
+            "head_name": table.optional_text("head_name").array,
+            "branch": _string(branch),
+            "lat": lat,
+            "lon": lon,
+            "size": pd.array(size, dtype="Float64").astype("Int64"),
+            "priority": _string(priority),
+            "visits_per_week": np.where(
+                np.isnan(visits), priority.map(policy.visits_per_week).to_numpy(dtype=np.float64), visits
+            ),
+            "group_id": table.optional_text("group_id").array,
+            "current_member_id": table.optional_text("current_member_id").array,
+            "pinned": pinned.astype(bool),
+        }
+    )
+    logger.debug("%s: %d households valid", file, len(frame))
+    return frame
+
+
+def _default_capacity(age: np.ndarray, policy: Policy) -> np.ndarray:
+    """``policy.capacity_for_age`` over a column, calling it once per distinct age."""
+    out = np.full(age.shape, policy.capacity_for_age(None), dtype=np.int64)
+    known = np.isfinite(age)
+    if known.any():
+        distinct, inverse = np.unique(age[known], return_inverse=True)
+        out[known] = np.array([policy.capacity_for_age(float(a)) for a in distinct], dtype=np.int64)[inverse]
+    return out
+
+
+# -- cross-table warnings -----------------------------------------------------------
+
+
+def cross_check(members: pd.DataFrame, households: pd.DataFrame) -> list[InputWarning]:
+    """Referential oddities between valid tables: normal in practice, worth a look.
+
+    Parameters
+    ----------
+    members, households
+        Normalised frames from :func:`validate_members` and
+        :func:`validate_households`.
+
+    Returns
+    -------
+    list of InputWarning
+        In this order, each only when it occurs:
+
+        ``unknown_current_member``
+            households whose ``current_member_id`` is not in the members table;
+        ``pin_without_member``, ``pin_unknown_member``, ``pin_unavailable_member``
+            pinned households whose current member is blank, unknown, or
+            unavailable (``available`` false or capacity 0): the pin cannot hold;
+        ``group_spans_branches``
+            a ``group_id`` used by households of more than one branch;
+        ``branch_without_members``, ``branch_without_available_members``
+            branches with households but no member, or no available member.
+    """
+    warnings: list[InputWarning] = []
+    household_id = households["household_id"]
+    current = households.get("current_member_id", pd.Series(pd.NA, index=households.index, dtype="string"))
+    pinned = households.get("pinned", pd.Series(False, index=households.index)).to_numpy(dtype=bool)
+    serving = members["available"].to_numpy(dtype=bool) & (members["capacity"].to_numpy() > 0)
+
+    has_current = current.notna().to_numpy()
+    known = current.isin(members["member_id"]).to_numpy() & has_current
+    unknown = has_current & ~known
+    current_serves = current.isin(members["member_id"][serving]).to_numpy() & has_current
+
+    def add(code: str, message: str, mask: np.ndarray, ids: pd.Series) -> None:
+        count = int(mask.sum())
+        if count:
+            examples = [str(v) for v in ids.to_numpy(dtype=object)[mask][:5]]
+            warnings.append(InputWarning(code, message.format(n=count), count, examples))
+
+    add(
+        "unknown_current_member",
+        "{n} household(s) name a current_member_id that is not in the members table; "
+        "they are treated as having no current member",
+        unknown, household_id,
+    )
+    add(
+        "pin_without_member",
+        "{n} pinned household(s) have no current_member_id; the pin cannot hold",
+        pinned & ~has_current, household_id,
+    )
+    add(
+        "pin_unknown_member",
+        "{n} pinned household(s) name a current_member_id that is not in the members table; the pin cannot hold",
+        pinned & unknown, household_id,
+    )
+    add(
+        "pin_unavailable_member",
+        "{n} pinned household(s) have a current member who is unavailable (available=false or capacity 0); "
+        "the pin cannot hold",
+        pinned & known & ~current_serves, household_id,
+    )
+
+    if "group_id" in households:
+        pairs = households[["group_id", "branch"]].dropna().drop_duplicates()
+        per_group = pairs["group_id"].value_counts(sort=False)
+        spanning = pd.Series(pairs["group_id"].drop_duplicates().to_numpy(dtype=object))
+        spans = spanning.map(per_group).to_numpy() > 1
+        add(
+            "group_spans_branches",
+            "{n} group(s) have households in more than one branch; a group goes whole to one member",
+            spans, spanning,
+        )
+
+    branches = pd.Series(households["branch"].drop_duplicates().to_numpy(dtype=object))
+    with_members = branches.isin(members["branch"]).to_numpy()
+    with_serving = branches.isin(members["branch"][serving]).to_numpy()
+    add(
+        "branch_without_members",
+        "{n} branch(es) have households but no members; their households stay uncovered",
+        ~with_members, branches,
+    )
+    add(
+        "branch_without_available_members",
+        "{n} branch(es) have households but no available member with capacity; their households stay uncovered",
+        with_members & ~with_serving, branches,
+    )
+    logger.debug("cross-check: %d warning(s)", len(warnings))
+    return warnings

@@ -1,0 +1,164 @@
+"""Independent oracles: they share no code with the library's engines.
+
+Eligibility is recomputed from the frames with a scalar haversine,
+coverage by networkx max-flow, optima by brute-force enumeration.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import networkx as nx
+import pandas as pd
+
+RADIUS_M = 6_371_008.8
+TIERS = ("critical", "elevated", "normal")
+
+
+def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * RADIUS_M * math.asin(math.sqrt(min(1.0, a)))
+
+
+def eligible_pairs(members: pd.DataFrame, households: pd.DataFrame) -> dict[tuple[str, str], float]:
+    """(household_id, member_id) → distance for every pair the hard rules allow."""
+    pairs = {}
+    for _, h in households.iterrows():
+        for _, m in members.iterrows():
+            if m["branch"] != h["branch"] or not m["available"] or m["capacity"] <= 0:
+                continue
+            d = haversine_m(m["lat"], m["lon"], h["lat"], h["lon"])
+            if m["mobile"] or d <= m["max_distance_m"]:
+                pairs[(h["household_id"], m["member_id"])] = d
+    return pairs
+
+
+def rule_violations(members: pd.DataFrame, households: pd.DataFrame, assignments: pd.DataFrame) -> list[str]:
+    """Every hard rule an assignments table breaks (group and pin rules included)."""
+    problems = []
+    pairs = eligible_pairs(members, households)
+    assigned = dict(zip(assignments["household_id"], assignments["member_id"]))
+    if sorted(assigned) != sorted(households["household_id"]):
+        problems.append("households missing or added in the output")
+    load: dict[str, int] = {}
+    for h, m in assigned.items():
+        if m is None or m is pd.NA or (isinstance(m, float) and math.isnan(m)):
+            continue
+        if (h, m) not in pairs:
+            problems.append(f"{h} -> {m} not eligible")
+        load[m] = load.get(m, 0) + 1
+    caps = dict(zip(members["member_id"], members["capacity"]))
+    for m, n in load.items():
+        if n > caps[m]:
+            problems.append(f"{m} over capacity {n}>{caps[m]}")
+    if "group_id" in households:
+        for g, part in households.dropna(subset=["group_id"]).groupby(["branch", "group_id"]):
+            served = {str(assigned[h]) for h in part["household_id"]}
+            if len(served) > 1:
+                problems.append(f"group {g} split: {served}")
+    if "pinned" in households:
+        problems += _pin_violations(households, pairs, caps, assigned)
+    return problems
+
+
+def _text(value) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _pin_violations(households, pairs, caps, assigned) -> list[str]:
+    """A pin must hold when its member is eligible and the member's pinned units fit its capacity."""
+    problems = []
+    pinned = households[households["pinned"].astype(bool)]
+    unit_of = {}
+    unit_size: dict[str, int] = {}
+    for _, h in households.iterrows():
+        group = _text(h.get("group_id"))
+        unit = f"{h['branch']}/{group}" if group else f"single/{h['household_id']}"
+        unit_of[h["household_id"]] = unit
+        unit_size[unit] = unit_size.get(unit, 0) + 1
+    wanted: dict[str, set[str]] = {}
+    for _, h in pinned.iterrows():
+        wanted.setdefault(unit_of[h["household_id"]], set()).add(_text(h.get("current_member_id")))
+    for _, h in pinned.iterrows():
+        cur = _text(h.get("current_member_id"))
+        unit = unit_of[h["household_id"]]
+        if not cur or (h["household_id"], cur) not in pairs or len(wanted[unit]) > 1:
+            continue
+        members_of_unit = [x for x, u in unit_of.items() if u == unit]
+        if any((x, cur) not in pairs for x in members_of_unit):
+            continue
+        load = sum(unit_size[u] for u, who in wanted.items() if who == {cur})
+        if load <= caps[cur] and _text(assigned[h["household_id"]]) != cur:
+            problems.append(f"pin of {h['household_id']} to {cur} broken")
+    return problems
+
+
+def max_coverage(members: pd.DataFrame, households: pd.DataFrame) -> dict[str, int]:
+    """Lexicographically maximal coverage per tier, by max-flow (no groups, no pins).
+
+    Coverable sets form a transversal matroid, so the lexicographic optimum
+    covers rank(critical), rank(critical ∪ elevated) - rank(critical), …
+    """
+    pairs = eligible_pairs(members, households)
+    caps = dict(zip(members["member_id"], members["capacity"]))
+    result = {}
+    previous = 0
+    chosen: list[str] = []
+    for tier in TIERS:
+        chosen += households.loc[households["priority"] == tier, "household_id"].tolist()
+        graph = nx.DiGraph()
+        for h in chosen:
+            graph.add_edge("s", ("h", h), capacity=1)
+        for (h, m) in pairs:
+            if h in chosen:
+                graph.add_edge(("h", h), ("m", m), capacity=1)
+                graph.add_edge(("m", m), "t", capacity=int(caps[m]))
+        rank = nx.maximum_flow_value(graph, "s", "t") if graph.has_node("s") and graph.has_node("t") else 0
+        result[tier] = int(rank) - previous
+        previous = int(rank)
+    return result
+
+
+def brute_force(
+    members: pd.DataFrame,
+    households: pd.DataFrame,
+    key,
+) -> tuple:
+    """Smallest ``key(assignment)`` over every valid assignment (tiny cases only).
+
+    ``assignment`` maps household_id → member_id or None; validity is checked
+    with the oracle's own eligibility, capacity, group and pin rules.
+    """
+    pairs = eligible_pairs(members, households)
+    ids = households["household_id"].tolist()
+    options = [[None] + [m for (hh, m) in pairs if hh == h] for h in ids]
+    caps = dict(zip(members["member_id"], members["capacity"]))
+    groups = None
+    if "group_id" in households:
+        keyed = households.set_index("household_id")
+        groups = (keyed["branch"] + "/" + keyed["group_id"]).where(keyed["group_id"].notna())
+    best = None
+    for combo in itertools.product(*options):
+        load: dict[str, int] = {}
+        for m in combo:
+            if m is not None:
+                load[m] = load.get(m, 0) + 1
+        if any(n > caps[m] for m, n in load.items()):
+            continue
+        assignment = dict(zip(ids, combo))
+        if groups is not None:
+            split = False
+            for g in set(groups.dropna()):
+                served = {assignment[h] for h in groups.index[groups == g]}
+                if len(served) > 1:
+                    split = True
+                    break
+            if split:
+                continue
+        value = key(assignment, pairs)
+        if best is None or value < best:
+            best = value
+    return best
