@@ -41,7 +41,7 @@ def highs_solve(problem: Problem, time_limit: float | None = None) -> tuple[np.n
     S = step_member.shape[0]
     cost = np.concatenate([
         problem.arc_cost.astype(np.float64),
-        problem.tier_penalty[problem.household_tier].astype(np.float64),
+        problem.uncovered_cost().astype(np.float64),
         step_cost.astype(np.float64),
     ])
     upper_u = np.where(free, 1.0, 0.0)

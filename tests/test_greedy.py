@@ -40,12 +40,15 @@ def make_problem(
     pins: bool = False,
     balance: float = 0.0,
     tier_p: tuple[float, float, float] = (0.7, 0.2, 0.1),
+    current: bool = False,
 ) -> Problem:
     """A random Problem: points in a square, arcs within ``radius_m``, optional groups and pins.
 
     Groups keep only the members within reach of every household of the
     group; a pin fits its member's capacity and leaves its household (or
-    whole group) exactly that one arc, as the compiler guarantees.
+    whole group) exactly that one arc, as the compiler guarantees. With
+    ``current`` households get today's member and arcs to any other member
+    cost a churn penalty on top of travel, as under the min-churn objective.
     """
     rng = np.random.default_rng(seed)
     H, M = households, members
@@ -87,14 +90,24 @@ def make_problem(
     arc_h, arc_m = np.nonzero(eligible)
     arc_d = dist[arc_h, arc_m]
     arc_cost = np.rint(visits[arc_h] * arc_d).astype(np.int64)
+    today = np.full(H, -1, dtype=np.int32)
+    churn = 0
+    if current and arc_h.size:
+        for h in range(H):
+            options = arc_m[arc_h == h]
+            if options.size and rng.random() < 0.7:
+                today[h] = int(rng.choice(options))
+        churn = 2 * max(M, 1) * int(arc_cost.max()) + 1
+        arc_cost = arc_cost + np.where((today[arc_h] >= 0) & (arc_m != today[arc_h]), churn, 0)
     max_step = int(np.rint(2.0 * balance)) if balance > 0 else 0
+    max_travel = int(arc_cost.max()) if arc_cost.size else 0
     problem = Problem(
-        objective="balanced" if balance > 0 else "distance",
+        objective="min-churn" if current else "balanced" if balance > 0 else "distance",
         household_tier=tier,
         household_visits=visits,
         household_group=group,
         household_pin=pin,
-        household_current=np.full(H, -1, dtype=np.int32),
+        household_current=today,
         member_capacity=cap,
         arc_household=arc_h.astype(np.int32),
         arc_member=arc_m.astype(np.int32),
@@ -102,8 +115,8 @@ def make_problem(
         arc_cost=arc_cost,
         household_arc_ptr=csr_pointer(arc_h, H),
         balance_scale=float(balance),
-        tier_penalty=tier_penalties(M, int(arc_cost.max()) if arc_cost.size else 0, max_step),
-        churn_penalty=0,
+        tier_penalty=tier_penalties(M, max_travel, max_step, churn),
+        churn_penalty=churn,
     )
     problem.validate()
     return problem
@@ -157,16 +170,17 @@ def assignment_optimum(problem: Problem) -> int:
     if H == 0:
         return 0
     slot_member = np.repeat(np.arange(problem.num_members), problem.member_capacity)
-    slot_cost = np.concatenate([problem.balance_step_costs(m) for m in range(problem.num_members)] + [np.zeros(0, np.int64)])
+    steps = [problem.balance_step_costs(m) for m in range(problem.num_members)]
+    slot_cost = np.concatenate(steps + [np.zeros(0, np.int64)])
     slots_of = [np.flatnonzero(slot_member == m) for m in range(problem.num_members)]
-    big = float(problem.tier_penalty.max()) * (H + 1) * 4
+    big = float(problem.uncovered_cost().max()) * (H + 1) * 4
     matrix = np.full((H, slot_member.size + H), big)
     for a in range(problem.num_arcs):
         h, m = int(problem.arc_household[a]), int(problem.arc_member[a])
         cols = slots_of[m]
         matrix[h, cols] = problem.arc_cost[a] + slot_cost[cols]
     free = np.flatnonzero(problem.household_pin < 0)
-    matrix[free, slot_member.size + free] = problem.tier_penalty[problem.household_tier[free]]
+    matrix[free, slot_member.size + free] = problem.uncovered_cost()[free]
     rows, cols = linear_sum_assignment(matrix)
     total = matrix[rows, cols].sum()
     assert total < big
@@ -184,7 +198,9 @@ def brute_force(problem: Problem) -> tuple[int, tuple[int, int, int], int]:
     options = [[-1] + problem.arc_member[problem.arcs_of(h)].tolist() for h in range(H)]
     for h in np.flatnonzero(problem.household_pin >= 0):
         options[h] = [int(problem.household_pin[h])]
-    combos = np.array(list(itertools.product(*options)), dtype=np.int64).reshape(-1, H) if H else np.zeros((1, 0), np.int64)
+    if H == 0:
+        return 0, (0, 0, 0), 0
+    combos = np.array(list(itertools.product(*options)), dtype=np.int64).reshape(-1, H)
     ok = np.ones(combos.shape[0], dtype=bool)
     loads = np.zeros((combos.shape[0], M), dtype=np.int64)
     for m in range(M):
@@ -195,7 +211,7 @@ def brute_force(problem: Problem) -> tuple[int, tuple[int, int, int], int]:
         ok &= (combos[:, hs] == combos[:, hs[:1]]).all(axis=1)
     combos, loads = combos[ok], loads[ok]
     cost = np.zeros((H, M + 1), dtype=np.int64)  # column M: uncovered
-    cost[:, M] = problem.tier_penalty[problem.household_tier]
+    cost[:, M] = problem.uncovered_cost()
     cost[problem.arc_household, problem.arc_member] = problem.arc_cost
     total = cost[np.arange(H)[None, :], np.where(combos < 0, M, combos)].sum(axis=1)
     for m in range(M):
@@ -218,8 +234,8 @@ def check_valid(problem: Problem, solution) -> None:
 
 
 def penalty_of(problem: Problem, member_of: np.ndarray) -> int:
-    uncovered = evaluate(problem, member_of).uncovered
-    return int(sum(int(problem.tier_penalty[t]) * uncovered[t] for t in range(NUM_TIERS)))
+    """Cost of the households ``member_of`` leaves uncovered."""
+    return int(problem.uncovered_cost()[np.asarray(member_of) < 0].sum())
 
 
 def _problem_with(base: Problem, **changes) -> Problem:
@@ -246,11 +262,13 @@ def test_rules_hold_on_random_problems(case, groups, pins, balance):
 
 
 @settings(max_examples=60, deadline=None)
-@given(sizes, st.booleans(), st.sampled_from([0.0, 400.0]), st.sampled_from([(0, 2), (0, 4), (1, 6)]))
-def test_coverage_is_lexicographically_maximal_without_groups(case, pins, balance, capacity):
+@given(sizes, st.booleans(), st.sampled_from([0.0, 400.0]), st.sampled_from([(0, 2), (0, 4), (1, 6)]), st.booleans())
+def test_coverage_is_lexicographically_maximal_without_groups(case, pins, balance, capacity, current):
     """Critical first, then elevated, then normal: each count equals the max-flow oracle."""
     seed, H, M = case
-    problem = make_problem(seed, H, M, pins=pins, balance=balance, capacity=capacity, tier_p=(0.5, 0.3, 0.2))
+    problem = make_problem(
+        seed, H, M, pins=pins, balance=balance, capacity=capacity, tier_p=(0.5, 0.3, 0.2), current=current
+    )
     solution = greedy.solve(problem)
     check_valid(problem, solution)
     assert covered_per_tier(problem, solution.member_of) == coverage_oracle(problem)
@@ -283,14 +301,16 @@ def test_tiny_problems_with_groups_near_the_brute_force_optimum(seed, H, M, pins
     assert covered_per_tier(problem, solution.member_of) == coverage
     penalty = penalty_of(problem, solution.member_of)
     assert solution.objective >= best
-    assert solution.objective - penalty <= 1.25 * (best - penalty)
+    assert solution.objective - penalty <= 1.5 * (best - penalty)
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.integers(0, 2**31 - 1), st.integers(0, 30), st.integers(0, 8), st.booleans(), st.sampled_from([0.0, 500.0]))
-def test_small_problems_match_the_assignment_optimum(seed, H, M, pins, balance):
-    """Objective equal to the linear-assignment optimum (coverage and cost) without groups."""
-    problem = make_problem(seed, H, M, pins=pins, balance=balance, capacity=(0, 5))
+@given(sizes, st.booleans(), st.sampled_from([0.0, 500.0]), st.booleans())
+def test_small_problems_match_the_assignment_optimum(case, pins, balance, current):
+    """Objective equal to the linear-assignment optimum (coverage and cost) without groups,
+    with churn costs (min-churn) or without."""
+    seed, H, M = case
+    problem = make_problem(seed, H, M, pins=pins, balance=balance, capacity=(0, 5), current=current)
     solution = greedy.solve(problem)
     check_valid(problem, solution)
     assert solution.objective == assignment_optimum(problem)
@@ -460,3 +480,73 @@ def test_does_not_import_ortools():
         "assert not any(k.startswith('ortools') and sys.modules[k] is not None for k in sys.modules)\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def _with_budgets(base: Problem, seed: int, backups: bool) -> Problem:
+    """``base`` with random arc weights and member budgets, and optionally backups."""
+    rng = np.random.default_rng(seed)
+    M, H = base.num_members, base.num_households
+    changes = {
+        "arc_weight": rng.integers(1, 10, base.num_arcs).astype(np.int64),
+        "member_budget": rng.integers(0, 40, M).astype(np.int64),
+    }
+    if backups:
+        changes.update(
+            household_backup=rng.random(H) < 0.4,
+            member_backup_capacity=rng.integers(0, 4, M).astype(np.int32),
+            backup_penalty=int(base.tier_penalty[0] // 2),
+        )
+    return _problem_with(base, **changes)
+
+
+@settings(max_examples=40, deadline=None)
+@given(sizes, st.booleans(), st.booleans(), st.sampled_from([0.0, 300.0]))
+def test_budgets_and_backups_hold(case, groups, backups, balance):
+    """Member budgets (a second resource) are never exceeded; backups follow their rules."""
+    seed, H, M = case
+    problem = _with_budgets(make_problem(seed, H, M, groups=groups, balance=balance, capacity=(0, 8)), seed, backups)
+    solution = greedy.solve(problem)
+    assert violations(problem, solution.member_of, solution.backup_of) == []
+    assert solution.objective == evaluate(problem, solution.member_of, solution.backup_of).total
+    assert (solution.backup_of is not None) == backups
+
+
+def test_backups_given_where_possible():
+    """Ample backup capacity: every covered household that asks for a backup gets one."""
+    base = realistic_branch(14, households=60, members=12)
+    wants = np.arange(60) % 3 == 0
+    problem = _problem_with(
+        base, household_backup=wants, member_backup_capacity=np.full(12, 60, np.int32), backup_penalty=1000
+    )
+    solution = greedy.solve(problem)
+    assert violations(problem, solution.member_of, solution.backup_of) == []
+    assert solution.backup_of is not None
+    covered = solution.member_of >= 0
+    assert (solution.backup_of[wants & covered] >= 0).all()
+    assert (solution.backup_of[~wants] == -1).all()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_budgeted_assignment_complete_and_near_optimum(seed):
+    """Member budgets at 80 % of the average weight (a generalized assignment read by
+    gap.to_problem): every household placed, within 20 % of the MILP optimum."""
+    from scipy.optimize import Bounds, LinearConstraint, milp
+    from scipy.sparse import csr_matrix
+
+    from baohu_assign.gap import GapInstance, to_problem
+
+    rng = np.random.default_rng(seed)
+    m, n = 5, 40
+    cost = rng.integers(10, 50, (m, n))
+    weight = rng.integers(5, 25, (m, n))
+    budget = (weight.sum(axis=1) / m * 0.8).astype(np.int64)
+    problem = to_problem(GapInstance("random", m, n, cost, weight, budget))
+    solution = greedy.solve(problem)
+    assert violations(problem, solution.member_of) == []
+    assert (solution.member_of >= 0).all()
+    cols = np.arange(m * n)
+    one_member = LinearConstraint(csr_matrix((np.ones(m * n), (cols % n, cols)), shape=(n, m * n)), 1, 1)
+    within = LinearConstraint(csr_matrix((weight.reshape(-1), (cols // n, cols)), shape=(m, m * n)), 0, budget)
+    result = milp(cost.reshape(-1), constraints=[one_member, within], integrality=np.ones(m * n), bounds=Bounds(0, 1))
+    assert result.status == 0
+    assert cost[solution.member_of, np.arange(n)].sum() <= 1.20 * result.fun

@@ -73,3 +73,17 @@ def test_penalties_exceed_any_cycle_cost():
     assert p[0] > bound
     assert p[1] - p[0] > bound and p[2] - p[1] > bound
     assert p.dtype == np.int64
+
+
+@pytest.mark.parametrize("strategy", ["flow", "greedy"])
+def test_min_churn_never_drops_a_current_household_for_an_equal_new_one(strategy):
+    """One slot, two elevated households at zero distance: the one with the current contact keeps it."""
+    m, h = _frames(
+        [("M00", "A", 34.7, 114.0, 1, 150.5, False)],
+        [("H02", "A", 34.7, 114.0, "elevated", 3.0), ("H03", "A", 34.7, 114.0, "elevated", 3.0)],
+    )
+    h["current_member_id"] = [None, "M00"]
+    plan = ba.rebalance(ba.Scenario.from_frames(m, h), strategy=strategy)
+    got = plan.assignments.set_index("household_id")["member_id"]
+    assert got["H03"] == "M00" and pd.isna(got["H02"])
+    assert plan.report.components.changed == 0

@@ -73,13 +73,14 @@ def test_members_frame_types_and_order(members):
     """Known columns first in contract order, then pass-through columns, then row."""
     assert list(members.columns) == [
         "member_id", "name", "branch", "lat", "lon", "age", "capacity",
-        "max_distance_m", "mobile", "available", "phone_number", "row",
+        "max_distance_m", "mobile", "available", "hours_per_week", "phone_number", "row",
     ]
     assert isinstance(members.index, pd.RangeIndex)
     assert members.dtypes.astype(str).to_dict() == {
         "member_id": "string", "name": "string", "branch": "string", "lat": "float64",
         "lon": "float64", "age": "float64", "capacity": "int64", "max_distance_m": "float64",
-        "mobile": "bool", "available": "bool", "phone_number": "string", "row": "int64",
+        "mobile": "bool", "available": "bool", "hours_per_week": "float64",
+        "phone_number": "string", "row": "int64",
     }
     assert members["row"].tolist() == [2, 3, 4, 5]
 
@@ -112,7 +113,7 @@ def test_defaults_follow_a_different_policy():
 def test_households_frame(households):
     assert list(households.columns) == [
         "household_id", "head_name", "branch", "lat", "lon", "size", "priority",
-        "visits_per_week", "group_id", "current_member_id", "pinned", "备注", "row",
+        "visits_per_week", "group_id", "current_member_id", "pinned", "minutes_per_visit", "备注", "row",
     ]
     assert str(households["size"].dtype) == "Int64"
     assert households["priority"].tolist() == ["critical", "normal", "elevated", "normal"]

@@ -41,6 +41,9 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--seed", type=int, default=0, help="seed (same seed, same plan)")
         sub.add_argument("--policy", type=Path, default=None, metavar="POLICY.toml",
                          help="policy file overriding defaults (capacities, visits, reach, weights)")
+        sub.add_argument("--backup", default=None, metavar="TIERS",
+                         help="also give each covered household of these priorities a backup member "
+                              "(comma-separated, e.g. 'critical' or 'critical,elevated')")
         sub.add_argument("--quiet", action="store_true", help="print nothing but errors")
         sub.add_argument("--debug", action="store_true", help="debug logging and tracebacks")
 
@@ -94,6 +97,14 @@ def _run(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     policy = _policy(args.policy)
+    if args.backup:
+        tiers = tuple(t.strip() for t in args.backup.split(",") if t.strip())
+        try:
+            policy = Policy.model_validate({**policy.model_dump(), "backup_tiers": tiers})
+        except ValueError as exc:
+            from .errors import Issue
+
+            raise InputError(Issue("--backup", None, None, str(exc).splitlines()[-1])) from None
     if args.command == "demo":
         from .synth import make_town
 

@@ -17,13 +17,16 @@ import pandas as pd
 
 from .errors import ScalingWarning
 from .geo import candidate_arcs, unit_vectors
-from .objective import INT64_GUARD, tier_penalties
-from .policy import PRIORITIES
+from .objective import INT64_GUARD, backup_penalty, group_tier_penalties, tier_penalties
+from .policy import PRIORITIES, Policy
 from .problem import Problem, csr_pointer
 
 logger = logging.getLogger(__name__)
 
 CROSS_BRANCH_KEY = "*"
+
+WEIGHT_UNIT_MIN = 0.1
+"""Minutes per integer unit of the hour-budget resource (arc_weight, member_budget)."""
 
 TRAVEL_UNIT_M = 0.1
 """Metre-visits per integer cost unit: decimetres, so rounding stays negligible
@@ -91,7 +94,7 @@ def compile_scenario(
     households: pd.DataFrame,
     *,
     objective: str,
-    allow_cross_branch: bool = False,
+    policy: Policy | None = None,
 ) -> list[BranchProblem]:
     """Compile validated frames into one problem per branch, sorted by branch name.
 
@@ -99,8 +102,11 @@ def compile_scenario(
     :mod:`baohu_assign.validate`. Branches with households but no members
     still get a problem (every household uncovered, with a reason).
     The balanced objective is compiled with ``balance_scale = 0``; see
-    :func:`with_balance`.
+    :func:`with_balance`. From the policy: crossing branches, hour budgets
+    (walking speed) and which tiers get backups.
     """
+    policy = policy or Policy()
+    allow_cross_branch = policy.allow_cross_branch
     m_key = np.where(allow_cross_branch, CROSS_BRANCH_KEY, members["branch"].to_numpy(dtype=object))
     h_key = np.where(allow_cross_branch, CROSS_BRANCH_KEY, households["branch"].to_numpy(dtype=object))
     m_key = np.broadcast_to(m_key, (len(members),)) if len(members) else np.zeros(0, dtype=object)
@@ -125,6 +131,7 @@ def compile_scenario(
                 h_groups[branch],
                 id_to_row,
                 objective,
+                policy,
             )
         )
     return result
@@ -146,6 +153,7 @@ def _compile_branch(
     household_rows: np.ndarray,
     id_to_row: dict[str, int],
     objective: str,
+    policy: Policy,
 ) -> BranchProblem:
     mem = members.iloc[member_rows]
     hh = households.iloc[household_rows]
@@ -196,26 +204,47 @@ def _compile_branch(
         current_ids.to_numpy(dtype=object), current, id_to_row, members, capacity, reach_keys, num_m
     )
     pinned = hh["pinned"].to_numpy(dtype=bool) if "pinned" in hh else np.zeros(num_h, bool)
+    budgets = _budgets(mem, hh, arc_h, arc_m, distance, visits, capacity, policy)
     pin, broken = _resolve_pins(
         pinned, current, current_ids.to_numpy(dtype=object), household_rows, mem, capacity,
-        arc_h, arc_m, tier, group, group_size, id_to_row, members,
+        arc_h, arc_m, tier, group, group_size, id_to_row, members, budgets,
     )
     if (pin >= 0).any():
         keep = (pin[arc_h] < 0) | (pin[arc_h] == arc_m)
         arc_h, arc_m, distance = arc_h[keep], arc_m[keep], distance[keep]
+        if budgets["arc_weight"] is not None:
+            budgets["arc_weight"] = budgets["arc_weight"][keep]
 
-    # Costs in metre-visits per week; scaled down only if int64 head-room demands it.
+    # Costs in decimetre-visits per week; scaled down only if int64 head-room demands it.
     travel_exact = visits[arc_h] * distance
     unit = TRAVEL_UNIT_M
     while True:
         travel = np.rint(travel_exact / unit).astype(np.int64)
         max_travel = int(travel.max()) if travel.size else 0
-        churn = 0
-        if objective == "min-churn":
-            churn = 2 * max(num_m, 1) * max_travel + 1
+        churn = 2 * max(num_m, 1) * max_travel + 1 if objective == "min-churn" else 0
         arc_cost = travel + np.where((current[arc_h] >= 0) & (arc_m != current[arc_h]), churn, 0)
-        penalties = tier_penalties(num_m, int(arc_cost.max()) if arc_cost.size else 0, 0)
-        if _fits(penalties, num_h, num_m):
+        problem = _penalised(
+            Problem(
+                objective=objective,
+                household_tier=tier,
+                household_visits=visits,
+                household_group=group,
+                household_pin=pin,
+                household_current=current,
+                member_capacity=capacity,
+                arc_household=arc_h.astype(np.int32),
+                arc_member=arc_m.astype(np.int32),
+                arc_distance_m=distance.astype(np.float64),
+                arc_cost=arc_cost.astype(np.int64),
+                household_arc_ptr=csr_pointer(arc_h, num_h),
+                balance_scale=0.0,
+                tier_penalty=np.zeros(3, dtype=np.int64),
+                churn_penalty=int(churn),
+                **budgets,
+                **_backups(tier, capacity, policy),
+            )
+        )
+        if _fits(problem.tier_penalty, num_h, num_m):
             break
         unit *= 10.0
         warnings.warn(
@@ -224,23 +253,6 @@ def _compile_branch(
             stacklevel=2,
         )
 
-    problem = Problem(
-        objective=objective,
-        household_tier=tier,
-        household_visits=visits,
-        household_group=group,
-        household_pin=pin,
-        household_current=current,
-        member_capacity=capacity,
-        arc_household=arc_h.astype(np.int32),
-        arc_member=arc_m.astype(np.int32),
-        arc_distance_m=distance.astype(np.float64),
-        arc_cost=arc_cost.astype(np.int64),
-        household_arc_ptr=csr_pointer(arc_h, num_h),
-        balance_scale=0.0,
-        tier_penalty=penalties,
-        churn_penalty=int(churn),
-    )
     logger.debug("compiled branch: %d households, %d members, %d arcs", num_h, num_m, arc_h.size)
     return BranchProblem(
         branch=branch,
@@ -252,6 +264,68 @@ def _compile_branch(
         current_state=current_state,
         broken_pins=tuple(broken),
         travel_unit=unit,
+    )
+
+
+def _budgets(
+    mem: pd.DataFrame,
+    hh: pd.DataFrame,
+    arc_h: np.ndarray,
+    arc_m: np.ndarray,
+    distance: np.ndarray,
+    visits: np.ndarray,
+    capacity: np.ndarray,
+    policy: Policy,
+) -> dict[str, np.ndarray | None]:
+    """Weekly minutes per arc and per-member budgets, when any member gives hours_per_week.
+
+    A member's week = Σ visits × (minutes at the door + walking there and
+    back). Arc weights round up and budgets round down, so a plan within
+    budget in integers is within budget in exact minutes too.
+    """
+    if "hours_per_week" not in mem or not np.isfinite(mem["hours_per_week"].to_numpy(dtype=np.float64)).any():
+        return {"arc_weight": None, "member_budget": None}
+    minutes = hh["minutes_per_visit"].to_numpy(dtype=np.float64) if "minutes_per_visit" in hh else np.full(
+        len(hh), policy.minutes_per_visit
+    )
+    per_week = visits[arc_h] * (minutes[arc_h] + 2.0 * distance / policy.walking_speed_m_per_min)
+    weight = np.ceil(per_week / WEIGHT_UNIT_MIN - 1e-9).astype(np.int64)
+    hours = mem["hours_per_week"].to_numpy(dtype=np.float64)
+    unlimited = int(weight.sum()) + 1
+    budget = np.where(
+        np.isfinite(hours), np.floor(np.nan_to_num(hours) * 60.0 / WEIGHT_UNIT_MIN + 1e-9), unlimited
+    ).astype(np.int64)
+    budget = np.where(capacity > 0, budget, 0)
+    return {"arc_weight": weight, "member_budget": budget}
+
+
+def _backups(tier: np.ndarray, capacity: np.ndarray, policy: Policy) -> dict[str, np.ndarray | None]:
+    if not policy.backup_tiers:
+        return {"household_backup": None, "member_backup_capacity": None}
+    wanted = np.isin(tier, [PRIORITIES.index(p) for p in policy.backup_tiers])
+    backup_capacity = np.where(capacity > 0, policy.backup_capacity, 0).astype(np.int32)
+    return {"household_backup": wanted, "member_backup_capacity": backup_capacity}
+
+
+def _penalised(problem: Problem) -> Problem:
+    """The problem with tier and backup penalties set from its own costs."""
+    max_arc = int(problem.arc_cost.max()) if problem.num_arcs else 0
+    max_step = int(np.rint(2.0 * problem.balance_scale)) if problem.balance_scale > 0 else 0
+    num_backup = int(problem.household_backup.sum()) if problem.household_backup is not None else 0
+    if problem.has_groups:
+        counts = np.bincount(problem.household_tier, minlength=3)
+        balance_total = sum(int(problem.balance_step_costs(m).sum()) for m in range(problem.num_members))
+        tiers, backup = group_tier_penalties(
+            (int(counts[0]), int(counts[1]), int(counts[2])), max_arc, balance_total,
+            problem.churn_penalty, num_backup,
+        )
+        return replace(problem, tier_penalty=tiers, backup_penalty=backup)
+    return replace(
+        problem,
+        tier_penalty=tier_penalties(problem.num_members, max_arc, max_step, problem.churn_penalty, num_backup),
+        backup_penalty=(
+            backup_penalty(problem.num_members, max_arc, max_step, problem.churn_penalty) if num_backup else 0
+        ),
     )
 
 
@@ -324,6 +398,7 @@ def _resolve_pins(
     group_size: np.ndarray,
     id_to_row: dict[str, int],
     members: pd.DataFrame,
+    budgets: dict[str, np.ndarray | None],
 ) -> tuple[np.ndarray, list[BrokenPin]]:
     """Pins that can hold (member index per household, -1 none) and the broken ones."""
     num_h = pinned.shape[0]
@@ -331,7 +406,7 @@ def _resolve_pins(
     broken: list[BrokenPin] = []
     if not pinned.any():
         return pin, broken
-    eligible = set(zip(arc_h.tolist(), arc_m.tolist()))
+    eligible = {pair: a for a, pair in enumerate(zip(arc_h.tolist(), arc_m.tolist()))}
     candidates: list[tuple[int, int]] = []  # (household, member)
     for h in np.flatnonzero(pinned):
         cid = current_ids[h]
@@ -365,27 +440,28 @@ def _resolve_pins(
             if m != chosen:
                 broken.append(BrokenPin(int(household_rows[h]), str(mem["member_id"].iloc[m]), "group_pinned_elsewhere"))
         items.append((np.flatnonzero(group == g).tolist(), chosen))
-    # Pins beyond a member's capacity cannot all hold: keep the most critical first.
+    # Pins beyond a member's capacity (or hour budget) cannot all hold: keep the most critical first.
     items.sort(key=lambda item: (-int(tier[item[0]].max()), item[0][0]))
     load = np.zeros(capacity.shape[0], dtype=np.int64)
+    weight, budget = budgets["arc_weight"], budgets["member_budget"]
+    used = np.zeros(capacity.shape[0], dtype=np.int64)
     for hs, m in items:
-        if load[m] + len(hs) <= capacity[m]:
+        extra = int(sum(weight[eligible[(h, m)]] for h in hs)) if weight is not None else 0
+        fits_budget = budget is None or used[m] + extra <= budget[m]
+        if load[m] + len(hs) <= capacity[m] and fits_budget:
             load[m] += len(hs)
+            used[m] += extra
             pin[hs] = m
         else:
+            why = "over_capacity" if load[m] + len(hs) > capacity[m] else "over_hour_budget"
             for h in hs:
                 if pinned[h]:
-                    broken.append(BrokenPin(int(household_rows[h]), str(mem["member_id"].iloc[m]), "over_capacity"))
+                    broken.append(BrokenPin(int(household_rows[h]), str(mem["member_id"].iloc[m]), why))
     broken.sort(key=lambda b: b.household_row)
     return pin, broken
 
 
 def with_balance(branch: BranchProblem, scale: float) -> BranchProblem:
     """The same branch with the balance term weighted by ``scale`` (metre-visits)."""
-    problem = branch.problem
     scale = float(scale) / branch.travel_unit
-    max_step = int(np.rint(2.0 * scale)) if scale > 0 else 0
-    penalties = tier_penalties(
-        problem.num_members, int(problem.arc_cost.max()) if problem.num_arcs else 0, max_step
-    )
-    return replace(branch, problem=replace(problem, balance_scale=scale, tier_penalty=penalties))
+    return replace(branch, problem=_penalised(replace(branch.problem, balance_scale=scale)))

@@ -9,6 +9,8 @@ Uncovered
     ``no_member_for_group``  no single member can reach every household of its unit
     ``capacity_exhausted``   members within reach are full with households of
                              equal or higher priority
+    ``hour_budget_exhausted`` members within reach have room in count but not
+                             in weekly hours
 
 Changed (covered, contact differs from ``current_member_id``)
     ``new_household``        it had no current member
@@ -45,6 +47,7 @@ PIN_REASONS = {
     "member_unavailable": "member unavailable",
     "out_of_reach": "member out of reach",
     "over_capacity": "more pins than the member's capacity",
+    "over_hour_budget": "pins exceed the member's weekly hours",
     "group_pinned_elsewhere": "its unit is pinned to another member",
 }
 
@@ -75,6 +78,8 @@ def branch_reasons(
         elif problem.household_group[h] >= 0 and not has_arc[h]:
             too_large = branch.group_size[h] > max_capacity
             reasons[h] = "group_too_large" if too_large else "no_member_for_group"
+        elif problem.has_budgets and _room_in_count(problem, h, member_of):
+            reasons[h] = "hour_budget_exhausted"
         else:
             reasons[h] = "capacity_exhausted"
 
@@ -94,3 +99,10 @@ def branch_reasons(
         else:
             reasons[h] = _OBJECTIVE_REASON.get(problem.objective, "coverage")
     return changed, reasons
+
+
+def _room_in_count(problem, h: int, member_of: np.ndarray) -> bool:
+    """Whether some member with an arc to ``h`` still has room in household count."""
+    members = problem.arc_member[problem.arcs_of(h)]
+    loads = np.bincount(member_of[member_of >= 0], minlength=problem.num_members)
+    return bool((loads[members] < problem.member_capacity[members]).any())

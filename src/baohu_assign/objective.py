@@ -23,21 +23,88 @@ INT64_GUARD = 2**60
 """Largest total cost we accept; leaves head-room for solvers that scale costs."""
 
 
-def tier_penalties(num_members: int, max_arc_cost: int, max_balance_step: int) -> np.ndarray:
-    """Penalties for leaving a household uncovered, per tier (normal, elevated, critical).
+def secondary_bound(
+    num_members: int,
+    max_arc_cost: int,
+    max_balance_step: int,
+    churn_penalty: int = 0,
+    backups: bool = False,
+) -> int:
+    """Largest secondary-cost change one exchange of households can bring.
 
     Any exchange that improves a solution is a simple cycle in the residual
-    graph: it uses at most ``2 * num_members`` household–member arcs and two
-    balance steps, so its secondary cost is at most
-    ``B = 2*M*max_arc_cost + 2*max_balance_step``. With penalties
-    ``(B+1)·(1, 2, 3)`` covering one more household of a tier (and at most
-    one fewer of a lower tier) always pays more than B, so coverage per tier is
-    lexicographically maximal in every optimum.
+    graph: it uses at most ``2 * num_members`` household–member arcs (twice
+    that with backup arcs), two balance steps, and at most two "uncovered"
+    arcs, which carry the churn penalty for households with a current member.
     """
-    bound = 2 * max(num_members, 1) * max(int(max_arc_cost), 0) + 2 * max(int(max_balance_step), 0)
-    step = bound + 1
-    penalties = np.array([step * (t + 1) for t in range(NUM_TIERS)], dtype=np.int64)
-    return penalties
+    arcs = 2 * max(num_members, 1) * (2 if backups else 1)
+    return (
+        arcs * max(int(max_arc_cost), 0)
+        + 2 * max(int(max_balance_step), 0) * (2 if backups else 1)
+        + 2 * max(int(churn_penalty), 0)
+    )
+
+
+def tier_penalties(
+    num_members: int,
+    max_arc_cost: int,
+    max_balance_step: int,
+    churn_penalty: int = 0,
+    num_backup_households: int = 0,
+) -> np.ndarray:
+    """Penalties for leaving a household uncovered, per tier (normal, elevated, critical).
+
+    With ``B`` = :func:`secondary_bound` and backup penalty ``Q = B + 1``
+    (when backups are asked for), a tier step of ``B + 1 + Q · n_backup``
+    makes covering one more household of a tier (and at most one fewer of a
+    lower tier) pay more than any change of backups and secondary cost, so
+    coverage per tier is lexicographically maximal in every optimum; see
+    docs/model.md for the proof.
+    """
+    bound = secondary_bound(num_members, max_arc_cost, max_balance_step, churn_penalty, num_backup_households > 0)
+    backup = bound + 1 if num_backup_households else 0
+    step = bound + 1 + backup * num_backup_households
+    return np.array([step * (t + 1) for t in range(NUM_TIERS)], dtype=np.int64)
+
+
+def group_tier_penalties(
+    tier_counts: tuple[int, int, int],
+    max_arc_cost: int,
+    max_balance_total: int,
+    churn_penalty: int = 0,
+    num_backup_households: int = 0,
+) -> tuple[np.ndarray, int]:
+    """Strictly lexicographic penalties for problems with stairwell units.
+
+    With units, one exchange may move many households at once, so the cycle
+    bound of :func:`tier_penalties` no longer holds. Instead take ``G``, a
+    bound on the secondary cost of *any* plan (every household on its
+    dearest arc, every balance step paid, every churn penalty), the backup
+    penalty ``Q = G + 1`` and::
+
+        P_normal   = (n_backup + 1) · Q
+        P_elevated = (n_normal + 1) · P_normal
+        P_critical = (n_elevated + 1) · P_elevated
+
+    Then one more covered household of a tier outweighs every household of
+    the lower tiers, every backup and every secondary cost together.
+    Returns ``(tier_penalty, backup_penalty)``.
+    """
+    n_normal, n_elevated, _ = (int(c) for c in tier_counts)
+    households = sum(int(c) for c in tier_counts)
+    bound = households * (max(int(max_arc_cost), 0) + max(int(churn_penalty), 0)) * (
+        2 if num_backup_households else 1
+    ) + max(int(max_balance_total), 0)
+    backup = bound + 1
+    normal = (num_backup_households + 1) * backup
+    elevated = (n_normal + 1) * normal
+    critical = (n_elevated + 1) * elevated
+    return np.array([normal, elevated, critical], dtype=np.int64), (backup if num_backup_households else 0)
+
+
+def backup_penalty(num_members: int, max_arc_cost: int, max_balance_step: int, churn_penalty: int = 0) -> int:
+    """Cost of a covered household that wants a backup and has none: above any secondary change."""
+    return secondary_bound(num_members, max_arc_cost, max_balance_step, churn_penalty, True) + 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +199,7 @@ def evaluate(problem: Problem, member_of: np.ndarray, backup_of: np.ndarray | No
     uncovered = tuple(
         int(((~covered) & (problem.household_tier == t)).sum()) for t in range(NUM_TIERS)
     )
-    penalty = int(sum(int(problem.tier_penalty[t]) * uncovered[t] for t in range(NUM_TIERS)))
+    penalty = int(problem.uncovered_cost()[~covered].sum())
     known = problem.household_current >= 0
     changed = int((known & (member_of != problem.household_current)).sum())
     backup_missing = backup_cost = 0

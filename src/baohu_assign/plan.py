@@ -35,13 +35,13 @@ if TYPE_CHECKING:
 ASSIGNMENT_COLUMNS = ("household_id", "member_id", "role", "distance_m", "changed", "reason")
 HOUSEHOLD_COLUMNS = (
     "head_name", "branch", "lat", "lon", "size", "priority", "visits_per_week",
-    "group_id", "current_member_id", "pinned",
+    "group_id", "current_member_id", "pinned", "minutes_per_visit",
 )
 MEMBER_SUMMARY_COLUMNS = (
     "member_id", "branch", "households", "capacity", "utilisation", "visits_per_week",
     "travel_m_per_week", "critical_households",
 )
-MEMBER_EXTRA_COLUMNS = ("name", "available", "mobile", "max_distance_m", "age")
+MEMBER_EXTRA_COLUMNS = ("name", "available", "mobile", "max_distance_m", "age", "hours_per_week")
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -112,13 +112,31 @@ class Plan:
                 a = problem.arc_index(int(h), int(member_of[h]))
                 distance[rows[h]] = problem.arc_distance_m[a]
             ch, rs = branch_reasons(branch, member_of, self.objective)
+            if not self._current_given:
+                # Without any current contacts there is nothing to be new against.
+                rs = np.where(rs == "new_household", "", rs)
             changed[rows] = ch
             reason[rows] = rs
             for pin in branch.broken_pins:
                 why = PIN_REASONS.get(pin.reason, pin.reason)
                 text = reason[pin.household_row]
                 reason[pin.household_row] = f"{text}; pin broken: {why}" if text else f"pin broken: {why}"
-        return {"member_row": member_row, "distance": distance, "changed": changed, "reason": reason}
+        backup_row = np.full(n, -1, dtype=np.int64)
+        backup_distance = np.full(n, np.nan)
+        for result in self.results:
+            backup_of = result.solution.backup_of
+            if backup_of is None:
+                continue
+            branch = result.branch
+            has = np.flatnonzero(backup_of >= 0)
+            rows_b = branch.household_rows[has]
+            backup_row[rows_b] = branch.member_rows[backup_of[has]]
+            arcs = branch.problem.arc_indices(has, backup_of[has])
+            backup_distance[rows_b] = branch.problem.arc_distance_m[arcs]
+        return {
+            "member_row": member_row, "distance": distance, "changed": changed, "reason": reason,
+            "backup_row": backup_row, "backup_distance": backup_distance,
+        }
 
     @cached_property
     def _current_given(self) -> bool:
@@ -147,7 +165,19 @@ class Plan:
                 frame[column] = hh[column].to_numpy()
         for column in _extra_columns(hh, ("household_id", *HOUSEHOLD_COLUMNS)):
             frame[column] = hh[column].to_numpy()
-        return frame
+        backups = np.flatnonzero(rows["backup_row"] >= 0)
+        if backups.size == 0:
+            return frame
+        # Each backup row follows its household's primary row.
+        extra = frame.iloc[backups].copy()
+        extra["member_id"] = pd.array(member_ids[rows["backup_row"][backups]], dtype="string")
+        extra["role"] = pd.array(["backup"] * backups.size, dtype="string")
+        extra["distance_m"] = np.round(rows["backup_distance"][backups], 1)
+        extra["changed"] = pd.array([pd.NA] * backups.size, dtype="boolean")
+        extra["reason"] = pd.array([""] * backups.size, dtype="string")
+        order = np.concatenate([np.arange(len(frame)) * 2, backups * 2 + 1])
+        combined = pd.concat([frame, extra], ignore_index=True)
+        return combined.iloc[np.argsort(order, kind="stable")].reset_index(drop=True)
 
     @cached_property
     def members(self) -> pd.DataFrame:
@@ -178,6 +208,14 @@ class Plan:
                 "critical_households": critical_count,
             }
         )
+        backup_rows = rows["backup_row"][rows["backup_row"] >= 0]
+        if backup_rows.size:
+            frame["backups"] = np.bincount(backup_rows, minlength=n).astype(np.int64)
+        if "hours_per_week" in mem and mem["hours_per_week"].notna().any():
+            minutes = hh["minutes_per_visit"].to_numpy(dtype=np.float64)[covered]
+            speed = self.scenario.policy.walking_speed_m_per_min
+            per_week = visits * (minutes + 2.0 * rows["distance"][covered] / speed)
+            frame["hours_used"] = np.round(np.bincount(served_by, weights=per_week, minlength=n) / 60.0, 2)
         for column in MEMBER_EXTRA_COLUMNS:
             if column in mem:
                 frame[column] = mem[column].to_numpy()
@@ -185,9 +223,15 @@ class Plan:
             frame[column] = mem[column].to_numpy()
         return frame
 
+    @property
+    def primary(self) -> pd.DataFrame:
+        """The assignments without backup rows: exactly one row per input household."""
+        frame = self.assignments
+        return frame[frame["role"].fillna("primary") != "backup"].reset_index(drop=True)
+
     def uncovered(self) -> pd.DataFrame:
         """Households without a contact, with their reason."""
-        frame = self.assignments
+        frame = self.primary
         return frame[frame["member_id"].isna()].reset_index(drop=True)
 
     def explain(self, household_id: str) -> dict[str, Any]:
@@ -196,13 +240,15 @@ class Plan:
         match = frame[frame["household_id"] == str(household_id)]
         if match.empty:
             raise KeyError(f"no household {household_id!r} in this plan")
-        record = match.iloc[0].to_dict()
-        return {k: (None if v is pd.NA else v) for k, v in record.items()}
+        record = {k: (None if v is pd.NA else v) for k, v in match.iloc[0].to_dict().items()}
+        if len(match) > 1:
+            record["backup_member_id"] = match.iloc[1]["member_id"]
+        return record
 
     def diff(self, other: Plan) -> pd.DataFrame:
         """Households whose contact differs between ``other`` (before) and this plan (after)."""
-        before = other.assignments[["household_id", "member_id"]].rename(columns={"member_id": "member_before"})
-        after = self.assignments[["household_id", "member_id", "reason"]].rename(columns={"member_id": "member_after"})
+        before = other.primary[["household_id", "member_id"]].rename(columns={"member_id": "member_before"})
+        after = self.primary[["household_id", "member_id", "reason"]].rename(columns={"member_id": "member_after"})
         merged = before.merge(after, on="household_id", how="outer", sort=False)
         differs = merged["member_before"].fillna("") != merged["member_after"].fillna("")
         return merged[differs].reset_index(drop=True)
@@ -219,7 +265,7 @@ class Plan:
             for w in self.scenario.warnings
         ]
         total_travel = total_imbalance = 0.0
-        total_changed = total_new = 0
+        total_changed = total_new = total_backups = total_backups_missing = 0
         total_objective = 0
         bound_sum: float | None = 0.0
         uncovered = [0, 0, 0]
@@ -229,7 +275,10 @@ class Plan:
         for result in self.results:
             branch, solution = result.branch, result.solution
             problem = branch.problem
-            parts = evaluate(problem, solution.member_of)
+            parts = evaluate(problem, solution.member_of, solution.backup_of)
+            if solution.backup_of is not None:
+                total_backups += int((solution.backup_of >= 0).sum())
+            total_backups_missing += parts.backup_missing
             state_given = branch.current_state != 0
             covered = solution.member_of >= 0
             new = int((covered & ~state_given).sum())
@@ -296,6 +345,8 @@ class Plan:
                 changed=total_changed,
                 new_households=total_new,
                 uncovered=_uncovered(tuple(uncovered)),
+                backups=total_backups,
+                backups_missing=total_backups_missing,
             ),
             objective_value=total_objective,
             bound=bound_sum,

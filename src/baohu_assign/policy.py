@@ -51,6 +51,23 @@ class Policy(BaseModel):
     balance_travel_budget: float = Field(default=0.05, ge=0)
     """Largest relative increase of weekly travel the balanced objective accepts."""
 
+    minutes_per_visit: float = Field(default=15.0, gt=0)
+    """Minutes a visit takes at the door, when a household does not say."""
+    walking_speed_m_per_min: float = Field(default=70.0, gt=0)
+    """Walking speed used to turn distance into time for hour budgets."""
+    backup_tiers: tuple[str, ...] = ()
+    """Priorities whose covered households also get a backup member (e.g. ``("critical",)``)."""
+    backup_capacity: int = Field(default=3, ge=0)
+    """Most households one member backs up."""
+
+    @field_validator("backup_tiers")
+    @classmethod
+    def _known_tiers(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [p for p in value if p not in PRIORITIES]
+        if unknown:
+            raise ValueError(f"unknown priorities {unknown}; allowed {list(PRIORITIES)}")
+        return tuple(p for p in PRIORITIES if p in value)
+
     @field_validator("visits_per_week")
     @classmethod
     def _all_tiers(cls, value: dict[str, float]) -> dict[str, float]:

@@ -148,6 +148,17 @@ class Problem:
             return sl.start + pos
         return -1
 
+    def uncovered_cost(self) -> np.ndarray:
+        """int64[H]: cost of leaving each household uncovered.
+
+        The tier penalty, plus the churn penalty when the household has a
+        current member (losing the contact is a change too).
+        """
+        cost = self.tier_penalty[self.household_tier].astype(np.int64)
+        if self.churn_penalty:
+            cost = cost + np.where(self.household_current >= 0, self.churn_penalty, 0)
+        return cost
+
     def arc_indices(self, households: np.ndarray, members: np.ndarray) -> np.ndarray:
         """int64: arc index of each (household, member) pair, -1 where not eligible."""
         households = np.asarray(households, dtype=np.int64)

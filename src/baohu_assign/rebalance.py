@@ -33,7 +33,7 @@ def rebalance(
     """
     if current is not None:
         households = scenario.households.drop(columns=["row"], errors="ignore").copy()
-        previous = current.assignments.set_index("household_id")["member_id"]
+        previous = current.primary.set_index("household_id")["member_id"]
         mapped = households["household_id"].map(previous)
         households["current_member_id"] = mapped.astype("string")
         scenario = scenario.replace(households=households)

@@ -45,6 +45,8 @@ class Components(_Model):
     changed: int = Field(description="households whose contact differs from a known current member")
     new_households: int = Field(description="covered households that had no current member")
     uncovered: Uncovered
+    backups: int = Field(default=0, description="backup contacts placed")
+    backups_missing: int = Field(default=0, description="covered households that want a backup and have none")
 
 
 class ReportWarning(_Model):

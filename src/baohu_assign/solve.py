@@ -91,10 +91,7 @@ def solve(
     deadline = Deadline.after(base.time_limit)
 
     branches = compile_scenario(
-        scenario.members,
-        scenario.households,
-        objective=objective,
-        allow_cross_branch=scenario.policy.allow_cross_branch,
+        scenario.members, scenario.households, objective=objective, policy=scenario.policy
     )
     seeds = np.random.SeedSequence(seed).spawn(max(len(branches), 1))
     total_arcs = sum(b.problem.num_arcs for b in branches) or 1
@@ -159,7 +156,10 @@ def _solve_branch(
             continue
         if not engine.supports(branch.problem):
             if strategy != "auto":
-                notes.append(f"engine {name!r} cannot solve branch {branch.branch!r} (stairwell units); greedy used")
+                notes.append(
+                    f"engine {name!r} cannot solve branch {branch.branch!r} "
+                    "(stairwell units, hour budgets or backups); greedy used"
+                )
                 failed = True
             continue
         try:
@@ -192,7 +192,7 @@ def _run(
 
 def _checked(engine: ModuleType, branch: BranchProblem, params: SolveParams) -> Solution:
     solution = engine.solve(branch.problem, params)
-    broken = violations(branch.problem, solution.member_of)
+    broken = violations(branch.problem, solution.member_of, solution.backup_of)
     if broken:
         raise EngineError(f"engine {engine.NAME!r} returned an invalid plan: {broken[:3]}")
     return solution

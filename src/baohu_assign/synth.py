@@ -30,7 +30,7 @@ import pandas as pd
 
 from .policy import PRIORITIES, Policy
 
-__all__ = ["HOUSEHOLD_COLUMNS", "MEMBER_COLUMNS", "Town", "make_county", "make_town", "relocate"]
+__all__ = ["HOUSEHOLD_COLUMNS", "MEMBER_COLUMNS", "Town", "make_county", "make_town", "relocate", "with_hours"]
 
 MEMBER_COLUMNS: tuple[str, ...] = (
     "member_id", "name", "branch", "lat", "lon", "age", "capacity", "max_distance_m", "mobile", "available",
@@ -264,6 +264,42 @@ def make_county(
         pd.concat(household_parts, ignore_index=True),
         centres,
     )
+
+
+def with_hours(
+    town: Town,
+    seed: int = 0,
+    *,
+    share: float = 0.7,
+    hours: tuple[float, float] = (3.0, 12.0),
+) -> Town:
+    """The same town where a share of members give weekly hours (``hours_per_week``).
+
+    Parameters
+    ----------
+    town
+        Any town.
+    seed
+        Seed of the choice of members and of their hours.
+    share
+        Fraction of members with an hour budget; the others stay unlimited (blank).
+    hours
+        Range of the budgets, in hours per week, drawn uniformly and rounded
+        to the half hour. A daily visit costs about 2 h a week, so budgets
+        bind for members who would otherwise take critical households.
+
+    Returns
+    -------
+    Town
+        A new town; the input is not changed.
+    """
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 0x686F757273]))
+    n = len(town.members)
+    given = rng.random(n) < share
+    value = np.round(rng.uniform(hours[0], hours[1], n) * 2.0) / 2.0
+    members = town.members.copy()
+    members["hours_per_week"] = np.where(given, value, np.nan)
+    return Town(members=members, households=town.households.copy(), centres=dict(town.centres))
 
 
 def relocate(

@@ -61,11 +61,12 @@ PRIORITY_ALIASES: Mapping[str, str] = {
 
 MEMBER_COLUMNS: tuple[str, ...] = (
     "member_id", "name", "branch", "lat", "lon", "age", "capacity", "max_distance_m", "mobile", "available",
+    "hours_per_week",
 )
 """Known member columns, in the order of the normalised frame."""
 HOUSEHOLD_COLUMNS: tuple[str, ...] = (
     "household_id", "head_name", "branch", "lat", "lon", "size", "priority", "visits_per_week",
-    "group_id", "current_member_id", "pinned",
+    "group_id", "current_member_id", "pinned", "minutes_per_visit",
 )
 """Known household columns, in the order of the normalised frame."""
 
@@ -352,7 +353,8 @@ def validate_members(raw: pd.DataFrame, policy: Policy, *, file: str = "members.
         (string), ``lat``, ``lon`` (float64), ``age`` (float64, NaN when
         blank), ``capacity`` (int64, policy default by age when blank),
         ``max_distance_m`` (float64, policy default when blank), ``mobile``
-        (bool, default False), ``available`` (bool, default True), then the
+        (bool, default False), ``available`` (bool, default True),
+        ``hours_per_week`` (float64, NaN when blank: no hour budget), then the
         unknown columns unchanged (string) in input order, then ``row``
         (int64): the spreadsheet row the record came from, for messages. An
         input column named ``row`` is replaced by it.
@@ -390,6 +392,13 @@ def validate_members(raw: pd.DataFrame, policy: Policy, *, file: str = "members.
     mobile = table.boolean("mobile", False)
     available = table.boolean("available", True)
 
+    hours = table.number("hours_per_week")
+    with np.errstate(invalid="ignore"):
+        table.checks.where(
+            (hours < 0) | (hours > 168), "hours_per_week", "hours_per_week must be from 0 to 168",
+            table.raw("hours_per_week"),
+        )
+
     frame = table.finish(
         {
             "member_id": _string(member_id),
@@ -402,6 +411,7 @@ def validate_members(raw: pd.DataFrame, policy: Policy, *, file: str = "members.
             "max_distance_m": np.where(np.isnan(reach), policy.max_distance_m, reach).astype(np.float64),
             "mobile": mobile.astype(bool),
             "available": available.astype(bool),
+            "hours_per_week": hours.astype(np.float64),
         }
     )
     logger.debug("%s: %d members valid", file, len(frame))
@@ -431,7 +441,8 @@ def validate_households(raw: pd.DataFrame, policy: Policy, *, file: str = "house
         :data:`PRIORITY_ALIASES` accepted), ``visits_per_week`` (float64,
         policy default by priority when blank), ``group_id`` and
         ``current_member_id`` (string/<NA>), ``pinned`` (bool, default
-        False), the unknown columns unchanged (string) in input order, then
+        False), ``minutes_per_visit`` (float64, policy default when blank),
+        the unknown columns unchanged (string) in input order, then
         ``row`` (int64, spreadsheet row number).
 
     Raises
@@ -466,6 +477,12 @@ def validate_households(raw: pd.DataFrame, policy: Policy, *, file: str = "house
 
     pinned = table.boolean("pinned", False)
 
+    minutes = table.number("minutes_per_visit")
+    with np.errstate(invalid="ignore"):
+        table.checks.where(
+            minutes <= 0, "minutes_per_visit", "minutes_per_visit must be > 0", table.raw("minutes_per_visit")
+        )
+
     frame = table.finish(
         {
             "household_id": _string(household_id),
@@ -481,6 +498,7 @@ def validate_households(raw: pd.DataFrame, policy: Policy, *, file: str = "house
             "group_id": table.optional_text("group_id").array,
             "current_member_id": table.optional_text("current_member_id").array,
             "pinned": pinned.astype(bool),
+            "minutes_per_visit": np.where(np.isnan(minutes), policy.minutes_per_visit, minutes),
         }
     )
     logger.debug("%s: %d households valid", file, len(frame))

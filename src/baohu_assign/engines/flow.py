@@ -3,7 +3,7 @@
 Network (nodes: households ``0..H-1``, members ``H..H+M-1``, sink ``H+M``)::
 
     household h  --(cap 1, arc_cost)-->             member m   for each eligible arc
-    household h  --(cap 1, tier_penalty[tier])-->   sink       "uncovered" (not for pinned)
+    household h  --(cap 1, uncovered_cost[h])-->    sink       "uncovered" (not for pinned)
     member m     --(cap 1, k-th balance step)-->     sink       k = 1..capacity (balanced)
     member m     --(cap capacity, 0)-->              sink       (no balance term)
 
@@ -30,8 +30,9 @@ NAME = "flow"
 
 
 def supports(problem: Problem) -> bool:
-    """Flow is exact for every objective, but cannot keep stairwell units whole."""
-    return not problem.has_groups
+    """Flow is exact for every objective, but cannot keep stairwell units whole,
+    limit weekly hours (a member-dependent weight) or place backups."""
+    return not (problem.has_groups or problem.has_budgets or problem.has_backups)
 
 
 def solve(problem: Problem, params: SolveParams | None = None) -> Solution:
@@ -47,7 +48,9 @@ def solve(problem: Problem, params: SolveParams | None = None) -> Solution:
     except ImportError as exc:  # pragma: no cover - exercised by patching the import
         raise EngineError(f"OR-Tools is not importable: {exc}") from exc
     if not supports(problem):
-        raise EngineError("the flow engine cannot keep stairwell units (group_id) whole")
+        raise EngineError(
+            "the flow engine cannot express stairwell units (group_id), hour budgets or backups"
+        )
     start = time.perf_counter()
     H, M = problem.num_households, problem.num_members
     member_of = np.full(H, -1, dtype=np.int32)
@@ -64,7 +67,7 @@ def solve(problem: Problem, params: SolveParams | None = None) -> Solution:
     tails.append(free)
     heads.append(np.full(free.shape[0], sink, dtype=np.int32))
     caps.append(np.ones(free.shape[0], dtype=np.int64))
-    costs.append(problem.tier_penalty[problem.household_tier[free]].astype(np.int64))
+    costs.append(problem.uncovered_cost()[free])
 
     capacity = problem.member_capacity.astype(np.int64)
     with_cap = np.flatnonzero(capacity > 0).astype(np.int32)

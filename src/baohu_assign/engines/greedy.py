@@ -10,14 +10,15 @@ Algorithm
    stairwell units (groups) come first, largest first: each goes whole to the
    member with room that adds least cost; when no eligible member has room,
    room is made on one by moving single households away along augmenting
-   paths. Then the single households of the tier, in order of regret (the
-   second-cheapest minus the cheapest marginal cost over members with room,
-   recomputed lazily as members fill): each goes to its cheapest member with
-   room or, when all of its members are full, through an augmenting path found
-   by breadth-first search over members, which shifts covered households one
-   step each and never uncovers any. The covered set grows as in the greedy
-   algorithm of the transversal matroid, so without groups the number covered
-   per tier is the lexicographic maximum.
+   paths, or another group to another member. Then the single households of
+   the tier, in order of regret (the second-cheapest minus the cheapest
+   marginal cost over members with room, recomputed lazily as members fill):
+   each goes to its cheapest member with room or, when all of its members are
+   full, through an augmenting path found by breadth-first search over
+   members, which shifts covered households one step each and never uncovers
+   any. The covered set grows as in the greedy algorithm of the transversal
+   matroid, so without groups the number covered per tier is the
+   lexicographic maximum.
 3. **Local search** until no improving move, ``max_iterations`` moves or the
    deadline: negative-cycle cancelling on a member graph. Its nodes are the
    members, an *uncovered* node and a *free* node; the edge ``m1 → m2`` costs
@@ -31,18 +32,26 @@ Algorithm
    replaces a covered one of the same tier). The cycles of the predecessor
    graph are vertex-disjoint, so every negative one is applied at once.
    Every improvement by moving single households is such a cycle, so without
-   groups the search stops at the optimum. Stairwell units of one size get
-   the same graph with whole units as the moving items (loads along a cycle
-   do not change), plus shift, swap and shift-with-ejection moves (single
-   households on the target member make room by moving elsewhere).
-4. **Backups** (when asked for): each covered household that wants one gets
+   groups the search stops at the optimum.
+4. **Groups** (stairwell units) get the same graph with whole units of one
+   size as the moving items (loads along a cycle do not change), then shift,
+   swap and shift-with-ejection-and-back-fill moves (single households leave
+   the target member and fill the places the group frees), and exchanges
+   that trade a group for uncovered households or the reverse. With groups,
+   "better" means more covered per tier, critical first, and then a lower
+   objective: the tier penalties alone could trade one critical household
+   for a large group of normal ones.
+5. **Backups** (when asked for): each covered household that wants one gets
    the cheapest eligible member other than its primary with backup capacity
    left, critical households first.
 
-Member budgets (``arc_weight``/``member_budget``) are checked on every move;
-a cycle that would exceed one is not applied and its offending edges are
-dropped until the rows are rebuilt. The engine uses no randomness: the same
-problem gives the same answer for every seed.
+Member budgets (``arc_weight``/``member_budget``) are checked on every move:
+the construction skips members whose budget a household would exceed (and
+tries again packing by budget share when that leaves households out), a
+cycle that would exceed a budget is not applied (its edges are dropped until
+the rows are rebuilt), and budget-feasible shifts and swaps follow. The
+engine uses no randomness: the same problem gives the same answer for every
+seed.
 """
 
 from __future__ import annotations
@@ -139,7 +148,12 @@ class _Engine:
         self.capf = self.cap.astype(np.float64)
         self.scale = float(problem.balance_scale)
         self.tier = np.clip(np.asarray(problem.household_tier, dtype=np.int64), 0, NUM_TIERS - 1)
-        self.pen = np.asarray(problem.tier_penalty, dtype=np.int64)[self.tier]
+        # Cost of leaving each household uncovered (tier penalty, plus churn when it has a member today).
+        uncovered_cost = getattr(problem, "uncovered_cost", None)
+        if uncovered_cost is not None:
+            self.pen = np.asarray(uncovered_cost(), dtype=np.int64)
+        else:
+            self.pen = np.asarray(problem.tier_penalty, dtype=np.int64)[self.tier]
         self.pin = np.asarray(problem.household_pin, dtype=np.int64)
 
         weight, budget = getattr(problem, "arc_weight", None), getattr(problem, "member_budget", None)
@@ -191,6 +205,14 @@ class _Engine:
         self.g_member = np.full(G, -1, dtype=np.int64)
         self.g_size = np.array([hs.size for hs in self.g_households], dtype=np.int64)
         self.g_tier = np.array([int(self.tier[hs].max()) for hs in self.g_households], dtype=np.int64)
+        self.g_first = np.array([int(hs[0]) for hs in self.g_households], dtype=np.int64)
+        self.g_pin_arr = np.array(self.g_pin, dtype=np.int64)
+        # Cost of each group on each member (_INF: not eligible), for vectorised swaps.
+        self.g_cost_dense: np.ndarray | None = None
+        if G and G * self.M <= _DENSE_LIMIT:
+            self.g_cost_dense = np.full((G, self.M), _INF, dtype=np.int64)
+            for g in range(G):
+                self.g_cost_dense[g, self.g_members[g]] = self.g_cost[g]
 
     def _add_group(self, hs: np.ndarray) -> None:
         self.group_of[hs] = len(self.g_households)
@@ -413,7 +435,7 @@ class _Engine:
         lo, hi = int(self.ptr[h]), int(self.ptr[h + 1])
         alive = ~self.dead[self.arc_m[lo:hi]]
         starts = self.arc_m[lo:hi][alive]
-        if starts.size == 0:
+        if starts.size == 0 or not (self.load < self.cap).any():
             return False
         # Prefer the cheapest first hop: BFS ties resolve to the lowest position.
         starts = starts[np.argsort(self.arc_c[lo:hi][alive], kind="stable")]
@@ -435,7 +457,7 @@ class _Engine:
                     continue
                 checkpoint = self._checkpoint()
                 self._set_group(g, -1)
-                ok = self._cover_group(g, forbid=m) and self.load[m] < self.cap[m] and not self._over([(h, arc)])
+                ok = self._cover_group(g, forbid=m, depth=1) and not self._over([(h, arc)])
                 if ok:
                     self._move(h, arc)
                 self._release(checkpoint, keep=ok)
@@ -531,6 +553,8 @@ class _Engine:
             cost = np.where(fits, self.g_cost[g] + self._group_add_cost(g, members), _INF)
             self._set_group(g, int(np.argmin(cost)))
             return True
+        if int((self.cap - self.load).sum()) < w:
+            return False  # moving households around never frees more places than are free in all
         candidates = np.flatnonzero((self.cap[members] >= w) & (self.g_weight[g] <= self.budget[members]) & allowed)
         candidates = candidates[np.argsort(self.g_cost[g][candidates], kind="stable")][:_MAKE_ROOM_TRIES]
         for j in candidates.tolist():
@@ -568,8 +592,7 @@ class _Engine:
 
     def _sync_groups(self) -> None:
         """Recompute each group's member from the households (after an undo)."""
-        for g, hs in enumerate(self.g_households):
-            self.g_member[g] = self.member_of[hs[0]]
+        self.g_member[:] = self.member_of[self.g_first]
 
     # ------------------------------------------------------------ local search
 
@@ -857,10 +880,7 @@ class _Engine:
                     if over:
                         banned.update((x, y) for x, y in edges if x in over or y in over)
                         continue
-                    none = [np.zeros(0, dtype=np.int64)]
-                    covered = [self.tier[self.g_households[g]] for g, _ in steps if self.g_member[g] < 0]
-                    uncovered = [self.tier[self.g_households[g]] for g, y in steps if y == U]
-                    if U in cycle and self._coverage_gain(np.concatenate(covered + none), np.concatenate(uncovered + none)) < (0,) * NUM_TIERS:
+                    if U in cycle and not self._cycle_keeps_coverage(steps):
                         banned.update((x, y) for x, y in edges if U in (x, y))
                         continue
                     for g, _ in steps:
@@ -873,8 +893,17 @@ class _Engine:
                     applied += 1
         return applied
 
+    def _cycle_keeps_coverage(self, steps: list[tuple[int, int]]) -> bool:
+        """Whether moving each group ``g`` of ``steps`` to ``y`` keeps coverage per tier (critical first)."""
+        U = self.M
+        none = [np.zeros(0, dtype=np.int64)]
+        covered = [self.tier[self.g_households[g]] for g, _ in steps if self.g_member[g] < 0]
+        uncovered = [self.tier[self.g_households[g]] for g, y in steps if y == U]
+        gain = self._coverage_gain(np.concatenate(covered + none), np.concatenate(uncovered + none))
+        return gain >= (0,) * NUM_TIERS
+
     def _group_pass(self) -> int:
-        """One pass of shift, swap and shift-with-ejection over the groups; improving moves applied."""
+        """One pass of group moves (cover, shift, swap, ejection, exchanges, drop); improving moves applied."""
         applied = 0
         for g in range(self.g_size.size):
             if not self._budget_left():
@@ -910,8 +939,13 @@ class _Engine:
         the group frees.
         """
         m = int(self.g_member[g])
+        hs_g = self.g_households[g]
         waiting = np.flatnonzero((self.member_of < 0) & self.movable)
         if waiting.size == 0 or not (self.arc_m[self._arcs_of(waiting)] == m).any():
+            return False
+        # Even the most important waiting households must at least match the group's coverage.
+        hopeful = np.sort(self.tier[waiting])[::-1][: int(self.cap[m] - self.load[m]) + hs_g.size]
+        if self._coverage_gain(hopeful, self.tier[hs_g]) < (0,) * NUM_TIERS:
             return False
         before, moves = self.standing(), self.moves
         checkpoint = self._checkpoint()
@@ -927,6 +961,47 @@ class _Engine:
         """Change of the covered counts per tier, critical first (compare as tuples)."""
         diff = np.bincount(gained, minlength=NUM_TIERS) - np.bincount(lost, minlength=NUM_TIERS)
         return tuple(int(diff[t]) for t in range(NUM_TIERS - 1, -1, -1))
+
+    def _plan_value(self, plan: Moves) -> tuple[tuple[int, ...], int]:
+        """(coverage gain per tier, critical first; objective change) of applying ``plan``.
+
+        Each household appears at most once in ``plan``.
+        """
+        delta = 0
+        changes: dict[int, int] = {}
+        gained: list[int] = []
+        lost: list[int] = []
+        for h, arc in plan:
+            old = int(self.cur_arc[h])
+            if old >= 0:
+                delta -= int(self.cur_cost[h])
+                m = int(self.arc_m[old])
+                changes[m] = changes.get(m, 0) - 1
+            else:
+                delta -= int(self.pen[h])
+            if arc >= 0:
+                delta += int(self.arc_c[arc])
+                m = int(self.arc_m[arc])
+                changes[m] = changes.get(m, 0) + 1
+            else:
+                delta += int(self.pen[h])
+            if (old >= 0) != (arc >= 0):
+                (gained if arc >= 0 else lost).append(int(self.tier[h]))
+        gain = self._coverage_gain(np.array(gained, dtype=np.int64), np.array(lost, dtype=np.int64))
+        return gain, delta + self._delta_balance(changes)
+
+    def _apply_plan(self, plan: Moves) -> None:
+        for h, arc in plan:
+            self._move(h, arc)
+        self._sync_groups()
+
+    def _better(self, value: tuple[tuple[int, ...], int], best: tuple[tuple[int, ...], int] | None) -> bool:
+        """Whether ``value`` improves the solution and beats ``best`` (coverage first, then cost)."""
+        gain, delta = value
+        zero = (0,) * NUM_TIERS
+        if gain < zero or (gain == zero and delta >= 0):
+            return False
+        return best is None or (gain, -delta) > (best[0], -best[1])
 
     def _exchange_out(self, g: int) -> bool:
         """Uncover covered group ``g`` and give its places to uncovered single households, if better.
@@ -947,98 +1022,113 @@ class _Engine:
         owner = self.arc_h[idx]
         order = np.lexsort((self.arc_c[idx], -self.tier[owner]))[:free]
         idx, owner = idx[order], owner[order]
-        base = int(self.pen[hs_g].sum()) - int(self.cur_cost[hs_g].sum())
-        gain = np.cumsum(self.arc_c[idx] - self.pen[owner])
-        zero = (0,) * NUM_TIERS
-        best: tuple[tuple[int, ...], int, int] | None = None
+        best: tuple[tuple[int, ...], int] | None = None
+        best_plan: Moves = []
         for k in range(1, idx.size + 1):
-            key = self._coverage_gain(self.tier[owner[:k]], self.tier[hs_g])
-            delta = base + int(gain[k - 1]) + self._delta_balance({m: k - hs_g.size})
-            if key < zero or (key == zero and delta >= 0):
-                continue
-            if best is not None and (key, -delta) <= (best[0], -best[1]):
-                continue
-            plan = [(int(h), -1) for h in hs_g] + [(int(h), int(a)) for h, a in zip(owner[:k], idx[:k])]
-            if not (self.budgeted and self._over(plan)):
-                best = (key, delta, k)
+            plan = self._group_moves(g, -1) + [(int(h), int(a)) for h, a in zip(owner[:k], idx[:k])]
+            value = self._plan_value(plan)
+            if self._better(value, best) and not self._over(plan):
+                best, best_plan = value, plan
         if best is None:
             return False
-        self._set_group(g, -1)
-        for h, a in zip(owner[: best[2]].tolist(), idx[: best[2]].tolist()):
-            self._move(h, a)
+        self._apply_plan(best_plan)
         return True
 
     def _exchange_in(self, g: int) -> bool:
-        """Cover uncovered group ``g`` on a member by uncovering what it carries now, if better.
+        """Cover uncovered group ``g`` on a member by taking off what it carries now, if better.
 
         The member gives up its least important items (single households and
-        other groups, lowest tier first) until the group fits; places left
-        over go to uncovered single households. Accepted when coverage per
-        tier (critical first) improves, or stays and the objective falls.
+        other groups, lowest tier first) until the group fits; each goes to
+        another member with room if it can, else it is uncovered. Places left
+        over go to uncovered groups, then uncovered single households.
+        Accepted when coverage per tier (critical first) improves, or stays
+        and the objective falls.
         """
         members = self.g_members[g]
-        hs_g = self.g_households[g]
-        w = hs_g.size
+        w = int(self.g_size[g])
         candidates = np.flatnonzero((self.cap[members] >= w) & (self.g_weight[g] <= self.budget[members]))
         candidates = candidates[np.argsort(self.g_cost[g][candidates], kind="stable")][:_MAKE_ROOM_TRIES]
         waiting = np.flatnonzero((self.member_of < 0) & self.movable)
         waiting_arcs = self._arcs_of(waiting) if waiting.size else np.zeros(0, dtype=np.int64)
-        best: tuple[tuple[int, ...], int, list[np.ndarray], int, Moves] | None = None
+        idle = [gg for gg in np.flatnonzero(self.g_member < 0).tolist() if gg != g and self.g_pin[gg] < 0]
+        idle.sort(key=lambda gg: (-int(self.g_tier[gg]), -int(self.g_size[gg]), gg))
+        best: tuple[tuple[int, ...], int] | None = None
+        best_plan: Moves = []
         for j in candidates.tolist():
             m = int(members[j])
             need = w - int(self.cap[m] - self.load[m])
             if need <= 0:
                 continue
-            items = [np.array([h]) for h in np.flatnonzero((self.member_of == m) & self.movable).tolist()]
-            items += [
-                self.g_households[gg] for gg in np.flatnonzero(self.g_member == m).tolist() if self.g_pin[gg] < 0
-            ]
-            # Lowest tier first; then larger items (fewer of them), then the dearest to serve.
-            items.sort(key=lambda hs: (int(self.tier[hs].max()), -hs.size, -int(self.cur_cost[hs].sum())))
-            removed: list[np.ndarray] = []
-            freed = 0
-            for hs in items:
-                if freed >= need:
-                    break
-                removed.append(hs)
-                freed += hs.size
-            if freed < need:
+            removed = self._least_important(m, need)
+            if removed is None:
                 continue
-            for i in range(len(removed) - 1, -1, -1):  # keep what later, larger removals made unnecessary
-                if freed - removed[i].size >= need:
-                    freed -= removed.pop(i).size
-            out = np.concatenate(removed)
-            fill_arcs = waiting_arcs[self.arc_m[waiting_arcs] == m]
-            fill_owner = self.arc_h[fill_arcs]
-            order = np.lexsort((self.arc_c[fill_arcs], -self.tier[fill_owner]))[: freed - need]
-            fill_arcs, fill_owner = fill_arcs[order], fill_owner[order]
-            key = self._coverage_gain(np.concatenate([self.tier[hs_g], self.tier[fill_owner]]), self.tier[out])
-            if key < (0,) * NUM_TIERS:
-                continue
-            delta = int(self.g_cost[g][j]) - int(self.pen[hs_g].sum())
-            delta += int((self.arc_c[fill_arcs] - self.pen[fill_owner]).sum())
-            delta += int(self.pen[out].sum()) - int(self.cur_cost[out].sum())
-            delta += self._delta_balance({m: w + fill_owner.size - out.size})
-            if key == (0,) * NUM_TIERS and delta >= 0:
-                continue
-            if best is not None and (key, -delta) <= (best[0], -best[1]):
-                continue
-            plan = [(int(h), -1) for h in out] + self._group_moves(g, j)
-            plan += [(int(h), int(a)) for h, a in zip(fill_owner, fill_arcs)]
-            if self.budgeted and self._over(plan):
-                continue
-            best = (key, delta, removed, j, plan)
+            room = self.cap - self.load
+            room[m] = 0  # what m frees is for the group and the fill below
+            plan: Moves = []
+            for item in removed:
+                plan += self._relocate(item, m, room)
+            plan += self._group_moves(g, j)
+            left = sum(hs.size for hs in removed) - need
+            for gg in idle:
+                k = int(np.searchsorted(self.g_members[gg], m))
+                if self.g_size[gg] <= left and k < self.g_members[gg].size and self.g_members[gg][k] == m:
+                    plan += self._group_moves(gg, k)
+                    left -= int(self.g_size[gg])
+            fill = waiting_arcs[self.arc_m[waiting_arcs] == m]
+            fill = fill[np.lexsort((self.arc_c[fill], -self.tier[self.arc_h[fill]]))[:left]]
+            plan += [(int(self.arc_h[a]), int(a)) for a in fill]
+            value = self._plan_value(plan)
+            if self._better(value, best) and not self._over(plan):
+                best, best_plan = value, plan
         if best is None:
             return False
-        _, _, removed, j, plan = best
-        for hs in removed:
-            for h in hs.tolist():
-                self._move(h, -1)
-        for h, arc in plan:
-            if arc >= 0:
-                self._move(h, arc)
-        self._sync_groups()
+        self._apply_plan(best_plan)
         return True
+
+    def _least_important(self, m: int, need: int) -> list[np.ndarray] | None:
+        """Items (households of a single or of a group) on ``m`` freeing ``need`` places, least important first."""
+        items = [np.array([h]) for h in np.flatnonzero((self.member_of == m) & self.movable).tolist()]
+        items += [self.g_households[g] for g in np.flatnonzero(self.g_member == m).tolist() if self.g_pin[g] < 0]
+        # Lowest tier first; then larger items (fewer of them), then the dearest to serve.
+        items.sort(key=lambda hs: (int(self.tier[hs].max()), -hs.size, -int(self.cur_cost[hs].sum())))
+        removed: list[np.ndarray] = []
+        freed = 0
+        for hs in items:
+            if freed >= need:
+                break
+            removed.append(hs)
+            freed += hs.size
+        if freed < need:
+            return None
+        for i in range(len(removed) - 1, -1, -1):  # keep what later, larger removals made unnecessary
+            if freed - removed[i].size >= need:
+                freed -= removed.pop(i).size
+        return removed
+
+    def _relocate(self, item: np.ndarray, m: int, room: np.ndarray) -> Moves:
+        """Moves taking ``item`` off ``m``: to the cheapest other member with ``room`` (updated), else uncovered."""
+        g = int(self.group_of[item[0]])
+        if g >= 0:
+            members = self.g_members[g]
+            ok = (members != m) & (room[members] >= item.size)
+            if self.budgeted:
+                ok &= self.used[members] + self.g_weight[g] <= self.budget[members]
+            if not ok.any():
+                return self._group_moves(g, -1)
+            j = int(np.argmin(np.where(ok, self.g_cost[g], _INF)))
+            room[members[j]] -= item.size
+            return self._group_moves(g, j)
+        h = int(item[0])
+        lo, hi = int(self.ptr[h]), int(self.ptr[h + 1])
+        targets = self.arc_m[lo:hi]
+        ok = (targets != m) & (room[targets] > 0)
+        if self.budgeted:
+            ok &= self.used[targets] + self.arc_w[lo:hi] <= self.budget[targets]
+        if not ok.any():
+            return [(h, -1)]
+        k = int(np.argmin(np.where(ok, self.arc_c[lo:hi], _INF)))
+        room[targets[k]] -= 1
+        return [(h, lo + k)]
 
     def _delta_balance(self, changes: dict[int, int]) -> int:
         """Balance change when each member ``m`` changes its load by ``changes[m]``."""
@@ -1068,25 +1158,29 @@ class _Engine:
             if delta[j] < best_delta:
                 best_delta, best_plan = int(delta[j]), self._group_moves(g, j)
 
-        for g2 in range(self.g_size.size):
-            m2 = int(self.g_member[g2])
-            if g2 == g or m2 < 0 or m2 == m1 or self.g_pin[g2] >= 0:
-                continue
-            j2 = int(np.searchsorted(members, m2))
-            members2 = self.g_members[g2]
-            k1 = int(np.searchsorted(members2, m1))
-            if j2 >= members.size or members[j2] != m2 or k1 >= members2.size or members2[k1] != m1:
-                continue
-            k2 = int(np.searchsorted(members2, m2))
-            w2 = int(self.g_size[g2])
-            if self.load[m1] - w + w2 > self.cap[m1] or self.load[m2] - w2 + w > self.cap[m2]:
-                continue
-            delta = int(base[j2]) + int(self.g_cost[g2][k1] - self.g_cost[g2][k2])
-            delta += self._delta_balance({m1: w2 - w, m2: w - w2})
-            if delta < best_delta:
-                plan = self._group_moves(g, j2) + self._group_moves(g2, k1)
-                if not (self.budgeted and self._over(plan)):
-                    best_delta, best_plan = delta, plan
+        if self.g_cost_dense is not None:
+            dense = self.g_cost_dense
+            others = np.flatnonzero((self.g_member >= 0) & (self.g_member != m1) & (self.g_pin_arr < 0))
+            m2s = self.g_member[others]
+            w2s = self.g_size[others]
+            delta_v = dense[g, m2s] - dense[g, m1] + dense[others, m1] - dense[others, m2s]
+            ok = (dense[g, m2s] < _INF) & (dense[others, m1] < _INF)
+            ok &= (self.load[m1] - w + w2s <= self.cap[m1]) & (self.load[m2s] - w2s + w <= self.cap[m2s])
+            order = np.flatnonzero(ok)
+            order = order[np.argsort(delta_v[order], kind="stable")]
+            for i in order.tolist():
+                g2, m2, w2 = int(others[i]), int(m2s[i]), int(w2s[i])
+                delta = int(delta_v[i])
+                if self.scale <= 0 and delta >= best_delta:
+                    break  # without balance the rest (sorted) are no better
+                if w2 != w:
+                    delta += self._delta_balance({m1: w2 - w, m2: w - w2})
+                if delta < best_delta:
+                    j2 = int(np.searchsorted(members, m2))
+                    k1 = int(np.searchsorted(self.g_members[g2], m1))
+                    plan = self._group_moves(g, j2) + self._group_moves(g2, k1)
+                    if not (self.budgeted and self._over(plan)):
+                        best_delta, best_plan = delta, plan
 
         # Shift with ejection (single households leave the target) and back-fill
         # (single households take the places the group frees).
@@ -1096,41 +1190,29 @@ class _Engine:
         for j in near.tolist():
             m2 = int(members[j])
             need = w - int(room[j])
-            ejected = self._ejection(g, m1, m2, need) if need > 0 else ([], 0, {})
+            ejected = self._ejection(g, m1, m2, need) if need > 0 else []
             if ejected is None:
                 continue
-            moves, travel, changes = ejected
-            changes[m1] = changes.get(m1, 0) - w
-            changes[m2] = changes.get(m2, 0) + w
-            free = int(self.cap[m1] - self.load[m1]) - changes[m1]
-            skip = {h for h, _ in moves}
-            fill, fill_travel = self._backfill(m1, int(self.load[m1]) + changes[m1], free, skip)
-            for h, _ in fill:
-                src = int(self.member_of[h])
-                changes[src] = changes.get(src, 0) - 1
-                changes[m1] += 1
-            delta = int(base[j]) + travel + fill_travel + self._delta_balance(changes)
-            if delta < best_delta:
-                plan = moves + fill + self._group_moves(g, j)
-                if not self._over(plan):
-                    best_delta, best_plan = delta, plan
+            after = int(self.load[m1]) - w + sum(1 for _, a in ejected if self.arc_m[a] == m1)
+            skip = {h for h, _ in ejected}
+            fill = self._backfill(m1, after, int(self.cap[m1]) - after, skip)
+            plan = ejected + fill + self._group_moves(g, j)
+            gain, delta = self._plan_value(plan)
+            if gain == (0,) * NUM_TIERS and delta < best_delta and not self._over(plan):
+                best_delta, best_plan = delta, plan
 
         if best_plan is None:
             return False
-        moved = {int(self.group_of[h]) for h, _ in best_plan if self.group_of[h] >= 0}
-        for h, arc in best_plan:
-            if self.group_of[h] >= 0:
-                self._move(h, -1)  # groups leave first so no member overflows on the way
-        for h, arc in best_plan:
-            self._move(h, arc)
-        for gg in moved:
-            self.g_member[gg] = self.member_of[self.g_households[gg][0]]
+        gain, delta = self._plan_value(best_plan)
+        if gain < (0,) * NUM_TIERS or delta >= 0 or self._over(best_plan):
+            return False  # a safety net: every candidate above was checked the same way
+        self._apply_plan(best_plan)
         return True
 
-    def _backfill(self, m1: int, load: int, free: int, skip: set[int]) -> tuple[Moves, int]:
+    def _backfill(self, m1: int, load: int, free: int, skip: set[int]) -> Moves:
         """Up to ``free`` single households cheaper on ``m1`` (then carrying ``load``) than where they are."""
         if free <= 0:
-            return [], 0
+            return []
         arcs = self._member_arcs[m1]
         owner = self.arc_h[arcs]
         src = self.member_of[owner]
@@ -1138,22 +1220,18 @@ class _Engine:
         if self.scale > 0:
             delta = delta + self._steps(np.full(arcs.size, m1), np.full(arcs.size, load + 1))
             delta = delta - self.last_step[np.maximum(src, 0)]
-        ok = self.movable[owner] & (src >= 0) & (src != m1) & (delta < 0)
-        picked = np.flatnonzero(ok)
+        picked = np.flatnonzero(self.movable[owner] & (src >= 0) & (src != m1) & (delta < 0))
         picked = picked[np.argsort(delta[picked], kind="stable")]
         moves: Moves = []
-        travel = 0
         for i in picked.tolist():
             h = int(owner[i])
-            if h in skip:
-                continue
-            moves.append((h, int(arcs[i])))
-            travel += int(self.arc_c[arcs[i]] - self.cur_cost[h])
-            if len(moves) == free:
-                break
-        return moves, travel
+            if h not in skip:
+                moves.append((h, int(arcs[i])))
+                if len(moves) == free:
+                    break
+        return moves
 
-    def _ejection(self, g: int, m1: int, m2: int, need: int) -> tuple[Moves, int, dict[int, int]] | None:
+    def _ejection(self, g: int, m1: int, m2: int, need: int) -> Moves | None:
         """Cheapest-first moves of ``need`` single households off ``m2`` once group ``g`` leaves ``m1``."""
         hs = np.flatnonzero((self.member_of == m2) & self.movable)
         if hs.size < need:
@@ -1172,21 +1250,15 @@ class _Engine:
             delta = delta + np.where(step >= _INF, 0, step)
         moves: Moves = []
         taken: set[int] = set()
-        changes: dict[int, int] = {}
-        travel = 0
         for pos in np.argsort(delta, kind="stable").tolist():
             h, m = int(owner[pos]), int(tgt[pos])
             if h in taken or room[m] <= 0:
                 continue
             taken.add(h)
             room[m] -= 1
-            arc = int(idx[pos])
-            moves.append((h, arc))
-            travel += int(self.arc_c[arc] - self.cur_cost[h])
-            changes[m] = changes.get(m, 0) + 1
-            changes[m2] = changes.get(m2, 0) - 1
+            moves.append((h, int(idx[pos])))
             if len(moves) == need:
-                return moves, travel, changes
+                return moves
         return None
 
     # ----------------------------------------------------------------- backups
