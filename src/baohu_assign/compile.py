@@ -244,7 +244,7 @@ def _compile_branch(
                 **_backups(tier, capacity, policy),
             )
         )
-        if _fits(problem.tier_penalty, num_h, num_m):
+        if _fits(problem):
             break
         unit *= 10.0
         warnings.warn(
@@ -364,11 +364,19 @@ def _current_state(
     return state
 
 
-def _fits(penalties: np.ndarray, num_h: int, num_m: int) -> bool:
-    # Min-cost-flow solvers multiply costs by about the node count; keep the
-    # largest possible total well inside int64.
-    worst = int(penalties[-1]) * max(num_h, 1) * (num_h + num_m + 2)
-    return worst < INT64_GUARD
+def _fits(problem: Problem) -> bool:
+    """Whether the largest possible objective stays well inside int64.
+
+    Min-cost-flow solvers multiply costs by about the node count, so problems
+    flow may take need that head-room too; problems with stairwell units
+    (never given to flow) need only their objective to fit.
+    """
+    if problem.has_groups:
+        # Penalties are lexicographic: every plan costs less than (n_critical + 1) · P_critical.
+        critical = int((problem.household_tier == 2).sum())
+        return (critical + 1) * int(problem.tier_penalty[-1]) < INT64_GUARD
+    worst = int(problem.tier_penalty[-1]) * max(problem.num_households, 1)
+    return worst * (problem.num_households + problem.num_members + 2) < INT64_GUARD
 
 
 def _restrict_groups(
