@@ -99,3 +99,20 @@ def test_demo_runs_small(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "covered" in out
     assert (tmp_path / "assignments.csv").exists() and (tmp_path / "input" / "members.csv").exists()
+
+
+def test_gap_command_prints_one_json_line(capsys):
+    instance = Path(__file__).resolve().parents[2] / "shared/data/gap/instances/cattrysse1994/gap1-0"
+    if not instance.exists():
+        pytest.skip("GAP instances not beside the repository")
+    assert main(["gap", str(instance), "--strategy", "greedy", "--time-limit", "2"]) == 0
+    line = capsys.readouterr().out.strip()
+    result = json.loads(line)
+    assert result["objective"] >= 261  # the proven optimum
+    assert result["status"] in ("optimal", "feasible") and "wall_s" in result and "bound" in result
+
+
+def test_gap_command_bad_file_exits_2(tmp_path, capsys):
+    (tmp_path / "bad").write_text("2 3\n1 2 3\n", encoding="utf-8")
+    assert main(["gap", str(tmp_path / "bad")]) == 2
+    assert "bad" in capsys.readouterr().err
