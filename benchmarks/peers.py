@@ -74,3 +74,37 @@ def highs_solve(problem: Problem, time_limit: float | None = None) -> tuple[np.n
     member_of[problem.arc_household[used]] = problem.arc_member[used]
     status = "optimal" if result.status == 0 else ("time_limit" if result.status == 1 else f"status {result.status}")
     return member_of, float(result.fun), status, wall
+
+
+def priority_greedy(problem: Problem) -> np.ndarray:
+    """The plain rule an office would apply by hand: critical first, then elevated,
+    then normal; each household (or whole unit) to the nearest member who still
+    has room in count and in hours. No look-ahead, no exchanges."""
+    H = problem.num_households
+    member_of = np.full(H, -1, dtype=np.int32)
+    load = np.zeros(problem.num_members, dtype=np.int64)
+    used = np.zeros(problem.num_members, dtype=np.int64)
+    budget = problem.member_budget
+    weight = problem.arc_weight
+    groups = problem.household_group
+    done = np.zeros(H, dtype=bool)
+    for h in np.lexsort((np.arange(H), -problem.household_tier.astype(np.int64))):
+        if done[h]:
+            continue
+        unit = np.flatnonzero(groups == groups[h]) if groups[h] >= 0 else np.array([h])
+        done[unit] = True
+        sl = problem.arcs_of(int(h))
+        order = np.argsort(problem.arc_distance_m[sl], kind="stable")
+        for a in np.arange(sl.start, sl.stop)[order]:
+            m = int(problem.arc_member[a])
+            arcs = problem.arc_indices(unit, np.full(unit.shape[0], m))
+            if (arcs < 0).any() or load[m] + unit.shape[0] > problem.member_capacity[m]:
+                continue
+            extra = int(weight[arcs].sum()) if weight is not None else 0
+            if budget is not None and used[m] + extra > budget[m]:
+                continue
+            member_of[unit] = m
+            load[m] += unit.shape[0]
+            used[m] += extra
+            break
+    return member_of

@@ -747,8 +747,8 @@ def _members_of(
     explicit = rng.random(n) < 0.045
     capacity[explicit] = rng.choice([3.0, 5.0, 6.0, 8.0, 12.0, 15.0], int(explicit.sum()))
     if spec.kind == "stairwells":
-        # Each member takes one whole unit of 12, except the oldest.
-        capacity[age < 75] = _UNIT_SIZE
+        # "每个党员分包一个单元的12户": every member of the community takes one whole unit.
+        capacity[:] = _UNIT_SIZE
     reach = np.where(rng.random(n) < 0.03, rng.choice([1000.0, 1500.0, 2500.0, 3000.0], n), np.nan)
     return {
         "x": mx, "y": my, "branch": np.full(n, spec.name), "name": _names(rng, n, spec.surname), "age": age,
