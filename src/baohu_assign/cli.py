@@ -20,7 +20,7 @@ from .policy import Policy
 from .problem import OBJECTIVES
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
-OUTPUT_FILES = ("assignments.csv", "members.csv", "report.json")
+OUTPUT_FILES = ("assignments.csv", "members.csv", "report.json", "roster.xlsx", "map.html")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -44,6 +44,13 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--backup", default=None, metavar="TIERS",
                          help="also give each covered household of these priorities a backup member "
                               "(comma-separated, e.g. 'critical' or 'critical,elevated')")
+        sub.add_argument("--xlsx", action="store_true",
+                         help="also write roster.xlsx: printable per-branch rosters (联户台账) and a summary")
+        sub.add_argument("--map", action="store_true",
+                         help="also write map.html: a self-contained map that works offline")
+        sub.add_argument("--tile-url", default=None, metavar="URL",
+                         help="base-map tile URL template for map.html, e.g. an intranet tile server "
+                              "(implies --map; default: no base map)")
         sub.add_argument("--quiet", action="store_true", help="print nothing but errors")
         sub.add_argument("--debug", action="store_true", help="debug logging and tracebacks")
 
@@ -134,6 +141,14 @@ def _run(args: argparse.Namespace) -> int:
     plan = run(scenario, objective=args.objective, strategy=args.strategy,
                time_limit=args.time_limit, seed=args.seed)
     paths = plan.write(args.out)
+    if args.xlsx:
+        from .roster import write_roster
+
+        paths["roster"] = write_roster(plan, args.out / "roster.xlsx")
+    if args.map or args.tile_url:
+        from .webmap import write_map
+
+        paths["map"] = write_map(plan, args.out / "map.html", tile_url=args.tile_url)
     if not args.quiet:
         print(plan.summary())
         print(f"  wrote {', '.join(str(p) for p in paths.values())} ({time.perf_counter() - started:.2f} s in all)")

@@ -1,0 +1,637 @@
+"""Printable roster (联户台账): ``roster.xlsx``, one sheet per branch plus a summary.
+
+The workbook is what a branch secretary prints and hands out: a summary sheet
+汇总 with coverage and loads per branch, then one sheet per branch listing
+each member with the households they look after, backups marked, and the
+households left without a contact (未覆盖) with the reason in Chinese.
+
+Only columns the input had are printed (an address when the households gave
+one); nothing is invented. The same plan gives the same bytes: workbook
+times and zip entry times are fixed.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import io
+import logging
+import os
+import re
+import tempfile
+import zipfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from .explain import PIN_REASONS
+
+if TYPE_CHECKING:
+    from openpyxl.worksheet.worksheet import Worksheet
+
+    from .plan import Plan
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["PRIORITY_ZH", "REASON_ZH", "reason_zh", "sheet_names", "write_roster"]
+
+PRIORITY_ZH: dict[str, str] = {"normal": "普通", "elevated": "关注", "critical": "重点"}
+"""Priority tier → the word printed in the roster."""
+
+REASON_ZH: dict[str, str] = {
+    "no_member_in_branch": "本支部无可用党员",
+    "out_of_reach": "附近无本支部党员",
+    "group_too_large": "单元户数超过党员包户上限",
+    "no_member_for_group": "无党员能包下整个单元",
+    "capacity_exhausted": "附近党员已满额",
+    "hour_budget_exhausted": "附近党员每周时间已用完",
+}
+"""Why a household is uncovered (codes of :mod:`baohu_assign.explain`) → short Chinese text."""
+
+CHANGE_REASON_ZH: dict[str, str] = {
+    "new_household": "新增户",
+    "out_of_reach": "原联系人已不能联系（跨支部或距离过远）",
+    "member_unavailable": "原联系人不在或不可用",
+    "over_capacity": "原联系人超出包户上限",
+    "coverage": "为覆盖更多户而调整",
+    "balance": "为均衡负担而调整",
+    "travel": "调整为更近的党员",
+    "pin_kept": "固定联系人不变",
+}
+"""Why a covered household's contact changed (same code list) → short Chinese text.
+``out_of_reach`` means something else for a covered household, hence two tables."""
+
+PIN_REASON_ZH: dict[str, str] = {
+    "pin_without_member": "无原联系人可固定",
+    "member_unknown": "原联系人不存在",
+    "member_other_branch": "原联系人属其他支部",
+    "member_unavailable": "原联系人不可用",
+    "out_of_reach": "原联系人距离过远",
+    "over_capacity": "固定户数超过原联系人上限",
+    "over_hour_budget": "固定户超出原联系人每周时间",
+    "group_pinned_elsewhere": "所在单元固定给了其他党员",
+}
+# The plan writes a broken pin as English text (PIN_REASONS values); map it back.
+_PIN_TEXT_ZH = {text: PIN_REASON_ZH.get(code, text) for code, text in PIN_REASONS.items()}
+
+SUMMARY_SHEET = "汇总"
+_STATUS_ZH = {"optimal": "最优", "feasible": "可行", "fallback": "备用算法", "infeasible": "无可行解"}
+_OBJECTIVE_ZH = {"balanced": "均衡负担", "distance": "路程最短", "min-churn": "变动最少"}
+_ROLE_PRIMARY, _ROLE_BACKUP, _ROLE_UNCOVERED = "包户", "备用联系人", "未覆盖"
+_TIER_ORDER = {"critical": 0, "elevated": 1, "normal": 2}
+_ADDRESS_COLUMNS = ("address", "地址", "住址", "家庭住址")
+_FIXED_TIME = _dt.datetime(2020, 1, 1)  # stable bytes: no clock in the file
+_ZIP_TIME = (2020, 1, 1, 0, 0, 0)
+_INVALID_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
+_ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+# Print styling: light fills so the sheet reads in black-and-white print too.
+_TITLE_FILL = "DDEBF7"
+_MEMBER_FILL = "E2EFDA"
+_UNCOVERED_FILL = "F8CBAD"
+_HEADER_FILL = "D9D9D9"
+
+
+def reason_zh(reason: object, *, covered: bool) -> str:
+    """The ``reason`` text of assignments.csv in short Chinese.
+
+    Parameters
+    ----------
+    reason
+        A reason code, possibly followed by ``; pin broken: <why>``; empty or
+        missing gives ``""``.
+    covered
+        Whether the household has a contact: ``out_of_reach`` means "no member
+        reaches it" for an uncovered household and "its old contact may no
+        longer serve it" for a covered one.
+
+    Returns
+    -------
+    str
+        The Chinese text; unknown codes are returned unchanged.
+
+    Examples
+    --------
+    >>> reason_zh("capacity_exhausted", covered=False)
+    '附近党员已满额'
+    """
+    if reason is None or reason is pd.NA or (isinstance(reason, float) and np.isnan(reason)):
+        return ""
+    table = CHANGE_REASON_ZH if covered else REASON_ZH
+    parts = []
+    for part in str(reason).split(";"):
+        part = part.strip()
+        if not part:
+            continue
+        if part.startswith("pin broken:"):
+            why = part.removeprefix("pin broken:").strip()
+            parts.append(f"固定联系人未能保持：{_PIN_TEXT_ZH.get(why, why)}")
+        else:
+            parts.append(table.get(part, REASON_ZH.get(part, part)))
+    return "；".join(parts)
+
+
+def sheet_names(branches: Sequence[str], reserved: Iterable[str] = (SUMMARY_SHEET,)) -> list[str]:
+    """Valid, unique Excel sheet names for ``branches``, in the same order.
+
+    Excel refuses ``[]:*?/\\``, names longer than 31 characters, names
+    starting or ending with an apostrophe, the name ``History`` and two names
+    equal up to case.
+
+    Parameters
+    ----------
+    branches
+        Branch names.
+    reserved
+        Names already taken in the workbook.
+
+    Returns
+    -------
+    list of str
+        One sheet name per branch.
+
+    Examples
+    --------
+    >>> sheet_names(["a/b", "a:b", "x" * 40])
+    ['a_b', 'a_b~2', 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx']
+    """
+    taken = {name.casefold() for name in reserved} | {"history"}
+    names: list[str] = []
+    for branch in branches:
+        base = _INVALID_SHEET_CHARS.sub("_", _ILLEGAL_XML.sub("", str(branch))).strip().strip("'")
+        base = base[:31].strip("'") or "支部"
+        name, n = base, 1
+        while name.casefold() in taken:
+            n += 1
+            suffix = f"~{n}"
+            name = base[: 31 - len(suffix)].rstrip("'") + suffix
+        taken.add(name.casefold())
+        names.append(name)
+    return names
+
+
+@dataclass(frozen=True, slots=True)
+class _Columns:
+    """Optional household columns the input had."""
+
+    head: bool
+    size: bool
+    address: str | None
+    backups: bool
+
+
+def write_roster(plan: Plan, path: str | Path) -> Path:
+    """Write the printable roster ``roster.xlsx`` of a plan.
+
+    Parameters
+    ----------
+    plan
+        The plan from :func:`~baohu_assign.solve` or :func:`~baohu_assign.rebalance`.
+    path
+        The file to write, or an existing folder (``roster.xlsx`` is written
+        into it). Written atomically: a reader never sees half a file.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+
+    Notes
+    -----
+    Sheet 汇总: per branch, members (available), households, coverage per
+    priority (covered/total), mean and highest load ratio, uncovered households
+    and their reasons. Then one sheet per branch (sorted by name): each member
+    as a shaded row (name, id, capacity, load) followed by their households
+    (id, head, priority 普通/关注/重点, visits per week, distance, the backup
+    contact when there is one, and size and address when the input had them),
+    the households they back up marked 备用联系人, and a section 未覆盖 with the
+    households left without a contact and why. Every household is printed once
+    as 包户 or 未覆盖. Pages are A4 portrait, fitted to the width, with the title
+    rows repeated and gridlines printed.
+    """
+    try:
+        from openpyxl import Workbook
+    except ImportError:  # a declared dependency, but say what to do if it is missing
+        raise ImportError("writing roster.xlsx needs openpyxl (pip install openpyxl)") from None
+
+    target = Path(path)
+    if target.is_dir():
+        target = target / "roster.xlsx"
+    primary = plan.primary
+    assignments = plan.assignments
+    members = plan.members
+    hh = plan.scenario.households
+    branches = sorted(set(hh["branch"].astype(str)) | set(members["branch"].astype(str)))
+
+    backup_rows = assignments[assignments["role"] == "backup"]
+    backup_of = dict(zip(backup_rows["household_id"].astype(str), backup_rows["member_id"].astype(str)))
+    input_columns = set(plan.scenario.household_columns) or set(hh.columns)
+    address = next((c for c in _ADDRESS_COLUMNS if c in input_columns and c in primary.columns), None)
+    columns = _Columns(
+        head="head_name" in input_columns and "head_name" in primary.columns,
+        size="size" in input_columns and "size" in primary.columns,
+        address=address,
+        backups=bool(backup_of),
+    )
+    display = _member_names(members)
+
+    book = Workbook()
+    summary = book.active
+    summary.title = SUMMARY_SHEET
+    names = sheet_names(branches)
+    _write_summary(summary, plan, branches, names)
+    for branch, name in zip(branches, names):
+        sheet = book.create_sheet(name)
+        _write_branch(sheet, branch, primary, members, backup_of, display, columns)
+
+    book.properties.creator = "baohu_assign"
+    book.properties.title = "联户台账"
+    book.properties.created = _FIXED_TIME
+    book.properties.modified = _FIXED_TIME
+    data = _stable_xlsx_bytes(book)
+    _atomic_write_bytes(target, data)
+    logger.info("wrote %s: %d branch sheets, %d bytes", target, len(branches), len(data))
+    return target
+
+
+# -- summary -------------------------------------------------------------------------
+
+
+_SUMMARY_HEADERS = (
+    "支部", "党员", "可用党员", "联系户", "已覆盖", "重点户覆盖", "关注户覆盖", "普通户覆盖",
+    "平均负荷率", "最高负荷率", "未覆盖", "未覆盖原因",
+)
+
+
+def _write_summary(ws: Worksheet, plan: Plan, branches: Sequence[str], sheets: Sequence[str]) -> None:
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.worksheet.hyperlink import Hyperlink
+
+    primary = plan.primary
+    members = plan.members
+    report = plan.report
+    width = len(_SUMMARY_HEADERS)
+    _title(ws, "联户汇总", width)
+    counts = report.counts
+    _put(ws, 2, 1, f"党员 {counts.members} 人（可用 {counts.available_members} 人），"
+                   f"联系户 {counts.households} 户，已覆盖 {counts.covered} 户，未覆盖 {counts.uncovered} 户；"
+                   f"求解状态：{_STATUS_ZH.get(report.status.value, report.status.value)}，"
+                   f"优化目标：{_OBJECTIVE_ZH.get(report.objective, report.objective)}")
+    ws.merge_cells(start_row=2, start_column=1, end_row=2, end_column=width)
+    _header(ws, 3, _SUMMARY_HEADERS)
+
+    branch_of_household = primary["branch"].astype(str).to_numpy()
+    covered = primary["member_id"].notna().to_numpy()
+    priority = primary["priority"].astype(str).to_numpy()
+    reasons = primary["reason"].astype(object).to_numpy()
+    member_branch = members["branch"].astype(str).to_numpy()
+    available = members["capacity"].to_numpy() > 0
+    utilisation = members["utilisation"].to_numpy(dtype=np.float64)
+
+    def row_values(mask_h: np.ndarray, mask_m: np.ndarray, label: str) -> list[Any]:
+        tiers = []
+        for tier in ("critical", "elevated", "normal"):
+            in_tier = mask_h & (priority == tier)
+            tiers.append(f"{int((in_tier & covered).sum())}/{int(in_tier.sum())}")
+        util = utilisation[mask_m & available]
+        util = util[~np.isnan(util)]
+        missing = mask_h & ~covered
+        why: dict[str, int] = {}
+        for r in reasons[missing]:
+            text = reason_zh(r, covered=False) or "未说明"
+            why[text] = why.get(text, 0) + 1
+        return [
+            label, int(mask_m.sum()), int((mask_m & available).sum()), int(mask_h.sum()),
+            int((mask_h & covered).sum()), *tiers,
+            round(float(util.mean()), 4) if util.size else None,
+            round(float(util.max()), 4) if util.size else None,
+            int(missing.sum()),
+            "；".join(f"{text} {n} 户" for text, n in sorted(why.items(), key=lambda kv: (-kv[1], kv[0]))),
+        ]
+
+    row = 4
+    for branch, sheet in zip(branches, sheets):
+        values = row_values(branch_of_household == branch, member_branch == branch, branch)
+        _put_row(ws, row, values)
+        # A click on the branch name opens its sheet (an in-book link, no relationship part).
+        quoted = sheet.replace("'", "''")
+        ws.cell(row, 1).hyperlink = Hyperlink(ref=ws.cell(row, 1).coordinate, location=f"'{quoted}'!A1")
+        ws.cell(row, 1).font = Font(color="0563C1", underline="single")
+        row += 1
+    total = row_values(np.ones(len(primary), dtype=bool), np.ones(len(members), dtype=bool), "合计")
+    _put_row(ws, row, total)
+    for col in range(1, width + 1):
+        ws.cell(row, col).font = Font(bold=True)
+    for r in range(4, row + 1):
+        for col in (9, 10):
+            ws.cell(r, col).number_format = "0%"
+        ws.cell(r, width).alignment = Alignment(wrap_text=True, vertical="top")
+    _finish_sheet(ws, width, widths={1: 16, width: 36}, title_rows=3, header="联户汇总")
+
+
+# -- one branch ------------------------------------------------------------------------
+
+
+def _branch_headers(columns: _Columns) -> list[str]:
+    headers = ["序号", "户编号", *(["户主"] if columns.head else []), "类别", "每周走访", "距离（米）", "联系类型"]
+    if columns.backups:
+        headers.append("备用联系人")
+    if columns.size:
+        headers.append("人数")
+    if columns.address:
+        headers.append("地址")
+    headers.append("备注")
+    return headers
+
+
+def _write_branch(
+    ws: Worksheet,
+    branch: str,
+    primary: pd.DataFrame,
+    members: pd.DataFrame,
+    backup_of: dict[str, str],
+    display: dict[str, str],
+    columns: _Columns,
+) -> None:
+    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+
+    headers = _branch_headers(columns)
+    width = len(headers)
+    tier_col, role_col = headers.index("类别") + 1, headers.index("联系类型") + 1
+    households = primary[primary["branch"].astype(str) == branch].copy()
+    households["_tier"] = households["priority"].astype(str).map(_TIER_ORDER).fillna(2).to_numpy()
+    households["_order"] = np.arange(len(households))
+    households = households.sort_values(["_tier", "_order"], kind="stable")
+    mine = members[members["branch"].astype(str) == branch]
+    covered = households[households["member_id"].notna()]
+    uncovered = households[households["member_id"].isna()]
+    backed = households[households["household_id"].astype(str).isin(backup_of)]
+
+    _title(ws, f"{branch} 联户台账", width)
+    available = int((mine["capacity"] > 0).sum())
+    _put(ws, 2, 1, f"党员 {len(mine)} 人（可用 {available} 人），联系户 {len(households)} 户，"
+                   f"已覆盖 {len(covered)} 户，未覆盖 {len(uncovered)} 户")
+    ws.merge_cells(start_row=2, start_column=1, end_row=2, end_column=width)
+    _header(ws, 3, headers)
+
+    by_member = {m: g for m, g in covered.groupby(covered["member_id"].astype(str), sort=False)}
+    backed_records = backed.to_dict("records")
+    backups_by_member: dict[str, list[int]] = {}
+    for position, hid in enumerate(backed["household_id"].astype(str)):
+        backups_by_member.setdefault(backup_of[hid], []).append(position)
+
+    member_fill = PatternFill("solid", fgColor=_MEMBER_FILL)
+    bold = Font(bold=True)
+    critical_font = Font(bold=True, color="C00000")
+    thin = Side(style="thin", color="808080")
+    row = 4
+    number = 0
+    idle: list[str] = []
+    active = set(mine.loc[mine["capacity"] > 0, "member_id"].astype(str))
+    for record in mine.to_dict("records"):
+        mid = str(record["member_id"])
+        own = by_member.get(mid)
+        extra = backups_by_member.get(mid, [])
+        if own is None and not extra:
+            idle.append(mid)
+            continue
+        load = int(record["households"])
+        capacity = int(record["capacity"])
+        text = f"党员：{display[mid]}　编号：{mid}　包户上限：{capacity} 户　已包：{load} 户"
+        if extra:
+            text += f"　备用：{len(extra)} 户"
+        _put(ws, row, 1, text)
+        ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=width)
+        cell = ws.cell(row, 1)
+        cell.fill, cell.font = member_fill, bold
+        cell.border = Border(top=thin)
+        row += 1
+        rows_out = [] if own is None else [(h, _ROLE_PRIMARY) for h in own.to_dict("records")]
+        rows_out += [(backed_records[i], _ROLE_BACKUP) for i in extra]
+        for household, role in rows_out:
+            if role == _ROLE_PRIMARY:
+                number += 1
+            values = _household_row(household, role, number if role == _ROLE_PRIMARY else None,
+                                     backup_of, display, columns)
+            _put_row(ws, row, values)
+            if str(_get(household, "priority")) == "critical":
+                ws.cell(row, tier_col).font = critical_font
+            if role == _ROLE_BACKUP:
+                ws.cell(row, role_col).font = Font(italic=True)
+            row += 1
+
+    if idle:
+        row += 1
+        names = "、".join(f"{display[m]}（{m}{'' if m in active else '，不可用'}）" for m in idle)
+        _put(ws, row, 1, f"未包户的党员（{len(idle)} 人）：{names}")
+        ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=width)
+        ws.cell(row, 1).alignment = Alignment(wrap_text=True, vertical="top")
+        # Merged cells do not grow by themselves: give the row room for the wrapped text.
+        ws.row_dimensions[row].height = 15 * (1 + len(names) // 60)
+        row += 1
+
+    row += 1
+    _put(ws, row, 1, f"{_ROLE_UNCOVERED}（无联系人）：{len(uncovered)} 户")
+    ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=width)
+    cell = ws.cell(row, 1)
+    cell.fill, cell.font = PatternFill("solid", fgColor=_UNCOVERED_FILL), bold
+    row += 1
+    for household in uncovered.to_dict("records"):
+        number += 1
+        values = _household_row(household, _ROLE_UNCOVERED, number, backup_of, display, columns)
+        _put_row(ws, row, values)
+        if str(_get(household, "priority")) == "critical":
+            ws.cell(row, tier_col).font = critical_font
+        row += 1
+    if uncovered.empty:
+        _put(ws, row, 1, "（无）")
+        row += 1
+    _finish_sheet(ws, width, widths=_branch_widths(headers), title_rows=3, header=f"{branch} 联户台账")
+
+
+def _household_row(
+    household: dict[str, Any],
+    role: str,
+    number: int | None,
+    backup_of: dict[str, str],
+    display: dict[str, str],
+    columns: _Columns,
+) -> list[Any]:
+    hid = str(_get(household, "household_id"))
+    priority = str(_get(household, "priority"))
+    member = _get(household, "member_id")
+    distance = _get(household, "distance_m")
+    visits = _get(household, "visits_per_week")
+    values: list[Any] = [number, hid]
+    if columns.head:
+        values.append(_text(_get(household, "head_name")))
+    values += [
+        PRIORITY_ZH.get(priority, priority),
+        _number(visits),
+        None if role != _ROLE_PRIMARY else _whole(distance),
+        role,
+    ]
+    if columns.backups:
+        backup = backup_of.get(hid) if role == _ROLE_PRIMARY else None
+        values.append(display.get(backup, backup) if backup else None)
+    if columns.size:
+        values.append(_number(_get(household, "size")))
+    if columns.address:
+        values.append(_text(_get(household, columns.address)))
+    if role == _ROLE_BACKUP:
+        note = f"主联系人：{display.get(str(member), str(member))}" if _present(member) else ""
+    else:
+        note = reason_zh(_get(household, "reason"), covered=role == _ROLE_PRIMARY)
+    values.append(note or None)
+    return values
+
+
+def _branch_widths(headers: Sequence[str]) -> dict[int, float]:
+    preferred = {"序号": 6, "户编号": 12, "户主": 10, "类别": 6, "每周走访": 9, "距离（米）": 10,
+                 "联系类型": 11, "备用联系人": 11, "人数": 6, "地址": 30, "备注": 24}
+    return {i + 1: preferred.get(h, 12) for i, h in enumerate(headers)}
+
+
+# -- shared sheet helpers ---------------------------------------------------------------
+
+
+def _title(ws: Worksheet, text: str, width: int) -> None:
+    from openpyxl.styles import Alignment, Font, PatternFill
+
+    _put(ws, 1, 1, text)
+    ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=width)
+    cell = ws.cell(1, 1)
+    cell.font = Font(bold=True, size=14)
+    cell.alignment = Alignment(horizontal="center")
+    cell.fill = PatternFill("solid", fgColor=_TITLE_FILL)
+    ws.row_dimensions[1].height = 22
+
+
+def _header(ws: Worksheet, row: int, headers: Sequence[str]) -> None:
+    from openpyxl.styles import Alignment, Font, PatternFill
+
+    fill = PatternFill("solid", fgColor=_HEADER_FILL)
+    for col, text in enumerate(headers, start=1):
+        cell = _put(ws, row, col, text)
+        cell.font = Font(bold=True)
+        cell.fill = fill
+        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+
+
+def _finish_sheet(ws: Worksheet, width: int, *, widths: dict[int, float], title_rows: int, header: str) -> None:
+    """Column widths, frozen header, A4 portrait fitted to the width, repeated titles, gridlines."""
+    from openpyxl.utils import get_column_letter
+
+    for col in range(1, width + 1):
+        ws.column_dimensions[get_column_letter(col)].width = widths.get(col, 12)
+    ws.freeze_panes = ws.cell(title_rows + 1, 1)
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.orientation = ws.ORIENTATION_PORTRAIT
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0  # as many pages tall as needed
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_title_rows = f"1:{title_rows}"
+    ws.print_options.gridLines = True
+    ws.print_options.horizontalCentered = True
+    ws.page_margins.left = ws.page_margins.right = 0.4
+    ws.page_margins.top = ws.page_margins.bottom = 0.6
+    ws.oddFooter.center.text = "第 &P 页，共 &N 页"
+    ws.oddHeader.center.text = _header_text(header)
+
+
+def _header_text(text: str) -> str:
+    # '&' starts a code in Excel page headers; double it to print it.
+    return text.replace("&", "&&")[:200]
+
+
+def _put(ws: Worksheet, row: int, col: int, value: Any) -> Any:
+    """Set a cell; text is always stored as text (never read as a formula)."""
+    cell = ws.cell(row, col)
+    if isinstance(value, str):
+        cell.value = _ILLEGAL_XML.sub("", value)
+        cell.data_type = "s"  # '=SUM(…)' in a name must stay a name, not a formula
+    else:
+        cell.value = value
+    return cell
+
+
+def _put_row(ws: Worksheet, row: int, values: Sequence[Any]) -> None:
+    for col, value in enumerate(values, start=1):
+        if value is not None:
+            _put(ws, row, col, value)
+
+
+def _member_names(members: pd.DataFrame) -> dict[str, str]:
+    ids = members["member_id"].astype(str).tolist()
+    if "name" not in members:
+        return dict(zip(ids, ids))
+    names = [_text(n) for n in members["name"].tolist()]
+    return {mid: name or mid for mid, name in zip(ids, names)}
+
+
+def _get(record: dict[str, Any], name: str) -> Any:
+    return record.get(name)
+
+
+def _present(value: Any) -> bool:
+    if value is None or value is pd.NA:
+        return False
+    return not (isinstance(value, float) and np.isnan(value))
+
+
+def _text(value: Any) -> str | None:
+    return str(value) if _present(value) and str(value) != "" else None
+
+
+def _number(value: Any) -> int | float | None:
+    if not _present(value):
+        return None
+    number = float(value)
+    return int(number) if number.is_integer() else round(number, 2)
+
+
+def _whole(value: Any) -> int | None:
+    return int(round(float(value))) if _present(value) else None
+
+
+# -- bytes ---------------------------------------------------------------------------------
+
+
+def _stable_xlsx_bytes(book: Any) -> bytes:
+    """The workbook as bytes that depend only on its content.
+
+    openpyxl stamps the save time into docProps/core.xml and each zip entry;
+    its writer is used directly (keeping our fixed times) and the archive is
+    repacked with fixed entry times.
+    """
+    from openpyxl.writer.excel import ExcelWriter
+
+    raw = io.BytesIO()
+    with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
+        ExcelWriter(book, archive).save()
+    out = io.BytesIO()
+    with zipfile.ZipFile(raw) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            entry = zipfile.ZipInfo(info.filename, date_time=_ZIP_TIME)
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            entry.external_attr = 0o600 << 16
+            target.writestr(entry, source.read(info.filename))
+    return out.getvalue()
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temporary file beside ``path``, then rename over it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
