@@ -315,11 +315,22 @@ def _penalised(problem: Problem) -> Problem:
     if problem.has_groups:
         counts = np.bincount(problem.household_tier, minlength=3)
         balance_total = sum(int(problem.balance_step_costs(m).sum()) for m in range(problem.num_members))
-        tiers, backup = group_tier_penalties(
-            (int(counts[0]), int(counts[1]), int(counts[2])), max_arc, balance_total,
-            problem.churn_penalty, num_backup,
-        )
-        return replace(problem, tier_penalty=tiers, backup_penalty=backup)
+        try:
+            tiers, backup = group_tier_penalties(
+                (int(counts[0]), int(counts[1]), int(counts[2])), max_arc, balance_total,
+                problem.churn_penalty, num_backup,
+            )
+            return replace(problem, tier_penalty=tiers, backup_penalty=backup)
+        except OverflowError:
+            # Tens of thousands of households with units in one branch: the
+            # exponential penalties cannot be represented. Fall back to the
+            # cycle penalties; the engines still place critical units first.
+            warnings.warn(
+                "too many households with stairwell units in one branch for strictly "
+                "lexicographic penalties; coverage order relies on the engines' construction",
+                ScalingWarning,
+                stacklevel=3,
+            )
     return replace(
         problem,
         tier_penalty=tier_penalties(problem.num_members, max_arc, max_step, problem.churn_penalty, num_backup),

@@ -70,6 +70,8 @@ def branch_reasons(
     has_active = bool((problem.member_capacity > 0).any())
     has_arc = np.diff(problem.household_arc_ptr) > 0
     max_capacity = int(problem.member_capacity.max()) if problem.num_members else 0
+    # Loads once, not per uncovered household: a 100k-household branch would be quadratic.
+    loads = np.bincount(member_of[covered], minlength=problem.num_members)
     for h in np.flatnonzero(~covered):
         if not has_active:
             reasons[h] = "no_member_in_branch"
@@ -78,7 +80,7 @@ def branch_reasons(
         elif problem.household_group[h] >= 0 and not has_arc[h]:
             too_large = branch.group_size[h] > max_capacity
             reasons[h] = "group_too_large" if too_large else "no_member_for_group"
-        elif problem.has_budgets and _room_in_count(problem, h, member_of):
+        elif problem.has_budgets and _room_in_count(problem, h, loads):
             reasons[h] = "hour_budget_exhausted"
         else:
             reasons[h] = "capacity_exhausted"
@@ -101,8 +103,7 @@ def branch_reasons(
     return changed, reasons
 
 
-def _room_in_count(problem, h: int, member_of: np.ndarray) -> bool:
-    """Whether some member with an arc to ``h`` still has room in household count."""
+def _room_in_count(problem, h: int, loads: np.ndarray) -> bool:
+    """Whether some member with an arc to ``h`` still has room in household count (``loads``: per member)."""
     members = problem.arc_member[problem.arcs_of(h)]
-    loads = np.bincount(member_of[member_of >= 0], minlength=problem.num_members)
     return bool((loads[members] < problem.member_capacity[members]).any())

@@ -99,6 +99,8 @@ def group_tier_penalties(
     normal = (num_backup_households + 1) * backup
     elevated = (n_normal + 1) * normal
     critical = (n_elevated + 1) * elevated
+    if (tier_counts[2] + 1) * critical >= INT64_GUARD:
+        raise OverflowError("strictly lexicographic penalties do not fit int64 for this problem")
     return np.array([normal, elevated, critical], dtype=np.int64), (backup if num_backup_households else 0)
 
 

@@ -15,6 +15,7 @@ import pandas as pd
 
 from . import __version__
 from .compile import BranchProblem
+from .diagnose import BranchShortfall, diagnose
 from .explain import PIN_REASONS, branch_reasons
 from .objective import evaluate
 from .policy import PRIORITIES
@@ -365,7 +366,29 @@ class Plan:
             ),
             warnings=warnings,
             branches=branches,
+            shortfalls=self._shortfalls(sum(uncovered)),
         )
+
+    # -- shortage diagnosis (diagnose.py) ------------------------------------------
+    def _shortfalls(self, uncovered: int) -> list[BranchShortfall]:
+        """Computed shortfall diagnosis per branch; only plans that leave households uncovered pay for it."""
+        return diagnose(self) if uncovered else []
+
+    def _shortfall_lines(self, limit: int = 10) -> list[str]:
+        """Summary lines: each short branch's shortfall and its best computed fix."""
+        lines = []
+        shortfalls = self.report.shortfalls
+        for s in shortfalls[:limit]:
+            u = s.uncovered
+            lines.append(
+                f"  shortfall {s.branch}: {u.total:,} uncovered (critical {u.critical:,}, elevated "
+                f"{u.elevated:,}, normal {u.normal:,}); spare capacity in the branch {s.spare_capacity:,}"
+            )
+            if s.suggestions:
+                lines.append(f"    best fix: {s.suggestions[0].text}")
+        if len(shortfalls) > limit:
+            lines.append(f"  shortfall in {len(shortfalls) - limit} more branches (see report.json)")
+        return lines
 
     # -- presentation -----------------------------------------------------------
     def summary(self) -> str:
@@ -402,6 +425,7 @@ class Plan:
         reasons = self.uncovered()["reason"].value_counts()
         for reason, count in reasons.items():
             lines.append(f"  uncovered: {count:,} × {reason}")
+        lines.extend(self._shortfall_lines())
         if r.warnings:
             lines.append(f"  warnings: {len(r.warnings)} (see report.json)")
         return "\n".join(lines)

@@ -6,6 +6,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .diagnose import BranchShortfall
+
 
 class Status(StrEnum):
     """Outcome of a solve.
@@ -111,3 +113,7 @@ class Report(_Model):
     counts: Counts
     warnings: list[ReportWarning]
     branches: list[BranchReport]
+    shortfalls: list[BranchShortfall] = Field(
+        default_factory=list,
+        description="per branch with uncovered households: why, and the computed effect of the best fixes",
+    )

@@ -137,6 +137,15 @@ class Scenario:
             policy=policy or self.policy,
         )
 
+    def check(self) -> pd.DataFrame:
+        """Per branch, before solving: households per tier, members, capacity, the shortfall no plan avoids.
+
+        See :func:`baohu_assign.diagnose.scenario_check` for the columns.
+        """
+        from .diagnose import scenario_check  # diagnose imports the compiler; keep Scenario light
+
+        return scenario_check(self)
+
     @property
     def branches(self) -> list[str]:
         """Branch names of the households, sorted."""

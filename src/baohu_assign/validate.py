@@ -407,7 +407,10 @@ def validate_members(raw: pd.DataFrame, policy: Policy, *, file: str = "members.
             "lat": lat,
             "lon": lon,
             "age": age,
-            "capacity": np.where(np.isnan(capacity), _default_capacity(age, policy), capacity).astype(np.int64),
+            # Non-finite values are already reported; 0 only keeps the cast quiet.
+            "capacity": np.nan_to_num(
+                np.where(np.isnan(capacity), _default_capacity(age, policy), capacity), posinf=0, neginf=0
+            ).astype(np.int64),
             "max_distance_m": np.where(np.isnan(reach), policy.max_distance_m, reach).astype(np.float64),
             "mobile": mobile.astype(bool),
             "available": available.astype(bool),

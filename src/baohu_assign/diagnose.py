@@ -1,0 +1,541 @@
+"""Shortage diagnosis: why households stay uncovered and what would cover them.
+
+Two entry points:
+
+:func:`diagnose`
+    After solving: for every branch with uncovered households, the shortfall
+    per tier, the reasons, the spare capacity of the branch, and the members
+    whose extra capacity or mobility would cover the most. The figures are
+    computed, not estimated: each "what if" (member ``m`` takes ``k`` more
+    households, or member ``m`` becomes mobile) is solved again with the
+    exact flow engine (greedy where flow does not apply: stairwell units or
+    hour budgets) on the branch's compiled problem with only that change.
+:func:`scenario_check`
+    Before solving: per branch, households per tier, members, capacity,
+    households nobody can reach and a lower bound on the shortfall.
+
+Coverage per tier does not depend on the secondary objective (the tier
+penalties dominate every travel, balance and churn cost, see docs/model.md),
+so the what-ifs solve a *coverage problem*: the branch problem without the
+balance term and backups, and, for flow, without arc costs. Its optimum
+covers exactly as many households per tier as any optimal plan of the same
+branch. Everything reported is ids and counts; never names or coordinates.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import replace
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+from scipy.spatial import cKDTree
+
+from .compile import WEIGHT_UNIT_MIN, BranchProblem, _penalised, compile_scenario
+from .errors import EngineError
+from .explain import branch_reasons
+from .geo import great_circle_m, metres_to_chord, unit_vectors
+from .params import Deadline, SolveParams
+from .policy import PRIORITIES
+from .problem import NUM_TIERS, Problem, csr_pointer
+
+if TYPE_CHECKING:
+    from .plan import BranchResult, Plan
+    from .scenario import Scenario
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "BRANCH_TIME_LIMIT_S",
+    "DEFAULT_EXTRA_CAPACITY",
+    "MAX_CANDIDATES",
+    "BranchShortfall",
+    "Suggestion",
+    "TierCounts",
+    "diagnose",
+    "scenario_check",
+]
+
+DEFAULT_EXTRA_CAPACITY = 3
+"""Households added to a candidate's capacity in the "+k capacity" what-if."""
+MAX_CANDIDATES = 20
+"""Most members of one branch whose what-ifs are solved."""
+TOP_SUGGESTIONS = 5
+"""Suggestions kept per branch."""
+BRANCH_TIME_LIMIT_S = 2.0
+"""Wall-clock limit per branch: no what-if is started that the slowest solve so far
+says would end later. The work limit below normally stops first."""
+WORK_LIMIT = 10_000_000
+"""Most (arcs + households) summed over the what-if solves of one branch (about
+1.2 s of flow). A deterministic cap, so that identical runs give identical
+report.json; the time limit only guards against a slow or busy machine."""
+GREEDY_WORK_FACTOR = 16
+"""The greedy engine costs about this many times the flow engine per arc (measured)."""
+GREEDY_BUDGET_WORK_FACTOR = 128
+"""... and this many times with hour budgets (measured)."""
+REACH_FACTOR = 2.0
+"""Candidates are ranked by uncovered households within this many times their reach."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class TierCounts(_Frozen):
+    """Households per priority."""
+
+    critical: int = 0
+    elevated: int = 0
+    normal: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.critical + self.elevated + self.normal
+
+    @classmethod
+    def from_tiers(cls, counts: np.ndarray | list[int] | tuple[int, ...]) -> TierCounts:
+        """From counts indexed by tier number (0 normal, 1 elevated, 2 critical)."""
+        normal, elevated, critical = (int(c) for c in counts)
+        return cls(critical=critical, elevated=elevated, normal=normal)
+
+    def better(self) -> bool:
+        """Whether these changes in coverage improve it: critical first, then elevated, then normal."""
+        for n in (self.critical, self.elevated, self.normal):
+            if n:
+                return n > 0
+        return False
+
+    def describe(self) -> str:
+        """``"2 more (1 critical)"``-style text for a change in coverage."""
+        tiers = (("critical", self.critical), ("elevated", self.elevated), ("normal", self.normal))
+        if min(n for _, n in tiers) < 0:
+            # Rare trade of a lower tier for a higher one: show every tier with its sign.
+            return ", ".join(f"{n:+d} {name}" for name, n in tiers if n)
+        parts = [f"{n} {name}" for name, n in tiers[:2] if n]
+        return f"{self.total} more" + (f" ({', '.join(parts)})" if parts else "")
+
+
+class Suggestion(_Frozen):
+    """One change that would cover more households, with its computed effect."""
+
+    member_id: str
+    change: Literal["capacity", "mobile"] = Field(
+        description="capacity: the member takes extra_capacity more households; mobile: no distance limit"
+    )
+    extra_capacity: int = Field(default=0, description="households added to capacity (change = capacity)")
+    covers: TierCounts = Field(description="households covered in addition, per priority")
+    text: str
+
+
+class BranchShortfall(_Frozen):
+    """Why a branch leaves households uncovered and what would help, computed."""
+
+    branch: str
+    households: int
+    uncovered: TierCounts
+    reasons: dict[str, int] = Field(description="uncovered households per reason code")
+    available_members: int = Field(description="members with capacity > 0")
+    capacity: int = Field(description="total capacity of the available members")
+    spare_capacity: int = Field(description="Σ (capacity − load) over members with room")
+    spare_members: int = Field(description="members with room")
+    spare_capacity_in_reach: int = Field(
+        description="the part of spare_capacity held by members who reach an uncovered household "
+        "(non-zero only when stairwell units or hour budgets stop them)"
+    )
+    engine: str = Field(description="engine that solved the what-ifs (flow, or greedy for units or hour budgets)")
+    candidates: int = Field(description="members whose what-ifs were solved")
+    complete: bool = Field(description="false when the work or time limit stopped before every candidate")
+    suggestions: list[Suggestion] = Field(description="best changes, most critical households covered first")
+
+
+# -- after solving ------------------------------------------------------------------
+
+
+def diagnose(
+    plan: Plan,
+    *,
+    extra_capacity: int = DEFAULT_EXTRA_CAPACITY,
+    max_candidates: int = MAX_CANDIDATES,
+    top: int = TOP_SUGGESTIONS,
+    time_limit: float | None = BRANCH_TIME_LIMIT_S,
+) -> list[BranchShortfall]:
+    """Diagnose every branch of ``plan`` that leaves households uncovered.
+
+    Parameters
+    ----------
+    plan
+        A solved plan. Only ``plan.results``, ``plan.scenario`` and
+        ``plan.objective`` are read (never ``plan.report``, which calls this).
+    extra_capacity
+        ``k`` of the "+k capacity" what-if; in a branch with stairwell
+        units at least the size of the smallest uncovered unit.
+    max_candidates
+        Most members per branch whose what-ifs are solved: the available
+        members with most uncovered households within twice their reach
+        (mobile members: in the whole branch), ties by member id.
+    top
+        Suggestions kept per branch.
+    time_limit
+        Seconds per branch after which no further candidate is tried
+        (``None``: only the work limit applies).
+
+    Returns
+    -------
+    list of BranchShortfall
+        Sorted by branch; empty when every household is covered. Suggestions
+        cover at least one more household each and are ordered by households
+        covered in addition, critical first, then elevated, then normal, then
+        the candidate order. Their figures are what solving the branch with that one
+        change covers beyond solving it unchanged.
+    """
+    if extra_capacity < 1:
+        raise ValueError(f"extra_capacity must be >= 1, got {extra_capacity}")
+    out = []
+    for result in plan.results:
+        if (result.solution.member_of >= 0).all():
+            continue
+        started = time.perf_counter()
+        shortfall = _diagnose_branch(plan, result, extra_capacity, max_candidates, top, time_limit)
+        logger.info(
+            "shortfall diagnosis: %d uncovered, %d candidates, %d suggestions, %.3f s",
+            shortfall.uncovered.total, shortfall.candidates, len(shortfall.suggestions),
+            time.perf_counter() - started,
+        )
+        out.append(shortfall)
+    return sorted(out, key=lambda s: s.branch)
+
+
+def _diagnose_branch(
+    plan: Plan,
+    result: BranchResult,
+    extra_capacity: int,
+    max_candidates: int,
+    top: int,
+    time_limit: float | None,
+) -> BranchShortfall:
+    branch = result.branch
+    problem = branch.problem
+    member_of = result.solution.member_of.astype(np.int64)
+    uncovered = member_of < 0
+    tier = problem.household_tier
+    _, reasons = branch_reasons(branch, member_of, plan.objective)
+    reason_counts = pd.Series(reasons[uncovered], dtype=object).value_counts()
+
+    capacity = problem.member_capacity.astype(np.int64)
+    load = np.bincount(member_of[~uncovered], minlength=problem.num_members)
+    room = np.maximum(capacity - load, 0)
+    reaches_uncovered = np.zeros(problem.num_members, dtype=bool)
+    reaches_uncovered[problem.arc_member[uncovered[problem.arc_household]]] = True
+
+    context = _Context(plan, branch)
+    coverage = _coverage_problem(problem)
+    engine = _engine_for(coverage)
+    deadline = Deadline.after(time_limit)
+    started = time.perf_counter()
+    limit = np.inf if time_limit is None else time_limit
+    factor = 1 if engine == "flow" else GREEDY_BUDGET_WORK_FACTOR if coverage.has_budgets else GREEDY_WORK_FACTOR
+    work_per_solve = (coverage.num_arcs + coverage.num_households + 1) * factor
+    budget = WORK_LIMIT
+    # The plan's own solve of this branch tells what one what-if may cost; the
+    # estimate keeps a slow engine (greedy with hour budgets) from a solve
+    # that could not finish in time.
+    per_solve = float(result.solution.wall_s)
+
+    def affordable(solves: int) -> bool:
+        spent = time.perf_counter() - started
+        return budget >= work_per_solve * solves and spent + per_solve * solves <= limit
+
+    # A stairwell unit goes whole to one member: fewer extra places than the
+    # smallest uncovered unit would never help, so offer at least that many.
+    extra = max(extra_capacity, int(branch.group_size[uncovered].min()))
+    candidates = _candidates(context, uncovered, max_candidates)
+    found: list[tuple[int, Suggestion]] = []
+    tried = 0
+    complete = not candidates or affordable(2)  # the unchanged branch and one what-if
+    if candidates and complete:
+        clock = time.perf_counter()
+        baseline, engine = _covered_per_tier(coverage, engine, deadline)
+        per_solve = max(per_solve, time.perf_counter() - clock)
+        budget -= work_per_solve
+    for rank, m in enumerate(candidates if complete else []):
+        changes: list[tuple[str, Problem]] = [("capacity", _more_capacity(context, problem, m, extra))]
+        if not context.mobile[m] and capacity[m] > 0:
+            changes.append(("mobile", _made_mobile(context, problem, m)))
+        if not affordable(len(changes)):
+            complete = False
+            break
+        tried += 1
+        for change, modified in changes:
+            clock = time.perf_counter()
+            covered, _ = _covered_per_tier(_coverage_problem(modified), engine, deadline)
+            per_solve = max(per_solve, time.perf_counter() - clock)
+            budget -= work_per_solve
+            gain = TierCounts.from_tiers(covered - baseline)
+            if not gain.better():
+                continue
+            member_id = context.member_ids[m]
+            text = (
+                f"+{extra} capacity for {member_id} covers {gain.describe()}"
+                if change == "capacity"
+                else f"making {member_id} mobile (移动包户) covers {gain.describe()}"
+            )
+            suggestion = Suggestion(
+                member_id=member_id,
+                change=change,  # type: ignore[arg-type]
+                extra_capacity=extra if change == "capacity" else 0,
+                covers=gain,
+                text=text,
+            )
+            found.append((rank, suggestion))
+    # Most covered (critical first); ties: the member nearest most uncovered households.
+    found.sort(key=lambda item: (
+        -item[1].covers.critical, -item[1].covers.elevated, -item[1].covers.normal, item[0], item[1].change,
+    ))
+    return BranchShortfall(
+        branch=branch.branch,
+        households=problem.num_households,
+        uncovered=TierCounts.from_tiers(np.bincount(tier[uncovered], minlength=NUM_TIERS)),
+        reasons={str(k): int(v) for k, v in sorted(reason_counts.items())},
+        available_members=int((capacity > 0).sum()),
+        capacity=int(capacity.sum()),
+        spare_capacity=int(room.sum()),
+        spare_members=int((room > 0).sum()),
+        spare_capacity_in_reach=int(room[reaches_uncovered].sum()),
+        engine=engine,
+        candidates=tried,
+        complete=complete,
+        suggestions=[suggestion for _, suggestion in found[:top]],
+    )
+
+
+class _Context:
+    """What the what-ifs need beyond the problem: member and household data of the branch."""
+
+    def __init__(self, plan: Plan, branch: BranchProblem) -> None:
+        members = plan.scenario.members.iloc[branch.member_rows]
+        households = plan.scenario.households.iloc[branch.household_rows]
+        policy = plan.scenario.policy
+        self.branch = branch
+        self.member_ids = [str(v) for v in members["member_id"].to_numpy(dtype=object)]
+        self.available = members["available"].to_numpy(dtype=bool)
+        self.mobile = members["mobile"].to_numpy(dtype=bool)
+        self.reach = members["max_distance_m"].to_numpy(dtype=np.float64)
+        self.member_lat = members["lat"].to_numpy(dtype=np.float64)
+        self.member_lon = members["lon"].to_numpy(dtype=np.float64)
+        self.hours = (
+            members["hours_per_week"].to_numpy(dtype=np.float64)
+            if "hours_per_week" in members else np.full(len(members), np.nan)
+        )
+        self.household_lat = households["lat"].to_numpy(dtype=np.float64)
+        self.household_lon = households["lon"].to_numpy(dtype=np.float64)
+        self.minutes = (
+            households["minutes_per_visit"].to_numpy(dtype=np.float64)
+            if "minutes_per_visit" in households else np.full(len(households), policy.minutes_per_visit)
+        )
+        self.speed = policy.walking_speed_m_per_min
+
+    def distances(self, m: int) -> np.ndarray:
+        """float64[H]: great-circle metres from member ``m`` to every household of the branch."""
+        return great_circle_m(self.member_lat[m], self.member_lon[m], self.household_lat, self.household_lon)
+
+
+def _candidates(context: _Context, uncovered: np.ndarray, limit: int) -> list[int]:
+    """Available members, most uncovered households within REACH_FACTOR × reach first, then id."""
+    members = np.flatnonzero(context.available)
+    if members.size == 0 or limit <= 0:
+        return []
+    points = unit_vectors(context.household_lat[uncovered], context.household_lon[uncovered])
+    near = np.full(members.size, int(uncovered.sum()), dtype=np.int64)  # mobile: the whole branch
+    fixed = ~context.mobile[members]
+    if fixed.any() and points.shape[0]:
+        tree = cKDTree(points)
+        centres = unit_vectors(context.member_lat[members[fixed]], context.member_lon[members[fixed]])
+        radius = metres_to_chord(REACH_FACTOR * context.reach[members[fixed]])
+        near[fixed] = np.asarray(tree.query_ball_point(centres, r=radius, return_length=True), dtype=np.int64)
+    ids = np.array(context.member_ids, dtype=object)[members]
+    order = sorted(range(members.size), key=lambda i: (-int(near[i]), str(ids[i])))
+    return [int(members[i]) for i in order[:limit]]
+
+
+def _coverage_problem(problem: Problem) -> Problem:
+    """The problem whose optimum covers as many households per tier as the branch's, cheaper to solve.
+
+    Backups never cost a primary contact and the balance term is secondary,
+    so both go; where flow applies, arc costs go too (tier penalties of 1, 2, 3
+    still make every optimum lexicographically maximal in coverage).
+    """
+    stripped = replace(
+        problem,
+        balance_scale=0.0,
+        household_backup=None,
+        member_backup_capacity=None,
+        backup_penalty=0,
+    )
+    if not (stripped.has_groups or stripped.has_budgets):
+        stripped = replace(
+            stripped,
+            objective="distance",
+            arc_cost=np.zeros(stripped.num_arcs, dtype=np.int64),
+            churn_penalty=0,
+        )
+    return _penalised(stripped)
+
+
+def _engine_for(problem: Problem) -> str:
+    return "greedy" if problem.has_groups or problem.has_budgets else "flow"
+
+
+def _covered_per_tier(problem: Problem, engine: str, deadline: Deadline) -> tuple[np.ndarray, str]:
+    """int64[3] households covered per tier by an optimum, and the engine that found it."""
+    from .engines import flow, greedy
+
+    if engine == "flow":
+        try:
+            member_of = flow.solve(problem).member_of
+        except EngineError:
+            # OR-Tools missing or failing: greedy covers the lexicographic maximum
+            # on group-free problems too (transversal matroid), only slower.
+            engine = "greedy"
+    if engine == "greedy":
+        member_of = greedy.solve(problem, SolveParams(deadline=deadline)).member_of
+    covered = np.asarray(member_of) >= 0
+    return np.bincount(problem.household_tier[covered], minlength=NUM_TIERS).astype(np.int64), engine
+
+
+def _more_capacity(context: _Context, problem: Problem, m: int, extra: int) -> Problem:
+    """``problem`` with member ``m`` taking ``extra`` more households."""
+    capacity = problem.member_capacity.copy()
+    was_idle = capacity[m] <= 0
+    capacity[m] += extra
+    changed = replace(problem, member_capacity=capacity)
+    if not was_idle:
+        return changed
+    # An available member with capacity 0 got no arcs when compiled: give it the
+    # households within its reach, as the compiler would have.
+    distance = context.distances(m)
+    reach = np.ones(distance.shape[0], bool) if context.mobile[m] else distance <= context.reach[m]
+    return _with_member_arcs(context, changed, m, distance, reach)
+
+
+def _made_mobile(context: _Context, problem: Problem, m: int) -> Problem:
+    """``problem`` with member ``m`` mobile: it reaches every household of the branch."""
+    distance = context.distances(m)
+    return _with_member_arcs(context, problem, m, distance, np.ones(distance.shape[0], dtype=bool))
+
+
+def _with_member_arcs(
+    context: _Context, problem: Problem, m: int, distance: np.ndarray, reach: np.ndarray
+) -> Problem:
+    """``problem`` plus arcs from member ``m`` to the households of ``reach`` it lacks.
+
+    As in the compiler: pinned households keep only their pinned arc, and a
+    household of a stairwell unit gets the arc only when ``m`` reaches the
+    whole unit. Costs and hour weights follow the compiler's formulas.
+    """
+    H = problem.num_households
+    wanted = reach & (problem.household_pin < 0)
+    group = problem.household_group
+    if (group >= 0).any():
+        in_group = group >= 0
+        whole = np.ones(int(group.max()) + 1, dtype=bool)
+        np.logical_and.at(whole, group[in_group], reach[in_group])
+        wanted &= ~in_group | whole[np.maximum(group, 0)]
+    has = np.zeros(H, dtype=bool)
+    has[problem.arc_household[problem.arc_member == m]] = True
+    new_h = np.flatnonzero(wanted & ~has)
+    if new_h.size == 0 and not problem.has_budgets:
+        return problem
+    travel = np.rint(problem.household_visits[new_h] * distance[new_h] / context.branch.travel_unit)
+    current = problem.household_current[new_h]
+    churn = np.where((current >= 0) & (current != m), problem.churn_penalty, 0)
+    arc_h = np.concatenate([problem.arc_household, new_h.astype(np.int32)])
+    arc_m = np.concatenate([problem.arc_member, np.full(new_h.size, m, dtype=np.int32)])
+    order = np.lexsort((arc_m, arc_h))
+    fields: dict[str, object] = {
+        "arc_household": arc_h[order].astype(np.int32),
+        "arc_member": arc_m[order].astype(np.int32),
+        "arc_distance_m": np.concatenate([problem.arc_distance_m, distance[new_h]])[order],
+        "arc_cost": np.concatenate([problem.arc_cost, (travel + churn).astype(np.int64)])[order],
+        "household_arc_ptr": csr_pointer(arc_h[order], H),
+    }
+    if problem.has_budgets:
+        assert problem.arc_weight is not None and problem.member_budget is not None
+        minutes = problem.household_visits[new_h] * (context.minutes[new_h] + 2.0 * distance[new_h] / context.speed)
+        weight = np.ceil(minutes / WEIGHT_UNIT_MIN - 1e-9).astype(np.int64)
+        fields["arc_weight"] = np.concatenate([problem.arc_weight, weight])[order]
+        budget = problem.member_budget.copy()
+        if budget[m] <= 0 and problem.member_capacity[m] > 0:
+            # The compiler gives idle members no hours; an unlimited member gets
+            # more than all its arcs could use.
+            hours = context.hours[m]
+            all_weight = int(fields["arc_weight"].sum()) + 1  # type: ignore[union-attr]
+            budget[m] = int(np.floor(hours * 60.0 / WEIGHT_UNIT_MIN + 1e-9)) if np.isfinite(hours) else all_weight
+        fields["member_budget"] = budget
+    return replace(problem, **fields)  # type: ignore[arg-type]
+
+
+# -- before solving -------------------------------------------------------------------
+
+
+CHECK_COLUMNS: tuple[str, ...] = (
+    "branch", "households", "critical", "elevated", "normal", "members", "available_members",
+    "capacity", "out_of_reach", "capacity_gap", "shortfall_lower_bound",
+)
+
+
+def scenario_check(scenario: Scenario) -> pd.DataFrame:
+    """Per branch, before solving: demand, supply and the shortfall no plan can avoid.
+
+    Parameters
+    ----------
+    scenario
+        A validated scenario.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per branch with households (sorted by branch; ``"*"`` when
+        the policy lets members cross branches), columns
+        :data:`CHECK_COLUMNS`: ``households`` and per priority; ``members``
+        of the branch and ``available_members`` (available, capacity > 0);
+        ``capacity`` of the available members; ``out_of_reach``: households
+        no available member reaches; ``capacity_gap``: households minus
+        capacity (0 when capacity suffices); ``shortfall_lower_bound``:
+        households that stay uncovered in every plan, at least. Every member
+        can cover at most min(capacity, households it may serve) and a
+        household without an eligible member (out of reach, or no member
+        reaching its whole stairwell unit) is never covered, so
+        ``shortfall_lower_bound`` = households − min(households without
+        those, Σ min(capacity, eligible households)) ≥ max(out_of_reach,
+        capacity_gap).
+    """
+    branches = compile_scenario(
+        scenario.members, scenario.households, objective="distance", policy=scenario.policy
+    )
+    rows = []
+    for branch in branches:
+        problem = branch.problem
+        H = problem.num_households
+        tiers = np.bincount(problem.household_tier, minlength=NUM_TIERS)
+        capacity = problem.member_capacity.astype(np.int64)
+        eligible = np.bincount(problem.arc_member, minlength=problem.num_members)
+        no_arc = int((np.diff(problem.household_arc_ptr) == 0).sum())
+        coverable = min(H - no_arc, int(np.minimum(capacity, eligible).sum()))
+        rows.append(
+            {
+                "branch": branch.branch,
+                "households": H,
+                **{PRIORITIES[t]: int(tiers[t]) for t in reversed(range(NUM_TIERS))},
+                "members": problem.num_members,
+                "available_members": int((capacity > 0).sum()),
+                "capacity": int(capacity.sum()),
+                "out_of_reach": int((branch.reachable_members == 0).sum()),
+                "capacity_gap": max(H - int(capacity.sum()), 0),
+                "shortfall_lower_bound": H - coverable,
+            }
+        )
+    frame = pd.DataFrame(rows, columns=list(CHECK_COLUMNS))
+    return frame.astype({c: np.int64 for c in CHECK_COLUMNS if c != "branch"}).reset_index(drop=True)
