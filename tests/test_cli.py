@@ -116,3 +116,10 @@ def test_gap_command_bad_file_exits_2(tmp_path, capsys):
     (tmp_path / "bad").write_text("2 3\n1 2 3\n", encoding="utf-8")
     assert main(["gap", str(tmp_path / "bad")]) == 2
     assert "bad" in capsys.readouterr().err
+
+
+def test_unknown_backup_tier_names_the_allowed_ones(town_files, tmp_path, capsys):
+    members, households = town_files
+    assert main(["solve", str(members), str(households), "--out", str(tmp_path), "--backup", "urgent"]) == 2
+    err = capsys.readouterr().err
+    assert "urgent" in err and "critical" in err

@@ -15,6 +15,7 @@ import logging
 __version__ = "0.1.0"
 
 from . import synth  # noqa: E402
+from .compare import Comparison, compare, compare_plans  # noqa: E402
 from .compile import compile_scenario  # noqa: E402
 from .errors import BaohuError, EngineError, InputError, Issue, ScalingWarning  # noqa: E402
 from .params import SolveParams  # noqa: E402
@@ -31,6 +32,7 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
     "BaohuError",
+    "Comparison",
     "EngineError",
     "InputError",
     "Issue",
@@ -44,6 +46,8 @@ __all__ = [
     "SolveParams",
     "Status",
     "__version__",
+    "compare",
+    "compare_plans",
     "compile_scenario",
     "rebalance",
     "solve",

@@ -1,4 +1,4 @@
-"""Command line: ``baohu-assign solve | rebalance | demo``. The only module that prints.
+"""Command line: ``baohu-assign solve | rebalance | demo | compare``. The only module that prints.
 
 Exit codes: 0 a plan was written (even with uncovered households), 2 bad
 input (the message names file, row and column), 1 internal error.
@@ -18,6 +18,7 @@ from .engines import STRATEGIES
 from .errors import InputError
 from .policy import Policy
 from .problem import OBJECTIVES
+from .progress import ProgressCallback, terminal_progress
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
 OUTPUT_FILES = ("assignments.csv", "members.csv", "report.json", "roster.xlsx", "map.html")
@@ -51,7 +52,8 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--tile-url", default=None, metavar="URL",
                          help="base-map tile URL template for map.html, e.g. an intranet tile server "
                               "(implies --map; default: no base map)")
-        sub.add_argument("--quiet", action="store_true", help="print nothing but errors")
+        sub.add_argument("--quiet", action="store_true",
+                         help="print nothing but errors (also hides the progress line shown on a terminal)")
         sub.add_argument("--debug", action="store_true", help="debug logging and tracebacks")
 
     for name, objective, text in (
@@ -80,6 +82,17 @@ def _parser() -> argparse.ArgumentParser:
     gap.add_argument("--seed", type=int, default=0)
     gap.add_argument("--strategy", choices=("cpsat", "greedy"), default="cpsat")
     gap.add_argument("--debug", action="store_true", help="debug logging and tracebacks")
+
+    compare = commands.add_parser(
+        "compare", help="compare two plan folders: KPIs side by side and the households whose contact differs",
+        description="Compare two output folders of solve/rebalance (assignments.csv, members.csv, report.json): "
+                    "print the KPI table and the number of households whose contact differs.",
+    )
+    compare.add_argument("plan_a", type=Path, metavar="PLAN_A_DIR", help="first plan folder (e.g. before)")
+    compare.add_argument("plan_b", type=Path, metavar="PLAN_B_DIR", help="second plan folder (e.g. after)")
+    compare.add_argument("--out", type=Path, default=None, metavar="FILE.csv",
+                         help="write the households whose contact differs, with both members, to this CSV")
+    compare.add_argument("--debug", action="store_true", help="debug logging and tracebacks")
     return parser
 
 
@@ -109,22 +122,39 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.command == "gap":
+        return _run_gap(args)
+    if args.command == "compare":
+        return _run_compare(args)
+    # One updating line on stderr, only when stderr is a terminal (never in pipes or logs).
+    progress = terminal_progress(quiet=args.quiet)
+    try:
+        return _run_plan(args, progress)
+    finally:
+        if progress is not None:
+            progress.close()
+
+
+def _run_plan(args: argparse.Namespace, progress: ProgressCallback | None) -> int:
     from .rebalance import rebalance
     from .scenario import Scenario
     from .solve import solve
 
-    if args.command == "gap":
-        return _run_gap(args)
     started = time.perf_counter()
     policy = _policy(args.policy)
     if args.backup:
         tiers = tuple(t.strip() for t in args.backup.split(",") if t.strip())
+        from pydantic import ValidationError
+
         try:
             policy = Policy.model_validate({**policy.model_dump(), "backup_tiers": tiers})
-        except ValueError as exc:
+        except ValidationError as exc:
             from .errors import Issue
 
-            raise InputError(Issue("--backup", None, None, str(exc).splitlines()[-1])) from None
+            message = "; ".join(err["msg"] for err in exc.errors())
+            raise InputError(Issue("--backup", None, None, message)) from None
+    if progress is not None:
+        progress("loading", 0, 0)
     if args.command == "demo":
         from .synth import make_town
 
@@ -139,7 +169,9 @@ def _run(args: argparse.Namespace) -> int:
 
     run = rebalance if args.command == "rebalance" else solve
     plan = run(scenario, objective=args.objective, strategy=args.strategy,
-               time_limit=args.time_limit, seed=args.seed)
+               time_limit=args.time_limit, seed=args.seed, progress=progress)
+    if progress is not None:
+        progress("writing", 0, 0)
     paths = plan.write(args.out)
     if args.xlsx:
         from .roster import write_roster
@@ -149,6 +181,8 @@ def _run(args: argparse.Namespace) -> int:
         from .webmap import write_map
 
         paths["map"] = write_map(plan, args.out / "map.html", tile_url=args.tile_url)
+    if progress is not None:
+        progress.close()  # erase the progress line before the summary
     if not args.quiet:
         print(plan.summary())
         print(f"  wrote {', '.join(str(p) for p in paths.values())} ({time.perf_counter() - started:.2f} s in all)")
@@ -168,6 +202,17 @@ def _run_gap(args: argparse.Namespace) -> int:
     except ValueError as exc:  # malformed instance: the reader names the file and the token
         raise InputError(Issue(str(args.instance), None, None, str(exc))) from None
     print(json.dumps(result, sort_keys=True))
+    return EXIT_OK
+
+
+def _run_compare(args: argparse.Namespace) -> int:
+    from .compare import compare
+
+    comparison = compare(args.plan_a, args.plan_b)
+    print(comparison.summary())
+    if args.out is not None:
+        path = comparison.write_differing(args.out)
+        print(f"  wrote {path} ({comparison.num_differing:,} households)")
     return EXIT_OK
 
 

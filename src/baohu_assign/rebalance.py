@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from .params import SolveParams
 from .plan import Plan
 from .scenario import Scenario
@@ -17,6 +19,7 @@ def rebalance(
     time_limit: float | None = None,
     seed: int = 0,
     params: SolveParams | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> Plan:
     """Re-assign with today's contacts as the starting point.
 
@@ -30,6 +33,7 @@ def rebalance(
     (critical first) and, among those plans, changes the fewest contacts,
     then minimises weekly travel; with the flow engine this minimum is exact.
     Each household's ``changed`` flag and ``reason`` say what happened.
+    ``progress`` is passed on to :func:`~baohu_assign.solve`.
     """
     if current is not None:
         households = scenario.households.drop(columns=["row"], errors="ignore").copy()
@@ -44,4 +48,5 @@ def rebalance(
         time_limit=time_limit,
         seed=seed,
         params=params,
+        progress=progress,
     )

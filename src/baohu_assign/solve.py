@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from types import ModuleType
 
@@ -43,6 +44,7 @@ def solve(
     time_limit: float | None = None,
     seed: int = 0,
     params: SolveParams | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> Plan:
     """Assign members to households.
 
@@ -65,6 +67,10 @@ def solve(
     params
         Advanced engine parameters; ``time_limit`` and ``seed`` override
         theirs when given.
+    progress
+        Called as ``progress("arcs", 0, 0)`` before the candidate pairs are
+        built and ``progress("solving", k, n)`` as branch ``k`` of ``n``
+        starts (see :mod:`baohu_assign.progress`); ``None``: silent.
 
     Returns
     -------
@@ -90,6 +96,8 @@ def solve(
     base = replace(base, seed=seed, time_limit=time_limit if time_limit is not None else base.time_limit)
     deadline = Deadline.after(base.time_limit)
 
+    if progress is not None:
+        progress("arcs", 0, 0)
     branches = compile_scenario(
         scenario.members, scenario.households, objective=objective, policy=scenario.policy
     )
@@ -97,6 +105,8 @@ def solve(
     total_arcs = sum(b.problem.num_arcs for b in branches) or 1
     results: list[BranchResult] = []
     for index, branch in enumerate(branches):
+        if progress is not None:
+            progress("solving", index + 1, len(branches))
         # Each branch gets a share of what is left, by its size.
         remaining = deadline.remaining()
         share = None

@@ -1,0 +1,155 @@
+"""plots: every figure is drawn from the plan's data, offline, without pyplot or a CJK font."""
+
+from __future__ import annotations
+
+import io
+import pickle
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+import baohu_assign as ba
+
+pytest.importorskip("matplotlib")
+
+from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from baohu_assign import plots  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def plans():
+    town = ba.synth.make_town(5, households=900, branches=5, current=True)
+    before = ba.rebalance(ba.Scenario.from_frames(town.members, town.households))
+    moved = ba.synth.relocate(town, seed=2, new_households=10)
+    after = ba.rebalance(ba.Scenario.from_frames(moved.members, moved.households), current=before)
+    return before, after
+
+
+def _render(fig: Figure) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=50)
+    return buffer.getvalue()
+
+
+def test_plot_loads_has_a_dot_per_serving_member(plans):
+    plan = plans[0]
+    fig = plots.plot_loads(plan)
+    assert isinstance(fig, Figure)
+    (ax,) = fig.axes
+    serving = plan.members[plan.members["capacity"] > 0]
+    dots = np.concatenate([c.get_offsets()[:, 0] for c in ax.collections])
+    assert len(dots) == len(serving)
+    assert sorted(np.round(dots, 6)) == sorted(np.round(100 * serving["utilisation"].to_numpy(), 6))
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert sorted(labels) == sorted(serving["branch"].unique())
+    assert _render(fig).startswith(b"\x89PNG")
+
+
+def test_plot_loads_limits_the_branches(plans):
+    fig = plots.plot_loads(plans[0], max_branches=2)
+    (ax,) = fig.axes
+    assert len(ax.get_yticklabels()) == 2
+    assert "not shown" in ax.get_title()
+
+
+def test_plot_distances_has_a_curve_per_tier(plans):
+    plan = plans[1]
+    fig = plots.plot_distances(plan)
+    (ax,) = fig.axes
+    primary = plan.primary
+    covered = primary[primary["member_id"].notna()]
+    steps = [line for line in ax.get_lines() if line.get_marker() in ("None", None, "")]
+    tiers = [t for t in ("critical", "elevated", "normal") if (covered["priority"] == t).any()]
+    assert len(steps) == len(tiers)
+    for line, tier in zip(steps, tiers, strict=True):
+        expected = np.sort(np.maximum(covered.loc[covered["priority"] == tier, "distance_m"].to_numpy(), 1.0))
+        assert np.allclose(line.get_xdata(), expected)
+        assert line.get_ydata()[-1] == pytest.approx(1.0)
+    assert ax.get_xscale() == "log"
+    _render(fig)
+
+
+def test_plot_rebalance_counts_members_and_changes(plans):
+    before, after = plans
+    fig = plots.plot_rebalance(before, after, top=100)
+    load_ax, change_ax = fig.axes
+    heights = [p.get_height() for p in load_ax.patches]
+    assert sum(heights) == len(before.members) + len(after.members)
+    widths = sum(p.get_width() for p in change_ax.patches)
+    assert widths == ba.compare_plans(before, after).num_differing > 0
+    _render(fig)
+
+
+def test_plot_rebalance_without_changes(plans):
+    before = plans[0]
+    fig = plots.plot_rebalance(before, before)
+    assert any("no household changed contact" in t.get_text() for t in fig.axes[1].texts)
+    _render(fig)
+
+
+def test_plots_draw_on_given_axes(plans):
+    before, after = plans
+    fig = Figure()
+    axes = fig.subplots(1, 4)
+    assert plots.plot_loads(before, ax=axes[0]) is fig
+    assert plots.plot_distances(before, ax=axes[1]) is fig
+    assert plots.plot_rebalance(before, after, ax=axes[2:]) is fig
+    single = Figure().subplots()
+    assert isinstance(single, Axes)
+    plots.plot_rebalance(before, after, ax=single)
+    assert "changed contact" in single.get_title()
+    for ax in axes:
+        assert ax.has_data() or ax.patches
+    _render(fig)
+
+
+def test_no_cjk_font_means_numbered_branches_and_one_warning(plans, monkeypatch):
+    monkeypatch.setattr(plots, "cjk_font", lambda: None)
+    plots._warn_no_cjk_font.cache_clear()
+    before, after = plans
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        figs = [plots.plot_loads(before), plots.plot_distances(before), plots.plot_rebalance(before, after),
+                plots.plot_loads(after)]
+        for fig in figs:
+            _render(fig)
+    messages = [str(w.message) for w in caught]
+    assert len(messages) == 1 and "no CJK font" in messages[0], messages
+    labels = [t.get_text() for t in figs[0].axes[0].get_yticklabels()]
+    assert all(label.startswith("branch ") for label in labels)
+    plots._warn_no_cjk_font.cache_clear()
+
+
+def test_with_a_cjk_font_no_glyph_is_missing(plans):
+    if plots.cjk_font() is None:
+        pytest.skip("no CJK font installed")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _render(plots.plot_rebalance(*plans))
+        _render(plots.plot_loads(plans[0]))
+    assert not [w for w in caught if "missing from font" in str(w.message)]
+
+
+def test_figures_display_and_pickle(plans):
+    fig = plots.plot_distances(plans[0])
+    assert fig._repr_png_().startswith(b"\x89PNG")
+    again = pickle.loads(pickle.dumps(fig))
+    assert isinstance(again, Figure)
+
+
+def test_the_core_never_imports_matplotlib(tmp_path):
+    code = (
+        "import sys, baohu_assign as ba\n"
+        "t = ba.synth.make_town(0, households=200, branches=3)\n"
+        "p = ba.solve(ba.Scenario.from_frames(t.members, t.households))\n"
+        "ba.compare_plans(p, p)\n"
+        "import baohu_assign.plots\n"
+        "assert 'matplotlib' not in sys.modules, 'matplotlib imported'\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
