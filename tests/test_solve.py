@@ -17,20 +17,21 @@ def town():
     return ba.Scenario.from_frames(synthetic.members, synthetic.households)
 
 
-def test_auto_uses_flow_without_groups_and_greedy_with_groups(town):
-    """auto: flow for plain branches (optimal), greedy for branches with stairwell units."""
+def test_auto_uses_flow_without_groups_and_cpsat_with_groups(town):
+    """auto: flow for plain branches, CP-SAT for branches with stairwell units."""
     plan = ba.solve(town, objective="distance")
     for branch in plan.report.branches:
         result = next(r for r in plan.results if r.branch.branch == branch.branch)
-        expected = "greedy" if result.branch.problem.has_groups else "flow"
+        expected = "cpsat" if result.branch.problem.has_groups else "flow"
         assert branch.engine == expected
     assert plan.report.status in (ba.Status.OPTIMAL, ba.Status.FEASIBLE)
 
 
 def test_without_ortools_auto_falls_back(monkeypatch, town, tmp_path):
     """OR-Tools not importable: auto still writes a valid plan, status fallback, reason in warnings."""
-    monkeypatch.setitem(sys.modules, "ortools.graph.python.min_cost_flow", None)
-    monkeypatch.setitem(sys.modules, "ortools.graph.python", None)
+    for name in ("ortools", "ortools.graph", "ortools.graph.python", "ortools.graph.python.min_cost_flow",
+                 "ortools.sat", "ortools.sat.python", "ortools.sat.python.cp_model"):
+        monkeypatch.setitem(sys.modules, name, None)
     plan = ba.solve(town, objective="balanced")
     assert plan.report.status == ba.Status.FALLBACK
     assert any(w.code == "engine_fallback" and "OR-Tools" in w.message for w in plan.report.warnings)

@@ -91,7 +91,7 @@ def read_instance(path: str | Path) -> GapInstance:
     if m <= 0 or n <= 0 or values.shape[0] != expected:
         raise ValueError(
             f"{path}: a GAP instance with m={m} agents and n={n} jobs has "
-            f"{expected} tokens (2 + 2*m*n + m), found {values.shape[0]}"
+            f"{expected} tokens (2 + 2*m*n + m), found {values.shape[0]} tokens"
         )
     if (values < 0).any():
         raise ValueError(f"{path}: negative numbers are not allowed in a GAP instance")

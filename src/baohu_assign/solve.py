@@ -23,6 +23,14 @@ from .solution import Solution, violations
 
 logger = logging.getLogger(__name__)
 
+DEFAULT_SEARCH_SECONDS = 60.0
+"""Budget shared by the branches that need search (units, hour budgets,
+backups) when the caller gives no time limit: exact flow branches need none,
+and CP-SAT would otherwise keep improving a near-optimal plan for minutes."""
+
+BALANCED_SEARCH_SECONDS = 5.0
+"""Most CP-SAT time per branch for the balanced objective (after greedy calibration)."""
+
 CALIBRATION_SOLVES = {"flow": 14, "cpsat": 6, "greedy": 5}
 """Most engine runs spent finding the balance weight of one branch."""
 
@@ -61,7 +69,9 @@ def solve(
         ``"auto"`` (best engine per branch, greedy as fallback), ``"flow"``,
         ``"cpsat"`` or ``"greedy"``.
     time_limit
-        Wall-clock budget in seconds for the whole call (``None``: none).
+        Wall-clock budget in seconds for the whole call. ``None``: exact
+        branches run to optimality and branches that need search (stairwell
+        units, hour budgets, backups) share :data:`DEFAULT_SEARCH_SECONDS`.
     seed
         Seed of every random choice; same input and seed give the same plan.
     params
@@ -94,7 +104,6 @@ def solve(
     started = time.perf_counter()
     base = params or SolveParams()
     base = replace(base, seed=seed, time_limit=time_limit if time_limit is not None else base.time_limit)
-    deadline = Deadline.after(base.time_limit)
 
     if progress is not None:
         progress("arcs", 0, 0)
@@ -102,7 +111,12 @@ def solve(
         scenario.members, scenario.households, objective=objective, policy=scenario.policy
     )
     seeds = np.random.SeedSequence(seed).spawn(max(len(branches), 1))
-    total_arcs = sum(b.problem.num_arcs for b in branches) or 1
+    # Only branches that need search share the budget; flow branches are exact and fast.
+    weights = [_search_weight(b) for b in branches]
+    budget = base.time_limit
+    if budget is None and strategy in ("auto", "cpsat") and any(weights):
+        budget = DEFAULT_SEARCH_SECONDS
+    deadline = Deadline.after(budget)
     results: list[BranchResult] = []
     for index, branch in enumerate(branches):
         if progress is not None:
@@ -110,9 +124,8 @@ def solve(
         # Each branch gets a share of what is left, by its size.
         remaining = deadline.remaining()
         share = None
-        if remaining is not None:
-            later = sum(b.problem.num_arcs for b in branches[index:]) or 1
-            share = remaining * max(branch.problem.num_arcs, 1) / later
+        if remaining is not None and weights[index]:
+            share = remaining * weights[index] / sum(weights[index:])
         branch_params = replace(
             base,
             seed=int(seeds[index].generate_state(1)[0]),
@@ -134,7 +147,6 @@ def solve(
             index + 1, len(branches), outcome.solution.engine, outcome.status.value,
             outcome.solution.objective, outcome.solution.wall_s,
         )
-    del total_arcs
     return Plan(
         scenario=scenario,
         results=tuple(results),
@@ -144,6 +156,13 @@ def solve(
         time_limit=time_limit,
         wall_s=time.perf_counter() - started,
     )
+
+
+def _search_weight(branch: BranchProblem) -> int:
+    """Share of the time budget a branch deserves: its arcs when it needs search, else 0."""
+    problem = branch.problem
+    needs_search = problem.has_groups or problem.has_budgets or problem.has_backups
+    return max(problem.num_arcs, 1) if needs_search else 0
 
 
 def _candidates(strategy: str, branch: BranchProblem) -> list[str]:
@@ -174,12 +193,14 @@ def _solve_branch(
             continue
         try:
             solution, weight, tuned = _run(engine, branch, objective, params, policy)
-        except EngineError as exc:
-            notes.append(f"engine {name!r} failed on branch {branch.branch!r}: {exc}")
+        except Exception as exc:  # noqa: BLE001 - any engine failure means: fall back, and say so
+            logger.debug("engine %s failed", name, exc_info=True)
+            notes.append(f"engine {name!r} failed on branch {branch.branch!r}: {type(exc).__name__}: {exc}")
             failed = True
             continue
         status = Status.OPTIMAL if solution.status == "optimal" else Status.FEASIBLE
-        if failed and name == engines.FALLBACK:
+        if failed:
+            # An earlier engine failed or was missing: say so, whatever took over.
             status = Status.FALLBACK
         return _Outcome(solution, status, weight, tuned, tuple(notes))
     # Every choice failed or declined: greedy always applies and never imports OR-Tools.
@@ -197,7 +218,30 @@ def _run(
     if policy.balance_weight is not None:
         tuned = with_balance(branch, policy.balance_weight)
         return _checked(engine, tuned, params), policy.balance_weight, tuned
+    if engine.NAME == "cpsat":
+        return _calibrate_then_search(engine, branch, params, policy.balance_travel_budget)
     return _calibrate(engine, branch, params, policy.balance_travel_budget)
+
+
+def _calibrate_then_search(
+    engine: ModuleType, branch: BranchProblem, params: SolveParams, budget: float
+) -> tuple[Solution, float, BranchProblem]:
+    """Balanced objective on a branch that needs search.
+
+    Calibrating the weight takes several solves; greedy makes them cheap.
+    CP-SAT then searches the chosen weight with the time left, and the better
+    plan is kept, with CP-SAT's bound either way.
+    """
+    greedy = engines.load(engines.FALLBACK)
+    found, weight, tuned = _calibrate(greedy, branch, params, budget)
+    # The balance term makes CP-SAT's bound weak, so more time rarely pays off.
+    remaining = params.deadline.remaining()
+    seconds = BALANCED_SEARCH_SECONDS if remaining is None else min(remaining, BALANCED_SEARCH_SECONDS)
+    searched = _checked(engine, tuned, replace(params, time_limit=seconds, deadline=Deadline.after(seconds)))
+    if searched.objective <= found.objective:
+        return searched, weight, tuned
+    bound = searched.bound
+    return replace(found, status="feasible", bound=bound), weight, tuned
 
 
 def _checked(engine: ModuleType, branch: BranchProblem, params: SolveParams) -> Solution:

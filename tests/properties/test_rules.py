@@ -10,7 +10,7 @@ from strategies import scenarios
 
 import baohu_assign as ba
 
-STRATEGIES = ["flow", "greedy", "auto"]
+STRATEGIES = ["flow", "cpsat", "greedy", "auto"]
 OBJECTIVES = ["distance", "balanced", "min-churn"]
 
 
@@ -40,7 +40,7 @@ def test_no_hard_rule_broken_and_coverage_maximal(strategy, objective, data):
     assert _tier_counts(plan) == max_coverage(scenario.members, scenario.households)
 
 
-@pytest.mark.parametrize("strategy", ["greedy", "auto"])
+@pytest.mark.parametrize("strategy", ["cpsat", "greedy", "auto"])
 @given(data=scenarios(groups=True, pins=True, max_households=8))
 def test_groups_and_pins_never_broken(strategy, data):
     """With stairwell units and pins: groups whole, valid pins kept, every rule held."""
@@ -96,3 +96,23 @@ def test_frames_round_trip_through_files(tmp_path):
     assert reloaded["household_id"].tolist() == plan.assignments["household_id"].tolist()
     assert reloaded["member_id"].tolist() == plan.assignments["member_id"].fillna("").tolist()
     assert list(reloaded.columns[:6]) == ["household_id", "member_id", "role", "distance_m", "changed", "reason"]
+
+
+@pytest.mark.parametrize("strategy", ["cpsat", "greedy"])
+@given(data=scenarios(groups=True, max_households=8, max_members=3))
+def test_hours_and_backups_never_violated(strategy, data):
+    """Hour budgets and backups: no member over budget, backups valid, every other rule held."""
+    from baohu_assign.solution import violations
+
+    members, households = data
+    members = members.assign(hours_per_week=[2.0 + (i % 3) * 3.0 for i in range(len(members))])
+    policy = ba.Policy(backup_tiers=("critical", "elevated"), backup_capacity=1)
+    scenario = ba.Scenario.from_frames(members, households, policy=policy)
+    plan = ba.solve(scenario, strategy=strategy, objective="distance", time_limit=5)
+    primary = plan.primary
+    assert rule_violations(scenario.members, scenario.households, primary) == []
+    for result in plan.results:
+        assert violations(result.branch.problem, result.solution.member_of, result.solution.backup_of) == []
+    backups = plan.assignments[plan.assignments["role"] == "backup"]
+    merged = backups.merge(primary[["household_id", "member_id"]], on="household_id", suffixes=("", "_primary"))
+    assert (merged["member_id"] != merged["member_id_primary"]).all()

@@ -15,7 +15,7 @@ from typing import Literal
 
 Strategy = Literal["auto", "flow", "cpsat", "greedy"]
 STRATEGIES: tuple[str, ...] = ("auto", "flow", "cpsat", "greedy")
-AUTO_ORDER: tuple[str, ...] = ("flow", "greedy")
+AUTO_ORDER: tuple[str, ...] = ("flow", "cpsat", "greedy")
 FALLBACK = "greedy"
 
 

@@ -1,0 +1,1522 @@
+"""CP-SAT engine: stairwell units, hour budgets and backups, exactly or by LNS.
+
+Model
+-----
+Households of one stairwell unit (``household_group``) share one member, so
+the model works on *units* (a group, or a household on its own). A unit's
+*options* are the members eligible for every household of the unit; an
+option costs the sum of its arcs' ``arc_cost`` and weighs the sum of their
+``arc_weight``. One Boolean ``x[o]`` per option (never dense)::
+
+    Σ_{o of u} x[o] ≤ 1             (= 1 for pinned units)    per unit u
+    Σ_{o at m} size(o) x[o] ≤ c(m)                           per member m
+    Σ_{o at m} weight(o) x[o] ≤ budget(m)                    per member m (budgets)
+    bal(m) ≥ F(k) + s(k+1)·(load(m) − k),  k = 0..c(m)−1      per member m (balanced)
+
+    minimise Σ (cost(o) − penalty(u)) x[o] + Σ_u penalty(u) + Σ_m bal(m)  [+ backups]
+
+``penalty(u)`` is the tier penalty of the unit's households, so the model
+pays it exactly when the unit stays uncovered. ``F`` is the cumulative sum
+of :meth:`~baohu_assign.problem.Problem.balance_step_costs` (convex, so
+the tangent lines meet exactly at integer loads and the LP relaxation is
+the convex hull). Backups get a second Boolean ``b[a]`` per arc of a
+household that wants one: ``Σ b ≤ covered``, ``b[a] + x[primary option at the
+same member] ≤ 1``, ``Σ b ≤ member_backup_capacity`` per member, cost
+``arc_cost`` and ``backup_penalty`` for a covered household without one.
+If the tier penalties are not large enough to dominate every backup term
+(see :func:`_backups_are_safe`), the engine first solves without backups and
+then keeps each tier's coverage as a floor (lexicographic).
+
+Size
+----
+1. Bounds: the min-cost-flow optimum without groups, budgets and backups is
+   a relaxation (those only restrict or add non-negative costs); when its
+   plan happens to satisfy them and there are no backups, it is optimal
+   and returned at once. The LP relaxation of the unit model (HiGHS) gives a
+   better bound and, through its duals, reduced costs: an option whose
+   reduced cost exceeds ``incumbent − bound`` cannot be in any better plan
+   and is removed (reduced-cost fixing). Removing it keeps every proof
+   valid, so "optimal" on the pruned model is optimal for the full problem.
+2. Start: a regret greedy on reduced costs (pinned units first, then by tier).
+3. Small models are solved whole with the start as hint. Larger ones first
+   solve a heuristic *core* (the few best options of each unit by reduced
+   cost), then run large neighbourhood search: a few related members
+   (sharing good options) lose all their units, which are re-assigned
+   optimally among them by a small CP-SAT model while the rest stays fixed;
+   improvements are kept. Two disjoint neighbourhoods are solved at a time
+   on two threads when there are no backups. Neighbourhood size adapts to
+   how quickly the sub-models solve.
+4. With time left, the whole pruned model is solved with the best plan as
+   hint, which may prove optimality.
+
+Determinism
+-----------
+Every random choice comes from ``numpy.random.default_rng(params.seed)``,
+CP-SAT gets ``random_seed`` and ``num_workers`` from ``params``, and every
+neighbourhood solve is single-threaded with a deterministic time limit; the
+results of parallel neighbourhoods are merged in a fixed order. So:
+
+- ``SolveParams(max_iterations=N)``: work-limited mode. Whole-model solves
+  use CP-SAT's deterministic ``interleave_search`` with a deterministic time
+  limit, and the LNS runs exactly ``N`` rounds. The same seed and
+  ``num_workers`` give the identical plan on any machine, provided the
+  wall-clock ``time_limit`` (kept as a safety net) does not bind first.
+- Otherwise (wall-clock mode) whole-model solves run CP-SAT's parallel
+  portfolio and the LNS runs until the deadline, so the plan can depend on
+  machine speed and thread timing; it is always valid, and "optimal" is
+  always proven.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from ..errors import EngineError
+from ..objective import evaluate
+from ..params import SolveParams
+from ..problem import NUM_TIERS, Problem
+from ..solution import Solution
+
+logger = logging.getLogger(__name__)
+search_logger = logging.getLogger(__name__ + ".search")
+"""CP-SAT's own search log (DEBUG); a child, so it can be silenced apart from the phase lines."""
+
+NAME = "cpsat"
+
+SMALL_MODEL_OPTIONS = 1_500
+"""Up to this many options the whole model is solved first (it often proves optimality)."""
+CORE_SHARE = 0.15
+"""Share of the time for the first solve of a larger model (its core when the LP is known)."""
+FINAL_SHARE = 0.25
+"""Share of the time left after the LNS for the whole pruned model (improvement and proof)."""
+FULL_MODEL_OPTIONS = 150_000
+"""Beyond this many options the whole model is never built (building and presolve take seconds)."""
+LP_MAX_OPTIONS = 400_000
+"""Largest model whose LP relaxation is solved for bounds and reduced costs."""
+CORE_RANK = 3
+"""Options per unit kept in the heuristic core (best by reduced cost)."""
+AFFINITY_RANK = 4
+"""Best options per unit whose members count as related to each other."""
+LNS_RANK = 4
+"""Best options per unit (by reduced cost) that neighbourhood models consider, besides the current one."""
+LNS_DETERMINISTIC_TIME = 0.1
+"""Deterministic time limit of one neighbourhood solve."""
+LNS_PARAMETERS: dict[str, object] = {}
+"""Extra CP-SAT parameters of neighbourhood solves (small models: presolve costs more than it saves)."""
+LNS_INITIAL_TARGET = 30
+"""Free units of the first neighbourhoods; then it adapts to how often sub-models are proven optimal."""
+LNS_MIN_TARGET = 6
+"""Smallest neighbourhood (free units)."""
+PARTIAL_SHARE = 0.5
+"""Share of neighbourhoods that free only the most mobile units of more members."""
+PARTIAL_SPREAD = 2
+"""A partial neighbourhood spans this many times the members of a full one."""
+LNS_LOCAL_RANK = 3
+"""Options per free unit among the neighbourhood's members that a sub-model keeps (best by reduced cost)."""
+UNLIMITED_DETERMINISTIC_TIME = 20.0
+"""Deterministic time limit of one whole-model solve when there is neither a time limit nor an iteration budget."""
+STALL_ROUNDS = 300
+"""The LNS stops after this many neighbourhoods in a row without improvement (not in work-limited mode)."""
+
+INT64_MAX = 2**63 - 1
+
+
+def supports(problem: Problem) -> bool:
+    """CP-SAT expresses every rule: groups, pins, budgets, balance and backups."""
+    return True
+
+
+# --------------------------------------------------------------------------- units
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Units:
+    """Households folded into units (stairwell groups) and the options of each unit."""
+
+    household_unit: np.ndarray  # int64[H]
+    unit_ptr: np.ndarray  # int64[U+1] into unit_households
+    unit_households: np.ndarray  # int64[H], households ordered by unit
+    unit_size: np.ndarray  # int64[U]
+    unit_tiers: np.ndarray  # int64[U, NUM_TIERS]: households of each tier
+    unit_penalty: np.ndarray  # int64[U]: cost of leaving the unit uncovered
+    unit_pinned: np.ndarray  # bool[U]
+    unit_wants_backup: np.ndarray  # int64[U]: households of the unit that want a backup
+    option_ptr: np.ndarray  # int64[U+1]
+    option_unit: np.ndarray  # int64[O]
+    option_member: np.ndarray  # int64[O]
+    option_cost: np.ndarray  # int64[O]
+    option_weight: np.ndarray | None  # int64[O]
+    member_ptr: np.ndarray  # int64[M+1] into member_options
+    member_options: np.ndarray  # int64[O], options ordered by member
+
+    @property
+    def num_units(self) -> int:
+        return int(self.unit_size.shape[0])
+
+    @property
+    def num_options(self) -> int:
+        return int(self.option_unit.shape[0])
+
+
+def _build_units(problem: Problem) -> _Units:
+    """Fold groups into units and aggregate their arcs into options (vectorised)."""
+    H, M = problem.num_households, problem.num_members
+    group = problem.household_group.astype(np.int64)
+    representative = np.arange(H, dtype=np.int64)
+    grouped = np.flatnonzero(group >= 0)
+    if grouped.size:
+        # A unit is named by its first household, so units follow household order.
+        first = np.full(int(group.max()) + 1, H, dtype=np.int64)
+        np.minimum.at(first, group[grouped], grouped)
+        representative[grouped] = first[group[grouped]]
+    _, household_unit = np.unique(representative, return_inverse=True)
+    household_unit = household_unit.astype(np.int64)
+    U = int(household_unit.max()) + 1 if H else 0
+    unit_households = np.argsort(household_unit, kind="stable").astype(np.int64)
+    unit_ptr = np.searchsorted(household_unit[unit_households], np.arange(U + 1)).astype(np.int64)
+    unit_size = np.bincount(household_unit, minlength=U).astype(np.int64)
+    unit_tiers = np.zeros((U, NUM_TIERS), dtype=np.int64)
+    np.add.at(unit_tiers, (household_unit, problem.household_tier.astype(np.int64)), 1)
+    unit_penalty = unit_tiers @ problem.tier_penalty.astype(np.int64)
+    wants = problem.household_backup if problem.has_backups else np.zeros(H, dtype=bool)
+    unit_wants_backup = np.bincount(household_unit, weights=wants.astype(np.int64), minlength=U).astype(np.int64)
+
+    # Pins: a unit with a pinned household may only go to that member.
+    unit_pin = np.full(U, -1, dtype=np.int64)
+    pinned = np.flatnonzero(problem.household_pin >= 0)
+    if pinned.size:
+        pins = problem.household_pin[pinned].astype(np.int64)
+        units_of_pins = household_unit[pinned]
+        unit_pin[units_of_pins] = pins
+        if (unit_pin[units_of_pins] != pins).any():
+            raise EngineError("a stairwell unit has households pinned to different members")
+
+    # Options: (unit, member) pairs that every household of the unit reaches.
+    arc_unit = household_unit[problem.arc_household]
+    key = arc_unit * M + problem.arc_member.astype(np.int64)
+    order = np.argsort(key, kind="stable")
+    sorted_key = key[order]
+    starts = np.flatnonzero(np.r_[True, sorted_key[1:] != sorted_key[:-1]]) if key.size else np.zeros(0, np.int64)
+    counts = np.diff(np.r_[starts, key.size])
+    option_key = sorted_key[starts]
+    option_unit = option_key // M if M else option_key
+    option_member = option_key % M if M else option_key
+    option_cost = np.add.reduceat(problem.arc_cost[order], starts) if key.size else np.zeros(0, np.int64)
+    option_weight = None
+    if problem.has_budgets:
+        assert problem.arc_weight is not None
+        option_weight = np.add.reduceat(problem.arc_weight.astype(np.int64)[order], starts) if key.size else np.zeros(0, np.int64)
+    keep = counts == unit_size[option_unit]
+    keep &= (unit_pin[option_unit] < 0) | (unit_pin[option_unit] == option_member)
+    # An option larger than its member's capacity or budget can never be used.
+    keep &= unit_size[option_unit] <= problem.member_capacity.astype(np.int64)[option_member]
+    if option_weight is not None:
+        assert problem.member_budget is not None
+        keep &= option_weight <= problem.member_budget.astype(np.int64)[option_member]
+    option_unit, option_member = option_unit[keep].astype(np.int64), option_member[keep].astype(np.int64)
+    option_cost = option_cost[keep].astype(np.int64)
+    if option_weight is not None:
+        option_weight = option_weight[keep].astype(np.int64)
+    option_ptr = np.searchsorted(option_unit, np.arange(U + 1)).astype(np.int64)
+    unit_pinned = unit_pin >= 0
+    stranded = unit_pinned & (np.diff(option_ptr) == 0)
+    if stranded.any():
+        u = int(np.flatnonzero(stranded)[0])
+        raise EngineError(
+            f"household {int(unit_households[unit_ptr[u]])} is pinned to a member that cannot take its unit"
+        )
+    member_options = np.argsort(option_member, kind="stable").astype(np.int64)
+    member_ptr = np.searchsorted(option_member[member_options], np.arange(M + 1)).astype(np.int64)
+    return _Units(
+        household_unit=household_unit,
+        unit_ptr=unit_ptr,
+        unit_households=unit_households,
+        unit_size=unit_size,
+        unit_tiers=unit_tiers,
+        unit_penalty=unit_penalty.astype(np.int64),
+        unit_pinned=unit_pinned,
+        unit_wants_backup=unit_wants_backup,
+        option_ptr=option_ptr,
+        option_unit=option_unit,
+        option_member=option_member,
+        option_cost=option_cost,
+        option_weight=option_weight,
+        member_ptr=member_ptr,
+        member_options=member_options,
+    )
+
+
+def _balance_tables(problem: Problem) -> list[np.ndarray]:
+    """Per member: int64[c+1], the balance cost F(k) of carrying k households."""
+    return [
+        np.r_[0, np.cumsum(problem.balance_step_costs(m))].astype(np.int64) for m in range(problem.num_members)
+    ]
+
+
+def _backups_are_safe(problem: Problem) -> bool:
+    """Whether the tier penalties dominate every backup term, so one model is lexicographic.
+
+    Coverage improves only through exchanges whose primary cost changes by at
+    most ``B = 2·M·max arc cost + 2·max balance step`` (docs/model.md); backups
+    change the objective by at most ``K = (households wanting one) ·
+    max(backup_penalty, max arc cost)``. If every penalty step exceeds
+    ``B + K``, trading coverage for backups never pays.
+    """
+    if not problem.has_backups:
+        return True
+    assert problem.household_backup is not None
+    max_cost = int(problem.arc_cost.max()) if problem.num_arcs else 0
+    max_step = max((int(problem.balance_step_costs(m).max(initial=0)) for m in range(problem.num_members)), default=0)
+    primary = 2 * max(problem.num_members, 1) * max_cost + 2 * max_step
+    backups = int(problem.household_backup.sum()) * max(int(problem.backup_penalty), max_cost)
+    penalties = [int(p) for p in problem.tier_penalty]
+    step = min(penalties[0], *(b - a for a, b in zip(penalties, penalties[1:])))
+    return step > primary + backups
+
+
+# --------------------------------------------------------------------------- state
+
+
+@dataclass(slots=True)
+class _State:
+    """A plan in unit form: the chosen option of each unit and the backup of each household."""
+
+    unit_option: np.ndarray  # int64[U], -1 uncovered
+    backup_of: np.ndarray  # int64[H], -1 none
+
+    def copy(self) -> _State:
+        return _State(self.unit_option.copy(), self.backup_of.copy())
+
+
+def _member_of(problem: Problem, units: _Units, state: _State) -> np.ndarray:
+    member_of = np.full(problem.num_households, -1, dtype=np.int32)
+    chosen = state.unit_option[units.household_unit]
+    covered = chosen >= 0
+    member_of[covered] = units.option_member[chosen[covered]]
+    return member_of
+
+
+def _loads(problem: Problem, units: _Units, state: _State) -> tuple[np.ndarray, np.ndarray]:
+    """int64[M] households and int64[M] weight carried by each member."""
+    M = problem.num_members
+    used = state.unit_option[state.unit_option >= 0]
+    members = units.option_member[used]
+    load = np.bincount(members, weights=units.unit_size[units.option_unit[used]], minlength=M).astype(np.int64)
+    weight = np.zeros(M, dtype=np.int64)
+    if units.option_weight is not None:
+        np.add.at(weight, members, units.option_weight[used])
+    return load, weight
+
+
+# --------------------------------------------------------------------------- relaxations
+
+
+@dataclass(slots=True)
+class _Relaxation:
+    """Lower bound and LP reduced costs (``None`` when only the flow bound is known)."""
+
+    bound: int
+    lagrangian: float = -math.inf  # LP bound before rounding, for reduced-cost fixing
+    tolerance: float = 0.0
+    option_rc: np.ndarray | None = None  # float64[O]
+    uncovered_rc: np.ndarray | None = None  # float64[U], +inf for pinned units
+    member_price: np.ndarray | None = None  # float64[M]: value of a free household slot / budget unit
+
+    def fixing(self, units: _Units, incumbent: int, state: _State) -> tuple[np.ndarray, np.ndarray]:
+        """Options that may appear in a plan better than ``incumbent``, and units that must be covered.
+
+        A plan using option ``o`` costs at least ``bound + rc[o]`` (the LP bound
+        with the duals fixed is a Lagrangian bound, valid for every plan), so
+        options with ``rc > incumbent − 1 − bound`` can be dropped. The
+        incumbent's own choices are always kept, so the pruned model contains it.
+        """
+        O, U = units.num_options, units.num_units
+        allowed = np.ones(O, dtype=bool)
+        forced = units.unit_pinned.copy()
+        if self.option_rc is None or self.uncovered_rc is None:
+            return allowed, forced
+        slack = incumbent - 1 - self.lagrangian + self.tolerance
+        allowed = self.option_rc <= slack
+        current = state.unit_option[state.unit_option >= 0]
+        allowed[current] = True
+        forced |= (self.uncovered_rc > slack) & (state.unit_option >= 0)
+        return allowed, forced
+
+
+def _flow_relaxation(problem: Problem) -> tuple[int, np.ndarray] | None:
+    """Min-cost-flow optimum without groups, budgets and backups, and its plan."""
+    try:
+        from . import flow
+    except ImportError:  # pragma: no cover - flow ships with the package
+        return None
+    relaxed = replace(
+        problem,
+        household_group=np.full(problem.num_households, -1, dtype=np.int32),
+        arc_weight=None,
+        member_budget=None,
+        household_backup=None,
+        member_backup_capacity=None,
+    )
+    try:
+        solution = flow.solve(relaxed)
+    except EngineError as exc:
+        logger.debug("flow relaxation failed: %s", exc)
+        return None
+    return int(solution.objective), solution.member_of.astype(np.int64)
+
+
+def _lp_relaxation(problem: Problem, units: _Units, time_limit: float | None) -> _Relaxation | None:
+    """LP relaxation of the unit model (without backups) solved by HiGHS.
+
+    Returns the Lagrangian bound ``y·b + Σ min(rc, 0)`` computed from the
+    duals ``y`` (valid for any duals of the right sign, so HiGHS tolerances
+    cannot make it wrong) and the reduced costs of options and of leaving a
+    unit uncovered. ``None`` when scipy is missing or HiGHS does not finish.
+    """
+    try:
+        import scipy.sparse as sp
+        from scipy.optimize import linprog
+    except ImportError:  # pragma: no cover - scipy is a dependency
+        return None
+    O, U, M = units.num_options, units.num_units, problem.num_members
+    if O == 0 or U == 0:
+        return None
+    free_units = np.flatnonzero(~units.unit_pinned)
+    Y = free_units.shape[0]
+    capacity = problem.member_capacity.astype(np.int64)
+    balanced = problem.balance_scale > 0
+    if balanced:
+        step_member = np.repeat(np.arange(M), np.maximum(capacity, 0))
+        step_cost = np.concatenate([problem.balance_step_costs(m) for m in range(M)]) if M else np.zeros(0, np.int64)
+    else:
+        step_member = np.zeros(0, dtype=np.int64)
+        step_cost = np.zeros(0, dtype=np.int64)
+    S = step_member.shape[0]
+    n = O + Y + S
+    cost = np.concatenate([units.option_cost, units.unit_penalty[free_units], step_cost]).astype(np.float64)
+    eq = sp.csr_matrix(
+        (np.ones(O + Y), (np.r_[units.option_unit, free_units], np.arange(O + Y))), shape=(U, n)
+    )
+    size = units.unit_size[units.option_unit].astype(np.float64)
+    rows = [units.option_member]
+    cols = [np.arange(O)]
+    vals = [size]
+    if balanced:
+        rows.append(step_member)
+        cols.append(O + Y + np.arange(S))
+        vals.append(-np.ones(S))
+        rhs = [np.zeros(M)]
+    else:
+        rhs = [capacity.astype(np.float64)]
+    num_rows = M
+    if units.option_weight is not None:
+        assert problem.member_budget is not None
+        rows.append(M + units.option_member)
+        cols.append(np.arange(O))
+        vals.append(units.option_weight.astype(np.float64))
+        rhs.append(problem.member_budget.astype(np.float64))
+        num_rows += M
+    ub = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(num_rows, n))
+    b_ub = np.concatenate(rhs)
+    options = {"presolve": True}
+    if time_limit is not None:
+        options["time_limit"] = max(float(time_limit), 0.05)
+    try:
+        result = linprog(cost, A_ub=ub, b_ub=b_ub, A_eq=eq, b_eq=np.ones(U), bounds=(0, 1), method="highs", options=options)
+    except (ValueError, MemoryError) as exc:  # pragma: no cover - defensive
+        logger.debug("LP relaxation failed: %s", exc)
+        return None
+    if result.status != 0 or result.eqlin is None or result.ineqlin is None:
+        logger.debug("LP relaxation not solved: %s", result.message)
+        return None
+    y_eq = np.asarray(result.eqlin.marginals, dtype=np.float64)
+    y_ub = np.minimum(np.asarray(result.ineqlin.marginals, dtype=np.float64), 0.0)
+    rc = cost - eq.T @ y_eq - ub.T @ y_ub
+    terms = np.concatenate([y_eq, y_ub * b_ub, np.minimum(rc, 0.0)])
+    lagrangian = float(y_eq.sum() + (y_ub * b_ub).sum() + np.minimum(rc, 0.0).sum())
+    # Float error of the sum above; costs are integers, so round up after it.
+    tolerance = 1e-9 * float(np.abs(terms).sum()) + 1e-6
+    uncovered_rc = np.full(U, np.inf)
+    uncovered_rc[free_units] = rc[O : O + Y]
+    # Dual price of a free household slot and of a free budget unit (for choosing neighbourhoods).
+    price = -y_ub[:M]
+    budget_price = -y_ub[M : 2 * M] if units.option_weight is not None else np.zeros(M)
+    relaxation = _Relaxation(
+        bound=int(math.ceil(lagrangian - tolerance)),
+        lagrangian=lagrangian,
+        tolerance=tolerance,
+        option_rc=rc[:O],
+        uncovered_rc=uncovered_rc,
+        member_price=np.stack([price, budget_price]),
+    )
+    return relaxation
+
+
+# --------------------------------------------------------------------------- greedy start
+
+
+def _greedy(problem: Problem, units: _Units, score: np.ndarray, tables: list[np.ndarray] | None) -> _State:
+    """Regret greedy: pinned units first, then by tier, then by regret of their best option.
+
+    ``score`` ranks options (reduced cost when the LP is known, else cost);
+    the marginal balance cost is added when the balance term is on.
+    """
+    U = units.num_units
+    capacity = problem.member_capacity.astype(np.int64).copy()
+    budget = problem.member_budget.astype(np.int64).copy() if units.option_weight is not None else None
+    load = np.zeros(problem.num_members, dtype=np.int64)
+    unit_option = np.full(U, -1, dtype=np.int64)
+    ptr = units.option_ptr
+    counts = np.diff(ptr)
+    best = np.full(U, np.inf)
+    second = np.full(U, np.inf)
+    has = counts > 0
+    if units.num_options:
+        best[has] = np.minimum.reduceat(score, ptr[:-1][has])
+        # Second best: mask each unit's best once and take the minimum again.
+        first_pos = np.full(U, -1, dtype=np.int64)
+        order = np.lexsort((score, units.option_unit))
+        first_pos[has] = order[ptr[:-1][has]]
+        masked = score.copy()
+        masked[first_pos[has]] = np.inf
+        second[has] = np.minimum.reduceat(masked, ptr[:-1][has])
+    regret = np.full(U, np.inf)
+    finite = np.isfinite(second) & np.isfinite(best)
+    regret[finite] = second[finite] - best[finite]
+    top_tier = np.where(units.unit_tiers > 0, np.arange(NUM_TIERS), -1).max(axis=1)
+    # Sort keys, last is primary: pinned first, then higher tier, then larger regret, then index.
+    order = np.lexsort((np.arange(U), -np.nan_to_num(regret, posinf=1e300), -top_tier, ~units.unit_pinned))
+    for u in order[has[order]]:
+        lo, hi = int(ptr[u]), int(ptr[u + 1])
+        members = units.option_member[lo:hi]
+        size = int(units.unit_size[u])
+        ok = capacity[members] >= load[members] + size
+        if budget is not None:
+            assert units.option_weight is not None
+            ok &= budget[members] >= units.option_weight[lo:hi]
+        if not ok.any():
+            continue
+        value = score[lo:hi].astype(np.float64).copy()
+        if tables is not None:
+            value += np.array([tables[m][load[m] + size] - tables[m][load[m]] if ok[i] else 0 for i, m in enumerate(members)])
+        value[~ok] = np.inf
+        pick = int(np.argmin(value))
+        unit_option[u] = lo + pick
+        m = int(members[pick])
+        load[m] += size
+        if budget is not None:
+            assert units.option_weight is not None
+            budget[m] -= int(units.option_weight[lo + pick])
+    state = _State(unit_option, np.full(problem.num_households, -1, dtype=np.int64))
+    _repair(problem, units, state, score, order[has[order]])
+    return state
+
+
+def _repair(problem: Problem, units: _Units, state: _State, score: np.ndarray, order: np.ndarray) -> None:
+    """Cover what the greedy left out by moving one unit aside (one ejection), in place.
+
+    For an uncovered unit ``u`` and an option of it at member ``m``, look for a
+    unit ``v`` at ``m`` that another member can take so that ``u`` then fits at
+    ``m``; take the cheapest such pair of moves by ``score``.
+    """
+    capacity = problem.member_capacity.astype(np.int64)
+    budget = problem.member_budget.astype(np.int64) if units.option_weight is not None else None
+    weight_of = units.option_weight
+    for u in order[state.unit_option[order] < 0].tolist():
+        load, weight = _loads(problem, units, state)
+        placed = state.unit_option >= 0
+        holder = np.where(placed, units.option_member[np.maximum(state.unit_option, 0)], -1)
+        size_u = int(units.unit_size[u])
+        best: tuple[float, int, int, int] | None = None
+        for o in range(int(units.option_ptr[u]), int(units.option_ptr[u + 1])):
+            m = int(units.option_member[o])
+            w_u = 0 if weight_of is None else int(weight_of[o])
+            for v in np.flatnonzero(holder == m).tolist():
+                cur = int(state.unit_option[v])
+                size_v = int(units.unit_size[v])
+                # u must fit at m once v has left.
+                if load[m] - size_v + size_u > capacity[m]:
+                    continue
+                if budget is not None and weight[m] - int(weight_of[cur]) + w_u > budget[m]:
+                    continue
+                alts = np.arange(int(units.option_ptr[v]), int(units.option_ptr[v + 1]))
+                members = units.option_member[alts]
+                ok = (members != m) & (load[members] + size_v <= capacity[members])
+                if budget is not None:
+                    ok &= weight[members] + weight_of[alts] <= budget[members]
+                if not ok.any():
+                    continue
+                alt = alts[ok][int(np.argmin(score[alts[ok]]))]
+                delta = float(score[o] + score[alt] - score[cur])
+                if best is None or delta < best[0]:
+                    best = (delta, o, v, int(alt))
+        if best is not None:
+            _, o, v, alt = best
+            state.unit_option[v] = alt
+            state.unit_option[u] = o
+
+
+def _state_from_members(problem: Problem, units: _Units, member_of: np.ndarray) -> _State | None:
+    """Unit form of a household plan, or ``None`` when it splits a unit or uses a missing option."""
+    U = units.num_units
+    first = member_of[units.unit_households[units.unit_ptr[:-1]]] if U else np.zeros(0, np.int64)
+    if (member_of != first[units.household_unit]).any():
+        return None
+    unit_option = np.full(U, -1, dtype=np.int64)
+    covered = np.flatnonzero(first >= 0)
+    if covered.size:
+        key = units.option_unit * max(problem.num_members, 1) + units.option_member
+        query = covered * max(problem.num_members, 1) + first[covered]
+        pos = np.searchsorted(key, query)
+        pos = np.minimum(pos, max(key.shape[0] - 1, 0))
+        if key.shape[0] == 0 or (key[pos] != query).any():
+            return None
+        unit_option[covered] = pos
+    return _State(unit_option, np.full(problem.num_households, -1, dtype=np.int64))
+
+
+# --------------------------------------------------------------------------- model building
+
+
+class _Builder:
+    """A CP-SAT model written straight into its proto (fast for 10⁵ variables)."""
+
+    def __init__(self) -> None:
+        from ortools.sat.python import cp_model
+
+        self.model = cp_model.CpModel()
+        self.proto = self.model.proto
+        self.num_vars = 0
+        self.obj_vars: list[np.ndarray] = []
+        self.obj_coeffs: list[np.ndarray] = []
+        self.hint_values: list[np.ndarray] = []
+
+    def new_vars(self, lower: int, upper: int, count: int, hint: np.ndarray) -> int:
+        """``count`` integer variables in ``[lower, upper]``; returns the first index."""
+        first = self.num_vars
+        variables = self.proto.variables
+        domain = [int(lower), int(upper)]
+        for _ in range(count):
+            variables.add().domain.extend(domain)
+        self.num_vars += count
+        self.hint_values.append(np.asarray(hint, dtype=np.int64).reshape(count))
+        return first
+
+    def linear(self, variables: np.ndarray, coeffs: np.ndarray, lower: int, upper: int) -> None:
+        c = self.proto.constraints.add().linear
+        c.vars.extend(np.asarray(variables, dtype=np.int64).tolist())
+        c.coeffs.extend(np.asarray(coeffs, dtype=np.int64).tolist())
+        c.domain.extend([int(max(lower, -INT64_MAX)), int(min(upper, INT64_MAX))])
+
+    def at_most_one(self, literals: np.ndarray) -> None:
+        self.proto.constraints.add().at_most_one.literals.extend(np.asarray(literals, dtype=np.int64).tolist())
+
+    def exactly_one(self, literals: np.ndarray) -> None:
+        self.proto.constraints.add().exactly_one.literals.extend(np.asarray(literals, dtype=np.int64).tolist())
+
+    def minimise(self, variables: np.ndarray, coeffs: np.ndarray) -> None:
+        self.obj_vars.append(np.asarray(variables, dtype=np.int64))
+        self.obj_coeffs.append(np.asarray(coeffs, dtype=np.int64))
+
+    def finish(self) -> int:
+        """Write objective and hint; returns the objective value of the hint."""
+        variables = np.concatenate(self.obj_vars) if self.obj_vars else np.zeros(0, np.int64)
+        coeffs = np.concatenate(self.obj_coeffs) if self.obj_coeffs else np.zeros(0, np.int64)
+        keep = coeffs != 0
+        variables, coeffs = variables[keep], coeffs[keep]
+        self.proto.objective.vars.extend(variables.tolist())
+        self.proto.objective.coeffs.extend(coeffs.tolist())
+        hint = np.concatenate(self.hint_values) if self.hint_values else np.zeros(0, np.int64)
+        self.proto.solution_hint.vars.extend(range(self.num_vars))
+        self.proto.solution_hint.values.extend(hint.tolist())
+        return int((coeffs * hint[variables]).sum()) if variables.size else 0
+
+
+@dataclass(slots=True)
+class _Sub:
+    """A built (sub-)model and how to read its solution back into a state."""
+
+    builder: _Builder
+    units: np.ndarray  # free units
+    options: np.ndarray  # option id of each x variable
+    x_first: int
+    backup_households: np.ndarray  # households whose backup is decided here
+    backup_arcs: np.ndarray  # arc id of each b variable
+    b_first: int
+    offset: int  # constant added to the CP-SAT objective
+    hint_objective: int  # objective of the current plan restricted to this model
+
+
+@dataclass(slots=True)
+class _Context:
+    """Everything the phases share."""
+
+    problem: Problem
+    units: _Units
+    tables: list[np.ndarray] | None
+    params: SolveParams
+    floors: np.ndarray | None = None  # int64[NUM_TIERS]: lexicographic coverage floors
+    backups: bool = False
+    allowed: np.ndarray | None = None  # bool[O]
+    forced: np.ndarray | None = None  # bool[U]
+    work_mode: bool = False
+    solves: int = 0
+    log: bool = field(default_factory=lambda: search_logger.isEnabledFor(logging.DEBUG))
+
+
+def _build(
+    ctx: _Context,
+    state: _State,
+    free_units: np.ndarray,
+    members: np.ndarray | None,
+    allowed: np.ndarray | None,
+    local_rank: int | None = None,
+    score: np.ndarray | None = None,
+) -> _Sub:
+    """Model of ``free_units`` over ``members`` (``None``: all), everything else fixed at ``state``.
+
+    Members in ``members`` keep the load of fixed units; options of free
+    units to other members are left out, so their load is unchanged. Only
+    ``allowed`` options (``None``: all) and the current ones are modelled.
+    """
+    problem, units = ctx.problem, ctx.units
+    M = problem.num_members
+    b = _Builder()
+    in_set = np.ones(M, dtype=bool) if members is None else np.zeros(M, dtype=bool)
+    if members is not None:
+        in_set[members] = True
+    free_mask = np.zeros(units.num_units, dtype=bool)
+    free_mask[free_units] = True
+
+    # Options of free units, in unit order.
+    starts, ends = units.option_ptr[free_units], units.option_ptr[free_units + 1]
+    lengths = ends - starts
+    options = np.repeat(starts - np.cumsum(np.r_[0, lengths[:-1]]), lengths) + np.arange(int(lengths.sum()))
+    options = options.astype(np.int64)
+    current = state.unit_option
+    keep = in_set[units.option_member[options]]
+    if allowed is not None:
+        keep &= allowed[options]
+    if local_rank is not None and score is not None:
+        # Keep each unit's best few options among these members (heuristic, for speed).
+        cand = options[keep]
+        order = np.lexsort((score[cand], units.option_unit[cand]))
+        cand = cand[order]
+        cu = units.option_unit[cand]
+        first = np.r_[0, np.flatnonzero(cu[1:] != cu[:-1]) + 1]
+        rank = np.arange(cand.size) - np.repeat(first, np.diff(np.r_[first, cand.size]))
+        keep = np.zeros(options.size, dtype=bool)
+        keep[np.searchsorted(options, cand[rank < local_rank])] = True
+    keep |= current[units.option_unit[options]] == options
+    options = options[keep]
+    X = options.shape[0]
+    option_unit = units.option_unit[options]
+    x_hint = (current[option_unit] == options).astype(np.int64)
+    x_first = b.new_vars(0, 1, X, x_hint)
+    x_var = x_first + np.arange(X)
+
+    # One member per unit; pinned and provably covered units must be served.
+    forced = units.unit_pinned if ctx.forced is None else ctx.forced
+    bounds = np.searchsorted(option_unit, free_units)
+    bounds = np.r_[bounds, X]
+    for i, u in enumerate(free_units.tolist()):
+        lits = x_var[bounds[i] : bounds[i + 1]]
+        if forced[u]:
+            b.exactly_one(lits)
+        elif lits.size > 1:
+            b.at_most_one(lits)
+    # A unit the model must cover never pays its penalty; leaving it out of the
+    # coefficients keeps them small, which CP-SAT solves markedly faster.
+    open_unit = ~forced[option_unit]
+    coeff = units.option_cost[options] - np.where(open_unit, units.unit_penalty[option_unit], 0)
+    offset = int(units.unit_penalty[free_units][~forced[free_units]].sum())
+
+    # Members: capacity, budget and balance with the load of fixed units added.
+    fixed = current.copy()
+    fixed[free_units] = -1
+    fixed_state = _State(fixed, state.backup_of)
+    fixed_load, fixed_weight = _loads(problem, units, fixed_state)
+    option_member = units.option_member[options]
+    size = units.unit_size[option_unit]
+    by_member = np.argsort(option_member, kind="stable")
+    member_bounds = np.searchsorted(option_member[by_member], np.arange(M + 1))
+    active = np.flatnonzero(np.diff(member_bounds) > 0)
+    capacity = problem.member_capacity.astype(np.int64)
+    budget = problem.member_budget.astype(np.int64) if units.option_weight is not None else None
+    current_load, current_weight = _loads(problem, units, state)
+    for m in active.tolist():
+        rows = by_member[member_bounds[m] : member_bounds[m + 1]]
+        lits = x_var[rows]
+        room = int(capacity[m] - fixed_load[m])
+        if int(size[rows].sum()) > room:
+            b.linear(lits, size[rows], -INT64_MAX, room)
+        if budget is not None:
+            assert units.option_weight is not None
+            weights = units.option_weight[options[rows]]
+            left = int(budget[m] - fixed_weight[m])
+            if int(weights.sum()) > left:
+                b.linear(lits, weights, -INT64_MAX, left)
+        if ctx.tables is not None and capacity[m] > 0:
+            table = ctx.tables[m]
+            top = int(min(capacity[m], fixed_load[m] + size[rows].sum()))
+            if table[top] > table[fixed_load[m]]:
+                bal = b.new_vars(0, int(table[top]), 1, np.array([table[min(current_load[m], top)]]))
+                steps = np.diff(table)
+                # Tangent k: bal ≥ F(k) + s(k+1)·(load − k); only where the slope changes.
+                for k in range(int(fixed_load[m]), top):
+                    s = int(steps[k])
+                    if k > fixed_load[m] and s == int(steps[k - 1]):
+                        continue
+                    rhs = int(table[k]) + s * (int(fixed_load[m]) - k)
+                    b.linear(np.r_[bal, lits], np.r_[1, -s * size[rows]], rhs, INT64_MAX)
+                b.minimise(np.array([bal]), np.array([1]))
+    # Balance of members outside the model stays as it is (constant, not needed).
+
+    backup_households = np.zeros(0, dtype=np.int64)
+    backup_arcs = np.zeros(0, dtype=np.int64)
+    b_first = b.num_vars
+    if ctx.backups:
+        coeff, offset, backup_households, backup_arcs, b_first = _add_backups(
+            ctx, b, state, free_mask, in_set, options, x_var, coeff, offset
+        )
+
+    if ctx.floors is not None:
+        # Lexicographic mode: coverage of each tier within the free units may not drop.
+        covered_now = current[free_units] >= 0
+        for t in range(NUM_TIERS):
+            need = int(units.unit_tiers[free_units[covered_now], t].sum())
+            weights = units.unit_tiers[option_unit, t]
+            if need > 0:
+                b.linear(x_var[weights > 0], weights[weights > 0], need, INT64_MAX)
+
+    b.minimise(x_var, coeff)
+    hint_objective = b.finish() + offset
+    return _Sub(b, free_units, options, x_first, backup_households, backup_arcs, b_first, offset, hint_objective)
+
+
+def _add_backups(
+    ctx: _Context,
+    b: _Builder,
+    state: _State,
+    free_mask: np.ndarray,
+    in_set: np.ndarray,
+    options: np.ndarray,
+    x_var: np.ndarray,
+    coeff: np.ndarray,
+    offset: int,
+) -> tuple[np.ndarray, int, np.ndarray, np.ndarray, int]:
+    """Backup Booleans for households whose unit is free or whose backup member is in the model."""
+    problem, units = ctx.problem, ctx.units
+    assert problem.household_backup is not None and problem.member_backup_capacity is not None
+    penalty = int(problem.backup_penalty)
+    backup_of = state.backup_of
+    wants = problem.household_backup
+    unit = units.household_unit
+    unit_free = free_mask[unit]
+    holder = np.where(backup_of >= 0, backup_of, 0)
+    held = in_set[holder] if in_set.size else np.zeros(backup_of.shape[0], dtype=bool)  # no members
+    households = np.flatnonzero(wants & (unit_free | ((backup_of >= 0) & held)))
+    primary = np.full(problem.num_households, -1, dtype=np.int64)
+    chosen = state.unit_option[unit]
+    primary[chosen >= 0] = units.option_member[chosen[chosen >= 0]]
+    coeff = coeff.copy()
+    # A free unit pays the backup penalty per wanting household when covered.
+    option_unit = units.option_unit[options]
+    coeff += penalty * units.unit_wants_backup[option_unit]
+    arc_lists: list[np.ndarray] = []
+    owner: list[np.ndarray] = []
+    for h in households.tolist():
+        sl = problem.arcs_of(h)
+        arcs = np.arange(sl.start, sl.stop, dtype=np.int64)
+        members = problem.arc_member[sl].astype(np.int64)
+        ok = in_set[members] | (members == backup_of[h])
+        if not unit_free[h]:
+            if primary[h] < 0:
+                ok[:] = False
+            ok &= members != primary[h]
+        arc_lists.append(arcs[ok])
+        owner.append(np.full(int(ok.sum()), h, dtype=np.int64))
+    backup_arcs = np.concatenate(arc_lists) if arc_lists else np.zeros(0, dtype=np.int64)
+    arc_owner = np.concatenate(owner) if owner else np.zeros(0, dtype=np.int64)
+    B = backup_arcs.shape[0]
+    hint = (backup_of[arc_owner] == problem.arc_member[backup_arcs]).astype(np.int64)
+    b_first = b.new_vars(0, 1, B, hint)
+    b_var = b_first + np.arange(B)
+    # Unit x-variables by (unit, member) for the "not the primary" rule.
+    x_key = {(int(u), int(m)): int(v) for u, m, v in zip(option_unit, units.option_member[options], x_var)}
+    pos = 0
+    for i, h in enumerate(households.tolist()):
+        n = arc_lists[i].shape[0]
+        lits = b_var[pos : pos + n]
+        members = problem.arc_member[arc_lists[i]]
+        pos += n
+        u = int(unit[h])
+        if unit_free[h]:
+            unit_x = x_var[option_unit == u]
+            if n:
+                b.linear(np.r_[lits, unit_x], np.r_[np.ones(n), -np.ones(unit_x.size)], -INT64_MAX, 0)
+                for lit, m in zip(lits.tolist(), members.tolist()):
+                    other = x_key.get((u, int(m)))
+                    if other is not None:
+                        b.at_most_one(np.array([lit, other]))
+        else:
+            if n > 1:
+                b.at_most_one(lits)
+            if primary[h] >= 0:
+                offset += penalty
+    cap = problem.member_backup_capacity.astype(np.int64)
+    arc_member = problem.arc_member[backup_arcs].astype(np.int64)
+    for m in np.unique(arc_member[in_set[arc_member]]).tolist():
+        rows = np.flatnonzero(arc_member == m)
+        if rows.size > cap[m]:
+            b.linear(b_var[rows], np.ones(rows.size), -INT64_MAX, int(cap[m]))
+    b.minimise(b_var, problem.arc_cost[backup_arcs].astype(np.int64) - penalty)
+    return coeff, offset, households, backup_arcs, b_first
+
+
+# --------------------------------------------------------------------------- solving
+
+
+@dataclass(slots=True)
+class _Result:
+    status: str  # "optimal", "feasible", "infeasible", "unknown"
+    objective: int | None  # model objective including offset
+    bound: float | None
+    values: np.ndarray | None
+    wall_s: float
+
+
+def _solve_model(
+    ctx: _Context,
+    sub: _Sub,
+    *,
+    wall: float | None,
+    deterministic: float | None,
+    workers: int,
+    seed: int,
+    extra: dict[str, object] | None = None,
+) -> _Result:
+    """Run CP-SAT on a built model with a wall-clock and/or deterministic limit."""
+    from ortools.sat.python import cp_model
+
+    solver = cp_model.CpSolver()
+    p = solver.parameters
+    p.random_seed = int(seed) % (2**31)
+    p.num_workers = max(1, int(workers))
+    if ctx.work_mode and workers > 1:
+        p.interleave_search = True
+    if wall is not None:
+        p.max_time_in_seconds = max(float(wall), 0.01)
+    if deterministic is not None:
+        p.max_deterministic_time = max(float(deterministic), 0.001)
+    p.log_to_stdout = False
+    for key, value in (extra or {}).items():
+        setattr(p, key, value)
+    if ctx.log:
+        p.log_search_progress = True
+        solver.log_callback = search_logger.debug
+    start = time.perf_counter()
+    status = solver.solve(sub.builder.model)
+    wall_s = time.perf_counter() - start
+    ctx.solves += 1
+    name = {
+        cp_model.OPTIMAL: "optimal",
+        cp_model.FEASIBLE: "feasible",
+        cp_model.INFEASIBLE: "infeasible",
+    }.get(status, "unknown")
+    if status == cp_model.MODEL_INVALID:
+        raise EngineError(f"CP-SAT rejected the model: {sub.builder.model.validate()}")
+    if name in ("optimal", "feasible"):
+        values = np.array(solver.response_proto.solution, dtype=np.int64)
+        objective = int(round(solver.objective_value)) + sub.offset
+        bound = float(solver.best_objective_bound) + sub.offset
+        return _Result(name, objective, bound, values, wall_s)
+    return _Result(name, None, None, None, wall_s)
+
+
+def _apply(ctx: _Context, state: _State, sub: _Sub, values: np.ndarray) -> _State:
+    """The state with the model's solution written over its free units and backups."""
+    units = ctx.units
+    new = state.copy()
+    x = values[sub.x_first : sub.x_first + sub.options.shape[0]]
+    new.unit_option[sub.units] = -1
+    chosen = sub.options[x > 0]
+    new.unit_option[units.option_unit[chosen]] = chosen
+    if sub.backup_households.size:
+        new.backup_of[sub.backup_households] = -1
+        bvals = values[sub.b_first : sub.b_first + sub.backup_arcs.shape[0]]
+        arcs = sub.backup_arcs[bvals > 0]
+        new.backup_of[ctx.problem.arc_household[arcs]] = ctx.problem.arc_member[arcs]
+    return new
+
+
+def _total(ctx: _Context, state: _State) -> int:
+    """Objective the context optimises: evaluate(), without backup terms while they are off."""
+    member_of = _member_of(ctx.problem, ctx.units, state)
+    if ctx.backups:
+        return int(evaluate(ctx.problem, member_of, state.backup_of).total)
+    plain = replace(ctx.problem, household_backup=None, member_backup_capacity=None, backup_penalty=0)
+    return int(evaluate(plain, member_of).total)
+
+
+# --------------------------------------------------------------------------- LNS
+
+
+class _Neighbourhoods:
+    """Related members (they share good options) and how bad each member's part of the plan is."""
+
+    def __init__(self, ctx: _Context, score: np.ndarray, relaxation: _Relaxation | None, rng: np.random.Generator):
+        import scipy.sparse as sp
+
+        problem, units = ctx.problem, ctx.units
+        M = problem.num_members
+        self.ctx = ctx
+        self.rng = rng
+        self.score = score
+        self.relaxation = relaxation
+        # Members of each unit's best options are related: co-occurrence counts.
+        order = np.lexsort((score, units.option_unit))
+        rank = np.empty(units.num_options, dtype=np.int64)
+        rank[order] = np.arange(units.num_options) - units.option_ptr[units.option_unit[order]]
+        top = np.flatnonzero(rank < AFFINITY_RANK)
+        incidence = sp.csr_matrix(
+            (np.ones(top.shape[0]), (units.option_unit[top], units.option_member[top])), shape=(units.num_units, M)
+        )
+        affinity = (incidence.T @ incidence).tocsr()
+        affinity.setdiag(0)
+        affinity.eliminate_zeros()
+        self.affinity = affinity
+        self.has_options = np.diff(units.member_ptr) > 0
+        self.target = float(LNS_INITIAL_TARGET)
+        # Sub-models only see each unit's few best options (a heuristic restriction, no proof rests on it).
+        self.rank = rank
+        self.allowed = np.ones(units.num_options, dtype=bool)
+        self.restrict(ctx.allowed)
+
+    def restrict(self, safe: np.ndarray | None) -> None:
+        """Options the sub-models may use: the provably useful ones."""
+        self.allowed = np.ones(self.ctx.units.num_options, dtype=bool) if safe is None else safe
+
+    def badness(self, state: _State) -> np.ndarray:
+        """Per member: reduced cost of its units plus the LP price of its unused room."""
+        units, problem = self.ctx.units, self.ctx.problem
+        M = problem.num_members
+        used = state.unit_option[state.unit_option >= 0]
+        bad = np.bincount(units.option_member[used], weights=np.maximum(self.score[used], 0), minlength=M)
+        if self.relaxation is not None and self.relaxation.member_price is not None:
+            load, weight = _loads(problem, units, state)
+            price = self.relaxation.member_price
+            bad = bad + price[0] * np.maximum(problem.member_capacity - load, 0)
+            if problem.member_budget is not None and units.option_weight is not None:
+                bad = bad + price[1] * np.maximum(problem.member_budget - weight, 0)
+        return np.maximum(bad, 0.0)
+
+    def _mobile(self, state: _State, free: np.ndarray, in_set: np.ndarray, target: int) -> np.ndarray:
+        """The ``target`` units of ``free`` that can move most cheaply to another chosen member."""
+        units = self.ctx.units
+        current = state.unit_option[free]
+        starts, ends = units.option_ptr[free], units.option_ptr[free + 1]
+        lengths = ends - starts
+        opts = np.repeat(starts - np.cumsum(np.r_[0, lengths[:-1]]), lengths) + np.arange(int(lengths.sum()))
+        owner = np.repeat(np.arange(free.size), lengths)
+        ok = in_set[units.option_member[opts]] & self.allowed[opts] & (opts != current[owner])
+        cost = np.full(free.size, np.inf)
+        np.minimum.at(cost, owner[ok], self.score[opts[ok]])
+        move = cost - self.score[current]
+        finite = np.isfinite(move)
+        spread = float(np.std(move[finite])) if finite.sum() > 1 else 1.0
+        key = np.where(finite, move + self.rng.random(free.size) * (spread + 1e-9), np.inf)
+        return np.sort(free[np.argsort(key, kind="stable")[:target]])
+
+    def pick(self, state: _State, taken: np.ndarray, claimed: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """Members and free units of one neighbourhood disjoint from ``taken`` members and ``claimed`` units."""
+        ctx, units, rng = self.ctx, self.ctx.units, self.rng
+        M = ctx.problem.num_members
+        avail = self.has_options & ~taken
+        if not avail.any():
+            return None
+        uncovered = np.flatnonzero((state.unit_option < 0) & (np.diff(units.option_ptr) > 0) & ~claimed)
+        seed_member = -1
+        if uncovered.size and rng.random() < 0.5:
+            u = int(uncovered[rng.integers(uncovered.size)])
+            opts = np.arange(units.option_ptr[u], units.option_ptr[u + 1])
+            cand = units.option_member[opts][avail[units.option_member[opts]]]
+            if cand.size:
+                seed_member = int(cand[rng.integers(cand.size)])
+        if seed_member < 0:
+            bad = self.badness(state)
+            weight = (bad + 1e-3 + 0.05 * bad.mean()) * avail
+            total = weight.sum()
+            if total <= 0:
+                return None
+            seed_member = int(rng.choice(M, p=weight / total))
+        chosen = [seed_member]
+        in_set = np.zeros(M, dtype=bool)
+        in_set[seed_member] = True
+        unit_member = np.where(state.unit_option >= 0, units.option_member[np.maximum(state.unit_option, 0)], -1)
+        count = int((unit_member == seed_member).sum())
+        target = int(round(self.target))
+        # Half the time, more members each give up only their most mobile units.
+        partial = rng.random() < PARTIAL_SHARE
+        reach = target * (PARTIAL_SPREAD if partial else 1)
+        while count < reach:
+            rows = self.affinity[chosen]
+            cand = rows.indices
+            w = rows.data
+            ok = avail[cand] & ~in_set[cand]
+            cand, w = cand[ok], w[ok]
+            if cand.size == 0:
+                break
+            # Merge duplicates across rows.
+            uniq, inv = np.unique(cand, return_inverse=True)
+            w = np.bincount(inv, weights=w)
+            m = int(uniq[rng.choice(uniq.size, p=w / w.sum())])
+            chosen.append(m)
+            in_set[m] = True
+            count += int((unit_member == m).sum())
+        members = np.array(sorted(chosen), dtype=np.int64)
+        free = np.flatnonzero(in_set[np.maximum(unit_member, 0)] & (unit_member >= 0) & ~claimed)
+        if partial and free.size > target:
+            free = self._mobile(state, free, in_set, target)
+        # Uncovered units that could go to these members join, a few at a time.
+        if uncovered.size:
+            opts_member = units.option_member
+            reach = np.zeros(units.num_units, dtype=bool)
+            sel = in_set[opts_member]
+            sel &= self.allowed
+            reach[units.option_unit[sel]] = True
+            extra = uncovered[reach[uncovered]]
+            if extra.size > target:
+                extra = np.sort(rng.choice(extra, target, replace=False))
+            free = np.union1d(free, extra)
+        return members, free.astype(np.int64)
+
+
+def _lns(
+    ctx: _Context,
+    state: _State,
+    objective: int,
+    hood: _Neighbourhoods,
+    *,
+    end: float | None,
+    rounds: int | None,
+    threads: int,
+    seed: int,
+    known_bound: float = -math.inf,
+) -> tuple[_State, int, int]:
+    """Large neighbourhood search until ``end`` (monotonic) or ``rounds`` rounds.
+
+    In work-limited mode (or with backups, or one thread) it runs in rounds:
+    each round solves up to ``threads`` disjoint neighbourhoods and merges
+    them in a fixed order, so the result is reproducible. Otherwise each
+    thread runs its own loop and claims its members and units while it
+    solves, so no thread waits for a slow neighbourhood of the other.
+    Returns (state, objective, neighbourhoods solved).
+    """
+    search = _Search(ctx, state, objective, hood, end=end, seed=seed)
+    search.known_bound = known_bound
+    if threads > 1 and not ctx.work_mode and not ctx.backups and rounds is None:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            for future in [pool.submit(search.run_free, t) for t in range(threads)]:
+                future.result()
+    else:
+        search.run_rounds(threads if not ctx.backups else 1, rounds)
+    return search.state, search.objective, search.solved
+
+
+class _Search:
+    """Shared state of the LNS threads; every mutation happens under ``lock``."""
+
+    def __init__(self, ctx: _Context, state: _State, objective: int, hood: _Neighbourhoods, *, end: float | None, seed: int):
+        import threading
+
+        self.ctx, self.state, self.objective, self.hood = ctx, state, objective, hood
+        self.end, self.seed = end, seed
+        self.lock = threading.Lock()
+        self.taken = np.zeros(ctx.problem.num_members, dtype=bool)
+        self.claimed = np.zeros(ctx.units.num_units, dtype=bool)
+        self.solved = 0
+        self.stall = 0
+        self.known_bound = -math.inf
+
+    def over(self) -> bool:
+        if self.objective <= self.known_bound:
+            return True
+        if self.end is not None and time.monotonic() >= self.end - 0.02:
+            return True
+        return not self.ctx.work_mode and self.stall >= STALL_ROUNDS
+
+    def _next(self) -> tuple[np.ndarray, np.ndarray, _Sub] | None:
+        """Pick, claim and build one neighbourhood (caller holds the lock)."""
+        picked = self.hood.pick(self.state, self.taken, self.claimed)
+        if picked is None:
+            return None
+        members, free = picked
+        self.taken[members] = True
+        self.claimed[free] = True
+        sub = _build(self.ctx, self.state, free, members, self.hood.allowed, LNS_LOCAL_RANK, self.hood.score)
+        return members, free, sub
+
+    def _solve(self, sub: _Sub, workers: int, index: int) -> _Result:
+        remaining = None if self.end is None else max(self.end - time.monotonic(), 0.01)
+        return _solve_model(
+            self.ctx, sub, wall=remaining, deterministic=LNS_DETERMINISTIC_TIME, workers=workers,
+            seed=self.seed + 7919 * index, extra=LNS_PARAMETERS,
+        )
+
+    def _merge(self, members: np.ndarray, free: np.ndarray, sub: _Sub, result: _Result) -> bool:
+        """Keep the sub-model's plan when it is no worse; adapt the size; release claims (caller holds the lock)."""
+        hood = self.hood
+        self.taken[members] = False
+        self.claimed[free] = False
+        self.solved += 1
+        if result.values is None or result.objective is None:
+            hood.target = max(float(LNS_MIN_TARGET), hood.target * 0.8)
+            return False
+        if result.status == "optimal":
+            hood.target = min(400.0, hood.target * 1.04)
+        else:
+            hood.target = max(float(LNS_MIN_TARGET), hood.target * 0.9)
+        if result.objective > sub.hint_objective:
+            return False
+        gain = sub.hint_objective - result.objective
+        self.state = _apply(self.ctx, self.state, sub, result.values)
+        self.objective -= gain
+        return gain > 0
+
+    def run_rounds(self, parallel: int, rounds: int | None) -> None:
+        done = 0
+        pool = ThreadPoolExecutor(max_workers=parallel) if parallel > 1 else None
+        try:
+            while not self.over() and (rounds is None or done < rounds):
+                picked = []
+                for _ in range(parallel):
+                    item = self._next()
+                    if item is None:
+                        break
+                    picked.append(item)
+                done += 1
+                if not picked:
+                    self.stall += 1
+                    continue
+                workers = 1 if parallel > 1 else self.ctx.params.num_workers
+                index = [done * parallel + i for i in range(len(picked))]
+                if pool is not None and len(picked) > 1:
+                    futures = [pool.submit(self._solve, sub, workers, i) for (_, _, sub), i in zip(picked, index)]
+                    results = [f.result() for f in futures]
+                else:
+                    results = [self._solve(sub, workers, i) for (_, _, sub), i in zip(picked, index)]
+                improved = False
+                for (members, free, sub), result in zip(picked, results):
+                    improved |= self._merge(members, free, sub, result)
+                self.stall = 0 if improved else self.stall + 1
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True)
+
+    def run_free(self, thread: int) -> None:
+        count = 0
+        while True:
+            with self.lock:
+                if self.over():
+                    return
+                item = self._next()
+            if item is None:
+                time.sleep(0.001)
+                continue
+            members, free, sub = item
+            count += 1
+            result = self._solve(sub, 1, 2 * count + thread)
+            with self.lock:
+                improved = self._merge(members, free, sub, result)
+                self.stall = 0 if improved else self.stall + 1
+
+
+# --------------------------------------------------------------------------- driver
+
+
+def solve(problem: Problem, params: SolveParams | None = None) -> Solution:
+    """Solve ``problem`` with CP-SAT (whole model when small, LNS when large).
+
+    Parameters
+    ----------
+    problem
+        The compiled problem; every feature is supported.
+    params
+        Time limit, seed, workers; ``max_iterations`` switches to the
+        reproducible work-limited mode (see the module docstring).
+
+    Returns
+    -------
+    Solution
+        ``status`` is ``"optimal"`` only when proven for the full problem;
+        ``bound`` is a proven lower bound on the objective of every valid plan.
+
+    Raises
+    ------
+    EngineError
+        When OR-Tools is missing, pins cannot all hold, or the model is rejected.
+    """
+    try:
+        from ortools.sat.python import cp_model  # noqa: F401
+    except ImportError as exc:  # pragma: no cover - exercised by patching the import
+        raise EngineError(f"OR-Tools is not importable: {exc}") from exc
+    params = (params or SolveParams()).started()
+    start = time.perf_counter()
+    H = problem.num_households
+    if H == 0:
+        empty = np.zeros(0, dtype=np.int32)
+        backup = empty.copy() if problem.household_backup is not None else None
+        return Solution(empty, "optimal", 0, 0.0, NAME, 0.0, backup_of=backup)
+    end = params.deadline.at
+    work_mode = params.max_iterations is not None
+
+    units = _build_units(problem)
+    tables = _balance_tables(problem) if problem.balance_scale > 0 else None
+    ctx = _Context(problem, units, tables, params, work_mode=work_mode)
+    rng = np.random.default_rng(params.seed)
+
+    # Relaxation bound; when its plan is valid and nothing else is asked, it is optimal.
+    bound: float = -math.inf
+    flow_relaxed = _flow_relaxation(problem)
+    start_state: _State | None = None
+    if flow_relaxed is not None:
+        flow_bound, flow_plan = flow_relaxed
+        bound = float(flow_bound)
+        start_state = _state_from_members(problem, units, flow_plan)
+        if start_state is not None and _fits_budgets(problem, units, start_state) and not problem.has_backups:
+            member_of = _member_of(problem, units, start_state)
+            total = int(evaluate(problem, member_of).total)
+            if total == flow_bound:
+                return Solution(member_of, "optimal", total, float(total), NAME, time.perf_counter() - start, 1)
+        if start_state is not None and not _fits_budgets(problem, units, start_state):
+            start_state = None
+
+    relaxation = None
+    if units.num_options <= LP_MAX_OPTIONS:
+        lp_limit = None if end is None else max(0.2 * (end - time.monotonic()), 0.05)
+        relaxation = _lp_relaxation(problem, units, lp_limit)
+        if relaxation is not None:
+            bound = max(bound, float(relaxation.bound))
+    score = (
+        relaxation.option_rc.copy()
+        if relaxation is not None and relaxation.option_rc is not None
+        else units.option_cost.astype(np.float64)
+    )
+
+    safe = _backups_are_safe(problem)
+    if problem.has_backups and not safe:
+        # Lexicographic: coverage without backups first, then backups under coverage floors.
+        state, objective, bound_primary, _ = _optimise(
+            replace(ctx, backups=False), start_state, score, relaxation, rng, _split(end, 0.5),
+            pool_workers=params.num_workers, known_bound=bound,
+        )
+        covered = state.unit_option >= 0
+        ctx.floors = units.unit_tiers[covered].sum(axis=0)
+        ctx.backups = True
+        objective = _total(ctx, state)
+        state, objective, bound_full, proven = _optimise(
+            ctx, state, score, relaxation, rng, end, pool_workers=params.num_workers
+        )
+        # Floors restrict the plans, so only the bound without backups holds for all of them.
+        bound = max(bound, min(bound_primary, bound_full))
+    else:
+        ctx.backups = problem.has_backups
+        state, objective, bound_model, proven = _optimise(
+            ctx, start_state, score, relaxation, rng, end, pool_workers=params.num_workers, known_bound=bound
+        )
+        bound = max(bound, bound_model)
+
+    member_of = _member_of(problem, units, state)
+    backup_of = state.backup_of.astype(np.int32) if problem.household_backup is not None else None
+    total = int(evaluate(problem, member_of, backup_of).total)
+    if total != objective:
+        raise EngineError(f"CP-SAT plan costs {total}, the model said {objective}")
+    final_bound = None if not math.isfinite(bound) else float(min(math.ceil(bound - 1e-9), total))
+    status = "optimal" if final_bound is not None and final_bound >= total else "feasible"
+    logger.info(
+        "cpsat: %s objective %d bound %s (%d CP-SAT solves, %.2f s)",
+        status, total, final_bound, ctx.solves, time.perf_counter() - start,
+    )
+    return Solution(
+        member_of=member_of,
+        status=status,
+        objective=total,
+        bound=final_bound,
+        engine=NAME,
+        wall_s=time.perf_counter() - start,
+        iterations=ctx.solves,
+        backup_of=backup_of,
+    )
+
+
+def _solve_whole(problem: Problem, params: SolveParams | None = None) -> Solution:
+    """The whole model in one CP-SAT call, greedy start as hint: no shortcut, no LNS (a reference for tests)."""
+    params = (params or SolveParams()).started()
+    start = time.perf_counter()
+    units = _build_units(problem)
+    tables = _balance_tables(problem) if problem.balance_scale > 0 else None
+    ctx = _Context(problem, units, tables, params, backups=problem.has_backups, work_mode=params.max_iterations is not None)
+    state = _greedy(problem, units, units.option_cost.astype(np.float64), tables)
+    sub = _build(ctx, state, np.arange(units.num_units), None, None)
+    result = _solve_model(
+        ctx, sub, wall=params.deadline.remaining(), deterministic=_whole_model_work(ctx, params.deadline.at),
+        workers=params.num_workers, seed=params.seed,
+    )
+    if result.values is None or result.objective is None or result.bound is None:
+        raise EngineError(f"CP-SAT found no plan ({result.status})")
+    state = _apply(ctx, state, sub, result.values)
+    member_of = _member_of(problem, units, state)
+    backup_of = state.backup_of.astype(np.int32) if problem.household_backup is not None else None
+    total = int(evaluate(problem, member_of, backup_of).total)
+    if total != result.objective:
+        raise EngineError(f"CP-SAT plan costs {total}, the model said {result.objective}")
+    bound = float(min(math.ceil(result.bound - 1e-9), total))
+    status = "optimal" if result.status == "optimal" else "feasible"
+    return Solution(member_of, status, total, bound, NAME, time.perf_counter() - start, 1, backup_of)
+
+
+def _whole_model_work(ctx: _Context, end: float | None) -> float | None:
+    """Deterministic time limit of a whole-model solve: the LNS's work in work-limited mode."""
+    if ctx.work_mode:
+        assert ctx.params.max_iterations is not None
+        return max(ctx.params.max_iterations, 1) * LNS_DETERMINISTIC_TIME
+    return UNLIMITED_DETERMINISTIC_TIME if end is None else None
+
+
+def _fits_budgets(problem: Problem, units: _Units, state: _State) -> bool:
+    if units.option_weight is None or problem.member_budget is None:
+        return True
+    _, weight = _loads(problem, units, state)
+    return bool((weight <= problem.member_budget).all())
+
+
+def _split(end: float | None, share: float) -> float | None:
+    """A deadline ``share`` of the way from now to ``end``."""
+    if end is None:
+        return None
+    now = time.monotonic()
+    return now + share * max(end - now, 0.0)
+
+
+def _optimise(
+    ctx: _Context,
+    start_state: _State | None,
+    score: np.ndarray,
+    relaxation: _Relaxation | None,
+    rng: np.random.Generator,
+    end: float | None,
+    *,
+    pool_workers: int,
+    known_bound: float = -math.inf,
+) -> tuple[_State, int, float, bool]:
+    """Greedy start, whole-model or core solve, LNS, final whole-model solve.
+
+    Returns (state, objective, bound, proven) where ``bound`` is valid for
+    every plan the context allows (floors included).
+    """
+    problem, units, params = ctx.problem, ctx.units, ctx.params
+    state = start_state if start_state is not None else _greedy(problem, units, score, ctx.tables)
+    if ctx.backups and start_state is not None:
+        state = state.copy()
+    objective = _total(ctx, state)
+    logger.debug("start: objective %d (%s)", objective, "relaxation" if start_state is not None else "greedy")
+    bound = -math.inf
+    proven = False
+
+    hood: _Neighbourhoods | None = None
+
+    def refix() -> None:
+        if relaxation is not None:
+            ctx.allowed, ctx.forced = relaxation.fixing(units, objective, state)
+        else:
+            ctx.allowed, ctx.forced = None, units.unit_pinned.copy()
+        if hood is not None:
+            hood.restrict(ctx.allowed)
+
+    def remaining() -> float | None:
+        return None if end is None else max(end - time.monotonic(), 0.0)
+
+    def full_solve(limit: float | None, core: np.ndarray | None) -> None:
+        nonlocal state, objective, bound, proven
+        allowed = ctx.allowed
+        if core is not None:
+            allowed = core if allowed is None else (core & allowed)
+        sub = _build(ctx, state, np.arange(units.num_units), None, allowed)
+        if core is not None and relaxation is not None and relaxation.uncovered_rc is not None:
+            missing = (state.unit_option < 0) & (relaxation.uncovered_rc > 0) & (np.diff(units.option_ptr) > 0)
+            if missing.any():
+                # A start that leaves out units the LP covers misleads the search more than it helps.
+                sub.builder.proto.clear_solution_hint()
+        deterministic = _whole_model_work(ctx, end)
+        result = _solve_model(ctx, sub, wall=limit, deterministic=deterministic, workers=params.num_workers, seed=params.seed)
+        logger.debug(
+            "%s model: %d options, %s, objective %s (incumbent %d), bound %s, %.2f s",
+            "core" if core is not None else "whole", sub.options.shape[0], result.status, result.objective,
+            objective, result.bound, result.wall_s,
+        )
+        if result.status == "infeasible" and core is None:
+            raise EngineError("no plan satisfies the pins and capacities")
+        if result.values is not None and result.objective is not None and result.objective <= objective:
+            state = _apply(ctx, state, sub, result.values)
+            objective = result.objective
+        if core is None and result.bound is not None:
+            # The pruned model contains the incumbent, so its bound holds for every plan.
+            bound = max(bound, min(result.bound, objective))
+            proven = proven or result.status == "optimal"
+
+    refix()
+    def safe_count() -> int:
+        return units.num_options if ctx.allowed is None else int(ctx.allowed.sum())
+
+    def settled() -> bool:
+        return proven or objective <= known_bound
+
+    if safe_count() > SMALL_MODEL_OPTIONS and safe_count() <= FULL_MODEL_OPTIONS:
+        rem = remaining()
+        core = None
+        if relaxation is not None and relaxation.option_rc is not None:
+            # A core of each unit's best options gives a strong start quickly.
+            order = np.lexsort((score, units.option_unit))
+            rank = np.empty(units.num_options, dtype=np.int64)
+            rank[order] = np.arange(units.num_options) - units.option_ptr[units.option_unit[order]]
+            core = (rank < CORE_RANK) | (score <= 0)
+        full_solve(None if rem is None else CORE_SHARE * rem, core)
+        refix()
+    if settled():
+        return state, objective, bound, True
+    if safe_count() <= SMALL_MODEL_OPTIONS:
+        # Small (possibly after reduced-cost fixing): the whole model often proves optimality outright.
+        rem = remaining()
+        full_solve(None if rem is None else 0.5 * rem, None)
+        refix()
+        if settled():
+            return state, objective, bound, True
+    allowed_count = safe_count()
+
+    hood = _Neighbourhoods(ctx, score, relaxation, rng)
+    final_share = FINAL_SHARE if allowed_count <= FULL_MODEL_OPTIONS else 0.0
+    lns_end = None if end is None else end - final_share * max(end - time.monotonic(), 0.0)
+    before = objective
+    state, objective, done = _lns(
+        ctx, state, objective, hood, end=lns_end, rounds=params.max_iterations,
+        threads=min(2, pool_workers), seed=params.seed, known_bound=max(known_bound, bound),
+    )
+    logger.debug("LNS: %d neighbourhoods, objective %d -> %d, target %.0f units", done, before, objective, hood.target)
+    refix()
+    if settled():
+        return state, objective, bound, True
+    # Without a wall-clock limit only small models are solved whole (large ones might never end).
+    final_size = SMALL_MODEL_OPTIONS if end is None and not ctx.work_mode else FULL_MODEL_OPTIONS
+    final_count = units.num_options if ctx.allowed is None else int(ctx.allowed.sum())
+    if final_count <= final_size:
+        rem = remaining()
+        if rem is None or rem > 0.05:
+            full_solve(rem, None)
+    return state, objective, bound, proven

@@ -1,0 +1,126 @@
+"""GAP instances: the reader, the Problem it makes, and solving a small one to its known optimum."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from baohu_assign.gap import read_instance, solve_file, to_problem, unassigned_penalty
+from baohu_assign.objective import evaluate
+from baohu_assign.solution import violations
+
+GAP1_0 = """ 5 15
+ 17 21 22 18 24 15 20 18 19 18 16 22 24 24 16
+ 23 16 21 16 17 16 19 25 18 21 17 15 25 17 24
+ 16 20 16 25 24 16 17 19 19 18 20 16 17 21 24
+ 19 19 22 22 20 16 19 17 21 19 25 23 25 25 25
+ 18 19 15 15 21 25 16 16 23 15 22 17 19 22 24
+ 8 15 14 23 8 16 8 25 9 17 25 15 10 8 24
+ 15 7 23 22 11 11 12 10 17 16 7 16 10 18 22
+ 21 20 6 22 24 10 24 9 21 14 11 14 11 19 16
+ 20 11 8 14 9 5 6 19 19 7 6 6 13 9 18
+ 8 13 13 13 10 20 25 16 16 17 10 10 5 12 23
+ 36 34 38 27 33
+"""
+"""OR-Library gap1 problem 1 (c515-1): minimum cost 261 (maximum 336)."""
+
+
+@pytest.fixture
+def gap1_0(tmp_path: Path) -> Path:
+    path = tmp_path / "gap1-0"
+    path.write_text(GAP1_0)
+    return path
+
+
+def test_reader_reads_agent_major_matrices(gap1_0):
+    """m, n, then cost rows, weight rows and capacities, agent by agent."""
+    instance = read_instance(gap1_0)
+    assert (instance.name, instance.m, instance.n) == ("gap1-0", 5, 15)
+    assert instance.cost[0, :3].tolist() == [17, 21, 22]
+    assert instance.cost[4, -1] == 24
+    assert instance.weight[0, :3].tolist() == [8, 15, 14]
+    assert instance.weight[4, -1] == 23
+    assert instance.capacity.tolist() == [36, 34, 38, 27, 33]
+
+
+def test_problem_has_every_pair_as_an_arc(gap1_0):
+    """Jobs become households (tier normal), agents members with a budget and unlimited count."""
+    instance = read_instance(gap1_0)
+    problem = to_problem(instance)
+    assert (problem.num_households, problem.num_members, problem.num_arcs) == (15, 5, 75)
+    assert problem.member_capacity.tolist() == [15] * 5
+    assert problem.member_budget.tolist() == [36, 34, 38, 27, 33]
+    # Arc (job 2, agent 1) carries c[1][2] and w[1][2].
+    a = problem.arc_index(2, 1)
+    assert problem.arc_cost[a] == instance.cost[1, 2] and problem.arc_weight[a] == instance.weight[1, 2]
+    assert (problem.household_tier == 0).all()
+    # Leaving a job out costs more than any complete assignment.
+    assert unassigned_penalty(instance) > instance.cost.max(axis=0).sum()
+    member_of = instance.cost.argmin(axis=0)
+    assert evaluate(problem, member_of).total == instance.cost.min(axis=0).sum()
+
+
+def test_solves_gap1_0_to_its_optimum(gap1_0):
+    """The CP-SAT engine finds and proves the minimum 261 within a few seconds."""
+    result = solve_file(gap1_0, time_limit=10.0, seed=0)
+    assert result["objective"] == 261
+    assert result["status"] == "optimal"
+    assert result["bound"] == 261
+    assert (result["agents"], result["jobs"], result["instance"]) == (5, 15, "gap1-0")
+
+
+def test_solution_respects_capacities(gap1_0):
+    """The plan behind the objective uses every agent within its capacity."""
+    from baohu_assign.engines import cpsat
+    from baohu_assign.params import SolveParams
+
+    problem = to_problem(read_instance(gap1_0))
+    solution = cpsat.solve(problem, SolveParams(max_iterations=5, num_workers=1))
+    assert violations(problem, solution.member_of) == []
+    assert (solution.member_of >= 0).all()
+
+
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        (" 5 15\n 1 2 3\n", "found 5 tokens"),
+        (GAP1_0 + " 7\n", "found 158 tokens"),
+        (" 2 2\n 1 2 3 4 5 6 7 8\n", "found 10 tokens"),
+        ("", "found 0 tokens"),
+    ],
+)
+def test_wrong_token_count_names_the_file(tmp_path: Path, text: str, fragment: str):
+    """A token count other than 2 + 2mn + m is a ValueError that names the file."""
+    path = tmp_path / "broken.txt"
+    path.write_text(text)
+    with pytest.raises(ValueError, match="broken.txt") as error:
+        read_instance(path)
+    assert fragment in str(error.value)
+
+
+def test_non_integer_token_names_the_file(tmp_path: Path):
+    path = tmp_path / "letters.txt"
+    path.write_text(" 1 1\n 5\n x\n 9\n")
+    with pytest.raises(ValueError, match="letters.txt"):
+        read_instance(path)
+
+
+def test_infeasible_instance_reports_no_objective(tmp_path: Path):
+    """Every job too heavy for every agent: no objective, proven infeasible."""
+    path = tmp_path / "heavy"
+    path.write_text(" 2 2\n 1 1\n 1 1\n 9 9\n 9 9\n 3 3\n")
+    result = solve_file(path, time_limit=5.0)
+    assert result["objective"] is None
+    assert result["status"] == "infeasible"
+    assert result["bound"] is None
+
+
+def test_shared_instance_matches_embedded_copy(gap1_0):
+    """The embedded text is the shared file (when the shared data is present)."""
+    shared = Path(__file__).parents[2] / "shared" / "data" / "gap" / "instances" / "cattrysse1994" / "gap1-0"
+    if not shared.exists():
+        pytest.skip("shared GAP data not present")
+    a, b = read_instance(shared), read_instance(gap1_0)
+    assert np.array_equal(a.cost, b.cost) and np.array_equal(a.weight, b.weight)
