@@ -214,10 +214,10 @@ def _run(
 ) -> tuple[Solution, float | None, BranchProblem]:
     """Run one engine on one branch, calibrating the balance weight when asked."""
     if objective != "balanced":
-        return _checked(engine, branch, params), None, branch
+        return _best_of(engine, branch, params), None, branch
     if policy.balance_weight is not None:
         tuned = with_balance(branch, policy.balance_weight)
-        return _checked(engine, tuned, params), policy.balance_weight, tuned
+        return _best_of(engine, tuned, params), policy.balance_weight, tuned
     if engine.NAME == "cpsat":
         return _calibrate_then_search(engine, branch, params, policy.balance_travel_budget)
     return _calibrate(engine, branch, params, policy.balance_travel_budget)
@@ -238,10 +238,25 @@ def _calibrate_then_search(
     remaining = params.deadline.remaining()
     seconds = BALANCED_SEARCH_SECONDS if remaining is None else min(remaining, BALANCED_SEARCH_SECONDS)
     searched = _checked(engine, tuned, replace(params, time_limit=seconds, deadline=Deadline.after(seconds)))
+    if searched.status == "optimal":
+        return searched, weight, tuned
     if searched.objective <= found.objective:
         return searched, weight, tuned
     bound = searched.bound
     return replace(found, status="feasible", bound=bound), weight, tuned
+
+
+def _best_of(engine: ModuleType, branch: BranchProblem, params: SolveParams) -> Solution:
+    """Run the engine; a search engine must never do worse than greedy, so both run
+    and the better plan is kept, with the search engine's bound."""
+    if engine.NAME != "cpsat":
+        return _checked(engine, branch, params)
+    # Greedy first: it is fast, and the search engine then has the deadline to itself.
+    quick = _checked(engines.load(engines.FALLBACK), branch, replace(params, deadline=Deadline()))
+    solution = _checked(engine, branch, params)
+    if solution.status != "optimal" and quick.objective < solution.objective:
+        return replace(quick, status="feasible", bound=solution.bound)
+    return solution
 
 
 def _checked(engine: ModuleType, branch: BranchProblem, params: SolveParams) -> Solution:

@@ -31,40 +31,54 @@ Size
 ----
 1. Bounds: the min-cost-flow optimum without groups, budgets and backups is
    a relaxation (those only restrict or add non-negative costs); when its
-   plan happens to satisfy them and there are no backups, it is optimal
-   and returned at once. The LP relaxation of the unit model (HiGHS) gives a
-   better bound and, through its duals, reduced costs: an option whose
-   reduced cost exceeds ``incumbent − bound`` cannot be in any better plan
-   and is removed (reduced-cost fixing). Removing it keeps every proof
-   valid, so "optimal" on the pruned model is optimal for the full problem.
-2. Start: a regret greedy on reduced costs (pinned units first, then by tier).
-3. Small models are solved whole with the start as hint. Larger ones first
-   solve a heuristic *core* (the few best options of each unit by reduced
-   cost), then run large neighbourhood search: a few related members
-   (sharing good options) lose all their units, which are re-assigned
-   optimally among them by a small CP-SAT model while the rest stays fixed;
-   improvements are kept. Two disjoint neighbourhoods are solved at a time
-   on two threads when there are no backups. Neighbourhood size adapts to
-   how quickly the sub-models solve.
+   plan happens to satisfy them and there are no backups, it is optimal and
+   returned at once. The LP relaxation of the unit model (HiGHS, up to
+   ``LP_MAX_OPTIONS`` options) gives a better bound and, through its duals,
+   reduced costs ``rc``. Its Lagrangian bound ``L = y·b + Σ min(rc, 0)`` holds
+   for any duals of the right sign, so solver tolerances cannot break it. An
+   option with ``rc > incumbent − 1 − L`` cannot be in a better plan and is
+   dropped; a unit whose "uncovered" variable has such a reduced cost must be
+   covered (reduced-cost fixing). The incumbent always stays in the model, so
+   "optimal" on the pruned model is optimal for the full problem and its
+   bound is a bound for every plan.
+2. Start: a regret greedy on reduced costs (pinned units first, then by
+   tier), then one-ejection repair for what it left out.
+3. Models of at most ``SMALL_MODEL_OPTIONS`` options (after fixing) are
+   solved whole with the start as hint, which usually proves optimality.
+   Larger ones first solve a heuristic *core* (each unit's ``CORE_RANK`` best
+   options by reduced cost), then run large neighbourhood search: a seed
+   member (chosen by its reduced cost plus the LP price of its unused
+   capacity and budget, or next to an uncovered unit) and related members
+   (sharing good options) give up their units, which a small CP-SAT model
+   re-assigns among them (each unit keeps its ``LNS_LOCAL_RANK`` best options
+   there) while everything else stays fixed; half the neighbourhoods span
+   twice the members but free only their most mobile units. A plan no worse
+   is kept. Two threads solve disjoint neighbourhoods (without backups), and
+   the size adapts to how often sub-models are proven optimal.
 4. With time left, the whole pruned model is solved with the best plan as
-   hint, which may prove optimality.
+   hint, which improves the bound and may prove optimality. Models beyond
+   ``FULL_MODEL_OPTIONS`` options are never built whole: only the LNS runs.
 
 Determinism
 -----------
 Every random choice comes from ``numpy.random.default_rng(params.seed)``,
 CP-SAT gets ``random_seed`` and ``num_workers`` from ``params``, and every
-neighbourhood solve is single-threaded with a deterministic time limit; the
-results of parallel neighbourhoods are merged in a fixed order. So:
+neighbourhood solve is single-threaded with a deterministic time limit.
 
-- ``SolveParams(max_iterations=N)``: work-limited mode. Whole-model solves
-  use CP-SAT's deterministic ``interleave_search`` with a deterministic time
-  limit, and the LNS runs exactly ``N`` rounds. The same seed and
-  ``num_workers`` give the identical plan on any machine, provided the
-  wall-clock ``time_limit`` (kept as a safety net) does not bind first.
+- ``SolveParams(max_iterations=N)``: work-limited mode. The LNS runs ``N``
+  rounds; each round solves up to two neighbourhoods and merges them in a
+  fixed order. Whole-model solves get ``N × LNS_DETERMINISTIC_TIME``
+  deterministic seconds and, with ``num_workers > 1``, CP-SAT's
+  deterministic ``interleave_search`` (whose wall time can exceed that
+  limit). The same problem, seed and ``num_workers`` give the identical plan
+  on any machine, provided the wall-clock ``time_limit`` (kept as a safety
+  net) does not bind first.
 - Otherwise (wall-clock mode) whole-model solves run CP-SAT's parallel
-  portfolio and the LNS runs until the deadline, so the plan can depend on
-  machine speed and thread timing; it is always valid, and "optimal" is
-  always proven.
+  portfolio, the two LNS threads run independently until the deadline (or
+  ``STALL_ROUNDS`` neighbourhoods without improvement), so the plan can
+  depend on machine speed and thread timing. It is always valid, the bound
+  always holds, and "optimal" is always proven. Without a time limit every
+  whole-model solve stops after ``UNLIMITED_DETERMINISTIC_TIME``.
 """
 
 from __future__ import annotations
@@ -103,8 +117,6 @@ CORE_RANK = 3
 """Options per unit kept in the heuristic core (best by reduced cost)."""
 AFFINITY_RANK = 4
 """Best options per unit whose members count as related to each other."""
-LNS_RANK = 4
-"""Best options per unit (by reduced cost) that neighbourhood models consider, besides the current one."""
 LNS_DETERMINISTIC_TIME = 0.1
 """Deterministic time limit of one neighbourhood solve."""
 LNS_PARAMETERS: dict[str, object] = {}
@@ -119,6 +131,8 @@ PARTIAL_SPREAD = 2
 """A partial neighbourhood spans this many times the members of a full one."""
 LNS_LOCAL_RANK = 3
 """Options per free unit among the neighbourhood's members that a sub-model keeps (best by reduced cost)."""
+WHOLE_MODEL_SECONDS_PER_OPTION = 3e-5
+"""Rough load time of a whole model per option (presolve, LP), to skip hopeless final solves."""
 UNLIMITED_DETERMINISTIC_TIME = 20.0
 """Deterministic time limit of one whole-model solve when there is neither a time limit nor an iteration budget."""
 STALL_ROUNDS = 300
@@ -968,6 +982,14 @@ def _total(ctx: _Context, state: _State) -> int:
 # --------------------------------------------------------------------------- LNS
 
 
+def _option_rank(units: _Units, score: np.ndarray) -> np.ndarray:
+    """int64[O]: position of each option among its unit's options by ``score`` (0 = best)."""
+    order = np.lexsort((score, units.option_unit))
+    rank = np.empty(units.num_options, dtype=np.int64)
+    rank[order] = np.arange(units.num_options) - units.option_ptr[units.option_unit[order]]
+    return rank
+
+
 class _Neighbourhoods:
     """Related members (they share good options) and how bad each member's part of the plan is."""
 
@@ -981,10 +1003,7 @@ class _Neighbourhoods:
         self.score = score
         self.relaxation = relaxation
         # Members of each unit's best options are related: co-occurrence counts.
-        order = np.lexsort((score, units.option_unit))
-        rank = np.empty(units.num_options, dtype=np.int64)
-        rank[order] = np.arange(units.num_options) - units.option_ptr[units.option_unit[order]]
-        top = np.flatnonzero(rank < AFFINITY_RANK)
+        top = np.flatnonzero(_option_rank(units, score) < AFFINITY_RANK)
         incidence = sp.csr_matrix(
             (np.ones(top.shape[0]), (units.option_unit[top], units.option_member[top])), shape=(units.num_units, M)
         )
@@ -994,8 +1013,6 @@ class _Neighbourhoods:
         self.affinity = affinity
         self.has_options = np.diff(units.member_ptr) > 0
         self.target = float(LNS_INITIAL_TARGET)
-        # Sub-models only see each unit's few best options (a heuristic restriction, no proof rests on it).
-        self.rank = rank
         self.allowed = np.ones(units.num_options, dtype=bool)
         self.restrict(ctx.allowed)
 
@@ -1483,10 +1500,7 @@ def _optimise(
         core = None
         if relaxation is not None and relaxation.option_rc is not None:
             # A core of each unit's best options gives a strong start quickly.
-            order = np.lexsort((score, units.option_unit))
-            rank = np.empty(units.num_options, dtype=np.int64)
-            rank[order] = np.arange(units.num_options) - units.option_ptr[units.option_unit[order]]
-            core = (rank < CORE_RANK) | (score <= 0)
+            core = (_option_rank(units, score) < CORE_RANK) | (score <= 0)
         full_solve(None if rem is None else CORE_SHARE * rem, core)
         refix()
     if settled():
@@ -1515,8 +1529,8 @@ def _optimise(
     # Without a wall-clock limit only small models are solved whole (large ones might never end).
     final_size = SMALL_MODEL_OPTIONS if end is None and not ctx.work_mode else FULL_MODEL_OPTIONS
     final_count = units.num_options if ctx.allowed is None else int(ctx.allowed.sum())
-    if final_count <= final_size:
-        rem = remaining()
-        if rem is None or rem > 0.05:
-            full_solve(rem, None)
+    rem = remaining()
+    # CP-SAT needs about this long to even load a model of this size; below it the solve is wasted.
+    if final_count <= final_size and (rem is None or rem > max(0.05, final_count * WHOLE_MODEL_SECONDS_PER_OPTION)):
+        full_solve(rem, None)
     return state, objective, bound, proven
