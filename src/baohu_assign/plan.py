@@ -509,11 +509,18 @@ def _csv_text(frame: pd.DataFrame, original_names: dict[str, str]) -> str:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    """Write to a temporary file beside ``path``, then rename over it."""
+    """Write UTF-8 text atomically (see :func:`_atomic_write_bytes`)."""
+    _atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temporary file beside ``path``, then rename over it, so a
+    killed run never leaves a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-            stream.write(text)
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temp, path)

@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .diagnose import BranchShortfall
+from .diagnose import BranchShortfall, TierCounts
 
 
 class Status(StrEnum):
@@ -27,16 +27,8 @@ class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class Uncovered(_Model):
-    """Households left without a contact, per priority."""
-
-    critical: int = 0
-    elevated: int = 0
-    normal: int = 0
-
-    @property
-    def total(self) -> int:
-        return self.critical + self.elevated + self.normal
+Uncovered = TierCounts
+"""Households left without a contact, per priority (the same shape as any tier count)."""
 
 
 class Components(_Model):

@@ -15,9 +15,7 @@ from __future__ import annotations
 import datetime as _dt
 import io
 import logging
-import os
 import re
-import tempfile
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -28,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .explain import PIN_REASONS
+from .plan import _atomic_write_bytes
 
 if TYPE_CHECKING:
     from openpyxl.worksheet.worksheet import Worksheet
@@ -622,16 +621,3 @@ def _stable_xlsx_bytes(book: Any) -> bytes:
     return out.getvalue()
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside ``path``, then rename over it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
