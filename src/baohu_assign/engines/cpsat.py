@@ -119,6 +119,8 @@ AFFINITY_RANK = 4
 """Best options per unit whose members count as related to each other."""
 LNS_DETERMINISTIC_TIME = 0.1
 """Deterministic time limit of one neighbourhood solve."""
+WHOLE_PARAMETERS: dict[str, object] = {}
+"""Extra CP-SAT parameters of whole-model and core solves."""
 LNS_PARAMETERS: dict[str, object] = {}
 """Extra CP-SAT parameters of neighbourhood solves (small models: presolve costs more than it saves)."""
 LNS_INITIAL_TARGET = 30
@@ -131,10 +133,14 @@ PARTIAL_SPREAD = 2
 """A partial neighbourhood spans this many times the members of a full one."""
 LNS_LOCAL_RANK = 3
 """Options per free unit among the neighbourhood's members that a sub-model keeps (best by reduced cost)."""
+BESIDE_MODEL_OPTIONS = 6_000
+"""Up to this many options (after fixing) one thread solves the whole model beside the LNS (wall-clock mode)."""
 WHOLE_MODEL_SECONDS_PER_OPTION = 3e-5
 """Rough load time of a whole model per option (presolve, LP), to skip hopeless final solves."""
 UNLIMITED_DETERMINISTIC_TIME = 20.0
 """Deterministic time limit of one whole-model solve when there is neither a time limit nor an iteration budget."""
+WHOLE_SHARE_OF_UNITS = 0.5
+"""The LNS hands over to the whole model once neighbourhoods would free this share of all units."""
 STALL_ROUNDS = 300
 """The LNS stops after this many neighbourhoods in a row without improvement (not in work-limited mode)."""
 
@@ -915,6 +921,7 @@ def _solve_model(
     workers: int,
     seed: int,
     extra: dict[str, object] | None = None,
+    on_solution: object | None = None,
 ) -> _Result:
     """Run CP-SAT on a built model with a wall-clock and/or deterministic limit."""
     from ortools.sat.python import cp_model
@@ -936,7 +943,7 @@ def _solve_model(
         p.log_search_progress = True
         solver.log_callback = search_logger.debug
     start = time.perf_counter()
-    status = solver.solve(sub.builder.model)
+    status = solver.solve(sub.builder.model, on_solution)  # type: ignore[arg-type]
     wall_s = time.perf_counter() - start
     ctx.solves += 1
     name = {
@@ -1126,7 +1133,8 @@ def _lns(
     threads: int,
     seed: int,
     known_bound: float = -math.inf,
-) -> tuple[_State, int, int]:
+    beside: bool = False,
+) -> tuple[_State, int, int, float]:
     """Large neighbourhood search until ``end`` (monotonic) or ``rounds`` rounds.
 
     In work-limited mode (or with backups, or one thread) it runs in rounds:
@@ -1134,17 +1142,22 @@ def _lns(
     them in a fixed order, so the result is reproducible. Otherwise each
     thread runs its own loop and claims its members and units while it
     solves, so no thread waits for a slow neighbourhood of the other.
-    Returns (state, objective, neighbourhoods solved).
+    With ``beside``, one thread solves the whole pruned model instead and
+    hands every better plan to the LNS. Returns (state, objective,
+    neighbourhoods solved, bound from the whole model or -inf).
     """
     search = _Search(ctx, state, objective, hood, end=end, seed=seed)
     search.known_bound = known_bound
     if threads > 1 and not ctx.work_mode and not ctx.backups and rounds is None:
         with ThreadPoolExecutor(max_workers=threads) as pool:
-            for future in [pool.submit(search.run_free, t) for t in range(threads)]:
+            jobs = [pool.submit(search.run_free, t) for t in range(threads - 1)]
+            # The last thread: the whole model when it is small enough to help, else another LNS loop.
+            jobs.append(pool.submit(search.run_whole) if beside else pool.submit(search.run_free, threads - 1))
+            for future in jobs:
                 future.result()
     else:
         search.run_rounds(threads if not ctx.backups else 1, rounds)
-    return search.state, search.objective, search.solved
+    return search.state, search.objective, search.solved, search.whole_bound
 
 
 class _Search:
@@ -1161,15 +1174,22 @@ class _Search:
         self.solved = 0
         self.stall = 0
         self.known_bound = -math.inf
+        self.whole_possible = ctx.units.num_options <= FULL_MODEL_OPTIONS
+        self.version = 0  # bumped when a whole-model solution replaces the plan
+        self.whole_bound = -math.inf
+        self.whole_proven = False
 
     def over(self) -> bool:
-        if self.objective <= self.known_bound:
+        if self.objective <= max(self.known_bound, self.whole_bound) or self.whole_proven:
+            return True
+        if self.hood.target >= WHOLE_SHARE_OF_UNITS * self.ctx.units.num_units and self.whole_possible:
+            # Neighbourhoods as large as most of the problem: the whole model does better.
             return True
         if self.end is not None and time.monotonic() >= self.end - 0.02:
             return True
         return not self.ctx.work_mode and self.stall >= STALL_ROUNDS
 
-    def _next(self) -> tuple[np.ndarray, np.ndarray, _Sub] | None:
+    def _next(self) -> tuple[np.ndarray, np.ndarray, _Sub, int] | None:
         """Pick, claim and build one neighbourhood (caller holds the lock)."""
         picked = self.hood.pick(self.state, self.taken, self.claimed)
         if picked is None:
@@ -1178,7 +1198,7 @@ class _Search:
         self.taken[members] = True
         self.claimed[free] = True
         sub = _build(self.ctx, self.state, free, members, self.hood.allowed, LNS_LOCAL_RANK, self.hood.score)
-        return members, free, sub
+        return members, free, sub, self.version
 
     def _solve(self, sub: _Sub, workers: int, index: int) -> _Result:
         remaining = None if self.end is None else max(self.end - time.monotonic(), 0.01)
@@ -1187,12 +1207,14 @@ class _Search:
             seed=self.seed + 7919 * index, extra=LNS_PARAMETERS,
         )
 
-    def _merge(self, members: np.ndarray, free: np.ndarray, sub: _Sub, result: _Result) -> bool:
+    def _merge(self, members: np.ndarray, free: np.ndarray, sub: _Sub, result: _Result, version: int) -> bool:
         """Keep the sub-model's plan when it is no worse; adapt the size; release claims (caller holds the lock)."""
         hood = self.hood
         self.taken[members] = False
         self.claimed[free] = False
         self.solved += 1
+        if version != self.version:
+            return False  # the plan it was cut from has been replaced
         if result.values is None or result.objective is None:
             hood.target = max(float(LNS_MIN_TARGET), hood.target * 0.8)
             return False
@@ -1225,13 +1247,13 @@ class _Search:
                 workers = 1 if parallel > 1 else self.ctx.params.num_workers
                 index = [done * parallel + i for i in range(len(picked))]
                 if pool is not None and len(picked) > 1:
-                    futures = [pool.submit(self._solve, sub, workers, i) for (_, _, sub), i in zip(picked, index)]
+                    futures = [pool.submit(self._solve, item[2], workers, i) for item, i in zip(picked, index)]
                     results = [f.result() for f in futures]
                 else:
-                    results = [self._solve(sub, workers, i) for (_, _, sub), i in zip(picked, index)]
+                    results = [self._solve(item[2], workers, i) for item, i in zip(picked, index)]
                 improved = False
-                for (members, free, sub), result in zip(picked, results):
-                    improved |= self._merge(members, free, sub, result)
+                for (members, free, sub, version), result in zip(picked, results):
+                    improved |= self._merge(members, free, sub, result, version)
                 self.stall = 0 if improved else self.stall + 1
         finally:
             if pool is not None:
@@ -1247,12 +1269,44 @@ class _Search:
             if item is None:
                 time.sleep(0.001)
                 continue
-            members, free, sub = item
+            members, free, sub, version = item
             count += 1
             result = self._solve(sub, 1, 2 * count + thread)
             with self.lock:
-                improved = self._merge(members, free, sub, result)
+                improved = self._merge(members, free, sub, result, version)
                 self.stall = 0 if improved else self.stall + 1
+
+    def run_whole(self) -> None:
+        """Solve the whole pruned model on one thread beside the LNS, taking over every better plan it finds."""
+        from ortools.sat.python import cp_model
+
+        ctx = self.ctx
+        with self.lock:
+            sub = _build(ctx, self.state, np.arange(ctx.units.num_units), None, ctx.allowed)
+        search = self
+
+        class Watcher(cp_model.CpSolverSolutionCallback):
+            def on_solution_callback(self) -> None:
+                value = int(round(self.objective_value)) + sub.offset
+                with search.lock:
+                    if value < search.objective:
+                        values = np.array(self.response_proto.solution, dtype=np.int64)
+                        search.state = _apply(ctx, search.state, sub, values)
+                        search.objective = value
+                        search.version += 1
+                        search.stall = 0
+
+        remaining = None if self.end is None else max(self.end - time.monotonic(), 0.01)
+        result = _solve_model(
+            ctx, sub, wall=remaining, deterministic=_whole_model_work(ctx, self.end), workers=1,
+            seed=self.seed, extra=WHOLE_PARAMETERS, on_solution=Watcher(),
+        )
+        logger.debug("whole model beside the LNS: %s, bound %s, %.2f s", result.status, result.bound, result.wall_s)
+        with self.lock:
+            if result.bound is not None:
+                # The model holds the plan it started from, so its bound is valid for every plan.
+                self.whole_bound = max(self.whole_bound, min(result.bound, float(self.objective)))
+            self.whole_proven = result.status == "optimal"
 
 
 # --------------------------------------------------------------------------- driver
@@ -1472,7 +1526,10 @@ def _optimise(
                 # A start that leaves out units the LP covers misleads the search more than it helps.
                 sub.builder.proto.clear_solution_hint()
         deterministic = _whole_model_work(ctx, end)
-        result = _solve_model(ctx, sub, wall=limit, deterministic=deterministic, workers=params.num_workers, seed=params.seed)
+        result = _solve_model(
+            ctx, sub, wall=limit, deterministic=deterministic, workers=params.num_workers, seed=params.seed,
+            extra=WHOLE_PARAMETERS,
+        )
         logger.debug(
             "%s model: %d options, %s, objective %s (incumbent %d), bound %s, %.2f s",
             "core" if core is not None else "whole", sub.options.shape[0], result.status, result.objective,
@@ -1515,17 +1572,23 @@ def _optimise(
     allowed_count = safe_count()
 
     hood = _Neighbourhoods(ctx, score, relaxation, rng)
-    final_share = FINAL_SHARE if allowed_count <= FULL_MODEL_OPTIONS else 0.0
+    # In wall-clock mode a model small enough is solved whole beside the LNS, up to the deadline.
+    beside = (
+        end is not None and not ctx.work_mode and not ctx.backups and pool_workers >= 2
+        and allowed_count <= BESIDE_MODEL_OPTIONS
+    )
+    final_share = FINAL_SHARE if allowed_count <= FULL_MODEL_OPTIONS and not beside else 0.0
     lns_end = None if end is None else end - final_share * max(end - time.monotonic(), 0.0)
     before = objective
-    state, objective, done = _lns(
+    state, objective, done, whole_bound = _lns(
         ctx, state, objective, hood, end=lns_end, rounds=params.max_iterations,
-        threads=min(2, pool_workers), seed=params.seed, known_bound=max(known_bound, bound),
+        threads=min(2, pool_workers), seed=params.seed, known_bound=max(known_bound, bound), beside=beside,
     )
+    bound = max(bound, whole_bound)
     logger.debug("LNS: %d neighbourhoods, objective %d -> %d, target %.0f units", done, before, objective, hood.target)
     refix()
-    if settled():
-        return state, objective, bound, True
+    if settled() or beside:
+        return state, objective, bound, settled()
     # Without a wall-clock limit only small models are solved whole (large ones might never end).
     final_size = SMALL_MODEL_OPTIONS if end is None and not ctx.work_mode else FULL_MODEL_OPTIONS
     final_count = units.num_options if ctx.allowed is None else int(ctx.allowed.sum())
