@@ -10,7 +10,7 @@ minimisation), one run per instance, solver and time limit, all solvers in
 the same process one after the other on this machine. ``ours`` is
 :func:`baohu_assign.gap.solve_file` (the limit covers the whole call,
 reading included); ``cpsat`` is CP-SAT written the obvious way (one Boolean
-per pair, ``AddExactlyOne`` per job, a linear capacity per agent, minimise
+per pair, ``AddExactlyOne`` per column, a linear capacity per row, minimise
 cost, ``num_workers=2``); ``highs`` is scipy's ``milp`` (HiGHS) and ``cbc``
 is PuLP's CBC, both with the same time limit. A solver without a solution
 is recorded with its status and time. Writes
@@ -67,7 +67,7 @@ def run_ours(path: Path, limit: float, seed: int) -> tuple[int | None, str, floa
 
 
 def run_plain_cpsat(path: Path, limit: float, seed: int) -> tuple[int | None, str, float, float | None]:
-    """CP-SAT the obvious way: Boolean per pair, exactly one agent per job, capacity per agent."""
+    """CP-SAT the obvious way: Boolean per pair, exactly one per column, a capacity per row."""
     from ortools.sat.python import cp_model
 
     from baohu_assign.gap import read_instance
@@ -155,22 +155,30 @@ def summarise(rows: list[dict[str, object]]) -> str:
     solvers = [s for s in SOLVERS if any(r["solver"] == s for r in rows)]
     cells: dict[tuple[str, str, float], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     failures: dict[tuple[str, str, float], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    absent = {str(r["solver"]) for r in rows if r["status"] == "not_installed"}
     for r in rows:
         key = (str(r["family"]), f"{r['agents']}×{r['jobs']}", float(r["limit_s"]))  # type: ignore[arg-type]
+        if r["status"] == "not_installed":
+            continue
         if r["gap_pct"] in ("", None):
             failures[key][str(r["solver"])] += 1
         else:
             cells[key][str(r["solver"])].append(float(r["gap_pct"]))  # type: ignore[arg-type]
-    keys = sorted(set(cells) | set(failures), key=lambda k: (k[2], k[0], int(k[1].split("×")[1]), int(k[1].split("×")[0])))
     head = "| family | size | limit s | " + " | ".join(f"{s} mean / worst gap %" for s in solvers) + " |"
     lines = [head, "|" + "---|" * (3 + len(solvers))]
 
-    def cell(values: list[float], missing: int) -> str:
+    def cell(values: list[float], missing: int, solver: str) -> str:
+        if solver in absent:
+            return "not installed"
         text = f"{np.mean(values):.3f} / {np.max(values):.3f}" if values else "–"
-        return text + (f" ({missing} none)" if missing else "")
+        return text + (f" ({missing} without solution)" if missing else "")
 
+    keys = sorted(
+        {(str(r["family"]), f"{r['agents']}×{r['jobs']}", float(r["limit_s"])) for r in rows},  # type: ignore[arg-type]
+        key=lambda k: (k[2], k[0], int(k[1].split("×")[1]), int(k[1].split("×")[0])),
+    )
     for key in keys:
-        parts = [cell(cells[key].get(s, []), failures[key].get(s, 0)) for s in solvers]
+        parts = [cell(cells[key].get(s, []), failures[key].get(s, 0), s) for s in solvers]
         lines.append(f"| {key[0]} | {key[1]} | {key[2]:g} | " + " | ".join(parts) + " |")
     # One line per family and limit, then per limit over all instances.
     for limit in sorted({k[2] for k in keys}):
@@ -182,7 +190,7 @@ def summarise(rows: list[dict[str, object]]) -> str:
                     for s in solvers:
                         pool[s].extend(cells[key].get(s, []))
                         missing[s] += failures[key].get(s, 0)
-            parts = [cell(pool[s], missing[s]) for s in solvers]
+            parts = [cell(pool[s], missing[s], s) for s in solvers]
             lines.append(f"| **{family}** | all | {limit:g} | " + " | ".join(parts) + " |")
     return "\n".join(lines)
 

@@ -34,8 +34,8 @@ def gap1_0(tmp_path: Path) -> Path:
     return path
 
 
-def test_reader_reads_agent_major_matrices(gap1_0):
-    """m, n, then cost rows, weight rows and capacities, agent by agent."""
+def test_reader_reads_row_major_matrices(gap1_0):
+    """m, n, then m cost rows, m weight rows and m capacities."""
     instance = read_instance(gap1_0)
     assert (instance.name, instance.m, instance.n) == ("gap1-0", 5, 15)
     assert instance.cost[0, :3].tolist() == [17, 21, 22]
@@ -46,13 +46,13 @@ def test_reader_reads_agent_major_matrices(gap1_0):
 
 
 def test_problem_has_every_pair_as_an_arc(gap1_0):
-    """Jobs become households (tier normal), agents members with a budget and unlimited count."""
+    """Columns become households (tier normal), rows members with a budget and unlimited count."""
     instance = read_instance(gap1_0)
     problem = to_problem(instance)
     assert (problem.num_households, problem.num_members, problem.num_arcs) == (15, 5, 75)
     assert problem.member_capacity.tolist() == [15] * 5
     assert problem.member_budget.tolist() == [36, 34, 38, 27, 33]
-    # Arc (job 2, agent 1) carries c[1][2] and w[1][2].
+    # Arc (household 2, member 1) carries c[1][2] and w[1][2].
     a = problem.arc_index(2, 1)
     assert problem.arc_cost[a] == instance.cost[1, 2] and problem.arc_weight[a] == instance.weight[1, 2]
     assert (problem.household_tier == 0).all()
@@ -72,7 +72,7 @@ def test_solves_gap1_0_to_its_optimum(gap1_0):
 
 
 def test_solution_respects_capacities(gap1_0):
-    """The plan behind the objective uses every agent within its capacity."""
+    """The plan behind the objective covers every household within every budget."""
     from baohu_assign.engines import cpsat
     from baohu_assign.params import SolveParams
 
@@ -108,7 +108,7 @@ def test_non_integer_token_names_the_file(tmp_path: Path):
 
 
 def test_infeasible_instance_reports_no_objective(tmp_path: Path):
-    """Every job too heavy for every agent: no objective, proven infeasible."""
+    """Every weight above every capacity: no objective, proven infeasible."""
     path = tmp_path / "heavy"
     path.write_text(" 2 2\n 1 1\n 1 1\n 9 9\n 9 9\n 3 3\n")
     result = solve_file(path, time_limit=5.0)

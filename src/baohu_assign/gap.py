@@ -22,7 +22,6 @@ weights, ``m`` capacities; any whitespace between tokens)::
 from __future__ import annotations
 
 import logging
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -149,44 +148,6 @@ def to_problem(instance: GapInstance) -> Problem:
     return problem
 
 
-def lp_bound(instance: GapInstance, time_limit: float | None = None) -> float | None:
-    """Lower bound on the GAP cost from the LP relaxation (HiGHS), rounded up.
-
-    Returns ``None`` when the LP is infeasible, HiGHS is missing, or it does
-    not finish in ``time_limit`` seconds.
-    """
-    try:
-        import scipy.sparse as sp
-        from scipy.optimize import linprog
-    except ImportError:  # pragma: no cover - scipy is a dependency
-        return None
-    m, n = instance.m, instance.n
-    cols = np.arange(m * n)
-    agent = cols // n
-    job = cols % n
-    a_eq = sp.csr_matrix((np.ones(m * n), (job, cols)), shape=(n, m * n))
-    a_ub = sp.csr_matrix((instance.weight.reshape(-1).astype(np.float64), (agent, cols)), shape=(m, m * n))
-    # A pair whose weight exceeds the agent's capacity can never be used.
-    upper = (instance.weight <= instance.capacity[:, None]).reshape(-1).astype(np.float64)
-    options: dict[str, Any] = {"presolve": True}
-    if time_limit is not None:
-        options["time_limit"] = max(time_limit, 0.01)
-    result = linprog(
-        instance.cost.reshape(-1).astype(np.float64),
-        A_ub=a_ub,
-        b_ub=instance.capacity.astype(np.float64),
-        A_eq=a_eq,
-        b_eq=np.ones(n),
-        bounds=np.column_stack([np.zeros(m * n), upper]),
-        method="highs",
-        options=options,
-    )
-    if result.status != 0:
-        return None
-    # Costs are integers, so any assignment costs at least the LP value rounded up.
-    return float(math.ceil(result.fun - 1e-6))
-
-
 def solve_file(
     path: str | Path, *, time_limit: float = 10.0, seed: int = 0, strategy: str = "cpsat"
 ) -> dict[str, Any]:
@@ -222,11 +183,9 @@ def solve_file(
     engine = engines.load(strategy)
     solution = engine.solve(problem, params)
     complete = bool((solution.member_of >= 0).all())
-    penalty = unassigned_penalty(instance)
-    bound = solution.bound
-    if bound is not None and bound >= penalty:
-        # The engine proved that even its best plan leaves a job out.
-        bound = None if not complete else bound
+    # The engine's bound holds for every plan; below the penalty it also bounds every complete
+    # assignment (whose objective is its GAP cost). It includes the LP relaxation's bound.
+    bound = solution.bound if solution.bound is not None and solution.bound < unassigned_penalty(instance) else None
     if complete:
         objective: int | None = int(instance.cost[solution.member_of, np.arange(instance.n)].sum())
         status = "optimal" if solution.status == "optimal" else "feasible"

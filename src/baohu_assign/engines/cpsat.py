@@ -16,7 +16,8 @@ option costs the sum of its arcs' ``arc_cost`` and weighs the sum of their
     minimise Σ (cost(o) − penalty(u)) x[o] + Σ_u penalty(u) + Σ_m bal(m)  [+ backups]
 
 ``penalty(u)`` is the tier penalty of the unit's households, so the model
-pays it exactly when the unit stays uncovered. ``F`` is the cumulative sum
+pays it exactly when the unit stays uncovered (a unit that must be covered
+gets ``= 1`` and plain costs instead: small coefficients solve faster). ``F`` is the cumulative sum
 of :meth:`~baohu_assign.problem.Problem.balance_step_costs` (convex, so
 the tangent lines meet exactly at integer loads and the LP relaxation is
 the convex hull). Backups get a second Boolean ``b[a]`` per arc of a
@@ -119,10 +120,6 @@ AFFINITY_RANK = 4
 """Best options per unit whose members count as related to each other."""
 LNS_DETERMINISTIC_TIME = 0.1
 """Deterministic time limit of one neighbourhood solve."""
-WHOLE_PARAMETERS: dict[str, object] = {}
-"""Extra CP-SAT parameters of whole-model and core solves."""
-LNS_PARAMETERS: dict[str, object] = {}
-"""Extra CP-SAT parameters of neighbourhood solves (small models: presolve costs more than it saves)."""
 LNS_INITIAL_TARGET = 30
 """Free units of the first neighbourhoods; then it adapts to how often sub-models are proven optimal."""
 LNS_MIN_TARGET = 6
@@ -133,8 +130,6 @@ PARTIAL_SPREAD = 2
 """A partial neighbourhood spans this many times the members of a full one."""
 LNS_LOCAL_RANK = 3
 """Options per free unit among the neighbourhood's members that a sub-model keeps (best by reduced cost)."""
-BESIDE_MODEL_OPTIONS = 6_000
-"""Up to this many options (after fixing) one thread solves the whole model beside the LNS (wall-clock mode)."""
 WHOLE_MODEL_SECONDS_PER_OPTION = 3e-5
 """Rough load time of a whole model per option (presolve, LP), to skip hopeless final solves."""
 UNLIMITED_DETERMINISTIC_TIME = 20.0
@@ -356,11 +351,9 @@ class _Relaxation:
         options with ``rc > incumbent − 1 − bound`` can be dropped. The
         incumbent's own choices are always kept, so the pruned model contains it.
         """
-        O, U = units.num_options, units.num_units
-        allowed = np.ones(O, dtype=bool)
         forced = units.unit_pinned.copy()
         if self.option_rc is None or self.uncovered_rc is None:
-            return allowed, forced
+            return np.ones(units.num_options, dtype=bool), forced
         slack = incumbent - 1 - self.lagrangian + self.tolerance
         allowed = self.option_rc <= slack
         current = state.unit_option[state.unit_option >= 0]
@@ -582,6 +575,32 @@ def _repair(problem: Problem, units: _Units, state: _State, score: np.ndarray, o
             state.unit_option[u] = o
 
 
+def _greedy_backups(problem: Problem, units: _Units, state: _State) -> _State:
+    """Give covered households that want a backup the cheapest member with backup room (critical first).
+
+    Only where the arc costs less than the missing-backup penalty it saves.
+    """
+    if not problem.has_backups:
+        return state
+    assert problem.household_backup is not None and problem.member_backup_capacity is not None
+    member_of = _member_of(problem, units, state)
+    backup_of = state.backup_of.copy()
+    held = backup_of[backup_of >= 0]
+    room = problem.member_backup_capacity.astype(np.int64) - np.bincount(held, minlength=problem.num_members)
+    open_ = np.flatnonzero(problem.household_backup & (member_of >= 0) & (backup_of < 0))
+    penalty = int(problem.backup_penalty)
+    for h in open_[np.lexsort((open_, -problem.household_tier[open_].astype(np.int64)))].tolist():
+        sl = problem.arcs_of(h)
+        members = problem.arc_member[sl].astype(np.int64)
+        cost = problem.arc_cost[sl]
+        ok = (members != member_of[h]) & (room[members] > 0) & (cost < penalty)
+        if ok.any():
+            pick = int(np.flatnonzero(ok)[np.argmin(cost[ok])])
+            backup_of[h] = members[pick]
+            room[members[pick]] -= 1
+    return _State(state.unit_option, backup_of)
+
+
 def _state_from_members(problem: Problem, units: _Units, member_of: np.ndarray) -> _State | None:
     """Unit form of a household plan, or ``None`` when it splits a unit or uses a missing option."""
     U = units.num_units
@@ -681,7 +700,7 @@ class _Context:
     units: _Units
     tables: list[np.ndarray] | None
     params: SolveParams
-    floors: np.ndarray | None = None  # int64[NUM_TIERS]: lexicographic coverage floors
+    keep_coverage: bool = False  # lexicographic backups: coverage per tier may never drop
     backups: bool = False
     allowed: np.ndarray | None = None  # bool[O]
     forced: np.ndarray | None = None  # bool[U]
@@ -769,7 +788,7 @@ def _build(
     active = np.flatnonzero(np.diff(member_bounds) > 0)
     capacity = problem.member_capacity.astype(np.int64)
     budget = problem.member_budget.astype(np.int64) if units.option_weight is not None else None
-    current_load, current_weight = _loads(problem, units, state)
+    current_load, _ = _loads(problem, units, state)
     for m in active.tolist():
         rows = by_member[member_bounds[m] : member_bounds[m + 1]]
         lits = x_var[rows]
@@ -806,7 +825,7 @@ def _build(
             ctx, b, state, free_mask, in_set, options, x_var, coeff, offset
         )
 
-    if ctx.floors is not None:
+    if ctx.keep_coverage:
         # Lexicographic mode: coverage of each tier within the free units may not drop.
         covered_now = current[free_units] >= 0
         for t in range(NUM_TIERS):
@@ -878,7 +897,9 @@ def _add_backups(
         pos += n
         u = int(unit[h])
         if unit_free[h]:
-            unit_x = x_var[option_unit == u]
+            # Options are in unit order, so a unit's variables are one slice.
+            lo, hi = np.searchsorted(option_unit, [u, u + 1])
+            unit_x = x_var[lo:hi]
             if n:
                 b.linear(np.r_[lits, unit_x], np.r_[np.ones(n), -np.ones(unit_x.size)], -INT64_MAX, 0)
                 for lit, m in zip(lits.tolist(), members.tolist()):
@@ -920,8 +941,6 @@ def _solve_model(
     deterministic: float | None,
     workers: int,
     seed: int,
-    extra: dict[str, object] | None = None,
-    on_solution: object | None = None,
 ) -> _Result:
     """Run CP-SAT on a built model with a wall-clock and/or deterministic limit."""
     from ortools.sat.python import cp_model
@@ -937,13 +956,11 @@ def _solve_model(
     if deterministic is not None:
         p.max_deterministic_time = max(float(deterministic), 0.001)
     p.log_to_stdout = False
-    for key, value in (extra or {}).items():
-        setattr(p, key, value)
     if ctx.log:
         p.log_search_progress = True
         solver.log_callback = search_logger.debug
     start = time.perf_counter()
-    status = solver.solve(sub.builder.model, on_solution)  # type: ignore[arg-type]
+    status = solver.solve(sub.builder.model)
     wall_s = time.perf_counter() - start
     ctx.solves += 1
     name = {
@@ -1088,8 +1105,8 @@ class _Neighbourhoods:
         target = int(round(self.target))
         # Half the time, more members each give up only their most mobile units.
         partial = rng.random() < PARTIAL_SHARE
-        reach = target * (PARTIAL_SPREAD if partial else 1)
-        while count < reach:
+        wanted = target * (PARTIAL_SPREAD if partial else 1)
+        while count < wanted:
             rows = self.affinity[chosen]
             cand = rows.indices
             w = rows.data
@@ -1110,12 +1127,9 @@ class _Neighbourhoods:
             free = self._mobile(state, free, in_set, target)
         # Uncovered units that could go to these members join, a few at a time.
         if uncovered.size:
-            opts_member = units.option_member
-            reach = np.zeros(units.num_units, dtype=bool)
-            sel = in_set[opts_member]
-            sel &= self.allowed
-            reach[units.option_unit[sel]] = True
-            extra = uncovered[reach[uncovered]]
+            reachable = np.zeros(units.num_units, dtype=bool)
+            reachable[units.option_unit[in_set[units.option_member] & self.allowed]] = True
+            extra = uncovered[reachable[uncovered]]
             if extra.size > target:
                 extra = np.sort(rng.choice(extra, target, replace=False))
             free = np.union1d(free, extra)
@@ -1133,8 +1147,7 @@ def _lns(
     threads: int,
     seed: int,
     known_bound: float = -math.inf,
-    beside: bool = False,
-) -> tuple[_State, int, int, float]:
+) -> tuple[_State, int, int]:
     """Large neighbourhood search until ``end`` (monotonic) or ``rounds`` rounds.
 
     In work-limited mode (or with backups, or one thread) it runs in rounds:
@@ -1142,22 +1155,17 @@ def _lns(
     them in a fixed order, so the result is reproducible. Otherwise each
     thread runs its own loop and claims its members and units while it
     solves, so no thread waits for a slow neighbourhood of the other.
-    With ``beside``, one thread solves the whole pruned model instead and
-    hands every better plan to the LNS. Returns (state, objective,
-    neighbourhoods solved, bound from the whole model or -inf).
+    Returns (state, objective, neighbourhoods solved).
     """
     search = _Search(ctx, state, objective, hood, end=end, seed=seed)
     search.known_bound = known_bound
     if threads > 1 and not ctx.work_mode and not ctx.backups and rounds is None:
         with ThreadPoolExecutor(max_workers=threads) as pool:
-            jobs = [pool.submit(search.run_free, t) for t in range(threads - 1)]
-            # The last thread: the whole model when it is small enough to help, else another LNS loop.
-            jobs.append(pool.submit(search.run_whole) if beside else pool.submit(search.run_free, threads - 1))
-            for future in jobs:
+            for future in [pool.submit(search.run_free, t) for t in range(threads)]:
                 future.result()
     else:
         search.run_rounds(threads if not ctx.backups else 1, rounds)
-    return search.state, search.objective, search.solved, search.whole_bound
+    return search.state, search.objective, search.solved
 
 
 class _Search:
@@ -1172,15 +1180,12 @@ class _Search:
         self.taken = np.zeros(ctx.problem.num_members, dtype=bool)
         self.claimed = np.zeros(ctx.units.num_units, dtype=bool)
         self.solved = 0
-        self.stall = 0
+        self.stall = 0  # neighbourhoods in a row without improvement
         self.known_bound = -math.inf
         self.whole_possible = ctx.units.num_options <= FULL_MODEL_OPTIONS
-        self.version = 0  # bumped when a whole-model solution replaces the plan
-        self.whole_bound = -math.inf
-        self.whole_proven = False
 
     def over(self) -> bool:
-        if self.objective <= max(self.known_bound, self.whole_bound) or self.whole_proven:
+        if self.objective <= self.known_bound:
             return True
         if self.hood.target >= WHOLE_SHARE_OF_UNITS * self.ctx.units.num_units and self.whole_possible:
             # Neighbourhoods as large as most of the problem: the whole model does better.
@@ -1189,7 +1194,7 @@ class _Search:
             return True
         return not self.ctx.work_mode and self.stall >= STALL_ROUNDS
 
-    def _next(self) -> tuple[np.ndarray, np.ndarray, _Sub, int] | None:
+    def _next(self) -> tuple[np.ndarray, np.ndarray, _Sub] | None:
         """Pick, claim and build one neighbourhood (caller holds the lock)."""
         picked = self.hood.pick(self.state, self.taken, self.claimed)
         if picked is None:
@@ -1198,23 +1203,24 @@ class _Search:
         self.taken[members] = True
         self.claimed[free] = True
         sub = _build(self.ctx, self.state, free, members, self.hood.allowed, LNS_LOCAL_RANK, self.hood.score)
-        return members, free, sub, self.version
+        return members, free, sub
 
     def _solve(self, sub: _Sub, workers: int, index: int) -> _Result:
         remaining = None if self.end is None else max(self.end - time.monotonic(), 0.01)
         return _solve_model(
             self.ctx, sub, wall=remaining, deterministic=LNS_DETERMINISTIC_TIME, workers=workers,
-            seed=self.seed + 7919 * index, extra=LNS_PARAMETERS,
+            seed=self.seed + 7919 * index,
         )
 
-    def _merge(self, members: np.ndarray, free: np.ndarray, sub: _Sub, result: _Result, version: int) -> bool:
-        """Keep the sub-model's plan when it is no worse; adapt the size; release claims (caller holds the lock)."""
+    def _merge(self, members: np.ndarray, free: np.ndarray, sub: _Sub, result: _Result) -> bool:
+        """Keep the sub-model's plan when it is no worse; adapt the size; release claims.
+
+        The caller holds the lock. Returns whether the plan improved.
+        """
         hood = self.hood
         self.taken[members] = False
         self.claimed[free] = False
         self.solved += 1
-        if version != self.version:
-            return False  # the plan it was cut from has been replaced
         if result.values is None or result.objective is None:
             hood.target = max(float(LNS_MIN_TARGET), hood.target * 0.8)
             return False
@@ -1252,8 +1258,8 @@ class _Search:
                 else:
                     results = [self._solve(item[2], workers, i) for item, i in zip(picked, index)]
                 improved = False
-                for (members, free, sub, version), result in zip(picked, results):
-                    improved |= self._merge(members, free, sub, result, version)
+                for (members, free, sub), result in zip(picked, results):
+                    improved |= self._merge(members, free, sub, result)
                 self.stall = 0 if improved else self.stall + 1
         finally:
             if pool is not None:
@@ -1269,44 +1275,12 @@ class _Search:
             if item is None:
                 time.sleep(0.001)
                 continue
-            members, free, sub, version = item
+            members, free, sub = item
             count += 1
             result = self._solve(sub, 1, 2 * count + thread)
             with self.lock:
-                improved = self._merge(members, free, sub, result, version)
+                improved = self._merge(members, free, sub, result)
                 self.stall = 0 if improved else self.stall + 1
-
-    def run_whole(self) -> None:
-        """Solve the whole pruned model on one thread beside the LNS, taking over every better plan it finds."""
-        from ortools.sat.python import cp_model
-
-        ctx = self.ctx
-        with self.lock:
-            sub = _build(ctx, self.state, np.arange(ctx.units.num_units), None, ctx.allowed)
-        search = self
-
-        class Watcher(cp_model.CpSolverSolutionCallback):
-            def on_solution_callback(self) -> None:
-                value = int(round(self.objective_value)) + sub.offset
-                with search.lock:
-                    if value < search.objective:
-                        values = np.array(self.response_proto.solution, dtype=np.int64)
-                        search.state = _apply(ctx, search.state, sub, values)
-                        search.objective = value
-                        search.version += 1
-                        search.stall = 0
-
-        remaining = None if self.end is None else max(self.end - time.monotonic(), 0.01)
-        result = _solve_model(
-            ctx, sub, wall=remaining, deterministic=_whole_model_work(ctx, self.end), workers=1,
-            seed=self.seed, extra=WHOLE_PARAMETERS, on_solution=Watcher(),
-        )
-        logger.debug("whole model beside the LNS: %s, bound %s, %.2f s", result.status, result.bound, result.wall_s)
-        with self.lock:
-            if result.bound is not None:
-                # The model holds the plan it started from, so its bound is valid for every plan.
-                self.whole_bound = max(self.whole_bound, min(result.bound, float(self.objective)))
-            self.whole_proven = result.status == "optimal"
 
 
 # --------------------------------------------------------------------------- driver
@@ -1388,8 +1362,7 @@ def solve(problem: Problem, params: SolveParams | None = None) -> Solution:
             replace(ctx, backups=False), start_state, score, relaxation, rng, _split(end, 0.5),
             pool_workers=params.num_workers, known_bound=bound,
         )
-        covered = state.unit_option >= 0
-        ctx.floors = units.unit_tiers[covered].sum(axis=0)
+        ctx.keep_coverage = True
         ctx.backups = True
         objective = _total(ctx, state)
         state, objective, bound_full, proven = _optimise(
@@ -1494,8 +1467,8 @@ def _optimise(
     """
     problem, units, params = ctx.problem, ctx.units, ctx.params
     state = start_state if start_state is not None else _greedy(problem, units, score, ctx.tables)
-    if ctx.backups and start_state is not None:
-        state = state.copy()
+    if ctx.backups:
+        state = _greedy_backups(problem, units, state)
     objective = _total(ctx, state)
     logger.debug("start: objective %d (%s)", objective, "relaxation" if start_state is not None else "greedy")
     bound = -math.inf
@@ -1527,8 +1500,7 @@ def _optimise(
                 sub.builder.proto.clear_solution_hint()
         deterministic = _whole_model_work(ctx, end)
         result = _solve_model(
-            ctx, sub, wall=limit, deterministic=deterministic, workers=params.num_workers, seed=params.seed,
-            extra=WHOLE_PARAMETERS,
+            ctx, sub, wall=limit, deterministic=deterministic, workers=params.num_workers, seed=params.seed
         )
         logger.debug(
             "%s model: %d options, %s, objective %s (incumbent %d), bound %s, %.2f s",
@@ -1545,13 +1517,13 @@ def _optimise(
             bound = max(bound, min(result.bound, objective))
             proven = proven or result.status == "optimal"
 
-    refix()
     def safe_count() -> int:
         return units.num_options if ctx.allowed is None else int(ctx.allowed.sum())
 
     def settled() -> bool:
         return proven or objective <= known_bound
 
+    refix()
     if safe_count() > SMALL_MODEL_OPTIONS and safe_count() <= FULL_MODEL_OPTIONS:
         rem = remaining()
         core = None
@@ -1572,26 +1544,20 @@ def _optimise(
     allowed_count = safe_count()
 
     hood = _Neighbourhoods(ctx, score, relaxation, rng)
-    # In wall-clock mode a model small enough is solved whole beside the LNS, up to the deadline.
-    beside = (
-        end is not None and not ctx.work_mode and not ctx.backups and pool_workers >= 2
-        and allowed_count <= BESIDE_MODEL_OPTIONS
-    )
-    final_share = FINAL_SHARE if allowed_count <= FULL_MODEL_OPTIONS and not beside else 0.0
+    final_share = FINAL_SHARE if allowed_count <= FULL_MODEL_OPTIONS else 0.0
     lns_end = None if end is None else end - final_share * max(end - time.monotonic(), 0.0)
     before = objective
-    state, objective, done, whole_bound = _lns(
+    state, objective, done = _lns(
         ctx, state, objective, hood, end=lns_end, rounds=params.max_iterations,
-        threads=min(2, pool_workers), seed=params.seed, known_bound=max(known_bound, bound), beside=beside,
+        threads=min(2, pool_workers), seed=params.seed, known_bound=max(known_bound, bound),
     )
-    bound = max(bound, whole_bound)
     logger.debug("LNS: %d neighbourhoods, objective %d -> %d, target %.0f units", done, before, objective, hood.target)
     refix()
-    if settled() or beside:
-        return state, objective, bound, settled()
+    if settled():
+        return state, objective, bound, True
     # Without a wall-clock limit only small models are solved whole (large ones might never end).
     final_size = SMALL_MODEL_OPTIONS if end is None and not ctx.work_mode else FULL_MODEL_OPTIONS
-    final_count = units.num_options if ctx.allowed is None else int(ctx.allowed.sum())
+    final_count = safe_count()
     rem = remaining()
     # CP-SAT needs about this long to even load a model of this size; below it the solve is wasted.
     if final_count <= final_size and (rem is None or rem > max(0.05, final_count * WHOLE_MODEL_SECONDS_PER_OPTION)):
