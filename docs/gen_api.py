@@ -36,6 +36,8 @@ EXTRA_MODULES = (
     ("baohu_assign.roster", ""),
     ("baohu_assign.webmap", ""),
     ("baohu_assign.progress", ""),
+    ("baohu_assign.leaders", ""),
+    ("baohu_assign.rollup", ""),
 )
 SECTIONS = {
     "Parameters", "Other Parameters", "Returns", "Yields", "Raises", "Warns", "Attributes",

@@ -18,6 +18,9 @@ from . import synth  # noqa: E402
 from .compare import Comparison, compare, compare_plans  # noqa: E402
 from .compile import compile_scenario  # noqa: E402
 from .errors import BaohuError, EngineError, InputError, Issue, ScalingWarning  # noqa: E402
+from .leaders import choose_leaders  # noqa: E402
+from .locations import Locations  # noqa: E402
+from .network import WalkingNetwork  # noqa: E402
 from .params import SolveParams  # noqa: E402
 from .plan import Plan  # noqa: E402
 from .policy import Policy  # noqa: E402
@@ -36,6 +39,7 @@ __all__ = [
     "EngineError",
     "InputError",
     "Issue",
+    "Locations",
     "Plan",
     "Policy",
     "Problem",
@@ -45,7 +49,9 @@ __all__ = [
     "Solution",
     "SolveParams",
     "Status",
+    "WalkingNetwork",
     "__version__",
+    "choose_leaders",
     "compare",
     "compare_plans",
     "compile_scenario",

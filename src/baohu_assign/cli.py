@@ -21,7 +21,10 @@ from .problem import OBJECTIVES
 from .progress import ProgressCallback, terminal_progress
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
-OUTPUT_FILES = ("assignments.csv", "members.csv", "report.json", "roster.xlsx", "map.html")
+OUTPUT_FILES = (
+    "assignments.csv", "members.csv", "report.json", "roster.xlsx", "map.html",
+    "leaders.csv", "rollup_buildings.csv", "rollup_compounds.csv",
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -64,6 +67,17 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("members", type=Path, metavar="MEMBERS.csv")
         sub.add_argument("households", type=Path, metavar="HOUSEHOLDS.csv")
         sub.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
+        sub.add_argument("--network", type=Path, default=None, metavar="FILE",
+                         help="walking network to measure distances along: GraphML from OSMnx (.graphml) "
+                              "or an edge list (.csv: from_lat, from_lon, to_lat, to_lon, length_m); "
+                              "default: straight-line (great-circle) distance")
+        sub.add_argument("--locations", type=Path, default=None, metavar="FILE",
+                         help="place hierarchy (locations.csv: location_id, parent_id, kind, name, lat, lon); "
+                              "rows may then give location_id instead of lat/lon, a unit implies the group; "
+                              "adds rollup_buildings.csv and rollup_compounds.csv")
+        sub.add_argument("--leaders", action="store_true",
+                         help="also choose building leaders (楼栋长) and compound leaders (楼院长, from role=cadre) "
+                              "and write leaders.csv; needs --locations")
         common(sub, objective)
 
     demo = commands.add_parser("demo", help="solve the embedded example town",
@@ -153,6 +167,12 @@ def _run_plan(args: argparse.Namespace, progress: ProgressCallback | None) -> in
 
             message = "; ".join(err["msg"] for err in exc.errors())
             raise InputError(Issue("--backup", None, None, message)) from None
+    if getattr(args, "leaders", False) and args.locations is None:
+        from .errors import Issue
+
+        raise InputError(Issue("--leaders", None, None,
+                               "needs --locations FILE: leaders are chosen per building and compound of the "
+                               "place hierarchy"))
     if progress is not None:
         progress("loading", 0, 0)
     if args.command == "demo":
@@ -164,8 +184,10 @@ def _run_plan(args: argparse.Namespace, progress: ProgressCallback | None) -> in
         members_path, households_path = town.write_csv(input_dir)
         scenario = Scenario.from_csv(members_path, households_path, policy=policy)
     else:
-        _refuse_overwrite(args.out, [args.members, args.households])
-        scenario = Scenario.from_csv(args.members, args.households, policy=policy)
+        _refuse_overwrite(args.out, [args.members, args.households, *([args.network] if args.network else []),
+                                     *([args.locations] if args.locations else [])])
+        scenario = Scenario.from_csv(args.members, args.households, policy=policy, network=args.network,
+                                     locations=args.locations)
 
     run = rebalance if args.command == "rebalance" else solve
     plan = run(scenario, objective=args.objective, strategy=args.strategy,
@@ -173,10 +195,16 @@ def _run_plan(args: argparse.Namespace, progress: ProgressCallback | None) -> in
     if progress is not None:
         progress("writing", 0, 0)
     paths = plan.write(args.out)
+    leaders = None
+    if getattr(args, "leaders", False):
+        from .leaders import choose_leaders, write_leaders
+
+        leaders = choose_leaders(scenario)
+        paths["leaders"] = write_leaders(leaders, args.out / "leaders.csv")
     if args.xlsx:
         from .roster import write_roster
 
-        paths["roster"] = write_roster(plan, args.out / "roster.xlsx")
+        paths["roster"] = write_roster(plan, args.out / "roster.xlsx", leaders=leaders)
     if args.map or args.tile_url:
         from .webmap import write_map
 
@@ -185,6 +213,11 @@ def _run_plan(args: argparse.Namespace, progress: ProgressCallback | None) -> in
         progress.close()  # erase the progress line before the summary
     if not args.quiet:
         print(plan.summary())
+        if leaders is not None:
+            led = leaders.groupby("level", sort=False)["leader_member_id"].agg(["count", "size"])
+            print("  leaders: " + ", ".join(
+                f"{row['count']} of {row['size']} {level}s" for level, row in led.iterrows()
+            ) + " (see leaders.csv)")
         print(f"  wrote {', '.join(str(p) for p in paths.values())} ({time.perf_counter() - started:.2f} s in all)")
     return EXIT_OK
 

@@ -17,6 +17,7 @@ import pandas as pd
 
 from .errors import ScalingWarning
 from .geo import candidate_arcs, unit_vectors
+from .network import WalkingNetwork
 from .objective import INT64_GUARD, backup_penalty, group_tier_penalties, tier_penalties
 from .policy import PRIORITIES, Policy
 from .problem import Problem, csr_pointer
@@ -76,6 +77,10 @@ class BranchProblem:
     travel_unit
         Metre-visits per integer cost unit (``TRAVEL_UNIT_M`` unless costs had
         to be scaled down).
+    household_connected
+        bool[H]: whether some available member of the branch has a path to the
+        household on the walking network, at any distance; ``None`` without a
+        network. Tells "no path at all" from "too far".
     """
 
     branch: str
@@ -87,6 +92,7 @@ class BranchProblem:
     current_state: np.ndarray
     broken_pins: tuple[BrokenPin, ...]
     travel_unit: float = TRAVEL_UNIT_M
+    household_connected: np.ndarray | None = None
 
 
 def compile_scenario(
@@ -95,6 +101,7 @@ def compile_scenario(
     *,
     objective: str,
     policy: Policy | None = None,
+    network: WalkingNetwork | None = None,
 ) -> list[BranchProblem]:
     """Compile validated frames into one problem per branch, sorted by branch name.
 
@@ -103,7 +110,10 @@ def compile_scenario(
     still get a problem (every household uncovered, with a reason).
     The balanced objective is compiled with ``balance_scale = 0``; see
     :func:`with_balance`. From the policy: crossing branches, hour budgets
-    (walking speed) and which tiers get backups.
+    (walking speed) and which tiers get backups. With a walking ``network``
+    every distance (reach, costs, hours) is measured along it
+    (:meth:`~baohu_assign.network.WalkingNetwork.candidate_arcs`); without
+    one, great-circle.
     """
     policy = policy or Policy()
     allow_cross_branch = policy.allow_cross_branch
@@ -132,6 +142,7 @@ def compile_scenario(
                 id_to_row,
                 objective,
                 policy,
+                network,
             )
         )
     return result
@@ -154,6 +165,7 @@ def _compile_branch(
     id_to_row: dict[str, int],
     objective: str,
     policy: Policy,
+    network: WalkingNetwork | None = None,
 ) -> BranchProblem:
     mem = members.iloc[member_rows]
     hh = households.iloc[household_rows]
@@ -163,14 +175,25 @@ def _compile_branch(
     available = mem["available"].to_numpy(dtype=bool)
     capacity = np.where(available, capacity, 0).astype(np.int32)
     active = np.flatnonzero(capacity > 0)
-    arc_h, arc_m_active, distance = candidate_arcs(
-        unit_vectors(mem["lat"].to_numpy()[active], mem["lon"].to_numpy()[active]),
-        mem["max_distance_m"].to_numpy(dtype=np.float64)[active],
-        mem["mobile"].to_numpy(dtype=bool)[active],
-        unit_vectors(hh["lat"].to_numpy(), hh["lon"].to_numpy()),
-    )
+    m_lat = mem["lat"].to_numpy(dtype=np.float64)[active]
+    m_lon = mem["lon"].to_numpy(dtype=np.float64)[active]
+    h_lat, h_lon = hh["lat"].to_numpy(dtype=np.float64), hh["lon"].to_numpy(dtype=np.float64)
+    reach_m = mem["max_distance_m"].to_numpy(dtype=np.float64)[active]
+    mobile = mem["mobile"].to_numpy(dtype=bool)[active]
+    if network is None:
+        arc_h, arc_m_active, distance = candidate_arcs(
+            unit_vectors(m_lat, m_lon), reach_m, mobile, unit_vectors(h_lat, h_lon)
+        )
+    else:
+        arc_h, arc_m_active, distance = network.candidate_arcs(m_lat, m_lon, reach_m, mobile, h_lat, h_lon)
     arc_m = active[arc_m_active].astype(np.int32)  # local active index → branch member index
     reachable = np.bincount(arc_h, minlength=num_h).astype(np.int32)
+    connected = None
+    if network is not None:
+        connected = np.ones(num_h, dtype=bool)
+        unreached = np.flatnonzero(reachable == 0)
+        if unreached.size and active.size:
+            connected[unreached] = network.reachable(m_lat, m_lon, h_lat[unreached], h_lon[unreached])
     reach_keys = arc_h.astype(np.int64) * (num_m + 1) + arc_m
 
     tier = pd.Categorical(hh["priority"], categories=list(PRIORITIES)).codes.astype(np.int8)
@@ -264,6 +287,7 @@ def _compile_branch(
         current_state=current_state,
         broken_pins=tuple(broken),
         travel_unit=unit,
+        household_connected=connected,
     )
 
 

@@ -336,9 +336,15 @@ class _Context:
             if "minutes_per_visit" in households else np.full(len(households), policy.minutes_per_visit)
         )
         self.speed = policy.walking_speed_m_per_min
+        self.network = plan.scenario.network
 
     def distances(self, m: int) -> np.ndarray:
-        """float64[H]: great-circle metres from member ``m`` to every household of the branch."""
+        """float64[H]: metres from member ``m`` to every household of the branch, as the compiler
+        measures them (along the walking network when there is one: ``inf`` where no path leads)."""
+        if self.network is not None:
+            return self.network.distances_from(
+                self.member_lat[m], self.member_lon[m], self.household_lat, self.household_lon
+            )
         return great_circle_m(self.member_lat[m], self.member_lon[m], self.household_lat, self.household_lon)
 
 
@@ -350,7 +356,14 @@ def _candidates(context: _Context, uncovered: np.ndarray, limit: int) -> list[in
     points = unit_vectors(context.household_lat[uncovered], context.household_lon[uncovered])
     near = np.full(members.size, int(uncovered.sum()), dtype=np.int64)  # mobile: the whole branch
     fixed = ~context.mobile[members]
-    if fixed.any() and points.shape[0]:
+    if context.network is not None and points.shape[0]:
+        # Along the network, as the reach itself is measured (mobile: households with a path).
+        _, arc_member, _ = context.network.candidate_arcs(
+            context.member_lat[members], context.member_lon[members], REACH_FACTOR * context.reach[members],
+            context.mobile[members], context.household_lat[uncovered], context.household_lon[uncovered],
+        )
+        near = np.bincount(arc_member, minlength=members.size).astype(np.int64)
+    elif fixed.any() and points.shape[0]:
         tree = cKDTree(points)
         centres = unit_vectors(context.member_lat[members[fixed]], context.member_lon[members[fixed]])
         radius = metres_to_chord(REACH_FACTOR * context.reach[members[fixed]])
@@ -416,14 +429,14 @@ def _more_capacity(context: _Context, problem: Problem, m: int, extra: int) -> P
     # An available member with capacity 0 got no arcs when compiled: give it the
     # households within its reach, as the compiler would have.
     distance = context.distances(m)
-    reach = np.ones(distance.shape[0], bool) if context.mobile[m] else distance <= context.reach[m]
+    reach = np.isfinite(distance) if context.mobile[m] else distance <= context.reach[m]
     return _with_member_arcs(context, changed, m, distance, reach)
 
 
 def _made_mobile(context: _Context, problem: Problem, m: int) -> Problem:
-    """``problem`` with member ``m`` mobile: it reaches every household of the branch."""
+    """``problem`` with member ``m`` mobile: it reaches every household of the branch (it has a path to)."""
     distance = context.distances(m)
-    return _with_member_arcs(context, problem, m, distance, np.ones(distance.shape[0], dtype=bool))
+    return _with_member_arcs(context, problem, m, distance, np.isfinite(distance))
 
 
 def _with_member_arcs(
@@ -513,7 +526,8 @@ def scenario_check(scenario: Scenario) -> pd.DataFrame:
         capacity_gap).
     """
     branches = compile_scenario(
-        scenario.members, scenario.households, objective="distance", policy=scenario.policy
+        scenario.members, scenario.households, objective="distance", policy=scenario.policy,
+        network=scenario.network,
     )
     rows = []
     for branch in branches:

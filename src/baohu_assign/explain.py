@@ -5,6 +5,9 @@ Reason codes (the ``reason`` column of assignments.csv):
 Uncovered
     ``no_member_in_branch``  no available member with capacity in its branch
     ``out_of_reach``         no available member of its branch within reach
+    ``unreachable_on_network`` no available member of its branch has any path
+                             to it on the walking network (another component,
+                             or one-way edges the wrong way): no reach helps
     ``group_too_large``      its stairwell unit is larger than every member's capacity
     ``no_member_for_group``  no single member can reach every household of its unit
     ``capacity_exhausted``   members within reach are full with households of
@@ -76,7 +79,8 @@ def branch_reasons(
         if not has_active:
             reasons[h] = "no_member_in_branch"
         elif branch.reachable_members[h] == 0:
-            reasons[h] = "out_of_reach"
+            no_path = branch.household_connected is not None and not branch.household_connected[h]
+            reasons[h] = "unreachable_on_network" if no_path else "out_of_reach"
         elif problem.household_group[h] >= 0 and not has_arc[h]:
             too_large = branch.group_size[h] > max_capacity
             reasons[h] = "group_too_large" if too_large else "no_member_for_group"

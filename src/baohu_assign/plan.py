@@ -17,8 +17,10 @@ from . import __version__
 from .compile import BranchProblem
 from .diagnose import BranchShortfall, diagnose
 from .explain import PIN_REASONS, branch_reasons
+from .network import NetworkSummary
 from .objective import evaluate
 from .policy import PRIORITIES
+from .rollup import hierarchy_report, location_rollup
 from .report import (
     BranchReport,
     Components,
@@ -230,6 +232,25 @@ class Plan:
         frame = self.assignments
         return frame[frame["role"].fillna("primary") != "backup"].reset_index(drop=True)
 
+    def rollup(self, level: str = "building") -> pd.DataFrame:
+        """Households, coverage per priority and members per building or compound.
+
+        Needs a scenario built with ``locations``; see
+        :func:`baohu_assign.rollup.location_rollup` for the columns.
+
+        Parameters
+        ----------
+        level
+            ``"building"`` (楼栋) or ``"compound"`` (楼院).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per location of the level (``locations.csv`` order), then
+            one with a blank ``location_id`` for everyone outside them.
+        """
+        return location_rollup(self, level)
+
     def uncovered(self) -> pd.DataFrame:
         """Households without a contact, with their reason."""
         frame = self.primary
@@ -367,6 +388,19 @@ class Plan:
             warnings=warnings,
             branches=branches,
             shortfalls=self._shortfalls(sum(uncovered)),
+            network=self._network_summary(),
+            hierarchy=hierarchy_report(self),
+        )
+
+    def _network_summary(self) -> NetworkSummary | None:
+        """The walking network's size and snap distances (report.json), or None without one."""
+        network = self.scenario.network
+        if network is None:
+            return None
+        mem, hh = self.scenario.members, self.scenario.households
+        return network.summary(
+            mem["lat"].to_numpy(dtype=np.float64), mem["lon"].to_numpy(dtype=np.float64),
+            hh["lat"].to_numpy(dtype=np.float64), hh["lon"].to_numpy(dtype=np.float64),
         )
 
     # -- shortage diagnosis (diagnose.py) ------------------------------------------
@@ -402,6 +436,11 @@ class Plan:
             f"  members   {r.counts.members:>8,}  ({r.counts.available_members:,} available)",
             f"  households{r.counts.households:>8,}  in {r.counts.branches} branches, {r.counts.arcs:,} candidate pairs",
         ]
+        if r.network is not None:
+            lines.append(
+                f"  distances along the walking network {r.network.file} ({r.network.nodes:,} nodes; households "
+                f"{r.network.household_snap_median_m:,.0f} m from it, at most {r.network.household_snap_max_m:,.0f} m)"
+            )
         unc = r.components.uncovered
         for tier in reversed(PRIORITIES):
             total = int((hh["priority"] == tier).sum())
@@ -458,8 +497,10 @@ class Plan:
     def write(self, directory: str | Path) -> dict[str, Path]:
         """Write assignments.csv, members.csv and report.json atomically.
 
-        CSVs are UTF-8 with a byte-order mark so Excel opens Chinese text
-        correctly. Returns the paths written.
+        With a place hierarchy (``locations``) also ``rollup_buildings.csv``
+        and ``rollup_compounds.csv`` (:meth:`rollup`). CSVs are UTF-8 with a
+        byte-order mark so Excel opens Chinese text correctly. Returns the
+        paths written.
         """
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
@@ -472,6 +513,10 @@ class Plan:
         _atomic_write(paths["members"], _csv_text(self.members, self.scenario.member_columns))
         report = json.dumps(self.report.model_dump(mode="json"), ensure_ascii=False, indent=2, sort_keys=True)
         _atomic_write(paths["report"], report + "\n")
+        if self.scenario.locations is not None:
+            for level, name in (("building", "rollup_buildings"), ("compound", "rollup_compounds")):
+                paths[name] = out / f"{name}.csv"
+                _atomic_write(paths[name], _csv_text(self.rollup(level), {}))
         return paths
 
 

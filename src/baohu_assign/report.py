@@ -7,6 +7,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from .diagnose import BranchShortfall, TierCounts
+from .network import NetworkSummary
 
 
 class Status(StrEnum):
@@ -87,6 +88,34 @@ class Counts(_Model):
     arcs: int
 
 
+class LocationRollup(_Model):
+    """Coverage and members of one building or compound (a row of ``rollup_*.csv``).
+
+    ``location_id`` is null on the row that gathers households and members
+    outside every location of that level, so the rows add up to the plan.
+    """
+
+    location_id: str | None
+    name: str | None
+    parent_id: str | None
+    households: int
+    covered: TierCounts = Field(description="households with a contact, per priority")
+    uncovered: TierCounts = Field(description="households without a contact, per priority")
+    members_living: int = Field(description="members whose location lies under it")
+    members_serving: int = Field(description="distinct members who are the contact of one of its households")
+    capacity: int = Field(description="Σ capacity of the available members living under it")
+    load: int = Field(description="Σ households those members look after, wherever they live")
+    utilisation: float | None = Field(description="load / capacity; null when capacity is 0")
+
+
+class HierarchyReport(_Model):
+    """The place hierarchy in ``report.json``: locations per kind and the roll-ups."""
+
+    locations: dict[str, int] = Field(description="locations per kind")
+    compounds: list[LocationRollup]
+    buildings: list[LocationRollup]
+
+
 class Report(_Model):
     """Everything ``report.json`` holds. ``wall_s`` is the only volatile field."""
 
@@ -108,4 +137,12 @@ class Report(_Model):
     shortfalls: list[BranchShortfall] = Field(
         default_factory=list,
         description="per branch with uncovered households: why, and the computed effect of the best fixes",
+    )
+    network: NetworkSummary | None = Field(
+        default=None,
+        description="the walking network distances were measured along; null: great-circle distances",
+    )
+    hierarchy: HierarchyReport | None = Field(
+        default=None,
+        description="locations per kind and roll-ups per compound and building; null without locations.csv",
     )

@@ -47,6 +47,7 @@ REASON_ZH: dict[str, str] = {
     "no_member_for_group": "无党员能包下整个单元",
     "capacity_exhausted": "附近党员已满额",
     "hour_budget_exhausted": "附近党员每周时间已用完",
+    "unreachable_on_network": "路网上无法到达（无路可通）",
 }
 """Why a household is uncovered (codes of :mod:`baohu_assign.explain`) → short Chinese text."""
 
@@ -77,6 +78,7 @@ PIN_REASON_ZH: dict[str, str] = {
 _PIN_TEXT_ZH = {text: PIN_REASON_ZH.get(code, text) for code, text in PIN_REASONS.items()}
 
 SUMMARY_SHEET = "汇总"
+LEADERS_SHEET = "楼院楼栋长"
 _STATUS_ZH = {"optimal": "最优", "feasible": "可行", "fallback": "备用算法", "infeasible": "无可行解"}
 _OBJECTIVE_ZH = {"balanced": "均衡负担", "distance": "路程最短", "min-churn": "变动最少"}
 _ROLE_PRIMARY, _ROLE_BACKUP, _ROLE_UNCOVERED = "包户", "备用联系人", "未覆盖"
@@ -182,7 +184,7 @@ class _Columns:
     backups: bool
 
 
-def write_roster(plan: Plan, path: str | Path) -> Path:
+def write_roster(plan: Plan, path: str | Path, *, leaders: pd.DataFrame | None = None) -> Path:
     """Write the printable roster ``roster.xlsx`` of a plan.
 
     Parameters
@@ -192,6 +194,10 @@ def write_roster(plan: Plan, path: str | Path) -> Path:
     path
         The file to write, or an existing folder (``roster.xlsx`` is written
         into it). Written atomically: a reader never sees half a file.
+    leaders
+        Building and compound leaders from
+        :func:`baohu_assign.leaders.choose_leaders`; when given (and not
+        empty), a sheet 楼院楼栋长 follows 汇总.
 
     Returns
     -------
@@ -240,8 +246,11 @@ def write_roster(plan: Plan, path: str | Path) -> Path:
     book = Workbook()
     summary = book.active
     summary.title = SUMMARY_SHEET
-    names = sheet_names(branches)
+    with_leaders = leaders is not None and len(leaders) > 0
+    names = sheet_names(branches, (SUMMARY_SHEET, LEADERS_SHEET) if with_leaders else (SUMMARY_SHEET,))
     _write_summary(summary, plan, branches, names)
+    if with_leaders:
+        _write_leaders(book.create_sheet(LEADERS_SHEET), leaders)
     for branch, name in zip(branches, names):
         sheet = book.create_sheet(name)
         _write_branch(sheet, branch, primary, members, backup_of, display, columns)
@@ -621,3 +630,48 @@ def _stable_xlsx_bytes(book: Any) -> bytes:
     return out.getvalue()
 
 
+# -- leaders ------------------------------------------------------------------------------------
+
+
+LEADER_LEVEL_ZH: dict[str, str] = {"compound": "楼院", "building": "楼栋"}
+"""Level of leaders.csv → the word printed in the roster."""
+
+LEADER_REASON_ZH: dict[str, str] = {
+    "no_branch": "无住户和党员，无法确定所属支部",
+    "no_member_in_branch": "本支部无党员",
+    "no_cadre_in_branch": "本支部无干部党员",
+    "no_coordinates": "无坐标，且无候选党员住在这里",
+    "unreachable_on_network": "路网上无候选党员可到达",
+    "candidates_lead_elsewhere": "本支部候选党员已分别负责其他楼院（楼栋）",
+}
+"""Why a building or compound has no leader (codes of :mod:`baohu_assign.leaders`) → Chinese text."""
+
+_LEADER_HEADERS = ("层级", "编号", "名称", "支部", "负责人", "党员编号", "距离（米）", "居住党员", "户数", "备注")
+
+
+def _write_leaders(ws: Worksheet, leaders: pd.DataFrame) -> None:
+    """The sheet 楼院楼栋长: one row per compound and building with its leader, or why it has none."""
+    width = len(_LEADER_HEADERS)
+    _title(ws, "楼院长、楼栋长", width)
+    led = int(leaders["leader_member_id"].notna().sum())
+    _put(ws, 2, 1, f"楼院 {int((leaders['level'] == 'compound').sum())} 个，楼栋 "
+                   f"{int((leaders['level'] == 'building').sum())} 个，已确定负责人 {led} 个")
+    ws.merge_cells(start_row=2, start_column=1, end_row=2, end_column=width)
+    _header(ws, 3, _LEADER_HEADERS)
+    row = 4
+    for record in leaders.to_dict("records"):
+        reason = _text(record.get("reason"))
+        _put_row(ws, row, [
+            LEADER_LEVEL_ZH.get(str(record["level"]), str(record["level"])),
+            _text(record.get("location_id")),
+            _text(record.get("location_name")),
+            _text(record.get("branch")),
+            _text(record.get("leader_name")),
+            _text(record.get("leader_member_id")),
+            _number(record.get("distance_m")),
+            _whole(record.get("members_under")),
+            _whole(record.get("households_under")),
+            LEADER_REASON_ZH.get(reason, reason) if reason else None,
+        ])
+        row += 1
+    _finish_sheet(ws, width, widths={2: 16, 3: 16, 4: 14, width: 30}, title_rows=3, header="楼院长、楼栋长")

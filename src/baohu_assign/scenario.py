@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -9,6 +10,8 @@ import numpy as np
 import pandas as pd
 
 from .load import normalise_header, read_table
+from .locations import Locations, as_locations, resolve_references
+from .network import WalkingNetwork, as_network
 from .policy import Policy
 from .validate import InputWarning, cross_check, validate_households, validate_members
 
@@ -54,6 +57,13 @@ class Scenario:
     warnings
         Referential oddities that are normal in practice (unknown current
         members, broken pins, empty branches), reported, not fatal.
+    network
+        Walking network along which distances are measured; ``None``:
+        great-circle distances (see :mod:`baohu_assign.network`).
+    locations
+        The place hierarchy (``locations.csv``) members and households were
+        placed in through ``location_id``; ``None`` without one (see
+        :mod:`baohu_assign.locations`).
     """
 
     members: pd.DataFrame
@@ -62,6 +72,8 @@ class Scenario:
     warnings: tuple[InputWarning, ...] = ()
     member_columns: dict[str, str] = field(default_factory=dict)
     household_columns: dict[str, str] = field(default_factory=dict)
+    network: WalkingNetwork | None = None
+    locations: Locations | None = None
 
     @classmethod
     def from_csv(
@@ -70,11 +82,28 @@ class Scenario:
         households: str | Path,
         *,
         policy: Policy | None = None,
+        network: WalkingNetwork | str | Path | None = None,
+        locations: Locations | pd.DataFrame | str | Path | None = None,
     ) -> Scenario:
-        """Read and validate ``members.csv`` and ``households.csv`` (UTF-8, BOM or GBK)."""
+        """Read and validate ``members.csv`` and ``households.csv`` (UTF-8, BOM or GBK).
+
+        ``network``: a :class:`~baohu_assign.network.WalkingNetwork` or a
+        network file (``.graphml`` from OSMnx, or an edge-list ``.csv``) to
+        measure distances along; ``None``: great-circle distances.
+
+        ``locations``: the place hierarchy (``locations.csv``, a frame, or a
+        :class:`~baohu_assign.locations.Locations`); rows naming a
+        ``location_id`` take coordinates, and households at a unit their
+        stairwell group, from it (see :mod:`baohu_assign.locations`).
+        """
+        walking = as_network(network)
+        places = as_locations(locations)
         raw_members = read_table(members)
         raw_households = read_table(households)
-        return cls._build(raw_members, raw_households, policy, Path(members).name, Path(households).name)
+        scenario = cls._build(
+            raw_members, raw_households, policy, Path(members).name, Path(households).name, places
+        )
+        return scenario if walking is None else dataclasses.replace(scenario, network=walking)
 
     @classmethod
     def from_frames(
@@ -83,9 +112,19 @@ class Scenario:
         households: pd.DataFrame,
         *,
         policy: Policy | None = None,
+        network: WalkingNetwork | str | Path | None = None,
+        locations: Locations | pd.DataFrame | str | Path | None = None,
     ) -> Scenario:
-        """Validate in-memory tables with the contract's columns (typed or text)."""
-        return cls._build(_as_text_frame(members), _as_text_frame(households), policy, "members", "households")
+        """Validate in-memory tables with the contract's columns (typed or text).
+
+        ``network`` and ``locations`` as in :meth:`from_csv`.
+        """
+        walking = as_network(network)
+        places = as_locations(locations)
+        scenario = cls._build(
+            _as_text_frame(members), _as_text_frame(households), policy, "members", "households", places
+        )
+        return scenario if walking is None else dataclasses.replace(scenario, network=walking)
 
     @classmethod
     def _build(
@@ -95,17 +134,23 @@ class Scenario:
         policy: Policy | None,
         members_file: str,
         households_file: str,
+        locations: Locations | None = None,
     ) -> Scenario:
         from .errors import InputError
 
         policy = policy or Policy()
         issues = []
         frames = []
-        for raw, validator, name in (
-            (raw_members, validate_members, members_file),
-            (raw_households, validate_households, households_file),
+        placed = []
+        for raw, validator, name, kind in (
+            (raw_members, validate_members, members_file, "members"),
+            (raw_households, validate_households, households_file, "households"),
         ):
             try:
+                if locations is not None:
+                    # Before validation: coordinates a row leaves blank come from its location.
+                    raw, found = resolve_references(raw, locations, file=name, table=kind)
+                    placed.extend(found)
                 frames.append(validator(raw, policy, file=name))
             except InputError as exc:
                 issues.extend(exc.issues)
@@ -116,9 +161,10 @@ class Scenario:
             members=members_frame,
             households=households_frame,
             policy=policy,
-            warnings=tuple(cross_check(members_frame, households_frame)),
+            warnings=(*cross_check(members_frame, households_frame), *placed),
             member_columns=dict(raw_members.attrs.get("original_columns", {})),
             household_columns=dict(raw_households.attrs.get("original_columns", {})),
+            locations=locations,
         )
 
     def replace(
@@ -127,14 +173,21 @@ class Scenario:
         members: pd.DataFrame | None = None,
         households: pd.DataFrame | None = None,
         policy: Policy | None = None,
+        network: WalkingNetwork | str | Path | None = None,
     ) -> Scenario:
-        """A new, re-validated Scenario with some tables or the policy replaced."""
+        """A new, re-validated Scenario with some tables, the policy or the network replaced.
+
+        Whatever is not given (``None``) is kept, the walking network included;
+        ``dataclasses.replace(scenario, network=None)`` drops the network.
+        """
         chosen_members = self.members if members is None else members
         chosen_households = self.households if households is None else households
         return Scenario.from_frames(
             chosen_members.drop(columns=["row"], errors="ignore"),
             chosen_households.drop(columns=["row"], errors="ignore"),
             policy=policy or self.policy,
+            network=self.network if network is None else network,
+            locations=self.locations,
         )
 
     def check(self) -> pd.DataFrame:

@@ -108,7 +108,8 @@ def solve(
     if progress is not None:
         progress("arcs", 0, 0)
     branches = compile_scenario(
-        scenario.members, scenario.households, objective=objective, policy=scenario.policy
+        scenario.members, scenario.households, objective=objective, policy=scenario.policy,
+        network=scenario.network,
     )
     seeds = np.random.SeedSequence(seed).spawn(max(len(branches), 1))
     # Only branches that need search share the budget; flow branches are exact and fast.

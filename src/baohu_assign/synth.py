@@ -21,16 +21,23 @@ the global generator or the clock.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from .policy import PRIORITIES, Policy
 
-__all__ = ["HOUSEHOLD_COLUMNS", "MEMBER_COLUMNS", "Town", "make_county", "make_town", "relocate", "with_hours"]
+if TYPE_CHECKING:
+    import networkx as nx
+
+__all__ = [
+    "HOUSEHOLD_COLUMNS", "MEMBER_COLUMNS", "LocatedCommunity", "Town", "make_community_with_locations",
+    "make_county", "make_river_town", "make_town", "relocate", "with_hours",
+]
 
 MEMBER_COLUMNS: tuple[str, ...] = (
     "member_id", "name", "branch", "lat", "lon", "age", "capacity", "max_distance_m", "mobile", "available",
@@ -1028,3 +1035,399 @@ def _largest_remainder(quota: np.ndarray) -> np.ndarray:
     order = np.argsort(-(quota - floor), kind="stable")
     floor[order[:short]] += 1
     return floor
+
+
+# --------------------------------------------------------------------------- a town cut by a river
+
+
+def make_river_town(
+    seed: int = 0,
+    *,
+    households: int = 12_000,
+    branches: int = 24,
+    size_m: float = 10_000.0,
+    street_spacing_m: float = 100.0,
+    bridge_spacing_m: float = 3_000.0,
+    members_per_household: float = 1 / 6,
+    mobile_share: float = 0.01,
+    center: tuple[float, float] = (34.72, 114.0),
+) -> tuple[Town, nx.Graph]:
+    """A town cut in two by a river, with its street grid: the walking network's test bed.
+
+    A meandering river crosses the square town from west to east; the streets
+    form a grid, and the only ways across are bridges every
+    ``bridge_spacing_m``. Villages lie on a jittered grid, so those near the
+    river have households on both banks: neighbours a few hundred metres
+    apart in a straight line can be kilometres apart on foot. Nobody lives
+    within 1.5 street spacings of the river, so every home's nearest street
+    corner is on its own bank.
+
+    Parameters
+    ----------
+    seed
+        Seed of the only random generator used.
+    households
+        Number of households, exactly (at least ``branches``).
+    branches
+        Number of branches (villages), each at least one household.
+    size_m
+        Side of the square town in metres.
+    street_spacing_m
+        Distance between parallel streets; 100 m gives about 10,000 street
+        corners on 10 × 10 km, 45 m about 50,000.
+    bridge_spacing_m
+        Distance between bridges along the river.
+    members_per_household
+        Members per household (1/6 gives about 25 % more capacity than households).
+    mobile_share
+        Share of members who are mobile (移动包户).
+    center
+        (lat, lon) of the town centre in WGS84 degrees.
+
+    Returns
+    -------
+    town : Town
+        Members and households as :func:`make_town` gives them (no stairwell
+        units, no current contacts).
+    network : networkx.Graph
+        Undirected street grid in the OSMnx convention: node attributes
+        ``x`` (longitude) and ``y`` (latitude), edge attribute ``length``
+        (great-circle metres between its ends); ``graph["crs"]`` is
+        ``"epsg:4326"``. Write it with :func:`networkx.write_graphml` and read
+        it with :meth:`baohu_assign.network.WalkingNetwork.read`.
+
+    Raises
+    ------
+    ValueError
+        When ``branches < 1``, ``households < branches``, or a length is not positive.
+
+    Examples
+    --------
+    >>> town, streets = make_river_town(0, households=300, branches=4, size_m=3000, street_spacing_m=100)
+    >>> len(town.households), streets.number_of_nodes()
+    (300, 961)
+    """
+    import networkx as nx
+
+    if branches < 1:
+        raise ValueError(f"branches must be at least 1, got {branches}")
+    if households < branches:
+        raise ValueError(f"households ({households}) must be at least branches ({branches})")
+    if min(size_m, street_spacing_m, bridge_spacing_m, members_per_household) <= 0:
+        raise ValueError("size_m, street_spacing_m, bridge_spacing_m and members_per_household must be > 0")
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 0x726976657274]))  # "rivert"
+    half = size_m / 2.0
+    amplitude, wavelength, phase = 0.06 * size_m, 0.9 * size_m, rng.uniform(0.0, 2.0 * np.pi)
+
+    def river_y(x: np.ndarray) -> np.ndarray:
+        return amplitude * np.sin(2.0 * np.pi * x / wavelength + phase)
+
+    band = 1.5 * street_spacing_m
+
+    def ashore(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Points inside the town, those too near the river moved back onto their own bank."""
+        x = np.clip(x, -half, half)
+        offset = y - river_y(x)
+        bank = np.where(offset >= 0.0, 1.0, -1.0)
+        y = np.where(np.abs(offset) < band, river_y(x) + bank * (band + np.abs(offset)), y)
+        return x, np.clip(y, -half, half)
+
+    # Villages on a jittered grid over the town.
+    side = math.ceil(math.sqrt(branches))
+    cell = size_m / side
+    chosen = np.sort(rng.permutation(side * side)[:branches])
+    cx = -half + (chosen % side + 0.5) * cell + rng.uniform(-0.2, 0.2, branches) * cell
+    cy = -half + (chosen // side + 0.5) * cell + rng.uniform(-0.2, 0.2, branches) * cell
+    # Villages near the river sit astride it: their households live on both banks.
+    cy = np.where(np.abs(cy - river_y(cx)) < cell / 2, river_y(cx), cy)
+    counts = _largest_remainder(_village_shares(rng, branches) * (households - branches)) + 1
+    names = _name_pool(rng, "村", branches)
+    h_parts: list[dict[str, np.ndarray]] = []
+    m_parts: list[dict[str, np.ndarray]] = []
+    centres: dict[str, tuple[float, float]] = {}
+    for b in range(branches):
+        n_h = int(counts[b])
+        surname = str(_SURNAMES[rng.integers(30)])
+        spec = _Branch(names[b], "village", float(n_h), 1.0, surname, xy=(float(cx[b]), float(cy[b])))
+        radius = float(np.clip(180.0 * math.sqrt(n_h / 100.0), 300.0, 0.45 * cell))
+        dx, dy = _disk(rng, n_h, radius)
+        hx, hy = ashore(cx[b] + dx, cy[b] + dy)
+        address = np.strings.add(np.strings.add(spec.name + " ", (np.arange(n_h) + 1).astype(str)), "号")
+        h_parts.append(_household_attributes(rng, spec, hx, hy, address, np.full(n_h, None, dtype=object)))
+        n_m = max(2, round(n_h * members_per_household))
+        people = _members_of(rng, spec, n_m, hx, hy)
+        people["x"], people["y"] = ashore(people["x"], people["y"])
+        people["mobile"] = rng.random(n_m) < mobile_share
+        m_parts.append(people)
+        lat, lon = _to_latlon(cx[b: b + 1], cy[b: b + 1], center)
+        centres[spec.name] = (round(float(lat[0]), 6), round(float(lon[0]), 6))
+    town = Town(_member_frame(m_parts, center), _household_frame(h_parts, center), centres)
+    return town, _river_streets(center, half, street_spacing_m, bridge_spacing_m, river_y)
+
+
+def _village_shares(rng: np.random.Generator, n: int) -> np.ndarray:
+    weights = rng.lognormal(0.0, 0.35, n)
+    return weights / weights.sum()
+
+
+def _river_streets(
+    center: tuple[float, float],
+    half: float,
+    spacing: float,
+    bridge_spacing: float,
+    river_y: Callable[[np.ndarray], np.ndarray],
+) -> nx.Graph:
+    """Street grid over the town; edges that cross the river exist only at the bridges."""
+    import networkx as nx
+
+    ticks = np.arange(-half, half + 1e-6, spacing)
+    k = ticks.shape[0]
+    gx, gy = np.meshgrid(ticks, ticks)  # node id = row * k + column
+    x, y = gx.ravel(), gy.ravel()
+    north = y > river_y(x)
+    ids = np.arange(k * k).reshape(k, k)
+    horizontal = np.column_stack((ids[:, :-1].ravel(), ids[:, 1:].ravel()))
+    vertical = np.column_stack((ids[:-1, :].ravel(), ids[1:, :].ravel()))
+    count = math.floor(2 * half / bridge_spacing) + 1
+    bridges_x = (np.arange(count) - (count - 1) / 2) * bridge_spacing
+    bridge_columns = np.unique(np.rint((bridges_x + half) / spacing).astype(np.int64))
+    on_bridge = np.isin(vertical[:, 0] % k, bridge_columns)
+    keep_h = north[horizontal[:, 0]] == north[horizontal[:, 1]]
+    keep_v = (north[vertical[:, 0]] == north[vertical[:, 1]]) | on_bridge
+    edges = np.concatenate((horizontal[keep_h], vertical[keep_v]))
+    lat, lon = _to_latlon(x, y, center)
+    length = _haversine_m(lat[edges[:, 0]], lon[edges[:, 0]], lat[edges[:, 1]], lon[edges[:, 1]])
+    graph = nx.Graph(crs="epsg:4326")
+    graph.add_nodes_from((int(i), {"x": float(lo), "y": float(la)}) for i, la, lo in zip(range(k * k), lat, lon))
+    graph.add_edges_from(
+        (int(u), int(v), {"length": float(d)}) for (u, v), d in zip(edges.tolist(), length.tolist())
+    )
+    return graph
+
+
+# --------------------------------------------------------------------------- a community described by its places
+
+
+@dataclass(frozen=True, eq=False)
+class LocatedCommunity:
+    """An apartment community described through ``locations.csv``, and the same people placed explicitly.
+
+    Attributes
+    ----------
+    locations
+        The place tree: one community, its compounds (楼院), buildings (楼栋)
+        and stairwell units (单元). The community, compounds and buildings
+        have coordinates; units have none (they take their building's).
+    members, households
+        The tables as an office keeping a place register writes them: most
+        rows give only ``location_id``; a few members living outside the
+        community give ``lat``/``lon`` instead (their ``location_id`` blank).
+        Households give no coordinates and no ``group_id`` at all.
+    explicit_members, explicit_households
+        The same rows with what the hierarchy implies written out:
+        ``lat``/``lon`` from the location (a unit's are its building's) and,
+        for households at a unit, ``group_id`` = the unit's id. Solved without
+        ``locations`` they give the same plan as the first pair with it.
+    """
+
+    locations: pd.DataFrame
+    members: pd.DataFrame
+    households: pd.DataFrame
+    explicit_members: pd.DataFrame
+    explicit_households: pd.DataFrame
+
+    def write_csv(self, directory: str | Path, *, explicit: bool = False) -> tuple[Path, Path, Path]:
+        """Write ``locations.csv``, ``members.csv`` and ``households.csv`` (UTF-8, booleans as true/false).
+
+        Parameters
+        ----------
+        directory
+            Folder to write into; created when missing.
+        explicit
+            Write the explicit member and household tables instead of the
+            ones that lean on the locations.
+
+        Returns
+        -------
+        tuple of Path
+            The locations, members and households files.
+        """
+        folder = Path(directory)
+        folder.mkdir(parents=True, exist_ok=True)
+        paths = (folder / "locations.csv", folder / "members.csv", folder / "households.csv")
+        frames = (
+            self.locations,
+            self.explicit_members if explicit else self.members,
+            self.explicit_households if explicit else self.households,
+        )
+        for frame, path in zip(frames, paths, strict=True):
+            _as_file_frame(frame).to_csv(path, index=False, encoding="utf-8", lineterminator="\n")
+        return paths
+
+    def __repr__(self) -> str:
+        kinds = self.locations["kind"].value_counts()
+        return (
+            f"<LocatedCommunity {kinds.get('compound', 0)} compounds, {kinds.get('building', 0)} buildings, "
+            f"{kinds.get('unit', 0)} units, {len(self.households):,} households, {len(self.members):,} members>"
+        )
+
+
+def make_community_with_locations(
+    seed: int = 0,
+    *,
+    compounds: int = 3,
+    buildings_per_compound: int = 3,
+    units_per_building: int = 2,
+    households_per_unit: int = _UNIT_SIZE,
+    relocated_households: int = 10,
+    center: tuple[float, float] = (34.72, 114.0),
+) -> LocatedCommunity:
+    """A community like 朱大汉社区 described by a place tree, the same for the same arguments.
+
+    Parameters
+    ----------
+    seed
+        Seed of the only random generator used.
+    compounds, buildings_per_compound, units_per_building, households_per_unit
+        Shape of the tree (all ≥ 1).
+    relocated_households
+        Households of a demolished village's branch (李小安村) that moved into
+        the community's buildings: they live at a building (not a unit, so
+        they form no stairwell group) and their branch's mobile members live
+        at the old village site, 3 km away.
+    center
+        (lat, lon) of the community in WGS84 degrees.
+
+    Returns
+    -------
+    LocatedCommunity
+        The community's branch has about one member per unit (each takes one
+        unit of 12, the article's rule), a few living outside it, one or two
+        unavailable; members with ``role`` = ``cadre`` live in most compounds.
+
+    Examples
+    --------
+    >>> community = make_community_with_locations(0)
+    >>> sorted(community.locations["kind"].unique())
+    ['building', 'community', 'compound', 'unit']
+    """
+    if min(compounds, buildings_per_compound, units_per_building, households_per_unit) < 1:
+        raise ValueError("compounds, buildings_per_compound, units_per_building and households_per_unit must be ≥ 1")
+    rng = np.random.default_rng(np.random.SeedSequence(seed))
+    community, branch, village = "SQ", "幸福社区", "李小安村"
+    places: list[dict[str, object]] = [
+        {"location_id": community, "parent_id": None, "kind": "community", "name": branch, "x": 0.0, "y": 0.0}
+    ]
+    side = math.ceil(math.sqrt(compounds))
+    buildings: list[str] = []
+    units: list[str] = []
+    compound_of_unit: list[int] = []
+    for c in range(compounds):
+        cx = (c % side - (side - 1) / 2) * 160.0
+        cy = (c // side - (side - 1) / 2) * 160.0
+        compound = f"{community}-Y{c + 1}"
+        places.append({"location_id": compound, "parent_id": community, "kind": "compound",
+                       "name": f"{_cn(c + 1)}号院", "x": cx, "y": cy})
+        for b in range(buildings_per_compound):
+            building = f"{compound}-B{b + 1}"
+            bx = cx + (b - (buildings_per_compound - 1) / 2) * 45.0 + float(rng.uniform(-5, 5))
+            by = cy + float(rng.uniform(-20, 20))
+            places.append({"location_id": building, "parent_id": compound, "kind": "building",
+                           "name": f"{_cn(c + 1)}号院{b + 1}号楼", "x": bx, "y": by})
+            buildings.append(building)
+            for u in range(units_per_building):
+                unit = f"{building}-U{u + 1}"
+                places.append({"location_id": unit, "parent_id": building, "kind": "unit",
+                               "name": f"{b + 1}号楼{u + 1}单元", "x": np.nan, "y": np.nan})
+                units.append(unit)
+                compound_of_unit.append(c)
+    tree = pd.DataFrame(places)
+    lat, lon = _to_latlon(tree["x"].to_numpy(np.float64), tree["y"].to_numpy(np.float64), center)
+    locations = pd.DataFrame({
+        "location_id": tree["location_id"].astype("str"),
+        "parent_id": tree["parent_id"].astype("str"),
+        "kind": tree["kind"].astype("str"),
+        "name": tree["name"].astype("str"),
+        "lat": np.round(lat, 6),
+        "lon": np.round(lon, 6),
+    })
+    # What a location implies: its own coordinates, or its building's for a unit.
+    coordinates = dict(zip(locations["location_id"], zip(locations["lat"], locations["lon"])))
+    for unit in units:
+        coordinates[unit] = coordinates[unit.rsplit("-U", 1)[0]]
+
+    # Households: a unit of households_per_unit each, then the relocated ones at a building.
+    n_unit = len(units) * households_per_unit
+    where = [u for u in units for _ in range(households_per_unit)]
+    where += [buildings[i] for i in rng.integers(len(buildings), size=relocated_households)]
+    n_h = len(where)
+    u = rng.random(n_h)
+    households = pd.DataFrame({
+        "household_id": pd.Series(_ids("H", n_h, 4), dtype="str"),
+        "head_name": pd.Series(_names(rng, n_h, None), dtype="str"),
+        "branch": pd.Series([branch] * n_unit + [village] * relocated_households, dtype="str"),
+        "location_id": pd.Series(where, dtype="str"),
+        "size": rng.integers(1, 6, n_h).astype(np.int64),
+        "priority": pd.Series(np.where(u < 0.04, "critical", np.where(u < 0.16, "elevated", "normal")), dtype="str"),
+    })
+
+    # Members: about one per unit, living in a unit (a few at a building or outside), capacity one unit.
+    n_own = len(units) + max(1, len(units) // 6)
+    home = np.array(units, dtype=object)[rng.integers(len(units), size=n_own)]
+    at_building = rng.random(n_own) < 0.1
+    home[at_building] = [h.rsplit("-U", 1)[0] for h in home[at_building]]
+    outside = rng.random(n_own) < 0.12
+    cadre = np.zeros(n_own, dtype=bool)
+    compound_ids = [f"{community}-Y{c + 1}" for c in range(compounds)]
+    for c, compound in enumerate(compound_ids):
+        inside = np.flatnonzero(~outside & np.array([str(h).startswith(compound + "-") for h in home]))
+        if inside.size and (c < compounds - 1 or compounds == 1):  # the last compound has no cadre living in it
+            cadre[inside[0]] = True
+    unavailable = np.zeros(n_own, dtype=bool)
+    unavailable[rng.choice(n_own, size=min(2, n_own), replace=False)] = True
+    n_village = max(1, relocated_households // 8)
+    n_m = n_own + n_village
+    ox, oy = _disk(rng, int(outside.sum()), 150.0)
+    vx, vy = _disk(rng, n_village, 200.0)
+    away_x = np.concatenate([ox + 500.0, vx + 3000.0])
+    away_y = np.concatenate([oy, vy - 400.0])
+    away_lat, away_lon = _to_latlon(away_x, away_y, center)
+    member_home = np.concatenate([np.where(outside, None, home), np.full(n_village, None, dtype=object)])
+    member_lat = np.full(n_m, np.nan)
+    member_lon = np.full(n_m, np.nan)
+    away = np.flatnonzero(member_home == None)  # noqa: E711 - elementwise on an object array
+    member_lat[away], member_lon[away] = np.round(away_lat, 6), np.round(away_lon, 6)
+    members = pd.DataFrame({
+        "member_id": pd.Series(_ids("M", n_m, 3), dtype="str"),
+        "name": pd.Series(_names(rng, n_m, None), dtype="str"),
+        "branch": pd.Series([branch] * n_own + [village] * n_village, dtype="str"),
+        "lat": member_lat,
+        "lon": member_lon,
+        "age": rng.integers(25, 75, n_m).astype(np.int64),
+        "capacity": np.concatenate([np.full(n_own, households_per_unit), np.full(n_village, 10)]).astype(np.int64),
+        "mobile": np.concatenate([np.zeros(n_own, bool), np.ones(n_village, bool)]),
+        "available": np.concatenate([~unavailable, np.ones(n_village, bool)]),
+        "role": pd.Series(np.concatenate([np.where(cadre, "cadre", ""), np.full(n_village, "")]), dtype="str"),
+        "location_id": pd.Series(member_home, dtype="str"),
+    })
+
+    explicit_households = households.copy()
+    explicit_households["lat"] = [coordinates[w][0] for w in where]
+    explicit_households["lon"] = [coordinates[w][1] for w in where]
+    explicit_households["group_id"] = pd.Series(
+        [w if w in set(units) else None for w in where], dtype="str"
+    )
+    explicit_members = members.copy()
+    placed = np.flatnonzero(member_home != None)  # noqa: E711
+    lat_out = member_lat.copy()
+    lon_out = member_lon.copy()
+    lat_out[placed] = [coordinates[h][0] for h in member_home[placed]]
+    lon_out[placed] = [coordinates[h][1] for h in member_home[placed]]
+    explicit_members["lat"], explicit_members["lon"] = lat_out, lon_out
+    return LocatedCommunity(
+        locations=locations,
+        members=members,
+        households=households,
+        explicit_members=explicit_members,
+        explicit_households=explicit_households,
+    )

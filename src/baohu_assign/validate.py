@@ -61,14 +61,16 @@ PRIORITY_ALIASES: Mapping[str, str] = {
 
 MEMBER_COLUMNS: tuple[str, ...] = (
     "member_id", "name", "branch", "lat", "lon", "age", "capacity", "max_distance_m", "mobile", "available",
-    "hours_per_week",
+    "hours_per_week", "role", "location_id",
 )
-"""Known member columns, in the order of the normalised frame."""
+"""Known member columns, in the order of the normalised frame (``role`` and
+``location_id`` only when the input has them)."""
 HOUSEHOLD_COLUMNS: tuple[str, ...] = (
     "household_id", "head_name", "branch", "lat", "lon", "size", "priority", "visits_per_week",
-    "group_id", "current_member_id", "pinned", "minutes_per_visit",
+    "group_id", "current_member_id", "pinned", "minutes_per_visit", "location_id",
 )
-"""Known household columns, in the order of the normalised frame."""
+"""Known household columns, in the order of the normalised frame (``location_id``
+only when the input has it)."""
 
 ROW = "row"
 """Column added to both normalised frames: the spreadsheet row number of the record."""
@@ -354,7 +356,8 @@ def validate_members(raw: pd.DataFrame, policy: Policy, *, file: str = "members.
         blank), ``capacity`` (int64, policy default by age when blank),
         ``max_distance_m`` (float64, policy default when blank), ``mobile``
         (bool, default False), ``available`` (bool, default True),
-        ``hours_per_week`` (float64, NaN when blank: no hour budget), then the
+        ``hours_per_week`` (float64, NaN when blank: no hour budget), ``role``
+        and ``location_id`` (string/<NA>, only when the input has them), then the
         unknown columns unchanged (string) in input order, then ``row``
         (int64): the spreadsheet row the record came from, for messages. An
         input column named ``row`` is replaced by it.
@@ -415,6 +418,8 @@ def validate_members(raw: pd.DataFrame, policy: Policy, *, file: str = "members.
             "mobile": mobile.astype(bool),
             "available": available.astype(bool),
             "hours_per_week": hours.astype(np.float64),
+            # Optional text columns appear only when given, so outputs of other inputs stay as they were.
+            **{name: table.optional_text(name).array for name in ("role", "location_id") if table.has(name)},
         }
     )
     logger.debug("%s: %d members valid", file, len(frame))
@@ -445,7 +450,7 @@ def validate_households(raw: pd.DataFrame, policy: Policy, *, file: str = "house
         policy default by priority when blank), ``group_id`` and
         ``current_member_id`` (string/<NA>), ``pinned`` (bool, default
         False), ``minutes_per_visit`` (float64, policy default when blank),
-        the unknown columns unchanged (string) in input order, then
+        ``location_id`` (string/<NA>, only when the input has it), the unknown columns unchanged (string) in input order, then
         ``row`` (int64, spreadsheet row number).
 
     Raises
@@ -502,6 +507,7 @@ def validate_households(raw: pd.DataFrame, policy: Policy, *, file: str = "house
             "current_member_id": table.optional_text("current_member_id").array,
             "pinned": pinned.astype(bool),
             "minutes_per_visit": np.where(np.isnan(minutes), policy.minutes_per_visit, minutes),
+            **({"location_id": table.optional_text("location_id").array} if table.has("location_id") else {}),
         }
     )
     logger.debug("%s: %d households valid", file, len(frame))
