@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install clean notebooks docs
+.PHONY: demo test install clean notebooks docs bench bench-quick
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,3 +31,19 @@ docs: $(STAMP)
 
 clean:
 	rm -rf $(VENV) out build .pytest_cache .hypothesis
+
+# Benchmarks (not part of `make test`): run, then write docs/benchmarks.md and docs/img/.
+# bench-quick: towns up to 12k and three GAP instances, within 10 minutes on 2 cores;
+# bench: everything (counties up to 250k; all 27 GAP instances at 1, 10 and 60 s for four solvers,
+# which alone is up to 27 × 4 × 71 s ≈ 2.1 h), several hours in all.
+$(VENV)/.bench-installed: $(STAMP) pyproject.toml
+	$(PY) -m pip install --quiet -e '.[bench]'
+	touch $@
+
+bench-quick: $(VENV)/.bench-installed
+	$(PY) benchmarks/bench.py --quick
+	$(PY) benchmarks/report.py
+
+bench: $(VENV)/.bench-installed
+	$(PY) benchmarks/bench.py
+	$(PY) benchmarks/report.py
