@@ -155,6 +155,18 @@ def machine_text(info: dict[str, str]) -> list[str]:
     if first is not None and first > 0.5:
         contention = " Other work was running on the machine when the run started (load above 0.5), so times are pessimistic."
     total = num(info.get("total_s"))
+    machine = (
+        f"Machine: {info.get('cpu', '?')}, {info.get('cores', '?')} cores, {info.get('ram_gb', '?')} GB RAM, "
+        f"{info.get('os', '?')}; Python {info.get('python', '?')}, OR-Tools {info.get('ortools', '?')}, "
+        f"SciPy {info.get('scipy', '?')} (HiGHS {info.get('highs', '?')}), NumPy {info.get('numpy', '?')}, "
+        f"pandas {info.get('pandas', '?')}, PuLP {info.get('pulp', '?')} (CBC {info.get('cbc', '?')})."
+    )
+    if info.get("parts"):
+        # Merged by merge.py: each part says when and under what load it ran.
+        parts = [f"{i}. {part.strip()}" for i, part in enumerate(info["parts"].split(" | "), 1)]
+        return ["Merged from separate runs on the same machine (`benchmarks/merge.py`):", "", *parts, "", machine,
+                "A load average above 0.5 before a part means other work shared the 2 cores, so its times are"
+                " pessimistic; a case whose strategies come from different parts ran under different loads."]
     return [
         f"Run: `{info.get('command', 'bench.py')}` ({info.get('mode', '?')}), {info.get('date', '?')}, "
         f"commit `{commit}`" + (f", {total / 60:.0f} min in all." if total is not None else "."),
@@ -349,7 +361,10 @@ def gap_section(gap_rows: list[dict[str, str]], image: str | None) -> list[str]:
         "### GAP instances (`../shared/data/gap/`)",
         "",
         f"{len({r['instance'] for r in gap_rows})} instance(s), time limits {', '.join(f'{x:g}' for x in limits)} s, one "
-        "run per (instance, solver, limit), each in its own process; gap to the best known value (minimisation). "
+        "run per (instance, solver, limit), "
+        + ("each in its own process" if all(r.get("process_wall_s") for r in gap_rows)
+           else "the solvers one after the other in one process (`gap_bench.py`) where no process time is recorded")
+        + "; gap to the best known value (minimisation). "
         "`ours` is `baohu_assign.gap.solve_file` (CP-SAT engine), `cpsat` CP-SAT written the obvious way, `highs` "
         "scipy.optimize.milp and `cbc` PuLP's CBC, all from `benchmarks/gap_bench.py`. Cells are mean / worst gap %;"
         " bold rows pool a family.",

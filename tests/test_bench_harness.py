@@ -145,3 +145,37 @@ def test_peer_models_reach_the_proven_optimum_with_units_and_hour_budgets(solver
     assert summary["objective"] == ours.report.objective_value
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
     assert report["objective_value"] == ours.report.objective_value
+
+
+def test_merge_joins_parts_and_recomputes_gaps_over_all_of_them(results: Path, tmp_path: Path) -> None:
+    """Two parts of one case (ours, then the peers) merge into one table with gaps against the best of both."""
+    import shutil
+
+    sys.path.insert(0, str(BENCH))
+    import merge
+
+    rows = _rows(results)
+    parts = []
+    for name, keep in (("ours", {"flow", "greedy"}), ("peers", {"highs", "cbc"})):
+        path = tmp_path / name / "latest.csv"
+        path.parent.mkdir()
+        with open(path, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            for row in rows:
+                if row["strategy"] in keep:
+                    # A stale gap must be recomputed, not copied.
+                    writer.writerow({**row, "gap_pct": "99" if row["objective"] else ""})
+        shutil.copy(results.with_name("latest_machine.csv"), path.with_name("latest_machine.csv"))
+        parts.append(path)
+    out = tmp_path / "merged" / "latest.csv"
+    assert merge.main([*map(str, parts), "--out", str(out)]) == 0
+    merged = _rows(out)
+    assert sorted(r["strategy"] for r in merged) == sorted(r["strategy"] for r in rows)
+    by_strategy = {r["strategy"]: r for r in merged}
+    assert float(by_strategy["flow"]["gap_pct"]) == 0.0  # flow is the proven optimum
+    for r in merged:
+        if r["objective"]:
+            assert float(r["gap_pct"]) < 99
+    machine = {r["key"]: r["value"] for r in _rows(out.with_name("latest_machine.csv"))}
+    assert machine["mode"] == "merged" and machine["parts"].count(" | ") == 1
