@@ -41,8 +41,8 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--strategy", choices=STRATEGIES, default="auto",
                          help="engine: auto (best per branch), flow, cpsat, greedy")
         sub.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
-                         help="wall-clock budget for the whole solve")
-        sub.add_argument("--seed", type=int, default=0, help="seed (same seed, same plan)")
+                         help="wall-clock budget for the whole solve (best use of the time; a plan found under it may differ between runs, so leave it out for reproducible plans)")
+        sub.add_argument("--seed", type=int, default=0, help="seed (without --time-limit: same input and seed, same plan)")
         sub.add_argument("--policy", type=Path, default=None, metavar="POLICY.toml",
                          help="policy file overriding defaults (capacities, visits, reach, weights)")
         sub.add_argument("--backup", default=None, metavar="TIERS",

@@ -35,12 +35,18 @@ class SolveParams:
     time_limit
         Wall-clock budget in seconds for the engine call (``None``: unlimited).
     seed
-        Seed of every random choice; the same seed gives the same solution.
+        Seed of every random choice.
     num_workers
-        Threads an engine may use (CP-SAT); fixed so runs are repeatable.
+        Threads an engine may use (CP-SAT). In work-limited mode (with
+        ``max_iterations``) the plan does not depend on it; under a wall-clock
+        limit it does.
     max_iterations
-        Iteration budget of local search (greedy); ``None``: until no improving
-        move remains or the deadline passes.
+        Work budget: greedy's improving local-search moves, and CP-SAT's LNS
+        rounds, which switch CP-SAT to its reproducible work-limited mode
+        (see :mod:`baohu_assign.engines.cpsat`). ``None``: greedy searches until
+        no improving move remains or the deadline passes; CP-SAT runs on the
+        wall clock. Without a time limit :func:`~baohu_assign.solve` gives
+        CP-SAT a budget per branch by itself.
     deadline
         Absolute deadline shared by the engines of one solve() call.
     """

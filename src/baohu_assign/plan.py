@@ -49,13 +49,21 @@ MEMBER_EXTRA_COLUMNS = ("name", "available", "mobile", "max_distance_m", "age", 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class BranchResult:
-    """One branch's problem, solution and how it was reached."""
+    """One branch's problem, solution and how it was reached.
+
+    ``reproducible``: no wall-clock limit can have shaped the plan, so the
+    same input, seed and versions give it again. ``safety_limit_reached``:
+    the safety time limit of a run without a time limit stopped the search
+    before its work budget was spent (then ``reproducible`` is false too).
+    """
 
     branch: BranchProblem
     solution: Solution
     status: Status
     balance_weight: float | None
     notes: tuple[str, ...] = ()
+    reproducible: bool = True
+    safety_limit_reached: bool = False
 
 
 class Plan:
@@ -338,10 +346,21 @@ class Plan:
                     bound=solution.bound,
                     gap=gap,
                     wall_s=round(solution.wall_s, 4),
+                    reproducible=result.reproducible,
                 )
             )
             for note in result.notes:
                 warnings.append(ReportWarning(code="engine_fallback", message=note))
+            if result.safety_limit_reached:
+                warnings.append(
+                    ReportWarning(
+                        code="safety_time_limit",
+                        message=(
+                            f"branch {branch.branch!r}: the safety time limit stopped the search before its "
+                            "work budget was spent; the plan is valid but another run may give another plan"
+                        ),
+                    )
+                )
             for pin in branch.broken_pins:
                 warnings.append(
                     ReportWarning(
@@ -375,6 +394,7 @@ class Plan:
             gap=_gap(total_objective, bound_sum),
             seed=self.seed,
             time_limit=self.time_limit,
+            reproducible=all(result.reproducible for result in self.results),
             wall_s=round(self.wall_s, 3),
             counts=Counts(
                 members=len(members),
@@ -465,6 +485,13 @@ class Plan:
         for reason, count in reasons.items():
             lines.append(f"  uncovered: {count:,} × {reason}")
         lines.extend(self._shortfall_lines())
+        if not r.reproducible:
+            why = (
+                "the safety time limit stopped the search"
+                if any(result.safety_limit_reached for result in self.results)
+                else "searched under a time limit; without one the same seed gives the same plan"
+            )
+            lines.append(f"  another run may give another plan ({why})")
         if r.warnings:
             lines.append(f"  warnings: {len(r.warnings)} (see report.json)")
         return "\n".join(lines)

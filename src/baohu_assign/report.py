@@ -76,6 +76,11 @@ class BranchReport(_Model):
     bound: float | None
     gap: float | None
     wall_s: float
+    reproducible: bool = Field(
+        description=(
+            "no wall-clock limit can have shaped this branch's plan: the same input, seed and versions give it again"
+        )
+    )
 
 
 class Counts(_Model):
@@ -117,7 +122,11 @@ class HierarchyReport(_Model):
 
 
 class Report(_Model):
-    """Everything ``report.json`` holds. ``wall_s`` is the only volatile field."""
+    """Everything ``report.json`` holds.
+
+    When ``reproducible`` is true, the ``wall_s`` fields (top level and per
+    branch) are the only ones that change between runs.
+    """
 
     version: str
     status: Status
@@ -130,6 +139,12 @@ class Report(_Model):
     gap: float | None = Field(description="(objective_value - bound) / objective_value")
     seed: int
     time_limit: float | None
+    reproducible: bool = Field(
+        description=(
+            "every branch is reproducible: the same input, seed and versions give this plan again "
+            "(false under a time limit when a branch needed search, or when the safety time limit stopped one)"
+        )
+    )
     wall_s: float
     counts: Counts
     warnings: list[ReportWarning]

@@ -1,8 +1,28 @@
-"""solve(): split branches → compile → choose engine → verify → fall back → Plan."""
+"""solve(): split branches → compile → choose engine → verify → fall back → Plan.
+
+Reproducibility
+---------------
+Branches that need search (stairwell units, hour budgets, backups) run in
+one of two modes:
+
+- No time limit (the default): work-limited. CP-SAT gets a deterministic
+  work budget per branch (:func:`_work_rounds`) and runs in its
+  work-limited mode, so the same input and seed give the identical plan on
+  every run. A wall-clock safety net (:data:`SEARCH_SAFETY_SECONDS`) only
+  stops runs the budget would make far too long; a branch it stops is
+  reported (``reproducible`` false and a ``safety_time_limit`` warning).
+- A time limit: wall-clock. CP-SAT makes the best of the time (parallel
+  portfolio, free-running LNS threads), so tied or unfinished plans may
+  differ between runs; plans are valid and bounds hold either way.
+
+Where greedy and CP-SAT both run, the plan with the lower objective is kept
+and CP-SAT's on a tie: never whichever finished first.
+"""
 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -23,13 +43,31 @@ from .solution import Solution, violations
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_SEARCH_SECONDS = 60.0
-"""Budget shared by the branches that need search (units, hour budgets,
-backups) when the caller gives no time limit: exact flow branches need none,
-and CP-SAT would otherwise keep improving a near-optimal plan for minutes."""
+SEARCH_SAFETY_SECONDS = 600.0
+"""Wall-clock safety net shared by the branches that need search when the
+caller gives no time limit. They stop on their work budget long before it
+(measured on two busy cores: the 12,000-household town with hour budgets in
+about 25 s under the distance objective, 50–70 s under the balanced one); it
+only ends a run that a much slower or overloaded machine would drag on, and
+such a run is reported as not reproducible."""
+
+ARCS_PER_WORK_ROUND = 20_000
+"""Work budget of a search branch without a time limit: one LNS round (and a tenth of a
+deterministic second for each whole-model solve) per this many eligible pairs, within
+:data:`MIN_WORK_ROUNDS` … :data:`MAX_WORK_ROUNDS`."""
+
+MIN_WORK_ROUNDS = 2
+"""Smallest work budget: small branches mostly prove optimality well within it."""
+
+MAX_WORK_ROUNDS = 10
+"""Largest work budget: on the 12,000-household town with hour budgets, 100 rounds on every
+branch instead of 10 took twice as long and improved the total objective by less than a millionth."""
 
 BALANCED_SEARCH_SECONDS = 5.0
-"""Most CP-SAT time per branch for the balanced objective (after greedy calibration)."""
+"""Most CP-SAT time per branch for the balanced objective (after greedy calibration), under a time limit."""
+
+BALANCED_WORK_ROUNDS = 3
+"""Most CP-SAT work rounds per branch for the balanced objective (after greedy calibration), without one."""
 
 CALIBRATION_SOLVES = {"flow": 14, "cpsat": 6, "greedy": 5}
 """Most engine runs spent finding the balance weight of one branch."""
@@ -69,14 +107,21 @@ def solve(
         ``"auto"`` (best engine per branch, greedy as fallback), ``"flow"``,
         ``"cpsat"`` or ``"greedy"``.
     time_limit
-        Wall-clock budget in seconds for the whole call. ``None``: exact
-        branches run to optimality and branches that need search (stairwell
-        units, hour budgets, backups) share :data:`DEFAULT_SEARCH_SECONDS`.
+        Wall-clock budget in seconds for the whole call; branches that need
+        search (stairwell units, hour budgets, backups) make the best of it,
+        so their plan may differ between runs. ``None`` (default): exact
+        branches run to optimality and search branches stop on a
+        deterministic work budget, so the plan is reproducible (a safety net
+        of :data:`SEARCH_SAFETY_SECONDS` aside, reported when it binds).
     seed
-        Seed of every random choice; same input and seed give the same plan.
+        Seed of every random choice. Without a time limit the same input,
+        seed and package versions give the identical plan (``report.reproducible``
+        says whether this run is guaranteed to).
     params
         Advanced engine parameters; ``time_limit`` and ``seed`` override
-        theirs when given.
+        theirs when given. ``max_iterations`` replaces every search branch's
+        work budget (and caps greedy's local search); with it, a time limit
+        is only a safety net, as without one.
     progress
         Called as ``progress("arcs", 0, 0)`` before the candidate pairs are
         built and ``progress("solving", k, n)`` as branch ``k`` of ``n``
@@ -114,9 +159,12 @@ def solve(
     seeds = np.random.SeedSequence(seed).spawn(max(len(branches), 1))
     # Only branches that need search share the budget; flow branches are exact and fast.
     weights = [_search_weight(b) for b in branches]
+    uses_cpsat = strategy in ("auto", "cpsat")
+    # Without a time limit (or with the caller's own work budget) search stops on work, not on the clock.
+    work_limited = base.time_limit is None or base.max_iterations is not None
     budget = base.time_limit
-    if budget is None and strategy in ("auto", "cpsat") and any(weights):
-        budget = DEFAULT_SEARCH_SECONDS
+    if budget is None and uses_cpsat and any(weights):
+        budget = SEARCH_SAFETY_SECONDS
     deadline = Deadline.after(budget)
     results: list[BranchResult] = []
     for index, branch in enumerate(branches):
@@ -133,7 +181,16 @@ def solve(
             time_limit=share,
             deadline=Deadline.after(share),
         )
-        outcome = _solve_branch(branch, objective, strategy, branch_params, scenario.policy)
+        work = None
+        if work_limited:
+            work = base.max_iterations if base.max_iterations is not None else _work_rounds(
+                branch, objective, scenario.policy
+            )
+        outcome = _solve_branch(branch, objective, strategy, branch_params, scenario.policy, work)
+        # Every wall-clock limit a branch obeys is its deadline (work-limited CP-SAT lets each phase run
+        # up to it), so a clock that shaped the plan has always passed the deadline by now.
+        clock_stopped = branch_params.deadline.expired()
+        searched_by_clock = not work_limited and uses_cpsat and weights[index] > 0
         results.append(
             BranchResult(
                 branch=outcome.branch,
@@ -141,6 +198,8 @@ def solve(
                 status=outcome.status,
                 balance_weight=outcome.balance_weight,
                 notes=outcome.notes,
+                reproducible=not (clock_stopped or searched_by_clock),
+                safety_limit_reached=clock_stopped and work_limited,
             )
         )
         logger.info(
@@ -166,6 +225,19 @@ def _search_weight(branch: BranchProblem) -> int:
     return max(problem.num_arcs, 1) if needs_search else 0
 
 
+def _work_rounds(branch: BranchProblem, objective: str, policy) -> int:
+    """Deterministic work budget of a search branch without a time limit: CP-SAT rounds by its size.
+
+    Under the balanced objective with a calibrated weight CP-SAT only tries
+    to improve greedy's plan, and its bound is weak, so a few rounds do.
+    """
+    rounds = math.ceil(branch.problem.num_arcs / ARCS_PER_WORK_ROUND)
+    rounds = min(max(rounds, MIN_WORK_ROUNDS), MAX_WORK_ROUNDS)
+    if objective == "balanced" and policy.balance_weight is None:
+        rounds = min(rounds, BALANCED_WORK_ROUNDS)
+    return rounds
+
+
 def _candidates(strategy: str, branch: BranchProblem) -> list[str]:
     if strategy != "auto":
         return [strategy]
@@ -173,8 +245,13 @@ def _candidates(strategy: str, branch: BranchProblem) -> list[str]:
 
 
 def _solve_branch(
-    branch: BranchProblem, objective: str, strategy: str, params: SolveParams, policy
+    branch: BranchProblem, objective: str, strategy: str, params: SolveParams, policy, work: int | None
 ) -> _Outcome:
+    """Solve one branch with the strategy's engines, falling back to greedy.
+
+    ``work``: CP-SAT's deterministic work budget (``max_iterations``); ``None``:
+    wall-clock mode within ``params``' deadline.
+    """
     notes: list[str] = []
     failed = False
     for name in _candidates(strategy, branch):
@@ -193,7 +270,7 @@ def _solve_branch(
                 failed = True
             continue
         try:
-            solution, weight, tuned = _run(engine, branch, objective, params, policy)
+            solution, weight, tuned = _run(engine, branch, objective, params, policy, work)
         except Exception as exc:  # noqa: BLE001 - any engine failure means: fall back, and say so
             logger.debug("engine %s failed", name, exc_info=True)
             notes.append(f"engine {name!r} failed on branch {branch.branch!r}: {type(exc).__name__}: {exc}")
@@ -206,58 +283,70 @@ def _solve_branch(
         return _Outcome(solution, status, weight, tuned, tuple(notes))
     # Every choice failed or declined: greedy always applies and never imports OR-Tools.
     engine = engines.load(engines.FALLBACK)
-    solution, weight, tuned = _run(engine, branch, objective, params, policy)
+    solution, weight, tuned = _run(engine, branch, objective, params, policy, work)
     return _Outcome(solution, Status.FALLBACK, weight, tuned, tuple(notes))
 
 
 def _run(
-    engine: ModuleType, branch: BranchProblem, objective: str, params: SolveParams, policy
+    engine: ModuleType, branch: BranchProblem, objective: str, params: SolveParams, policy, work: int | None
 ) -> tuple[Solution, float | None, BranchProblem]:
     """Run one engine on one branch, calibrating the balance weight when asked."""
     if objective != "balanced":
-        return _best_of(engine, branch, params), None, branch
+        return _best_of(engine, branch, params, work), None, branch
     if policy.balance_weight is not None:
         tuned = with_balance(branch, policy.balance_weight)
-        return _best_of(engine, tuned, params), policy.balance_weight, tuned
+        return _best_of(engine, tuned, params, work), policy.balance_weight, tuned
     if engine.NAME == "cpsat":
-        return _calibrate_then_search(engine, branch, params, policy.balance_travel_budget)
+        return _calibrate_then_search(engine, branch, params, policy.balance_travel_budget, work)
     return _calibrate(engine, branch, params, policy.balance_travel_budget)
 
 
+def _search_params(params: SolveParams, work: int | None) -> SolveParams:
+    """CP-SAT's parameters: its work budget when there is one (greedy keeps ``params`` as given)."""
+    return params if work is None else replace(params, max_iterations=work)
+
+
+def _keep_better(greedy_plan: Solution, searched: Solution) -> Solution:
+    """The better of greedy's and CP-SAT's plans, with CP-SAT's bound.
+
+    Decided by objective alone, CP-SAT's plan on a tie, so that the choice is
+    as deterministic as the two plans: never by which engine finished first.
+    """
+    if searched.status == "optimal" or searched.objective <= greedy_plan.objective:
+        return searched
+    return replace(greedy_plan, status="feasible", bound=searched.bound)
+
+
 def _calibrate_then_search(
-    engine: ModuleType, branch: BranchProblem, params: SolveParams, budget: float
+    engine: ModuleType, branch: BranchProblem, params: SolveParams, budget: float, work: int | None
 ) -> tuple[Solution, float, BranchProblem]:
     """Balanced objective on a branch that needs search.
 
     Calibrating the weight takes several solves; greedy makes them cheap.
-    CP-SAT then searches the chosen weight with the time left, and the better
-    plan is kept, with CP-SAT's bound either way.
+    CP-SAT then searches the chosen weight (on its work budget, or with the
+    time left), and the better plan is kept, with CP-SAT's bound either way.
     """
     greedy = engines.load(engines.FALLBACK)
     found, weight, tuned = _calibrate(greedy, branch, params, budget)
-    # The balance term makes CP-SAT's bound weak, so more time rarely pays off.
-    remaining = params.deadline.remaining()
-    seconds = BALANCED_SEARCH_SECONDS if remaining is None else min(remaining, BALANCED_SEARCH_SECONDS)
-    searched = _checked(engine, tuned, replace(params, time_limit=seconds, deadline=Deadline.after(seconds)))
-    if searched.status == "optimal":
-        return searched, weight, tuned
-    if searched.objective <= found.objective:
-        return searched, weight, tuned
-    bound = searched.bound
-    return replace(found, status="feasible", bound=bound), weight, tuned
+    if work is None:
+        # The balance term makes CP-SAT's bound weak, so more time rarely pays off.
+        remaining = params.deadline.remaining()
+        seconds = BALANCED_SEARCH_SECONDS if remaining is None else min(remaining, BALANCED_SEARCH_SECONDS)
+        search_params = replace(params, time_limit=seconds, deadline=Deadline.after(seconds))
+    else:
+        search_params = _search_params(params, work)
+    searched = _checked(engine, tuned, search_params)
+    return _keep_better(found, searched), weight, tuned
 
 
-def _best_of(engine: ModuleType, branch: BranchProblem, params: SolveParams) -> Solution:
+def _best_of(engine: ModuleType, branch: BranchProblem, params: SolveParams, work: int | None) -> Solution:
     """Run the engine; a search engine must never do worse than greedy, so both run
     and the better plan is kept, with the search engine's bound."""
     if engine.NAME != "cpsat":
         return _checked(engine, branch, params)
     # Greedy first: it is fast, and the search engine then has the deadline to itself.
     quick = _checked(engines.load(engines.FALLBACK), branch, replace(params, deadline=Deadline()))
-    solution = _checked(engine, branch, params)
-    if solution.status != "optimal" and quick.objective < solution.objective:
-        return replace(quick, status="feasible", bound=solution.bound)
-    return solution
+    return _keep_better(quick, _checked(engine, branch, _search_params(params, work)))
 
 
 def _checked(engine: ModuleType, branch: BranchProblem, params: SolveParams) -> Solution:

@@ -63,23 +63,33 @@ Size
 Determinism
 -----------
 Every random choice comes from ``numpy.random.default_rng(params.seed)``,
-CP-SAT gets ``random_seed`` and ``num_workers`` from ``params``, and every
-neighbourhood solve is single-threaded with a deterministic time limit.
+CP-SAT gets ``random_seed`` from ``params``, and every neighbourhood solve
+is single-threaded with a deterministic time limit.
 
-- ``SolveParams(max_iterations=N)``: work-limited mode. The LNS runs ``N``
-  rounds; each round solves up to two neighbourhoods and merges them in a
-  fixed order. Whole-model solves get ``N × LNS_DETERMINISTIC_TIME``
-  deterministic seconds and, with ``num_workers > 1``, CP-SAT's
-  deterministic ``interleave_search`` (whose wall time can exceed that
-  limit). The same problem, seed and ``num_workers`` give the identical plan
-  on any machine, provided the wall-clock ``time_limit`` (kept as a safety
-  net) does not bind first.
+- ``SolveParams(max_iterations=N)``: work-limited mode (what
+  :func:`baohu_assign.solve` uses when the caller gives no time limit). The
+  LNS runs up to ``N`` rounds; each round picks up to ``LNS_THREADS``
+  neighbourhoods, solves them on up to ``num_workers`` threads and merges
+  them in a fixed order. Every whole-model solve runs on one CP-SAT worker
+  with ``N × LNS_DETERMINISTIC_TIME`` deterministic seconds (CP-SAT's
+  deterministic multi-worker mode, ``interleave_search``, would tie the plan
+  to ``num_workers`` and measured two to three times slower than one worker
+  on two cores). So the same problem and seed give the identical plan whatever
+  ``num_workers`` and however loaded the machine, with the same versions of
+  this package, OR-Tools, SciPy and NumPy (tested on one platform; across
+  platforms expected, not tested) — provided the wall-clock deadline, kept
+  only as a safety net, does not bind. Every phase may use all the time left
+  before it (none is cut to a share), so when the clock stops anything the
+  deadline has passed by the time this engine returns;
+  :func:`baohu_assign.solve` checks that to report the branch as not
+  reproducible.
 - Otherwise (wall-clock mode) whole-model solves run CP-SAT's parallel
-  portfolio, the two LNS threads run independently until the deadline (or
-  ``STALL_ROUNDS`` neighbourhoods without improvement), so the plan can
-  depend on machine speed and thread timing. It is always valid, the bound
-  always holds, and "optimal" is always proven. Without a time limit every
-  whole-model solve stops after ``UNLIMITED_DETERMINISTIC_TIME``.
+  portfolio on ``num_workers`` threads and the LNS threads run independently
+  until the deadline (or ``STALL_ROUNDS`` neighbourhoods without
+  improvement), so the plan can depend on machine speed, load and thread
+  timing; of several tied optima any may come back. It is always valid, the
+  bound always holds, and "optimal" is always proven. Without a time limit
+  every whole-model solve stops after ``UNLIMITED_DETERMINISTIC_TIME``.
 """
 
 from __future__ import annotations
@@ -120,6 +130,9 @@ AFFINITY_RANK = 4
 """Best options per unit whose members count as related to each other."""
 LNS_DETERMINISTIC_TIME = 0.1
 """Deterministic time limit of one neighbourhood solve."""
+LNS_THREADS = 2
+"""Disjoint neighbourhoods solved side by side (at most ``num_workers`` threads); also the
+neighbourhoods per round in work-limited mode, whatever ``num_workers``, so the plan does not depend on it."""
 LNS_INITIAL_TARGET = 30
 """Free units of the first neighbourhoods; then it adapts to how often sub-models are proven optimal."""
 LNS_MIN_TARGET = 6
@@ -948,9 +961,9 @@ def _solve_model(
     solver = cp_model.CpSolver()
     p = solver.parameters
     p.random_seed = int(seed) % (2**31)
-    p.num_workers = max(1, int(workers))
-    if ctx.work_mode and workers > 1:
-        p.interleave_search = True
+    # Work-limited mode: one worker, the only way CP-SAT's result depends on nothing but the model,
+    # the seed and the deterministic limit (see the module docstring).
+    p.num_workers = 1 if ctx.work_mode else max(1, int(workers))
     if wall is not None:
         p.max_time_in_seconds = max(float(wall), 0.01)
     if deterministic is not None:
@@ -1151,10 +1164,11 @@ def _lns(
     """Large neighbourhood search until ``end`` (monotonic) or ``rounds`` rounds.
 
     In work-limited mode (or with backups, or one thread) it runs in rounds:
-    each round solves up to ``threads`` disjoint neighbourhoods and merges
-    them in a fixed order, so the result is reproducible. Otherwise each
-    thread runs its own loop and claims its members and units while it
-    solves, so no thread waits for a slow neighbourhood of the other.
+    each round solves up to ``LNS_THREADS`` disjoint neighbourhoods (one with
+    backups, or with one thread in wall-clock mode) on up to ``threads``
+    threads and merges them in a fixed order, so the result is reproducible.
+    Otherwise each thread runs its own loop and claims its members and units
+    while it solves, so no thread waits for a slow neighbourhood of the other.
     Returns (state, objective, neighbourhoods solved).
     """
     search = _Search(ctx, state, objective, hood, end=end, seed=seed)
@@ -1164,7 +1178,10 @@ def _lns(
             for future in [pool.submit(search.run_free, t) for t in range(threads)]:
                 future.result()
     else:
-        search.run_rounds(threads if not ctx.backups else 1, rounds)
+        # Neighbourhoods with backups go one at a time, as in wall-clock mode. Otherwise work-limited mode
+        # fixes the neighbourhoods per round, so the thread count changes only the speed, never the plan.
+        per_round = 1 if ctx.backups else (LNS_THREADS if ctx.work_mode else threads)
+        search.run_rounds(per_round, min(per_round, threads), rounds)
     return search.state, search.objective, search.solved
 
 
@@ -1190,7 +1207,10 @@ class _Search:
         if self.hood.target >= WHOLE_SHARE_OF_UNITS * self.ctx.units.num_units and self.whole_possible:
             # Neighbourhoods as large as most of the problem: the whole model does better.
             return True
-        if self.end is not None and time.monotonic() >= self.end - 0.02:
+        # Wall-clock mode leaves a neighbourhood too short to be worth starting; work-limited mode
+        # goes on to the deadline itself, so that a clock that cut the search has always passed it.
+        margin = 0.0 if self.ctx.work_mode else 0.02
+        if self.end is not None and time.monotonic() >= self.end - margin:
             return True
         return not self.ctx.work_mode and self.stall >= STALL_ROUNDS
 
@@ -1235,13 +1255,13 @@ class _Search:
         self.objective -= gain
         return gain > 0
 
-    def run_rounds(self, parallel: int, rounds: int | None) -> None:
+    def run_rounds(self, per_round: int, threads: int, rounds: int | None) -> None:
         done = 0
-        pool = ThreadPoolExecutor(max_workers=parallel) if parallel > 1 else None
+        pool = ThreadPoolExecutor(max_workers=threads) if threads > 1 else None
         try:
             while not self.over() and (rounds is None or done < rounds):
                 picked = []
-                for _ in range(parallel):
+                for _ in range(per_round):
                     item = self._next()
                     if item is None:
                         break
@@ -1250,8 +1270,8 @@ class _Search:
                 if not picked:
                     self.stall += 1
                     continue
-                workers = 1 if parallel > 1 else self.ctx.params.num_workers
-                index = [done * parallel + i for i in range(len(picked))]
+                workers = 1 if per_round > 1 else self.ctx.params.num_workers
+                index = [done * per_round + i for i in range(len(picked))]
                 if pool is not None and len(picked) > 1:
                     futures = [pool.submit(self._solve, item[2], workers, i) for item, i in zip(picked, index)]
                     results = [f.result() for f in futures]
@@ -1345,8 +1365,8 @@ def solve(problem: Problem, params: SolveParams | None = None) -> Solution:
 
     relaxation = None
     if units.num_options <= LP_MAX_OPTIONS:
-        lp_limit = None if end is None else max(0.2 * (end - time.monotonic()), 0.05)
-        relaxation = _lp_relaxation(problem, units, lp_limit)
+        lp_limit = _phase_seconds(ctx, end, 0.2)
+        relaxation = _lp_relaxation(problem, units, None if lp_limit is None else max(lp_limit, 0.05))
         if relaxation is not None:
             bound = max(bound, float(relaxation.bound))
     score = (
@@ -1359,7 +1379,7 @@ def solve(problem: Problem, params: SolveParams | None = None) -> Solution:
     if problem.has_backups and not safe:
         # Lexicographic: coverage without backups first, then backups under coverage floors.
         state, objective, bound_primary, _ = _optimise(
-            replace(ctx, backups=False), start_state, score, relaxation, rng, _split(end, 0.5),
+            replace(ctx, backups=False), start_state, score, relaxation, rng, _split(ctx, end, 0.5),
             pool_workers=params.num_workers, known_bound=bound,
         )
         ctx.keep_coverage = True
@@ -1441,12 +1461,24 @@ def _fits_budgets(problem: Problem, units: _Units, state: _State) -> bool:
     return bool((weight <= problem.member_budget).all())
 
 
-def _split(end: float | None, share: float) -> float | None:
-    """A deadline ``share`` of the way from now to ``end``."""
+def _split(ctx: _Context, end: float | None, share: float) -> float | None:
+    """A deadline ``share`` of the way from now to ``end`` (``end`` itself in work-limited mode)."""
+    seconds = _phase_seconds(ctx, end, share)
+    return None if seconds is None else time.monotonic() + seconds
+
+
+def _phase_seconds(ctx: _Context, end: float | None, share: float) -> float | None:
+    """Wall-clock seconds a phase may take: ``share`` of the time left before ``end``.
+
+    In work-limited mode the deadline is only a safety net: every phase may
+    use all the time left, so the work budget, not the clock, ends it, and a
+    phase the clock does stop has run up to the deadline (which ``solve()``
+    can then see has passed).
+    """
     if end is None:
         return None
-    now = time.monotonic()
-    return now + share * max(end - now, 0.0)
+    left = max(end - time.monotonic(), 0.0)
+    return left if ctx.work_mode else share * left
 
 
 def _optimise(
@@ -1525,19 +1557,17 @@ def _optimise(
 
     refix()
     if safe_count() > SMALL_MODEL_OPTIONS and safe_count() <= FULL_MODEL_OPTIONS:
-        rem = remaining()
         core = None
         if relaxation is not None and relaxation.option_rc is not None:
             # A core of each unit's best options gives a strong start quickly.
             core = (_option_rank(units, score) < CORE_RANK) | (score <= 0)
-        full_solve(None if rem is None else CORE_SHARE * rem, core)
+        full_solve(_phase_seconds(ctx, end, CORE_SHARE), core)
         refix()
     if settled():
         return state, objective, bound, True
     if safe_count() <= SMALL_MODEL_OPTIONS:
         # Small (possibly after reduced-cost fixing): the whole model often proves optimality outright.
-        rem = remaining()
-        full_solve(None if rem is None else 0.5 * rem, None)
+        full_solve(_phase_seconds(ctx, end, 0.5), None)
         refix()
         if settled():
             return state, objective, bound, True
@@ -1545,11 +1575,11 @@ def _optimise(
 
     hood = _Neighbourhoods(ctx, score, relaxation, rng)
     final_share = FINAL_SHARE if allowed_count <= FULL_MODEL_OPTIONS else 0.0
-    lns_end = None if end is None else end - final_share * max(end - time.monotonic(), 0.0)
+    lns_end = _split(ctx, end, 1.0 - final_share)
     before = objective
     state, objective, done = _lns(
         ctx, state, objective, hood, end=lns_end, rounds=params.max_iterations,
-        threads=min(2, pool_workers), seed=params.seed, known_bound=max(known_bound, bound),
+        threads=min(LNS_THREADS, pool_workers), seed=params.seed, known_bound=max(known_bound, bound),
     )
     logger.debug("LNS: %d neighbourhoods, objective %d -> %d, target %.0f units", done, before, objective, hood.target)
     refix()
@@ -1560,6 +1590,8 @@ def _optimise(
     final_count = safe_count()
     rem = remaining()
     # CP-SAT needs about this long to even load a model of this size; below it the solve is wasted.
-    if final_count <= final_size and (rem is None or rem > max(0.05, final_count * WHOLE_MODEL_SECONDS_PER_OPTION)):
+    # Work-limited mode never lets the clock make that choice: the solve runs and the deadline stops it.
+    enough = max(0.05, final_count * WHOLE_MODEL_SECONDS_PER_OPTION) if not ctx.work_mode else 0.0
+    if final_count <= final_size and (rem is None or rem > enough):
         full_solve(rem, None)
     return state, objective, bound, proven
