@@ -69,7 +69,9 @@ CELL = st.one_of(
 
 def _csv_bytes(rows: list[list[str]], encoding: str = "utf-8") -> bytes:
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    # "\r\n" rows: the writer then quotes any cell holding "\r" or "\n", so a mutated cell stays one cell
+    # (with "\n" alone a bare "\r" in a cell is written unquoted, which every CSV reader takes as a row break).
+    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
     return buffer.getvalue().encode(encoding, errors="replace")
 
 
