@@ -86,6 +86,16 @@ def _member_of(problem, chosen_arcs: np.ndarray) -> np.ndarray:
     return member_of
 
 
+def _member_arcs(problem):
+    """(member, its arc indices) for every member with at least one arc, in member order."""
+    by_member = np.argsort(problem.arc_member, kind="stable")
+    starts = np.searchsorted(problem.arc_member[by_member], np.arange(problem.num_members + 1))
+    for m in range(problem.num_members):
+        arcs = by_member[starts[m]:starts[m + 1]]
+        if arcs.size:
+            yield m, arcs
+
+
 def solve_highs(problem, time_limit: float | None, seed: int) -> tuple[np.ndarray | None, str, float | None, float]:
     import scipy.sparse as sp
     from scipy.optimize import Bounds, LinearConstraint, milp
@@ -146,12 +156,7 @@ def solve_cpsat_plain(problem, time_limit: float | None, seed: int) -> tuple[np.
         model.add_exactly_one(x[ptr[h]:ptr[h + 1]] + [u[h]])
         if problem.household_pin[h] >= 0:
             model.add(u[h] == 0)
-    by_member = np.argsort(problem.arc_member, kind="stable")
-    starts = np.searchsorted(problem.arc_member[by_member], np.arange(problem.num_members + 1))
-    for m in range(problem.num_members):
-        arcs = by_member[starts[m]:starts[m + 1]]
-        if arcs.size == 0:
-            continue
+    for m, arcs in _member_arcs(problem):
         model.add(sum(x[a] for a in arcs) <= int(problem.member_capacity[m]))
         if problem.has_budgets:
             model.add(cp_model.LinearExpr.weighted_sum([x[a] for a in arcs], problem.arc_weight[arcs].tolist())
@@ -191,12 +196,7 @@ def solve_cbc(problem, time_limit: float | None, seed: int) -> tuple[np.ndarray 
     ptr = problem.household_arc_ptr
     for h in range(H):
         prob += pulp.lpSum(x[ptr[h]:ptr[h + 1]]) + u[h] == 1
-    by_member = np.argsort(problem.arc_member, kind="stable")
-    starts = np.searchsorted(problem.arc_member[by_member], np.arange(problem.num_members + 1))
-    for m in range(problem.num_members):
-        arcs = by_member[starts[m]:starts[m + 1]]
-        if arcs.size == 0:
-            continue
+    for m, arcs in _member_arcs(problem):
         prob += pulp.lpSum(x[a] for a in arcs) <= int(problem.member_capacity[m])
         if problem.has_budgets:
             prob += pulp.lpSum(int(problem.arc_weight[a]) * x[a] for a in arcs) <= int(problem.member_budget[m])

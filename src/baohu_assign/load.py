@@ -24,6 +24,7 @@ import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .errors import InputError, Issue
@@ -327,3 +328,16 @@ def _column_letter(index: int) -> str:
         index, rest = divmod(index - 1, 26)
         letters = chr(ord("A") + rest) + letters
     return letters
+
+
+def cell_text(value: object) -> str:
+    """One cell as the text a CSV would hold: "" for missing, whole floats without ".0", booleans as true/false."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return ""
+    if isinstance(value, float):
+        if np.isnan(value):
+            return ""
+        return repr(int(value)) if value.is_integer() and abs(value) < 2**53 else repr(value)
+    if isinstance(value, (bool, np.bool_)):
+        return "true" if value else "false"
+    return str(value)

@@ -36,7 +36,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from .load import normalise_header, read_table
+from .load import cell_text, normalise_header, read_table
 from .validate import InputWarning, _Checks, _string, _Table
 
 logger = logging.getLogger(__name__)
@@ -449,17 +449,7 @@ def _text(series: pd.Series) -> pd.Series:
     """A column as ``str`` with ``""`` for missing; whole floats without ``.0`` (ids typed as numbers)."""
     if series.dtype == "str" and not series.hasnans:
         return series.reset_index(drop=True)
-
-    def cell(value: object) -> str:
-        if value is None or value is pd.NA or value is pd.NaT:
-            return ""
-        if isinstance(value, float):
-            if np.isnan(value):
-                return ""
-            return repr(int(value)) if value.is_integer() and abs(value) < 2**53 else repr(value)
-        return str(value)
-
-    return pd.Series([cell(v) for v in series.to_numpy(dtype=object)], dtype="str")
+    return pd.Series([cell_text(v) for v in series.to_numpy(dtype=object)], dtype="str")
 
 
 def _given(value: object) -> bool:

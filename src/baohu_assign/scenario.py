@@ -6,10 +6,9 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from .load import normalise_header, read_table
+from .load import cell_text, normalise_header, read_table
 from .locations import Locations, as_locations, resolve_references
 from .network import WalkingNetwork, as_network
 from .policy import Policy
@@ -21,23 +20,12 @@ def _as_text_frame(frame: pd.DataFrame) -> pd.DataFrame:
     out = {}
     for column in frame.columns:
         series = frame[column]
-        text = series.map(_cell_text)
+        text = series.map(cell_text)
         out[normalise_header(column)] = text.astype(object)
     result = pd.DataFrame(out, index=pd.RangeIndex(len(frame)))
     result.attrs["original_columns"] = {normalise_header(c): str(c) for c in frame.columns}
     return result
 
-
-def _cell_text(value: object) -> str:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return ""
-    if isinstance(value, float):
-        if np.isnan(value):
-            return ""
-        return repr(int(value)) if value.is_integer() and abs(value) < 2**53 else repr(value)
-    if isinstance(value, (bool, np.bool_)):
-        return "true" if value else "false"
-    return str(value)
 
 
 @dataclass(frozen=True, eq=False)
