@@ -6,8 +6,10 @@ Run::
     .venv/bin/python benchmarks/gap_bench.py --quick --limits 10     # a handful
 
 Protocol: types C, D and E from 5×100 to 40×400 (OR-Library / Yagiura,
-minimisation), one run per instance, solver and time limit, all solvers in
-the same process one after the other on this machine. ``ours`` is
+minimisation; the files and their best-known values are in
+``benchmarks/data/gap/``, see its README.md), one run per instance, solver
+and time limit, all solvers in the same process one after the other on this
+machine. ``ours`` is
 :func:`baohu_assign.gap.solve_file` (the limit covers the whole call,
 reading included); ``cpsat`` is CP-SAT written the obvious way (one Boolean
 per pair, ``AddExactlyOne`` per column, a linear capacity per row, minimise
@@ -30,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-DATA = HERE.parents[1] / "shared" / "data" / "gap"
+DATA = HERE / "data" / "gap"  # the instances and best-known values, see its README.md
 RESULTS = HERE / "results" / "gap_latest.csv"
 
 INSTANCES = [

@@ -358,7 +358,7 @@ def gap_section(gap_rows: list[dict[str, str]], image: str | None) -> list[str]:
 
     limits = sorted({float(r["limit_s"]) for r in gap_rows})
     lines = [
-        "### GAP instances (`../shared/data/gap/`)",
+        "### GAP instances (`benchmarks/data/gap/`)",
         "",
         f"{len({r['instance'] for r in gap_rows})} instance(s), time limits {', '.join(f'{x:g}' for x in limits)} s, one "
         "run per (instance, solver, limit), "

@@ -17,7 +17,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "benchmarks"
-GAP_DATA = ROOT.parent / "shared" / "data" / "gap"
 REQUIRED = ["case", "strategy", "households", "wall_s", "peak_mb", "travel", "gap_pct", "uncovered", "status"]
 
 
@@ -34,12 +33,33 @@ def _rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
+def test_every_gap_instance_the_benchmarks_name_ships_with_the_repository() -> None:
+    """A fresh clone runs the GAP benchmarks: each named instance and its best-known value are in benchmarks/data."""
+    sys.path.insert(0, str(BENCH))
+    import bench
+    import gap_bench
+
+    from baohu_assign.gap import read_instance
+
+    data = ROOT / "benchmarks" / "data" / "gap"
+    assert gap_bench.DATA == data
+    names = {*gap_bench.INSTANCES, *gap_bench.QUICK, *bench.QUICK_GAP, "gap1-0"}
+    with open(data / "best_known.csv", encoding="utf-8", newline="") as handle:
+        table = {row["instance"]: row for row in csv.DictReader(handle)}
+    assert set(table) == names  # every shipped instance is used, every used one is shipped
+    assert gap_bench.best_known() == {name: int(row["best_known"]) for name, row in table.items()}
+    for name in sorted(names):
+        path = gap_bench.instance_path(name)
+        assert path.is_relative_to(data), path
+        instance = read_instance(path)
+        assert (instance.m, instance.n) == (int(table[name]["agents"]), int(table[name]["jobs"])), name
+        assert int(table[name]["lower_bound"]) <= int(table[name]["best_known"]), name
+
+
 @pytest.fixture(scope="module")
 def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("bench") / "latest.csv"
     gap = ["--gap-instances", "gap1-0", "--gap-limits", "0.5", "--gap-solvers", "ours,highs"]
-    if not (GAP_DATA / "best_known.csv").exists():
-        gap = ["--gap-instances", "none"]
     proc = subprocess.run(
         [sys.executable, str(BENCH / "bench.py"), "--cases", "town_60", "--strategies", "flow,greedy,highs,cbc",
          "--repeats", "1", *gap, "--out", str(out), "--work", str(out.parent / "work")],
@@ -83,12 +103,11 @@ def test_cbc_is_recorded_not_dropped(results: Path) -> None:
 
 def test_gap_rows_and_phases(results: Path) -> None:
     gap_path = results.with_name("latest_gap.csv")
-    if (GAP_DATA / "best_known.csv").exists():
-        gap = _rows(gap_path)
-        assert sorted(r["solver"] for r in gap) == ["highs", "ours"]
-        for row in gap:
-            assert row["instance"] == "gap1-0" and row["jobs"] == "15"
-            assert float(row["gap_pct"]) >= 0.0, row
+    gap = _rows(gap_path)
+    assert sorted(r["solver"] for r in gap) == ["highs", "ours"]
+    for row in gap:
+        assert row["instance"] == "gap1-0" and row["jobs"] == "15"
+        assert float(row["gap_pct"]) >= 0.0, row
     phases = _rows(results.with_name("latest_phases.csv"))
     assert {p["phase"] for p in phases if p["strategy"] == "highs"} >= {"import", "read", "arcs", "model", "solve"}
     machine = {r["key"]: r["value"] for r in _rows(results.with_name("latest_machine.csv"))}
@@ -112,10 +131,7 @@ def test_report_rewrites_only_its_block_and_draws_the_plots(results: Path, tmp_p
     assert "Hand-written intro." in text and "## Walking networks\n\nHand-written section." in text
     block = text.split(report.BEGIN)[1].split(report.END)[0]
     assert "| strategy |" in block and "town_60" in block and "Machine:" in block
-    expected = ["bench_time.png", "bench_memory.png"]
-    if (GAP_DATA / "best_known.csv").exists():
-        expected.append("bench_gap.png")
-    for name in expected:
+    for name in ["bench_time.png", "bench_memory.png", "bench_gap.png"]:
         assert (img / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f"img/{name}" in block
 

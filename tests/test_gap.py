@@ -117,10 +117,8 @@ def test_infeasible_instance_reports_no_objective(tmp_path: Path):
     assert result["bound"] is None
 
 
-def test_shared_instance_matches_embedded_copy(gap1_0):
-    """The embedded text is the shared file (when the shared data is present)."""
-    shared = Path(__file__).parents[2] / "shared" / "data" / "gap" / "instances" / "cattrysse1994" / "gap1-0"
-    if not shared.exists():
-        pytest.skip("shared GAP data not present")
-    a, b = read_instance(shared), read_instance(gap1_0)
+def test_shipped_instance_matches_embedded_copy(gap1_0):
+    """The embedded text is the benchmark's own copy of gap1-0."""
+    shipped = Path(__file__).parents[1] / "benchmarks" / "data" / "gap" / "instances" / "cattrysse1994" / "gap1-0"
+    a, b = read_instance(shipped), read_instance(gap1_0)
     assert np.array_equal(a.cost, b.cost) and np.array_equal(a.weight, b.weight)

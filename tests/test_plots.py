@@ -1,12 +1,14 @@
-"""plots: every figure is drawn from the plan's data, offline, without pyplot or a CJK font."""
+"""plots: every figure is drawn from the plan's data, offline, without pyplot, with and without a CJK font."""
 
 from __future__ import annotations
 
 import io
+import os
 import pickle
 import subprocess
 import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,8 +17,11 @@ import baohu_assign as ba
 
 pytest.importorskip("matplotlib")
 
+from matplotlib import font_manager  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.font_manager import FontProperties  # noqa: E402
+from matplotlib.text import Text  # noqa: E402
 
 from baohu_assign import plots  # noqa: E402
 
@@ -36,7 +41,41 @@ def _render(fig: Figure) -> bytes:
     return buffer.getvalue()
 
 
-def test_plot_loads_has_a_dot_per_serving_member(plans):
+@pytest.fixture
+def fresh_font_lookup():
+    """cjk_font() and its warning start afresh, and nothing this test changed outlives it."""
+    def clear() -> None:
+        plots.cjk_font.cache_clear()
+        plots._warn_no_cjk_font.cache_clear()
+        font_manager.fontManager._findfont_cached.cache_clear()
+
+    clear()
+    yield
+    clear()
+
+
+@pytest.fixture
+def bare_machine(monkeypatch, fresh_font_lookup):
+    """matplotlib knows no CJK font and finds none on the system (the font package stays importable)."""
+    manager = font_manager.fontManager
+    cjk_files = {e.fname for e in manager.ttflist if e.name in plots.CJK_FONTS}
+    monkeypatch.setattr(manager, "ttflist", [e for e in manager.ttflist if e.fname not in cjk_files])
+    monkeypatch.setattr(font_manager, "findSystemFonts", lambda *args, **kwargs: [])
+
+
+def _chinese_branches(plan) -> list[str]:
+    branches = sorted(plan.members.loc[plan.members["capacity"] > 0, "branch"].unique())
+    assert not any(b.isascii() for b in branches)  # the stand-ins below are for names a font must draw
+    return branches
+
+
+@pytest.mark.filterwarnings("ignore:no CJK font found")
+@pytest.mark.parametrize("font", ["cjk", "none"])
+def test_plot_loads_has_a_dot_per_serving_member(plans, font, monkeypatch):
+    if font == "none":
+        monkeypatch.setattr(plots, "cjk_font", lambda: None)
+    elif plots.cjk_font() is None:
+        pytest.skip("no CJK font: neither the plots extra's noto-cjk-sans-otc nor a system font")
     plan = plans[0]
     fig = plots.plot_loads(plan)
     assert isinstance(fig, Figure)
@@ -46,7 +85,9 @@ def test_plot_loads_has_a_dot_per_serving_member(plans):
     assert len(dots) == len(serving)
     assert sorted(np.round(dots, 6)) == sorted(np.round(100 * serving["utilisation"].to_numpy(), 6))
     labels = [t.get_text() for t in ax.get_yticklabels()]
-    assert sorted(labels) == sorted(serving["branch"].unique())
+    branches = _chinese_branches(plan)
+    expected = branches if font == "cjk" else [f"branch {k}" for k in range(1, len(branches) + 1)]
+    assert sorted(labels) == sorted(expected)
     assert _render(fig).startswith(b"\x89PNG")
 
 
@@ -108,9 +149,57 @@ def test_plots_draw_on_given_axes(plans):
     _render(fig)
 
 
-def test_no_cjk_font_means_numbered_branches_and_one_warning(plans, monkeypatch):
-    monkeypatch.setattr(plots, "cjk_font", lambda: None)
-    plots._warn_no_cjk_font.cache_clear()
+def test_the_packaged_font_draws_chinese_on_a_bare_machine(plans, bare_machine):
+    packaged = pytest.importorskip("noto_cjk_sans_otc", reason="the plots extra's font package is not installed")
+    name = plots.cjk_font()
+    assert name in plots.CJK_FONTS
+    found = font_manager.fontManager.findfont(FontProperties(family=name), fallback_to_default=False)
+    assert Path(found) == Path(str(packaged.FONT_PATH))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fig = plots.plot_loads(plans[0])
+        _render(fig)
+    assert not [w for w in caught if "missing from font" in str(w.message) or "CJK" in str(w.message)]
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert sorted(labels) == _chinese_branches(plans[0])
+
+
+def test_no_cjk_font_anywhere_is_found_as_none(bare_machine, monkeypatch):
+    monkeypatch.setitem(sys.modules, "noto_cjk_sans_otc", None)  # the font package not installed
+    assert plots.cjk_font() is None
+
+
+def test_a_font_installed_after_matplotlib_cached_its_list_is_found(tmp_path):
+    """matplotlib's font cache does not see a font installed later; the lookup still does."""
+    packaged = pytest.importorskip("noto_cjk_sans_otc", reason="a CJK font file to install is needed")
+    env = {
+        **os.environ, "HOME": str(tmp_path / "home"), "XDG_DATA_HOME": str(tmp_path / "data"),
+        "MPLCONFIGDIR": str(tmp_path / "mpl"), "XDG_CACHE_HOME": str(tmp_path / "cache"),
+    }
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(plots.__file__).parents[1]), env.get("PYTHONPATH", "")])
+    # The font package hidden: the font must come from the system folder, as after an OS package install.
+    code = (
+        "import sys; sys.modules['noto_cjk_sans_otc'] = None\n"
+        "from baohu_assign import plots\n"
+        "print(plots.cjk_font())\n"
+    )
+
+    def lookup() -> str:
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip()
+
+    if lookup() != "None":  # also writes matplotlib's font cache, without the font
+        pytest.skip("this machine has a CJK system font")
+    fonts = tmp_path / "data" / "fonts"
+    fonts.mkdir(parents=True)
+    (fonts / "NotoSansCJK-Regular.ttc").symlink_to(Path(str(packaged.FONT_PATH)))
+    assert list((tmp_path / "mpl").glob("fontlist-*.json"))  # the cache is there, and stale
+    assert lookup() in plots.CJK_FONTS
+
+
+def test_no_cjk_font_means_numbered_branches_and_one_warning(plans, bare_machine, monkeypatch):
+    monkeypatch.setitem(sys.modules, "noto_cjk_sans_otc", None)  # the font package not installed
     before, after = plans
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -122,7 +211,8 @@ def test_no_cjk_font_means_numbered_branches_and_one_warning(plans, monkeypatch)
     assert len(messages) == 1 and "no CJK font" in messages[0], messages
     labels = [t.get_text() for t in figs[0].axes[0].get_yticklabels()]
     assert all(label.startswith("branch ") for label in labels)
-    plots._warn_no_cjk_font.cache_clear()
+    drawn = "".join(t.get_text() for fig in figs for t in fig.findobj(Text))
+    assert not [c for c in drawn if "\u3400" <= c <= "\u9fff"], drawn  # no Chinese character without a font for it
 
 
 def test_with_a_cjk_font_no_glyph_is_missing(plans):

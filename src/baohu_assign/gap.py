@@ -8,7 +8,7 @@ turns it into a :class:`~baohu_assign.problem.Problem` (jobs → households of
 tier normal, agents → members with a budget, every pair an arc), and
 :func:`solve_file` runs an engine and reports the GAP cost with a proven
 lower bound. Every instance is read as a **minimisation** problem, as
-Yagiura's page and the best-known table in ``shared/data/gap`` do.
+Yagiura's page and the best-known table in ``benchmarks/data/gap`` do.
 
 File format (``m n``, then ``m`` rows of ``n`` costs, ``m`` rows of ``n``
 weights, ``m`` capacities; any whitespace between tokens)::

@@ -10,19 +10,25 @@ no global figure list to leak, safe under Agg on servers) and returns the
 figure. Nothing is shown; in Jupyter the returned figure displays itself,
 elsewhere call ``fig.savefig("loads.png")``.
 
-Branch names are Chinese. If a CJK font is installed (Noto Sans CJK,
-Source Han Sans, WenQuanYi, SimHei, Microsoft YaHei, PingFang, …) it is used
-as a fallback after DejaVu Sans for the figure's text. Without one, branch
-names are replaced by ``branch 1``, ``branch 2``, … (in sorted order) and a
-single warning says which font to install, rather than a stream of
-missing-glyph warnings and empty boxes.
+Branch names are Chinese. The ``plots`` extra installs the Noto Sans CJK
+font (package ``noto-cjk-sans-otc``, SIL Open Font License 1.1), which is
+registered with matplotlib on first use, so Chinese is drawn on a machine
+without any system font. Without that package an installed CJK font (Noto
+Sans CJK, Source Han Sans, WenQuanYi, SimHei, Microsoft YaHei, PingFang, …)
+is used, including one installed after matplotlib cached its font list. The
+font is a fallback after DejaVu Sans for the figure's text. With no CJK font
+at all, branch names are replaced by ``branch 1``, ``branch 2``, … (in
+sorted order) and a single warning says which font to install, rather than
+a stream of missing-glyph warnings and empty boxes.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -31,8 +37,11 @@ import pandas as pd
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+    from matplotlib.font_manager import FontManager
 
     from .plan import Plan
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["cjk_font", "plot_distances", "plot_loads", "plot_rebalance"]
 
@@ -66,11 +75,70 @@ _BASE_FONT = "DejaVu Sans"  # bundled with matplotlib, so always present
 
 @functools.cache
 def cjk_font() -> str | None:
-    """The name of an installed font that can draw Chinese, or ``None``."""
+    """The name of a font that can draw Chinese, or ``None``.
+
+    The first of :data:`CJK_FONTS` that matplotlib knows, after registering
+    the Noto Sans CJK font of the ``noto-cjk-sans-otc`` package (installed
+    with the ``plots`` extra) when it is installed. If none is known, system
+    fonts missing from matplotlib's font cache (installed after the cache
+    was written) are added and the list is tried again. The answer is kept
+    for the rest of the process.
+
+    Returns
+    -------
+    str or None
+        A font family name for matplotlib, or ``None`` when no CJK font is
+        available.
+    """
+    import matplotlib
     from matplotlib import font_manager
 
-    installed = {entry.name for entry in font_manager.fontManager.ttflist}
-    return next((name for name in CJK_FONTS if name in installed), None)
+    manager = font_manager.fontManager
+    packaged = _packaged_cjk_font_path()
+    if packaged is not None:
+        _add_fonts(manager, [packaged])
+    found = _known_cjk_font(manager)
+    if found is None:
+        added = _add_fonts(manager, font_manager.findSystemFonts())
+        found = _known_cjk_font(manager)
+        if found is not None:
+            logger.info(
+                "matplotlib's font cache predates %d installed font(s), %s among them; they are added for this "
+                "process (delete fontlist-*.json in %s to rebuild the cache)",
+                len(added), found, matplotlib.get_cachedir(),
+            )
+    return found
+
+
+def _packaged_cjk_font_path() -> Path | None:
+    """The Noto Sans CJK font file of the ``noto-cjk-sans-otc`` package, or ``None`` if it is not installed."""
+    try:
+        from noto_cjk_sans_otc import FONT_PATH
+    except ImportError:
+        return None
+    path = Path(str(FONT_PATH))
+    return path if path.is_file() else None
+
+
+def _known_cjk_font(manager: FontManager) -> str | None:
+    known = {entry.name for entry in manager.ttflist}
+    return next((name for name in CJK_FONTS if name in known), None)
+
+
+def _add_fonts(manager: FontManager, paths: Iterable[str | Path]) -> list[str]:
+    """Register the font files matplotlib does not know yet; the paths added."""
+    known = {entry.fname for entry in manager.ttflist}
+    added: list[str] = []
+    for path in sorted(str(p) for p in paths):
+        if path in known:
+            continue
+        try:
+            manager.addfont(path)
+        except (OSError, RuntimeError, ValueError) as error:  # a broken or unsupported font file: skip it
+            logger.debug("font %s not added: %s", path, error)
+            continue
+        added.append(path)
+    return added
 
 
 @functools.cache
@@ -78,7 +146,8 @@ def _warn_no_cjk_font() -> None:
     # Cached: one warning per process, however many figures are drawn.
     warnings.warn(
         "no CJK font found: Chinese branch names are shown as 'branch 1', 'branch 2', … "
-        "(install e.g. fonts-noto-cjk or fonts-wqy-microhei to see them)",
+        "(install the plots extra, pip install 'baohu-assign[plots]', which brings the Noto Sans CJK font, "
+        "or a system font such as fonts-noto-cjk)",
         UserWarning,
         stacklevel=4,
     )
