@@ -61,7 +61,8 @@ def _parser() -> argparse.ArgumentParser:
 
     for name, objective, text in (
         ("solve", "balanced", "assign members to households"),
-        ("rebalance", "min-churn", "repair today's assignment (current_member_id, or --current DIR) with fewest changes"),
+        ("rebalance", "min-churn",
+         "repair today's assignment (current_member_id, or --current DIR) with fewest changes"),
     ):
         sub = commands.add_parser(name, help=text, description=text)
         sub.add_argument("members", type=Path, metavar="MEMBERS.csv")

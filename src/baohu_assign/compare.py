@@ -344,7 +344,7 @@ def _differing(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
     ids = tb.index.append(ta.index[~ta.index.isin(tb.index)])
     member_a = ta["member_id"].reindex(ids).fillna("").astype(str)
     member_b = tb["member_id"].reindex(ids).fillna("").astype(str)
-    differs = (member_a != member_b).to_numpy()
+    differs = changed_mask(member_a.to_numpy(dtype=object), member_b.to_numpy(dtype=object))
     ids = ids[differs]
     member_a, member_b = member_a[differs], member_b[differs]
     branch = tb["branch"].reindex(ids).fillna(ta["branch"].reindex(ids)).astype(str)

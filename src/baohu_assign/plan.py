@@ -284,7 +284,9 @@ class Plan:
         before = other.primary[["household_id", "member_id"]].rename(columns={"member_id": "member_before"})
         after = self.primary[["household_id", "member_id", "reason"]].rename(columns={"member_id": "member_after"})
         merged = before.merge(after, on="household_id", how="outer", sort=False)
-        differs = merged["member_before"].fillna("") != merged["member_after"].fillna("")
+        differs = changed_mask(
+            merged["member_before"].to_numpy(dtype=object), merged["member_after"].to_numpy(dtype=object)
+        )
         return merged[differs].reset_index(drop=True)
 
     # -- report -----------------------------------------------------------------
