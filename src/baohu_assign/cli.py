@@ -61,7 +61,8 @@ def _parser() -> argparse.ArgumentParser:
 
     for name, objective, text in (
         ("solve", "balanced", "assign members to households"),
-        ("rebalance", "min-churn", "repair today's assignment (current_member_id) with fewest changes"),
+        ("rebalance", "min-churn",
+         "repair today's assignment (current_member_id, or --current DIR) with fewest changes"),
     ):
         sub = commands.add_parser(name, help=text, description=text)
         sub.add_argument("members", type=Path, metavar="MEMBERS.csv")
@@ -78,6 +79,10 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--leaders", action="store_true",
                          help="also choose building leaders (楼栋长) and compound leaders (楼院长, from role=cadre) "
                               "and write leaders.csv; needs --locations")
+        if name == "rebalance":
+            sub.add_argument("--current", type=Path, default=None, metavar="DIR",
+                             help="take today's contacts from a previous plan: its output folder (or its "
+                                  "assignments.csv); replaces current_member_id of HOUSEHOLDS.csv")
         common(sub, objective)
 
     demo = commands.add_parser("demo", help="solve the embedded example town",
@@ -189,9 +194,12 @@ def _run_plan(args: argparse.Namespace, progress: ProgressCallback | None) -> in
         scenario = Scenario.from_csv(args.members, args.households, policy=policy, network=args.network,
                                      locations=args.locations)
 
-    run = rebalance if args.command == "rebalance" else solve
-    plan = run(scenario, objective=args.objective, strategy=args.strategy,
-               time_limit=args.time_limit, seed=args.seed, progress=progress)
+    if args.command == "rebalance":
+        plan = rebalance(scenario, current=args.current, objective=args.objective, strategy=args.strategy,
+                         time_limit=args.time_limit, seed=args.seed, progress=progress)
+    else:
+        plan = solve(scenario, objective=args.objective, strategy=args.strategy,
+                     time_limit=args.time_limit, seed=args.seed, progress=progress)
     if progress is not None:
         progress("writing", 0, 0)
     paths = plan.write(args.out)
@@ -211,6 +219,12 @@ def _run_plan(args: argparse.Namespace, progress: ProgressCallback | None) -> in
         paths["map"] = write_map(plan, args.out / "map.html", tile_url=args.tile_url)
     if progress is not None:
         progress.close()  # erase the progress line before the summary
+    if not args.quiet and args.command == "rebalance":
+        from .rebalance import REBALANCE_WARNINGS
+
+        for warning in plan.report.warnings:
+            if warning.code in REBALANCE_WARNINGS:
+                print(f"warning ({warning.code}): {warning.message}", file=sys.stderr)
     if not args.quiet:
         print(plan.summary())
         if leaders is not None:

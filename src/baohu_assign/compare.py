@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError, Issue
+from .explain import changed_mask
 
 if TYPE_CHECKING:
     from .plan import Plan
@@ -316,7 +317,11 @@ def _kpis(side: _Side) -> list[float]:
         travel = float((visits * primary["distance_m"]).where(covered, 0.0).sum())
     values["weekly travel (km)"] = float(travel) / 1000.0
     if _current_given(primary):
-        values["changed contacts"] = float(components.get("changed", np.nan))
+        if "current_member_id" in primary:
+            # The plan's own definition applied to its table, so every view counts the same households.
+            values["changed contacts"] = float(changed_mask(primary["current_member_id"], primary["member_id"]).sum())
+        else:
+            values["changed contacts"] = float(components.get("changed", np.nan))
         values["new households"] = float(components.get("new_households", np.nan))
     else:
         # Without current contacts there is nothing to have changed from.
@@ -339,7 +344,7 @@ def _differing(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
     ids = tb.index.append(ta.index[~ta.index.isin(tb.index)])
     member_a = ta["member_id"].reindex(ids).fillna("").astype(str)
     member_b = tb["member_id"].reindex(ids).fillna("").astype(str)
-    differs = (member_a != member_b).to_numpy()
+    differs = changed_mask(member_a.to_numpy(dtype=object), member_b.to_numpy(dtype=object))
     ids = ids[differs]
     member_a, member_b = member_a[differs], member_b[differs]
     branch = tb["branch"].reindex(ids).fillna(ta["branch"].reindex(ids)).astype(str)

@@ -240,12 +240,13 @@ def _compile_branch(
 
     # Costs in decimetre-visits per week; scaled down only if int64 head-room demands it.
     travel_exact = visits[arc_h] * distance
+    churn_arc = churn_arcs(current, current_state, arc_h, arc_m)
     unit = TRAVEL_UNIT_M
     while True:
         travel = np.rint(travel_exact / unit).astype(np.int64)
         max_travel = int(travel.max()) if travel.size else 0
         churn = 2 * max(num_m, 1) * max_travel + 1 if objective == "min-churn" else 0
-        arc_cost = travel + np.where((current[arc_h] >= 0) & (arc_m != current[arc_h]), churn, 0)
+        arc_cost = travel + np.where(churn_arc, churn, 0)
         problem = _penalised(
             Problem(
                 objective=objective,
@@ -289,6 +290,26 @@ def _compile_branch(
         travel_unit=unit,
         household_connected=connected,
     )
+
+
+def churn_arcs(
+    household_current: np.ndarray, current_state: np.ndarray, arc_h: np.ndarray, arc_m: np.ndarray
+) -> np.ndarray:
+    """bool[A]: arcs that change their household's contact, which min-churn charges ``churn_penalty``.
+
+    The same change :func:`~baohu_assign.explain.changed_mask` counts: any
+    member but the current one, and a first member for a household that had
+    none (only when some household of the branch has one; otherwise every
+    household is new alike). Leaving a household with a current member in
+    the branch uncovered is charged too (:meth:`Problem.uncovered_cost
+    <baohu_assign.problem.Problem.uncovered_cost>`). A current member outside
+    the branch (unknown, or another branch's) is lost whatever the plan does,
+    so it adds nothing to choose by.
+    """
+    changes = (household_current[arc_h] >= 0) & (arc_m != household_current[arc_h])
+    if (current_state != CURRENT_NONE).any():
+        changes |= current_state[arc_h] == CURRENT_NONE
+    return changes
 
 
 def _budgets(

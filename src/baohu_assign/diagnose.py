@@ -34,7 +34,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 from scipy.spatial import cKDTree
 
-from .compile import WEIGHT_UNIT_MIN, BranchProblem, _penalised, compile_scenario
+from .compile import WEIGHT_UNIT_MIN, BranchProblem, _penalised, churn_arcs, compile_scenario
 from .errors import EngineError
 from .explain import branch_reasons
 from .geo import great_circle_m, metres_to_chord, unit_vectors
@@ -462,8 +462,8 @@ def _with_member_arcs(
     if new_h.size == 0 and not problem.has_budgets:
         return problem
     travel = np.rint(problem.household_visits[new_h] * distance[new_h] / context.branch.travel_unit)
-    current = problem.household_current[new_h]
-    churn = np.where((current >= 0) & (current != m), problem.churn_penalty, 0)
+    changes = churn_arcs(problem.household_current, context.branch.current_state, new_h, np.full(new_h.size, m))
+    churn = np.where(changes, problem.churn_penalty, 0)
     arc_h = np.concatenate([problem.arc_household, new_h.astype(np.int32)])
     arc_m = np.concatenate([problem.arc_member, np.full(new_h.size, m, dtype=np.int32)])
     order = np.lexsort((arc_m, arc_h))

@@ -15,7 +15,7 @@ Uncovered
     ``hour_budget_exhausted`` members within reach have room in count but not
                              in weekly hours
 
-Changed (covered, contact differs from ``current_member_id``)
+Changed (contact differs from ``current_member_id``; see :func:`changed_mask`)
     ``new_household``        it had no current member
     ``member_unavailable``   the current member does not exist or is unavailable
     ``out_of_reach``         the current member may no longer serve it
@@ -28,12 +28,18 @@ Changed (covered, contact differs from ``current_member_id``)
 Unchanged
     ``pin_kept``             pinned, and the pin held
 
+An uncovered household that had a current member is changed too (it lost
+its contact); its reason says why it is uncovered.
+
 A pin that could not hold adds ``; pin broken: <why>`` to the reason.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
+import pandas as pd
 
 from .compile import (
     CURRENT_ELIGIBLE,
@@ -57,10 +63,50 @@ PIN_REASONS = {
 _OBJECTIVE_REASON = {"balanced": "balance", "distance": "travel", "min-churn": "coverage"}
 
 
+def changed_mask(current_ids: Sequence[object] | np.ndarray, member_ids: Sequence[object] | np.ndarray) -> np.ndarray:
+    """Whether each household's contact changed: the one definition of ``changed``.
+
+    A household changed when its member differs from its current member, an
+    empty member on either side included: a household that had no contact
+    and now has one (new), one whose contact is another member, and one that
+    had a contact and is now uncovered (it lost its contact, also when its
+    member left the members table). The ``changed`` column of
+    assignments.csv, the ``changed`` counts of report.json (per branch and
+    total), the plan summary, :func:`~baohu_assign.compare.compare` and the
+    roster all count this set.
+
+    Parameters
+    ----------
+    current_ids, member_ids
+        Per household, today's member id and the plan's member id; ``None``,
+        ``NA``, ``NaN`` and ``""`` all mean "no member".
+
+    Returns
+    -------
+    numpy.ndarray
+        bool, one entry per household.
+
+    Examples
+    --------
+    >>> changed_mask(["M1", "M2", None, "M3", ""], ["M1", "M9", "M4", None, None]).tolist()
+    [False, True, True, True, False]
+    """
+    current, member = _id_text(current_ids), _id_text(member_ids)
+    if current.shape != member.shape:
+        raise ValueError(f"{current.shape[0]} current members for {member.shape[0]} households")
+    return current != member
+
+
+def _id_text(ids: Sequence[object] | np.ndarray) -> np.ndarray:
+    """Ids as text, "" for every way of saying "no member"."""
+    text = pd.Series(np.asarray(ids, dtype=object), dtype=object).astype("string").fillna("")
+    return text.to_numpy(dtype=object)
+
+
 def branch_reasons(
     branch: BranchProblem, member_of: np.ndarray, objective: str
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per household of the branch: ``changed`` (bool) and the reason code (str)."""
+    """Per household of the branch: ``changed`` (bool, :func:`changed_mask`) and the reason code (str)."""
     problem = branch.problem
     H = problem.num_households
     reasons = np.full(H, "", dtype=object)
@@ -68,7 +114,10 @@ def branch_reasons(
     state = branch.current_state
     given = state != CURRENT_NONE
     current = problem.household_current
-    changed = given & (member_of != current) | (covered & ~given)
+    # Index stand-ins for the ids: a current member outside the branch's
+    # members (unknown, or of another branch) is a token no member matches.
+    current_token = np.where(given, np.where(current >= 0, current.astype(str), "-"), "")
+    changed = changed_mask(current_token, np.where(covered, member_of.astype(str), ""))
 
     has_active = bool((problem.member_capacity > 0).any())
     has_arc = np.diff(problem.household_arc_ptr) > 0

@@ -16,7 +16,7 @@ import pandas as pd
 from . import __version__
 from .compile import BranchProblem
 from .diagnose import BranchShortfall, diagnose
-from .explain import PIN_REASONS, branch_reasons
+from .explain import PIN_REASONS, branch_reasons, changed_mask
 from .network import NetworkSummary
 from .objective import evaluate
 from .policy import PRIORITIES
@@ -76,8 +76,9 @@ class Plan:
     ----------
     assignments
         One row per input household (input order): household_id, member_id
-        (empty when uncovered), role, distance_m, changed, reason, then the
-        household's input columns.
+        (empty when uncovered), role, distance_m, changed
+        (:func:`~baohu_assign.explain.changed_mask`; empty when no household
+        has a current member), reason, then the household's input columns.
     members
         One row per member: load, capacity, utilisation, weekly visits and travel.
     report
@@ -110,7 +111,6 @@ class Plan:
         n = len(self.scenario.households)
         member_row = np.full(n, -1, dtype=np.int64)
         distance = np.full(n, np.nan)
-        changed = np.zeros(n, dtype=bool)
         reason = np.full(n, "", dtype=object)
         for result in self.results:
             branch = result.branch
@@ -122,16 +122,20 @@ class Plan:
             for h in np.flatnonzero(covered):
                 a = problem.arc_index(int(h), int(member_of[h]))
                 distance[rows[h]] = problem.arc_distance_m[a]
-            ch, rs = branch_reasons(branch, member_of, self.objective)
+            _, rs = branch_reasons(branch, member_of, self.objective)
             if not self._current_given:
                 # Without any current contacts there is nothing to be new against.
                 rs = np.where(rs == "new_household", "", rs)
-            changed[rows] = ch
             reason[rows] = rs
             for pin in branch.broken_pins:
                 why = PIN_REASONS.get(pin.reason, pin.reason)
                 text = reason[pin.household_row]
                 reason[pin.household_row] = f"{text}; pin broken: {why}" if text else f"pin broken: {why}"
+        changed = np.zeros(n, dtype=bool)
+        if self._current_given:
+            member_ids = np.append(self.scenario.members["member_id"].to_numpy(dtype=object), None)
+            current_ids = self.scenario.households["current_member_id"].to_numpy(dtype=object)
+            changed = changed_mask(current_ids, member_ids[member_row])  # -1 picks the trailing None
         backup_row = np.full(n, -1, dtype=np.int64)
         backup_distance = np.full(n, np.nan)
         for result in self.results:
@@ -280,7 +284,9 @@ class Plan:
         before = other.primary[["household_id", "member_id"]].rename(columns={"member_id": "member_before"})
         after = self.primary[["household_id", "member_id", "reason"]].rename(columns={"member_id": "member_after"})
         merged = before.merge(after, on="household_id", how="outer", sort=False)
-        differs = merged["member_before"].fillna("") != merged["member_after"].fillna("")
+        differs = changed_mask(
+            merged["member_before"].to_numpy(dtype=object), merged["member_after"].to_numpy(dtype=object)
+        )
         return merged[differs].reset_index(drop=True)
 
     # -- report -----------------------------------------------------------------
@@ -312,9 +318,10 @@ class Plan:
             state_given = branch.current_state != 0
             covered = solution.member_of >= 0
             new = int((covered & ~state_given).sum())
+            changed = int(self._rows["changed"][branch.household_rows].sum())
             total_travel += parts.travel_m_per_week
             total_imbalance += parts.imbalance
-            total_changed += parts.changed
+            total_changed += changed
             total_new += new
             total_objective += solution.objective
             if solution.bound is None or bound_sum is None:
@@ -340,7 +347,7 @@ class Plan:
                     uncovered=_uncovered(parts.uncovered),
                     travel_m_per_week=round(parts.travel_m_per_week, 1),
                     imbalance=round(parts.imbalance, 4),
-                    changed=parts.changed,
+                    changed=changed,
                     balance_weight=None if result.balance_weight is None else round(result.balance_weight, 6),
                     objective_value=solution.objective,
                     bound=solution.bound,
@@ -476,8 +483,10 @@ class Plan:
             )
         lines.append(f"  weekly travel {r.components.travel_m_per_week / 1000:,.1f} km (visits × distance)")
         if self._current_given:
+            lost = int((self.primary["member_id"].isna() & self.primary["changed"].fillna(False)).sum())
             lines.append(
-                f"  changed contacts {r.components.changed:,}  new households {r.components.new_households:,}"
+                f"  changed contacts {r.components.changed:,} (new households {r.components.new_households:,}, "
+                f"lost their contact {lost:,})"
             )
         if r.gap is not None:
             lines.append(f"  gap to bound {r.gap:.4%}")

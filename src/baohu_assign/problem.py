@@ -55,8 +55,9 @@ class Problem:
         float64[A]: distance of each pair in metres.
     arc_cost
         int64[A]: secondary cost of using the arc: weekly travel in
-        decimetre-visits, plus ``churn_penalty`` when the member is not the
-        household's current one (min-churn objective only).
+        decimetre-visits, plus ``churn_penalty`` when using it changes the
+        household's contact (:func:`~baohu_assign.compile.churn_arcs`;
+        min-churn objective only).
     household_arc_ptr
         int64[H+1]: CSR pointer, the arcs of household ``h`` are
         ``household_arc_ptr[h]:household_arc_ptr[h+1]``.

@@ -2,18 +2,34 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
+from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
+from .errors import InputError, Issue
+from .explain import changed_mask
+from .load import read_table
 from .params import SolveParams
 from .plan import Plan
 from .scenario import Scenario
 from .solve import solve
+from .validate import InputWarning
+
+__all__ = ["REBALANCE_WARNINGS", "current_members", "rebalance"]
+
+REBALANCE_WARNINGS: tuple[str, ...] = ("no_current_plan", "not_in_current_plan", "current_member_id_replaced")
+"""Warning codes :func:`rebalance` adds to ``report.json`` (the command line also prints them on stderr)."""
+
+_EXAMPLES = 5
 
 
 def rebalance(
     scenario: Scenario,
     *,
-    current: Plan | None = None,
+    current: Plan | str | Path | None = None,
     objective: str = "min-churn",
     strategy: str = "auto",
     time_limit: float | None = None,
@@ -24,23 +40,61 @@ def rebalance(
     """Re-assign with today's contacts as the starting point.
 
     Today's contacts come from the households' ``current_member_id`` column,
-    or from ``current`` (a previous plan) when given: a household's member in
-    that plan becomes its current member. Pins (``pinned``) hold wherever the
-    member is still available and eligible; a pin that cannot hold is a
-    warning in the report, never an error.
+    or from ``current``, a previous plan, when given: a household's primary
+    member in that plan becomes its current member, exactly as if
+    ``current_member_id`` had been filled in by hand. Pins (``pinned``) hold
+    wherever the member is still available and eligible; a pin that cannot
+    hold is a warning in the report, never an error.
 
     Under ``min-churn`` (the default) the plan covers the most households
     (critical first) and, among those plans, changes the fewest contacts,
     then minimises weekly travel; with the flow engine this minimum is exact.
     Each household's ``changed`` flag and ``reason`` say what happened.
     ``progress`` is passed on to :func:`~baohu_assign.solve`.
+
+    Parameters
+    ----------
+    scenario
+        Members and households as they are now.
+    current
+        The plan in force: a :class:`~baohu_assign.plan.Plan`, a plan folder
+        written by :meth:`Plan.write <baohu_assign.plan.Plan.write>` (``baohu-assign
+        solve --out``), or its ``assignments.csv`` (see :func:`current_members`).
+        It replaces the households' ``current_member_id`` (warning
+        ``current_member_id_replaced`` with how many values differed);
+        households it does not list have no current member (warning
+        ``not_in_current_plan``). ``None``: the ``current_member_id`` column.
+    objective, strategy, time_limit, seed, params, progress
+        As for :func:`~baohu_assign.solve`.
+
+    Returns
+    -------
+    Plan
+        With warning ``no_current_plan`` in its report when no household has
+        a current member: then nothing can be kept and the plan is a fresh one.
+
+    Raises
+    ------
+    InputError
+        ``current`` is a path that does not hold a readable plan (the message
+        names file, row and column).
     """
+    added: list[InputWarning] = []
     if current is not None:
-        households = scenario.households.drop(columns=["row"], errors="ignore").copy()
-        previous = current.primary.set_index("household_id")["member_id"]
-        mapped = households["household_id"].map(previous)
-        households["current_member_id"] = mapped.astype("string")
-        scenario = scenario.replace(households=households)
+        scenario, added = _with_current(scenario, current)
+    current_ids = scenario.households.get("current_member_id")
+    if current_ids is None or not current_ids.notna().any():
+        added.append(InputWarning(
+            "no_current_plan",
+            "no household has a current member (no current_member_id values"
+            + (", and the current plan names none of these households" if current is not None
+               else " and no current plan was given: --current DIR or rebalance(current=...)")
+            + "); nothing can be kept, so this is a fresh plan",
+            len(scenario.households),
+            [],
+        ))
+    if added:
+        scenario = dataclasses.replace(scenario, warnings=(*scenario.warnings, *added))
     return solve(
         scenario,
         objective=objective,
@@ -50,3 +104,114 @@ def rebalance(
         params=params,
         progress=progress,
     )
+
+
+def current_members(current: Plan | str | Path) -> pd.Series:
+    """Each household's primary member in a previous plan.
+
+    Parameters
+    ----------
+    current
+        A :class:`~baohu_assign.plan.Plan`, a plan folder (its
+        ``assignments.csv`` is read) or an ``assignments.csv`` file (CSV or
+        ``.xlsx``). From the file only ``household_id`` and ``member_id`` are
+        needed; with a ``role`` column, backup rows are skipped.
+
+    Returns
+    -------
+    pandas.Series
+        Member id (``string``, ``<NA>`` where the plan left the household
+        uncovered), indexed by household id, in the plan's row order.
+
+    Raises
+    ------
+    InputError
+        The folder or file does not exist or cannot be read, a column is
+        missing, a household id is empty or appears twice.
+    """
+    if isinstance(current, Plan):
+        primary = current.primary
+        return pd.Series(
+            primary["member_id"].astype("string").to_numpy(),
+            index=pd.Index(primary["household_id"].astype(str), name="household_id"),
+            name="member_id", dtype="string",
+        )
+    path = Path(current)
+    if not path.exists():
+        raise InputError(Issue(
+            str(path), None, None,
+            "current plan not found: no such folder or file (give a plan folder or its assignments.csv)",
+        ))
+    if path.is_dir():
+        path = path / "assignments.csv"
+        if not path.is_file():
+            raise InputError(Issue(
+                str(path), None, None,
+                "current plan not found: the folder has no assignments.csv "
+                "(a plan folder is what `baohu-assign solve --out DIR` or Plan.write writes)",
+            ))
+    table = read_table(path)  # missing file, encoding, ragged rows: errors naming the file
+    file = str(path)
+    missing = [c for c in ("household_id", "member_id") if c not in table.columns]
+    if missing:
+        raise InputError([Issue(file, None, c, "column missing (needed to read the current plan)") for c in missing])
+    rows = np.arange(len(table)) + 2  # as a spreadsheet shows them
+    keep = np.ones(len(table), dtype=bool)
+    if "role" in table.columns:
+        keep = table["role"].str.strip().str.casefold().to_numpy() != "backup"
+    household = table["household_id"].str.strip().to_numpy(dtype=object)[keep]
+    member = table["member_id"].str.strip().to_numpy(dtype=object)[keep]
+    rows = rows[keep]
+    issues = [Issue(file, int(r), "household_id", "empty household id") for r in rows[household == ""]]
+    seen: dict[str, int] = {}
+    for hid, row in zip(household, rows):
+        if hid == "":
+            continue
+        if hid in seen:
+            issues.append(Issue(file, int(row), "household_id",
+                                f"household listed twice as a primary contact (first in row {seen[hid]})", hid))
+        else:
+            seen[hid] = int(row)
+    if issues:
+        raise InputError(issues)
+    return pd.Series(
+        pd.array(np.where(member == "", None, member), dtype="string"),
+        index=pd.Index(household, name="household_id"), name="member_id",
+    )
+
+
+def _with_current(scenario: Scenario, current: Plan | str | Path) -> tuple[Scenario, list[InputWarning]]:
+    """The scenario with ``current_member_id`` taken from the previous plan, and what that replaced."""
+    previous = current_members(current)
+    households = scenario.households
+    ids = households["household_id"].astype(str)
+    listed = ids.isin(previous.index).to_numpy()
+    taken = pd.array(ids.map(previous).to_numpy(dtype=object), dtype="string")
+    warnings: list[InputWarning] = []
+    absent = ~listed
+    if absent.any():
+        warnings.append(InputWarning(
+            "not_in_current_plan",
+            f"{int(absent.sum())} household(s) are not in the current plan; they have no current member",
+            int(absent.sum()),
+            ids[absent].head(_EXAMPLES).tolist(),
+        ))
+    if "current_member_id" in households and households["current_member_id"].notna().any():
+        # The previous plan wins: that is what the caller asked for by giving it.
+        differs = changed_mask(households["current_member_id"].to_numpy(dtype=object), np.asarray(taken, dtype=object))
+        if differs.any():
+            warnings.append(InputWarning(
+                "current_member_id_replaced",
+                f"the current plan replaces current_member_id of the households file; "
+                f"{int(differs.sum())} value(s) differed",
+                int(differs.sum()),
+                ids[differs].head(_EXAMPLES).tolist(),
+            ))
+    frame = households.drop(columns=["row"], errors="ignore").copy()
+    frame["current_member_id"] = taken
+    rebuilt = scenario.replace(households=frame)
+    # Re-validation sees normalised headers; keep the names the input files used.
+    rebuilt = dataclasses.replace(
+        rebuilt, member_columns=scenario.member_columns, household_columns=scenario.household_columns,
+    )
+    return rebuilt, warnings

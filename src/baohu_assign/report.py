@@ -37,8 +37,14 @@ class Components(_Model):
 
     travel_m_per_week: float = Field(description="Σ visits_per_week × distance_m over covered households")
     imbalance: float = Field(description="Σ load²/capacity above perfectly proportional loads, per branch, summed")
-    changed: int = Field(description="households whose contact differs from a known current member")
-    new_households: int = Field(description="covered households that had no current member")
+    changed: int = Field(
+        description=(
+            "households whose member differs from their current member, an empty member included: new "
+            "contacts, other members, and households that lost their contact (explain.changed_mask; the "
+            "`changed` flags of assignments.csv); 0 when no household has a current member"
+        )
+    )
+    new_households: int = Field(description="covered households that had no current member (counted in changed)")
     uncovered: Uncovered
     backups: int = Field(default=0, description="backup contacts placed")
     backups_missing: int = Field(default=0, description="covered households that want a backup and have none")
@@ -70,7 +76,7 @@ class BranchReport(_Model):
     uncovered: Uncovered
     travel_m_per_week: float
     imbalance: float
-    changed: int
+    changed: int = Field(description="the branch's households counted in components.changed")
     balance_weight: float | None = None
     objective_value: int
     bound: float | None

@@ -213,7 +213,10 @@ def write_roster(plan: Plan, path: str | Path, *, leaders: pd.DataFrame | None =
     (id, head, priority 普通/关注/重点, visits per week, distance, the backup
     contact when there is one, and size and address when the input had them),
     the households they back up marked 备用联系人, and a section 未覆盖 with the
-    households left without a contact and why. Every household is printed once
+    households left without a contact and why; one that just lost its contact
+    (``changed``) names it in 备注: 原联系人. With current members, 汇总 and
+    each branch sheet count the changed households (联系人变动): the same set
+    as the ``changed`` column of assignments.csv. Every household is printed once
     as 包户 or 未覆盖. Pages are A4 portrait, fitted to the width, with the title
     rows repeated and gridlines printed.
     """
@@ -270,7 +273,7 @@ def write_roster(plan: Plan, path: str | Path, *, leaders: pd.DataFrame | None =
 
 _SUMMARY_HEADERS = (
     "支部", "党员", "可用党员", "联系户", "已覆盖", "重点户覆盖", "关注户覆盖", "普通户覆盖",
-    "平均负荷率", "最高负荷率", "未覆盖", "未覆盖原因",
+    "平均负荷率", "最高负荷率", "联系人变动", "未覆盖", "未覆盖原因",
 )
 
 
@@ -298,6 +301,9 @@ def _write_summary(ws: Worksheet, plan: Plan, branches: Sequence[str], sheets: S
     member_branch = members["branch"].astype(str).to_numpy()
     available = members["capacity"].to_numpy() > 0
     utilisation = members["utilisation"].to_numpy(dtype=np.float64)
+    # The plan's changed flags (explain.changed_mask); blank when nobody had a current member.
+    changed = primary["changed"].fillna(False).to_numpy(dtype=bool)
+    current_given = bool(primary["changed"].notna().any())
 
     def row_values(mask_h: np.ndarray, mask_m: np.ndarray, label: str) -> list[Any]:
         tiers = []
@@ -316,6 +322,7 @@ def _write_summary(ws: Worksheet, plan: Plan, branches: Sequence[str], sheets: S
             int((mask_h & covered).sum()), *tiers,
             round(float(util.mean()), 4) if util.size else None,
             round(float(util.max()), 4) if util.size else None,
+            int((mask_h & changed).sum()) if current_given else None,
             int(missing.sum()),
             "；".join(f"{text} {n} 户" for text, n in sorted(why.items(), key=lambda kv: (-kv[1], kv[0]))),
         ]
@@ -380,8 +387,12 @@ def _write_branch(
 
     _title(ws, f"{branch} 联户台账", width)
     available = int((mine["capacity"] > 0).sum())
+    lost = int(uncovered["changed"].fillna(False).sum())
+    changes = ""
+    if households["changed"].notna().any():
+        changes = f"，联系人变动 {int(households['changed'].fillna(False).sum())} 户"
     _put(ws, 2, 1, f"党员 {len(mine)} 人（可用 {available} 人），联系户 {len(households)} 户，"
-                   f"已覆盖 {len(covered)} 户，未覆盖 {len(uncovered)} 户")
+                   f"已覆盖 {len(covered)} 户，未覆盖 {len(uncovered)} 户{changes}")
     ws.merge_cells(start_row=2, start_column=1, end_row=2, end_column=width)
     _header(ws, 3, headers)
 
@@ -442,7 +453,8 @@ def _write_branch(
         row += 1
 
     row += 1
-    _put(ws, row, 1, f"{_ROLE_UNCOVERED}（无联系人）：{len(uncovered)} 户")
+    lost_text = f"，其中 {lost} 户刚失去原联系人（见备注）" if lost else ""
+    _put(ws, row, 1, f"{_ROLE_UNCOVERED}（无联系人）：{len(uncovered)} 户{lost_text}")
     ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=width)
     cell = ws.cell(row, 1)
     cell.fill, cell.font = PatternFill("solid", fgColor=_UNCOVERED_FILL), bold
@@ -493,6 +505,13 @@ def _household_row(
         note = f"主联系人：{display.get(str(member), str(member))}" if _present(member) else ""
     else:
         note = reason_zh(_get(household, "reason"), covered=role == _ROLE_PRIMARY)
+        if role == _ROLE_UNCOVERED and _get(household, "changed") is True:
+            # Uncovered and changed: it had a contact until this plan.
+            former = str(_get(household, "current_member_id"))
+            who = f"{display[former]}（{former}）" if display.get(former, former) != former else former
+            if former not in display:
+                who += "，已不在党员名单"
+            note = "；".join(part for part in (f"原联系人：{who}", note) if part)
     values.append(note or None)
     return values
 

@@ -571,7 +571,7 @@ def cross_check(members: pd.DataFrame, households: pd.DataFrame) -> list[InputWa
     add(
         "unknown_current_member",
         "{n} household(s) name a current_member_id that is not in the members table; "
-        "they are treated as having no current member",
+        "they lost that contact and count as changed",
         unknown, household_id,
     )
     add(

@@ -35,8 +35,9 @@ def _imbalance_term(assignment, members):
 
 
 def _changed(assignment, households):
+    """Households whose member differs from the current one, no member on either side included."""
     current = dict(zip(households["household_id"], households["current_member_id"]))
-    return sum(1 for h, m in assignment.items() if isinstance(current[h], str) and current[h] != m)
+    return sum(1 for h, m in assignment.items() if (current[h] if isinstance(current[h], str) else "") != (m or ""))
 
 
 def _plan_assignment(plan):
