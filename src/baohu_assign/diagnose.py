@@ -476,9 +476,10 @@ def _with_member_arcs(
     }
     if problem.has_budgets:
         assert problem.arc_weight is not None and problem.member_budget is not None
-        weight = costs.minutes_weight(
-            costs.weekly_minutes(problem.household_visits[new_h], context.minutes[new_h], distance[new_h], context.speed)
+        minutes = costs.weekly_minutes(
+            problem.household_visits[new_h], context.minutes[new_h], distance[new_h], context.speed
         )
+        weight = costs.minutes_weight(minutes)
         fields["arc_weight"] = np.concatenate([problem.arc_weight, weight])[order]
         budget = problem.member_budget.copy()
         if budget[m] <= 0 and problem.member_capacity[m] > 0:

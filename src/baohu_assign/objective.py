@@ -141,7 +141,7 @@ def member_loads(problem: Problem, member_of: np.ndarray) -> np.ndarray:
 
 
 def balance_cost(problem: Problem, loads: np.ndarray) -> int:
-    """Integer balance term for the given loads: every member's steps ``1..load`` (:func:`~baohu_assign.costs.balance_steps`)."""
+    """Integer balance term for the given loads: each member's steps ``1..load`` (``costs.balance_steps``)."""
     if problem.balance_scale <= 0:
         return 0
     capacity = problem.member_capacity.astype(np.int64)

@@ -262,7 +262,7 @@ class _Engine:
         return np.repeat(starts - offsets, lens) + np.arange(total, dtype=np.int64)
 
     def _steps(self, members: np.ndarray, k: np.ndarray) -> np.ndarray:
-        """Balance cost of the ``k``-th household (1-based) of each member (:func:`~baohu_assign.costs.balance_steps`)."""
+        """Balance cost of the ``k``-th household (1-based) of each member (``costs.balance_steps``)."""
         return costs.balance_steps(self.scale, self.cap[members], k)
 
     def _balance(self, m: int, load: int) -> int:
