@@ -12,6 +12,8 @@ import math
 import networkx as nx
 import pandas as pd
 
+from baohu_assign.compile import CURRENT_NONE
+
 RADIUS_M = 6_371_008.8
 TIERS = ("critical", "elevated", "normal")
 
@@ -162,3 +164,57 @@ def brute_force(
         if best is None or value < best:
             best = value
     return best
+
+
+def model_objective(branch, member_of, backup_of=None) -> int:
+    """The integer objective of a plan, from docs/model.md, one household and one member at a time.
+
+    Reads only the compiled branch's raw data (visits, distances, tiers,
+    current members, capacities, the travel unit, the balance weight and the
+    penalties) and none of its precomputed costs: travel ``round(v·d/unit)``,
+    churn ``K = 2·M·max travel + 1`` under min-churn on every arc that is not
+    the household's current member and on the "uncovered" of a household that
+    has one, and, in a rebalance (some household of the branch names a current
+    member), on every arc of a household that names none, tier penalties, balance steps ``round(λ(2k−1)/c)``, and backups
+    (the backup arc's cost, or the backup penalty when one is wanted and missing).
+    """
+    p = branch.problem
+    unit = branch.travel_unit
+    arcs = {}
+    for a in range(p.num_arcs):
+        arcs[(int(p.arc_household[a]), int(p.arc_member[a]))] = float(p.arc_distance_m[a])
+
+    def travel(h: int, m: int) -> int:
+        return round(float(p.household_visits[h]) * arcs[(h, m)] / unit)
+
+    max_travel = max((travel(h, m) for (h, m) in arcs), default=0)
+    churn = 2 * max(p.num_members, 1) * max_travel + 1 if p.objective == "min-churn" else 0
+    named = [int(state) != CURRENT_NONE for state in branch.current_state]
+    rebalancing = any(named)
+
+    def changes(h: int, m: int) -> bool:
+        current = int(p.household_current[h])
+        if m < 0:
+            return current >= 0
+        return (current >= 0 and m != current) or (rebalancing and not named[h])
+
+    total = 0
+    load = [0] * p.num_members
+    for h in range(p.num_households):
+        m = int(member_of[h])
+        if m < 0:
+            total += int(p.tier_penalty[int(p.household_tier[h])]) + (churn if changes(h, m) else 0)
+            continue
+        total += travel(h, m) + (churn if changes(h, m) else 0)
+        load[m] += 1
+        if p.household_backup is not None and bool(p.household_backup[h]):
+            b = -1 if backup_of is None else int(backup_of[h])
+            if b < 0:
+                total += int(p.backup_penalty)
+            else:
+                total += travel(h, b) + (churn if changes(h, b) else 0)
+    for m, n in enumerate(load):
+        capacity = int(p.member_capacity[m])
+        if p.balance_scale > 0 and capacity > 0:
+            total += sum(round(p.balance_scale * (2 * k - 1) / capacity) for k in range(1, n + 1))
+    return total

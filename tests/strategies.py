@@ -22,10 +22,13 @@ def scenarios(
     current: bool = False,
     min_members: int = 0,
     min_households: int = 0,
+    hours: bool = False,
+    max_capacity: int = 3,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(members, households) with integer-grid coordinates about 100 m apart.
 
-    Reaches end in .5 m so no pair lies exactly on a reach boundary.
+    Reaches end in .5 m so no pair lies exactly on a reach boundary. With
+    ``hours``, members give ``hours_per_week`` (blank, or small enough to bind).
     """
     num_branches = draw(st.integers(1, max_branches))
     branches = BRANCHES[:num_branches]
@@ -41,12 +44,14 @@ def scenarios(
                 "branch": draw(st.sampled_from(branches)),
                 "lat": 34.70 + y * 0.001,
                 "lon": 114.00 + x * 0.001,
-                "capacity": draw(st.integers(0, 3)),
+                "capacity": draw(st.integers(0, max_capacity)),
                 "max_distance_m": draw(st.sampled_from([150.5, 300.5, 600.5])),
                 "mobile": draw(st.booleans().map(lambda b: b and draw(st.integers(0, 4)) == 0)),
                 "available": draw(st.integers(0, 7)) > 0,
             }
         )
+        if hours:
+            members[-1]["hours_per_week"] = draw(st.sampled_from([None, 0.5, 1.0, 4.0]))
     households = []
     member_ids = [m["member_id"] for m in members]
     for i in range(num_h):
@@ -68,6 +73,8 @@ def scenarios(
             row["pinned"] = bool(row["current_member_id"]) and draw(st.integers(0, 3)) == 0
         households.append(row)
     m_cols = ["member_id", "branch", "lat", "lon", "capacity", "max_distance_m", "mobile", "available"]
+    if hours:
+        m_cols.append("hours_per_week")
     h_cols = ["household_id", "branch", "lat", "lon", "priority", "visits_per_week"]
     if groups:
         h_cols.append("group_id")

@@ -9,6 +9,7 @@ import textwrap
 import pytest
 
 import baohu_assign as ba
+from baohu_assign.solve import STRICT_ENGINES_ENV, strict_engines
 
 
 @pytest.fixture(scope="module")
@@ -102,3 +103,51 @@ def test_report_counts_and_summary(town):
     text = plan.summary()
     assert "critical" in text and "weekly travel" in text
     assert repr(plan).startswith("<Plan ")
+
+
+def _crash(problem, params=None):
+    raise RuntimeError("cpsat crashed on purpose")
+
+
+def test_a_fault_inside_an_engine_raises_in_strict_mode(monkeypatch, town):
+    """With strict engines (set for the whole suite) a crash inside CP-SAT is never hidden behind greedy."""
+    from baohu_assign.engines import cpsat
+
+    assert strict_engines()
+    monkeypatch.setattr(cpsat, "solve", _crash)
+    with pytest.raises(RuntimeError, match="on purpose"):
+        ba.solve(town, objective="distance", strategy="cpsat")
+
+
+def test_a_fault_inside_an_engine_keeps_a_plan_and_reports_engine_error(monkeypatch, town, caplog):
+    """Not strict (production): greedy keeps the plan, the report says engine_error, logged at ERROR."""
+    from baohu_assign.engines import cpsat
+
+    monkeypatch.delenv(STRICT_ENGINES_ENV)
+    monkeypatch.setattr(cpsat, "solve", _crash)
+    with caplog.at_level("ERROR", logger="baohu_assign.solve"):
+        plan = ba.solve(town, objective="distance", strategy="cpsat")
+    assert plan.report.status == ba.Status.FALLBACK
+    errors = [w for w in plan.report.warnings if w.code == "engine_error"]
+    assert len(errors) == len(plan.results)
+    assert all("'cpsat'" in w.message and "RuntimeError: cpsat crashed on purpose" in w.message for w in errors)
+    assert not any(w.code == "engine_fallback" for w in plan.report.warnings)
+    assert {b.engine for b in plan.report.branches} == {"greedy"}
+    logged = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert len(logged) == len(plan.results) and all("cpsat crashed on purpose" in r.getMessage() for r in logged)
+    names = set(town.members.get("name", [])) | set(town.households.get("head_name", []))
+    assert not any(str(n) in r.getMessage() for r in logged for n in names if isinstance(n, str) and n)
+
+
+def test_an_unavailable_engine_falls_back_quietly_even_when_strict(monkeypatch, town):
+    """A missing engine is no fault: greedy takes over with engine_fallback, strict or not."""
+    from baohu_assign.engines import cpsat
+
+    def unavailable(problem, params=None):
+        raise ba.EngineUnavailable("OR-Tools is not importable: blocked")
+
+    monkeypatch.setattr(cpsat, "solve", unavailable)
+    plan = ba.solve(town, objective="distance", strategy="cpsat")
+    assert plan.report.status == ba.Status.FALLBACK
+    assert {w.code for w in plan.report.warnings} >= {"engine_fallback"}
+    assert not any(w.code == "engine_error" for w in plan.report.warnings)

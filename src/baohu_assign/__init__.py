@@ -17,7 +17,7 @@ __version__ = "0.1.0"
 from . import synth  # noqa: E402
 from .compare import Comparison, compare, compare_plans  # noqa: E402
 from .compile import compile_scenario  # noqa: E402
-from .errors import BaohuError, EngineError, InputError, Issue, ScalingWarning  # noqa: E402
+from .errors import BaohuError, EngineError, EngineUnavailable, InputError, Issue, ScalingWarning  # noqa: E402
 from .leaders import choose_leaders  # noqa: E402
 from .locations import Locations  # noqa: E402
 from .network import WalkingNetwork  # noqa: E402
@@ -37,6 +37,7 @@ __all__ = [
     "BaohuError",
     "Comparison",
     "EngineError",
+    "EngineUnavailable",
     "InputError",
     "Issue",
     "Locations",

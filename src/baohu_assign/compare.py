@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from . import costs
 from .errors import InputError, Issue
 from .explain import changed_mask
 
@@ -314,7 +315,8 @@ def _kpis(side: _Side) -> list[float]:
     travel = components.get("travel_m_per_week")
     if travel is None:
         visits = pd.to_numeric(primary.get("visits_per_week"), errors="coerce")
-        travel = float((visits * primary["distance_m"]).where(covered, 0.0).sum())
+        weekly = pd.Series(costs.travel_m(visits, primary["distance_m"]), index=primary.index)
+        travel = float(weekly.where(covered, 0.0).sum())
     values["weekly travel (km)"] = float(travel) / 1000.0
     if _current_given(primary):
         if "current_member_id" in primary:

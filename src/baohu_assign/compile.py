@@ -15,6 +15,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
+from . import costs
+from .costs import TRAVEL_UNIT_M, WEIGHT_UNIT_MIN  # noqa: F401 - WEIGHT_UNIT_MIN re-exported
 from .errors import ScalingWarning
 from .geo import candidate_arcs, unit_vectors
 from .network import WalkingNetwork
@@ -25,13 +27,6 @@ from .problem import Problem, csr_pointer
 logger = logging.getLogger(__name__)
 
 CROSS_BRANCH_KEY = "*"
-
-WEIGHT_UNIT_MIN = 0.1
-"""Minutes per integer unit of the hour-budget resource (arc_weight, member_budget)."""
-
-TRAVEL_UNIT_M = 0.1
-"""Metre-visits per integer cost unit: decimetres, so rounding stays negligible
-even inside an apartment community where members live a few metres away."""
 
 # What became of a household's current member (BranchProblem.current_state).
 CURRENT_NONE = 0  # no current member named
@@ -239,14 +234,12 @@ def _compile_branch(
             budgets["arc_weight"] = budgets["arc_weight"][keep]
 
     # Costs in decimetre-visits per week; scaled down only if int64 head-room demands it.
-    travel_exact = visits[arc_h] * distance
-    churn_arc = churn_arcs(current, current_state, arc_h, arc_m)
+    first_contact = first_contact_changes(current_state)
     unit = TRAVEL_UNIT_M
     while True:
-        travel = np.rint(travel_exact / unit).astype(np.int64)
-        max_travel = int(travel.max()) if travel.size else 0
-        churn = 2 * max(num_m, 1) * max_travel + 1 if objective == "min-churn" else 0
-        arc_cost = travel + np.where(churn_arc, churn, 0)
+        travel = costs.travel_cost(visits[arc_h], distance, unit)
+        churn = costs.churn_penalty(objective, num_m, int(travel.max()) if travel.size else 0)
+        arc_cost = costs.arc_cost(travel, current[arc_h], arc_m, churn, first_contact[arc_h])
         problem = _penalised(
             Problem(
                 objective=objective,
@@ -292,24 +285,18 @@ def _compile_branch(
     )
 
 
-def churn_arcs(
-    household_current: np.ndarray, current_state: np.ndarray, arc_h: np.ndarray, arc_m: np.ndarray
-) -> np.ndarray:
-    """bool[A]: arcs that change their household's contact, which min-churn charges ``churn_penalty``.
+def first_contact_changes(current_state: np.ndarray) -> np.ndarray:
+    """bool[H]: households whose first member counts as a changed contact.
 
-    The same change :func:`~baohu_assign.explain.changed_mask` counts: any
-    member but the current one, and a first member for a household that had
-    none (only when some household of the branch has one; otherwise every
-    household is new alike). Leaving a household with a current member in
-    the branch uncovered is charged too (:meth:`Problem.uncovered_cost
-    <baohu_assign.problem.Problem.uncovered_cost>`). A current member outside
-    the branch (unknown, or another branch's) is lost whatever the plan does,
-    so it adds nothing to choose by.
+    Those that name no current member, in a branch where some household
+    names one (a rebalance); in a fresh plan every household is new alike and
+    none is charged. A current member outside the branch (unknown, or another
+    branch's) is lost whatever the plan does, so it adds nothing to choose by.
+    Leaving a household with a current member uncovered is charged through
+    :func:`~baohu_assign.costs.uncovered_cost`.
     """
-    changes = (household_current[arc_h] >= 0) & (arc_m != household_current[arc_h])
-    if (current_state != CURRENT_NONE).any():
-        changes |= current_state[arc_h] == CURRENT_NONE
-    return changes
+    none = current_state == CURRENT_NONE
+    return none if (~none).any() else np.zeros_like(none)
 
 
 def _budgets(
@@ -324,23 +311,19 @@ def _budgets(
 ) -> dict[str, np.ndarray | None]:
     """Weekly minutes per arc and per-member budgets, when any member gives hours_per_week.
 
-    A member's week = Σ visits × (minutes at the door + walking there and
-    back). Arc weights round up and budgets round down, so a plan within
-    budget in integers is within budget in exact minutes too.
+    A member's week = Σ :func:`~baohu_assign.costs.weekly_minutes`. Arc
+    weights round up and budgets round down, so a plan within budget in
+    integers is within budget in exact minutes too.
     """
     if "hours_per_week" not in mem or not np.isfinite(mem["hours_per_week"].to_numpy(dtype=np.float64)).any():
         return {"arc_weight": None, "member_budget": None}
     minutes = hh["minutes_per_visit"].to_numpy(dtype=np.float64) if "minutes_per_visit" in hh else np.full(
         len(hh), policy.minutes_per_visit
     )
-    per_week = visits[arc_h] * (minutes[arc_h] + 2.0 * distance / policy.walking_speed_m_per_min)
-    weight = np.ceil(per_week / WEIGHT_UNIT_MIN - 1e-9).astype(np.int64)
+    per_week = costs.weekly_minutes(visits[arc_h], minutes[arc_h], distance, policy.walking_speed_m_per_min)
+    weight = costs.minutes_weight(per_week)
     hours = mem["hours_per_week"].to_numpy(dtype=np.float64)
-    unlimited = int(weight.sum()) + 1
-    budget = np.where(
-        np.isfinite(hours), np.floor(np.nan_to_num(hours) * 60.0 / WEIGHT_UNIT_MIN + 1e-9), unlimited
-    ).astype(np.int64)
-    budget = np.where(capacity > 0, budget, 0)
+    budget = costs.hours_budget(hours, capacity, unlimited=int(weight.sum()) + 1)
     return {"arc_weight": weight, "member_budget": budget}
 
 

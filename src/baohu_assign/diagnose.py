@@ -34,7 +34,8 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 from scipy.spatial import cKDTree
 
-from .compile import WEIGHT_UNIT_MIN, BranchProblem, _penalised, churn_arcs, compile_scenario
+from . import costs
+from .compile import BranchProblem, _penalised, compile_scenario, first_contact_changes
 from .errors import EngineError
 from .explain import branch_reasons
 from .geo import great_circle_m, metres_to_chord, unit_vectors
@@ -461,9 +462,11 @@ def _with_member_arcs(
     new_h = np.flatnonzero(wanted & ~has)
     if new_h.size == 0 and not problem.has_budgets:
         return problem
-    travel = np.rint(problem.household_visits[new_h] * distance[new_h] / context.branch.travel_unit)
-    changes = churn_arcs(problem.household_current, context.branch.current_state, new_h, np.full(new_h.size, m))
-    churn = np.where(changes, problem.churn_penalty, 0)
+    travel = costs.travel_cost(problem.household_visits[new_h], distance[new_h], context.branch.travel_unit)
+    new_cost = costs.arc_cost(
+        travel, problem.household_current[new_h], m, problem.churn_penalty,
+        first_contact_changes(context.branch.current_state)[new_h],
+    )
     arc_h = np.concatenate([problem.arc_household, new_h.astype(np.int32)])
     arc_m = np.concatenate([problem.arc_member, np.full(new_h.size, m, dtype=np.int32)])
     order = np.lexsort((arc_m, arc_h))
@@ -471,21 +474,22 @@ def _with_member_arcs(
         "arc_household": arc_h[order].astype(np.int32),
         "arc_member": arc_m[order].astype(np.int32),
         "arc_distance_m": np.concatenate([problem.arc_distance_m, distance[new_h]])[order],
-        "arc_cost": np.concatenate([problem.arc_cost, (travel + churn).astype(np.int64)])[order],
+        "arc_cost": np.concatenate([problem.arc_cost, new_cost])[order],
         "household_arc_ptr": csr_pointer(arc_h[order], H),
     }
     if problem.has_budgets:
         assert problem.arc_weight is not None and problem.member_budget is not None
-        minutes = problem.household_visits[new_h] * (context.minutes[new_h] + 2.0 * distance[new_h] / context.speed)
-        weight = np.ceil(minutes / WEIGHT_UNIT_MIN - 1e-9).astype(np.int64)
+        minutes = costs.weekly_minutes(
+            problem.household_visits[new_h], context.minutes[new_h], distance[new_h], context.speed
+        )
+        weight = costs.minutes_weight(minutes)
         fields["arc_weight"] = np.concatenate([problem.arc_weight, weight])[order]
         budget = problem.member_budget.copy()
         if budget[m] <= 0 and problem.member_capacity[m] > 0:
             # The compiler gives idle members no hours; an unlimited member gets
             # more than all its arcs could use.
-            hours = context.hours[m]
             all_weight = int(fields["arc_weight"].sum()) + 1  # type: ignore[union-attr]
-            budget[m] = int(np.floor(hours * 60.0 / WEIGHT_UNIT_MIN + 1e-9)) if np.isfinite(hours) else all_weight
+            budget[m] = int(costs.hours_budget(context.hours[m : m + 1], np.ones(1), unlimited=all_weight)[0])
         fields["member_budget"] = budget
     return replace(problem, **fields)  # type: ignore[arg-type]
 

@@ -54,5 +54,16 @@ class EngineError(BaohuError, RuntimeError):
     """An engine could not run (missing dependency, solver failure)."""
 
 
+class EngineUnavailable(EngineError):
+    """An engine cannot give a plan here, through no fault of its own.
+
+    Its dependency is missing (OR-Tools not importable) or its time ran out
+    before it found any plan. :func:`~baohu_assign.solve` falls back to the
+    greedy engine on this error only, with an ``engine_fallback`` warning; any
+    other exception from an engine is a fault (``engine_error``, see
+    :data:`~baohu_assign.solve.STRICT_ENGINES_ENV`).
+    """
+
+
 class ScalingWarning(UserWarning):
     """Integer costs had to be scaled down to stay clear of int64 overflow."""

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import costs
 from .problem import NUM_TIERS, Problem
 
 INT64_GUARD = 2**60
@@ -140,20 +141,18 @@ def member_loads(problem: Problem, member_of: np.ndarray) -> np.ndarray:
 
 
 def balance_cost(problem: Problem, loads: np.ndarray) -> int:
-    """Integer balance term for the given loads."""
+    """Integer balance term for the given loads: each member's steps ``1..load`` (``costs.balance_steps``)."""
     if problem.balance_scale <= 0:
         return 0
-    cap = problem.member_capacity.astype(np.float64)
-    load = np.minimum(loads, problem.member_capacity).astype(np.int64)
-    active = np.flatnonzero((load > 0) & (cap > 0))
+    capacity = problem.member_capacity.astype(np.int64)
+    load = np.minimum(loads, capacity).astype(np.int64)
+    active = np.flatnonzero((load > 0) & (capacity > 0))
     if active.size == 0:
         return 0
-    # Steps j = 1..load of every member, rounded exactly as balance_step_costs does.
     member = np.repeat(active, load[active])
     starts = np.cumsum(load[active]) - load[active]
-    j = np.arange(member.shape[0]) - np.repeat(starts, load[active]) + 1
-    steps = np.rint(problem.balance_scale * (2.0 * j - 1.0) / cap[member]).astype(np.int64)
-    return int(steps.sum())
+    k = np.arange(member.shape[0]) - np.repeat(starts, load[active]) + 1
+    return int(costs.balance_steps(problem.balance_scale, capacity[member], k).sum())
 
 
 def excess_imbalance(loads: np.ndarray, capacity: np.ndarray) -> float:
@@ -193,17 +192,14 @@ def evaluate(problem: Problem, member_of: np.ndarray, backup_of: np.ndarray | No
     used = arcs[arcs >= 0]
     travel_cost = int(problem.arc_cost[used].sum())
     covered = member_of >= 0
-    travel_m = float(
-        (problem.household_visits[covered] * problem.arc_distance_m[arcs[covered]]).sum()
-    )
+    travel_m = float(costs.travel_m(problem.household_visits[covered], problem.arc_distance_m[arcs[covered]]).sum())
     loads = member_loads(problem, member_of)
     balance = balance_cost(problem, loads)
     uncovered = tuple(
         int(((~covered) & (problem.household_tier == t)).sum()) for t in range(NUM_TIERS)
     )
     penalty = int(problem.uncovered_cost()[~covered].sum())
-    known = problem.household_current >= 0
-    changed = int((known & (member_of != problem.household_current)).sum())
+    changed = int(costs.churned(problem.household_current, member_of).sum())
     backup_missing = backup_cost = 0
     if problem.household_backup is not None:
         wants = problem.household_backup & covered

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from . import __version__
+from . import __version__, costs
 from .compile import BranchProblem
 from .diagnose import BranchShortfall, diagnose
 from .explain import PIN_REASONS, branch_reasons, changed_mask
@@ -51,10 +51,13 @@ MEMBER_EXTRA_COLUMNS = ("name", "available", "mobile", "max_distance_m", "age", 
 class BranchResult:
     """One branch's problem, solution and how it was reached.
 
-    ``reproducible``: no wall-clock limit can have shaped the plan, so the
-    same input, seed and versions give it again. ``safety_limit_reached``:
-    the safety time limit of a run without a time limit stopped the search
-    before its work budget was spent (then ``reproducible`` is false too).
+    ``notes``: why greedy took over an unavailable engine (``engine_fallback``
+    warnings). ``engine_errors``: faults inside an engine that greedy covered
+    for (``engine_error`` warnings). ``reproducible``: no wall-clock limit can
+    have shaped the plan, so the same input, seed and versions give it again.
+    ``safety_limit_reached``: the safety time limit of a run without a time
+    limit stopped the search before its work budget was spent (then
+    ``reproducible`` is false too).
     """
 
     branch: BranchProblem
@@ -62,6 +65,7 @@ class BranchResult:
     status: Status
     balance_weight: float | None
     notes: tuple[str, ...] = ()
+    engine_errors: tuple[str, ...] = ()
     reproducible: bool = True
     safety_limit_reached: bool = False
 
@@ -205,7 +209,7 @@ class Plan:
         load = np.bincount(served_by, minlength=n)
         visits = hh["visits_per_week"].to_numpy(dtype=np.float64)[covered]
         weekly_visits = np.bincount(served_by, weights=visits, minlength=n)
-        travel = np.bincount(served_by, weights=visits * rows["distance"][covered], minlength=n)
+        travel = np.bincount(served_by, weights=costs.travel_m(visits, rows["distance"][covered]), minlength=n)
         critical = (hh["priority"].to_numpy(dtype=object)[covered] == "critical").astype(np.int64)
         critical_count = np.bincount(served_by, weights=critical, minlength=n).astype(np.int64)
         capacity = np.where(mem["available"].to_numpy(dtype=bool), mem["capacity"].to_numpy(dtype=np.int64), 0)
@@ -229,7 +233,7 @@ class Plan:
         if "hours_per_week" in mem and mem["hours_per_week"].notna().any():
             minutes = hh["minutes_per_visit"].to_numpy(dtype=np.float64)[covered]
             speed = self.scenario.policy.walking_speed_m_per_min
-            per_week = visits * (minutes + 2.0 * rows["distance"][covered] / speed)
+            per_week = costs.weekly_minutes(visits, minutes, rows["distance"][covered], speed)
             frame["hours_used"] = np.round(np.bincount(served_by, weights=per_week, minlength=n) / 60.0, 2)
         for column in MEMBER_EXTRA_COLUMNS:
             if column in mem:
@@ -358,6 +362,8 @@ class Plan:
             )
             for note in result.notes:
                 warnings.append(ReportWarning(code="engine_fallback", message=note))
+            for error in result.engine_errors:
+                warnings.append(ReportWarning(code="engine_error", message=error))
             if result.safety_limit_reached:
                 warnings.append(
                     ReportWarning(

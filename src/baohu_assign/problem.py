@@ -7,8 +7,8 @@ Problem and return a :class:`~baohu_assign.solution.Solution`; they never see
 ids, frames or files. :func:`compile_branch` (in ``compile.py``) builds it.
 
 Costs are int64 in one unit: decimetre-visits per week (a household visited
-``v`` times a week at ``d`` metres costs ``round(10 * v * d)``; see
-``compile.TRAVEL_UNIT_M``).
+``v`` times a week at ``d`` metres costs ``round(10 * v * d)``). Every cost
+formula lives in :mod:`baohu_assign.costs`.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+
+from . import costs
 
 Objective = Literal["balanced", "distance", "min-churn"]
 OBJECTIVES: tuple[str, ...] = ("balanced", "distance", "min-churn")
@@ -56,7 +58,7 @@ class Problem:
     arc_cost
         int64[A]: secondary cost of using the arc: weekly travel in
         decimetre-visits, plus ``churn_penalty`` when using it changes the
-        household's contact (:func:`~baohu_assign.compile.churn_arcs`;
+        household's contact (:func:`~baohu_assign.costs.churned`;
         min-churn objective only).
     household_arc_ptr
         int64[H+1]: CSR pointer, the arcs of household ``h`` are
@@ -150,15 +152,12 @@ class Problem:
         return -1
 
     def uncovered_cost(self) -> np.ndarray:
-        """int64[H]: cost of leaving each household uncovered.
+        """int64[H]: cost of leaving each household uncovered (:func:`~baohu_assign.costs.uncovered_cost`).
 
         The tier penalty, plus the churn penalty when the household has a
         current member (losing the contact is a change too).
         """
-        cost = self.tier_penalty[self.household_tier].astype(np.int64)
-        if self.churn_penalty:
-            cost = cost + np.where(self.household_current >= 0, self.churn_penalty, 0)
-        return cost
+        return costs.uncovered_cost(self.household_tier, self.household_current, self.tier_penalty, self.churn_penalty)
 
     def arc_indices(self, households: np.ndarray, members: np.ndarray) -> np.ndarray:
         """int64: arc index of each (household, member) pair, -1 where not eligible."""
@@ -173,12 +172,9 @@ class Problem:
         return np.where(found & (members >= 0), pos_clipped, -1).astype(np.int64)
 
     def balance_step_costs(self, member: int) -> np.ndarray:
-        """int64[capacity]: cost of the k-th household (k = 1..capacity) of a member."""
-        cap = int(self.member_capacity[member])
-        if cap <= 0 or self.balance_scale <= 0:
-            return np.zeros(max(cap, 0), dtype=np.int64)
-        k = np.arange(1, cap + 1, dtype=np.float64)
-        return np.rint(self.balance_scale * (2.0 * k - 1.0) / cap).astype(np.int64)
+        """int64[capacity]: cost of the k-th household (k = 1..capacity) of a member (:func:`~baohu_assign.costs.balance_steps`)."""
+        cap = max(int(self.member_capacity[member]), 0)
+        return costs.balance_steps(self.balance_scale, np.full(cap, cap), np.arange(1, cap + 1))
 
     def validate(self) -> None:
         """Raise ``ValueError`` when arrays disagree in shape, dtype or order."""

@@ -17,12 +17,26 @@ one of two modes:
 
 Where greedy and CP-SAT both run, the plan with the lower objective is kept
 and CP-SAT's on a tie: never whichever finished first.
+
+Fallback
+--------
+Greedy takes over a branch only when the chosen engine is unavailable
+(:class:`~baohu_assign.errors.EngineUnavailable`: OR-Tools missing, or no
+plan within the time) or cannot express the branch; the report then warns
+``engine_fallback``. Any other exception inside an engine (a plan that
+breaks a rule, an objective that disagrees with
+:func:`~baohu_assign.objective.evaluate`, a crash) is a fault: the plan is
+still kept by falling back, but the report warns ``engine_error`` naming the
+engine and the error, and it is logged at ERROR. With the environment
+variable :data:`STRICT_ENGINES_ENV` set to ``1`` (the test suite sets it) such
+a fault raises instead, so it can never hide behind greedy.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -32,7 +46,7 @@ import numpy as np
 
 from . import engines
 from .compile import BranchProblem, compile_scenario, with_balance
-from .errors import EngineError
+from .errors import EngineError, EngineUnavailable
 from .objective import evaluate
 from .params import Deadline, SolveParams
 from .plan import BranchResult, Plan
@@ -72,6 +86,15 @@ BALANCED_WORK_ROUNDS = 3
 CALIBRATION_SOLVES = {"flow": 14, "cpsat": 6, "greedy": 5}
 """Most engine runs spent finding the balance weight of one branch."""
 
+STRICT_ENGINES_ENV = "BAOHU_ASSIGN_STRICT_ENGINES"
+"""Environment variable: ``1`` makes a fault inside an engine raise instead of
+falling back to greedy with an ``engine_error`` warning (tests/conftest.py sets it)."""
+
+
+def strict_engines() -> bool:
+    """Whether a fault inside an engine raises (:data:`STRICT_ENGINES_ENV` set and not ``0``)."""
+    return os.environ.get(STRICT_ENGINES_ENV, "").strip() not in ("", "0")
+
 
 @dataclass(frozen=True, slots=True)
 class _Outcome:
@@ -80,6 +103,7 @@ class _Outcome:
     balance_weight: float | None
     branch: BranchProblem
     notes: tuple[str, ...]
+    errors: tuple[str, ...] = ()
 
 
 def solve(
@@ -198,6 +222,7 @@ def solve(
                 status=outcome.status,
                 balance_weight=outcome.balance_weight,
                 notes=outcome.notes,
+                engine_errors=outcome.errors,
                 reproducible=not (clock_stopped or searched_by_clock),
                 safety_limit_reached=clock_stopped and work_limited,
             )
@@ -250,14 +275,17 @@ def _solve_branch(
     """Solve one branch with the strategy's engines, falling back to greedy.
 
     ``work``: CP-SAT's deterministic work budget (``max_iterations``); ``None``:
-    wall-clock mode within ``params``' deadline.
+    wall-clock mode within ``params``' deadline. An unavailable engine is a
+    note (``engine_fallback``); a fault inside one is an error
+    (``engine_error``), or raises when :func:`strict_engines`.
     """
     notes: list[str] = []
+    errors: list[str] = []
     failed = False
     for name in _candidates(strategy, branch):
         try:
             engine = engines.load(name)
-        except EngineError as exc:
+        except EngineUnavailable as exc:
             notes.append(str(exc))
             failed = True
             continue
@@ -271,20 +299,27 @@ def _solve_branch(
             continue
         try:
             solution, weight, tuned = _run(engine, branch, objective, params, policy, work)
-        except Exception as exc:  # noqa: BLE001 - any engine failure means: fall back, and say so
-            logger.debug("engine %s failed", name, exc_info=True)
-            notes.append(f"engine {name!r} failed on branch {branch.branch!r}: {type(exc).__name__}: {exc}")
+        except EngineUnavailable as exc:
+            notes.append(f"engine {name!r} unavailable on branch {branch.branch!r}: {exc}")
+            failed = True
+            continue
+        except Exception as exc:  # noqa: BLE001 - a fault: raise when strict, else keep a plan and say so loudly
+            if strict_engines():
+                raise
+            message = f"engine {name!r} failed on branch {branch.branch!r}: {type(exc).__name__}: {exc}"
+            logger.error("%s; greedy used", message, exc_info=True)
+            errors.append(message)
             failed = True
             continue
         status = Status.OPTIMAL if solution.status == "optimal" else Status.FEASIBLE
         if failed:
             # An earlier engine failed or was missing: say so, whatever took over.
             status = Status.FALLBACK
-        return _Outcome(solution, status, weight, tuned, tuple(notes))
+        return _Outcome(solution, status, weight, tuned, tuple(notes), tuple(errors))
     # Every choice failed or declined: greedy always applies and never imports OR-Tools.
     engine = engines.load(engines.FALLBACK)
     solution, weight, tuned = _run(engine, branch, objective, params, policy, work)
-    return _Outcome(solution, Status.FALLBACK, weight, tuned, tuple(notes))
+    return _Outcome(solution, Status.FALLBACK, weight, tuned, tuple(notes), tuple(errors))
 
 
 def _run(

@@ -20,12 +20,12 @@ FALLBACK = "greedy"
 
 
 def load(name: str) -> ModuleType:
-    """Import an engine module by name (``EngineError`` when it cannot be imported)."""
-    from ..errors import EngineError
+    """Import an engine module by name (``EngineUnavailable`` when it cannot be imported)."""
+    from ..errors import EngineUnavailable
 
     if name not in STRATEGIES or name == "auto":
         raise ValueError(f"unknown engine {name!r}; choose from {[s for s in STRATEGIES if s != 'auto']}")
     try:
         return importlib.import_module(f"{__name__}.{name}")
     except ImportError as exc:
-        raise EngineError(f"engine {name!r} is not available: {exc}") from exc
+        raise EngineUnavailable(f"engine {name!r} is not available: {exc}") from exc

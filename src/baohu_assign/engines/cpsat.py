@@ -15,8 +15,10 @@ option costs the sum of its arcs' ``arc_cost`` and weighs the sum of their
 
     minimise Σ (cost(o) − penalty(u)) x[o] + Σ_u penalty(u) + Σ_m bal(m)  [+ backups]
 
-``penalty(u)`` is the tier penalty of the unit's households, so the model
-pays it exactly when the unit stays uncovered (a unit that must be covered
+``penalty(u)`` is what leaving the unit's households uncovered costs
+(:meth:`~baohu_assign.problem.Problem.uncovered_cost`: tier penalty, plus
+churn for a household with a current member), so the model pays it exactly
+when the unit stays uncovered (a unit that must be covered
 gets ``= 1`` and plain costs instead: small coefficients solve faster). ``F`` is the cumulative sum
 of :meth:`~baohu_assign.problem.Problem.balance_step_costs` (convex, so
 the tangent lines meet exactly at integer loads and the LP relaxation is
@@ -102,7 +104,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ..errors import EngineError
+from .. import costs
+from ..errors import EngineError, EngineUnavailable
 from ..objective import evaluate
 from ..params import SolveParams
 from ..problem import NUM_TIERS, Problem
@@ -172,7 +175,7 @@ class _Units:
     unit_households: np.ndarray  # int64[H], households ordered by unit
     unit_size: np.ndarray  # int64[U]
     unit_tiers: np.ndarray  # int64[U, NUM_TIERS]: households of each tier
-    unit_penalty: np.ndarray  # int64[U]: cost of leaving the unit uncovered
+    unit_penalty: np.ndarray  # int64[U]: cost of leaving the unit uncovered (tier penalties and churn)
     unit_pinned: np.ndarray  # bool[U]
     unit_wants_backup: np.ndarray  # int64[U]: households of the unit that want a backup
     option_ptr: np.ndarray  # int64[U+1]
@@ -211,7 +214,8 @@ def _build_units(problem: Problem) -> _Units:
     unit_size = np.bincount(household_unit, minlength=U).astype(np.int64)
     unit_tiers = np.zeros((U, NUM_TIERS), dtype=np.int64)
     np.add.at(unit_tiers, (household_unit, problem.household_tier.astype(np.int64)), 1)
-    unit_penalty = unit_tiers @ problem.tier_penalty.astype(np.int64)
+    # Leaving a unit uncovered costs what evaluate() charges its households: tier penalty and churn.
+    unit_penalty = costs.group_uncovered_cost(problem.uncovered_cost(), household_unit, U)
     wants = problem.household_backup if problem.has_backups else np.zeros(H, dtype=bool)
     unit_wants_backup = np.bincount(household_unit, weights=wants.astype(np.int64), minlength=U).astype(np.int64)
 
@@ -376,7 +380,10 @@ class _Relaxation:
 
 
 def _flow_relaxation(problem: Problem) -> tuple[int, np.ndarray] | None:
-    """Min-cost-flow optimum without groups, budgets and backups, and its plan."""
+    """Min-cost-flow optimum without groups, budgets and backups, and its plan.
+
+    ``None`` when OR-Tools' flow is missing or its costs are beyond flow's range.
+    """
     try:
         from . import flow
     except ImportError:  # pragma: no cover - flow ships with the package
@@ -389,10 +396,12 @@ def _flow_relaxation(problem: Problem) -> tuple[int, np.ndarray] | None:
         household_backup=None,
         member_backup_capacity=None,
     )
+    if not flow.fits_cost_range(relaxed):
+        return None
     try:
         solution = flow.solve(relaxed)
-    except EngineError as exc:
-        logger.debug("flow relaxation failed: %s", exc)
+    except EngineUnavailable as exc:
+        logger.debug("flow relaxation not available: %s", exc)
         return None
     return int(solution.objective), solution.member_of.astype(np.int64)
 
@@ -648,6 +657,8 @@ class _Builder:
         self.obj_vars: list[np.ndarray] = []
         self.obj_coeffs: list[np.ndarray] = []
         self.hint_values: list[np.ndarray] = []
+        self.objective_vars = np.zeros(0, dtype=np.int64)
+        self.objective_coeffs = np.zeros(0, dtype=np.int64)
 
     def new_vars(self, lower: int, upper: int, count: int, hint: np.ndarray) -> int:
         """``count`` integer variables in ``[lower, upper]``; returns the first index."""
@@ -682,6 +693,7 @@ class _Builder:
         coeffs = np.concatenate(self.obj_coeffs) if self.obj_coeffs else np.zeros(0, np.int64)
         keep = coeffs != 0
         variables, coeffs = variables[keep], coeffs[keep]
+        self.objective_vars, self.objective_coeffs = variables, coeffs
         self.proto.objective.vars.extend(variables.tolist())
         self.proto.objective.coeffs.extend(coeffs.tolist())
         hint = np.concatenate(self.hint_values) if self.hint_values else np.zeros(0, np.int64)
@@ -703,6 +715,18 @@ class _Sub:
     b_first: int
     offset: int  # constant added to the CP-SAT objective
     hint_objective: int  # objective of the current plan restricted to this model
+    balance_terms: list[_BalanceTerm] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _BalanceTerm:
+    """A member's balance variable and how its least value follows from the x variables."""
+
+    var: int
+    literals: np.ndarray  # x variables of the member's options in the model
+    sizes: np.ndarray  # households each of them brings
+    fixed_load: int
+    table: np.ndarray  # F(k), the member's balance cost of carrying k households
 
 
 @dataclass(slots=True)
@@ -802,6 +826,7 @@ def _build(
     capacity = problem.member_capacity.astype(np.int64)
     budget = problem.member_budget.astype(np.int64) if units.option_weight is not None else None
     current_load, _ = _loads(problem, units, state)
+    balance_terms: list[_BalanceTerm] = []
     for m in active.tolist():
         rows = by_member[member_bounds[m] : member_bounds[m + 1]]
         lits = x_var[rows]
@@ -828,6 +853,7 @@ def _build(
                     rhs = int(table[k]) + s * (int(fixed_load[m]) - k)
                     b.linear(np.r_[bal, lits], np.r_[1, -s * size[rows]], rhs, INT64_MAX)
                 b.minimise(np.array([bal]), np.array([1]))
+                balance_terms.append(_BalanceTerm(bal, lits, size[rows], int(fixed_load[m]), table))
     # Balance of members outside the model stays as it is (constant, not needed).
 
     backup_households = np.zeros(0, dtype=np.int64)
@@ -849,7 +875,9 @@ def _build(
 
     b.minimise(x_var, coeff)
     hint_objective = b.finish() + offset
-    return _Sub(b, free_units, options, x_first, backup_households, backup_arcs, b_first, offset, hint_objective)
+    return _Sub(
+        b, free_units, options, x_first, backup_households, backup_arcs, b_first, offset, hint_objective, balance_terms
+    )
 
 
 def _add_backups(
@@ -984,11 +1012,27 @@ def _solve_model(
     if status == cp_model.MODEL_INVALID:
         raise EngineError(f"CP-SAT rejected the model: {sub.builder.model.validate()}")
     if name in ("optimal", "feasible"):
-        values = np.array(solver.response_proto.solution, dtype=np.int64)
-        objective = int(round(solver.objective_value)) + sub.offset
+        values = _tightened(sub, np.array(solver.response_proto.solution, dtype=np.int64))
+        objective = int((sub.builder.objective_coeffs * values[sub.builder.objective_vars]).sum()) + sub.offset
         bound = float(solver.best_objective_bound) + sub.offset
         return _Result(name, objective, bound, values, wall_s)
     return _Result(name, None, None, None, wall_s)
+
+
+def _tightened(sub: _Sub, values: np.ndarray) -> np.ndarray:
+    """``values`` with every balance variable at its least value, the balance cost of its member's load.
+
+    The tangent constraints only bound a balance variable from below; a
+    feasible solution CP-SAT has not proven optimal may leave it above, and
+    then its objective is more than the plan costs.
+    """
+    if not sub.balance_terms:
+        return values
+    values = values.copy()
+    for term in sub.balance_terms:
+        load = term.fixed_load + int((term.sizes * values[term.literals]).sum())
+        values[term.var] = int(term.table[load])
+    return values
 
 
 def _apply(ctx: _Context, state: _State, sub: _Sub, values: np.ndarray) -> _State:
@@ -1331,7 +1375,7 @@ def solve(problem: Problem, params: SolveParams | None = None) -> Solution:
     try:
         from ortools.sat.python import cp_model  # noqa: F401
     except ImportError as exc:  # pragma: no cover - exercised by patching the import
-        raise EngineError(f"OR-Tools is not importable: {exc}") from exc
+        raise EngineUnavailable(f"OR-Tools is not importable: {exc}") from exc
     params = (params or SolveParams()).started()
     start = time.perf_counter()
     H = problem.num_households
@@ -1434,6 +1478,8 @@ def _solve_whole(problem: Problem, params: SolveParams | None = None) -> Solutio
         workers=params.num_workers, seed=params.seed,
     )
     if result.values is None or result.objective is None or result.bound is None:
+        if result.status == "unknown":
+            raise EngineUnavailable("CP-SAT found no plan in the time given")
         raise EngineError(f"CP-SAT found no plan ({result.status})")
     state = _apply(ctx, state, sub, result.values)
     member_of = _member_of(problem, units, state)

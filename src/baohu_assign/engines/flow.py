@@ -20,8 +20,8 @@ import time
 
 import numpy as np
 
-from ..errors import EngineError
-from ..objective import evaluate
+from ..errors import EngineError, EngineUnavailable
+from ..objective import INT64_GUARD, evaluate
 from ..params import SolveParams
 from ..problem import Problem
 from ..solution import Solution
@@ -35,6 +35,23 @@ def supports(problem: Problem) -> bool:
     return not (problem.has_groups or problem.has_budgets or problem.has_backups)
 
 
+def fits_cost_range(problem: Problem) -> bool:
+    """Whether min-cost flow can take the problem's costs.
+
+    The solver scales costs by about the node count, so the largest cost
+    (arc, uncovered or balance step) times the nodes must stay well inside
+    int64. The compiler keeps every branch flow supports within it; the
+    lexicographic penalties of branches with stairwell units may not be.
+    """
+    largest = max(
+        int(np.abs(problem.arc_cost).max(initial=0)),
+        int(np.abs(problem.uncovered_cost()).max(initial=0)),
+        max((int(problem.balance_step_costs(m).max(initial=0)) for m in range(problem.num_members)), default=0),
+    )
+    nodes = problem.num_households + problem.num_members + 1
+    return largest * (nodes + 1) < INT64_GUARD
+
+
 def solve(problem: Problem, params: SolveParams | None = None) -> Solution:
     """Solve ``problem`` to optimality with min-cost flow.
 
@@ -46,7 +63,7 @@ def solve(problem: Problem, params: SolveParams | None = None) -> Solution:
     try:
         from ortools.graph.python import min_cost_flow
     except ImportError as exc:  # pragma: no cover - exercised by patching the import
-        raise EngineError(f"OR-Tools is not importable: {exc}") from exc
+        raise EngineUnavailable(f"OR-Tools is not importable: {exc}") from exc
     if not supports(problem):
         raise EngineError(
             "the flow engine cannot express stairwell units (group_id), hour budgets or backups"

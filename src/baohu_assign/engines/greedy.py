@@ -61,6 +61,7 @@ import time
 
 import numpy as np
 
+from .. import costs
 from ..objective import evaluate
 from ..params import SolveParams
 from ..problem import NUM_TIERS, Problem
@@ -145,15 +146,10 @@ class _Engine:
         self.arc_m = np.asarray(problem.arc_member, dtype=np.int64)
         self.arc_c = np.asarray(problem.arc_cost, dtype=np.int64)
         self.cap = np.maximum(np.asarray(problem.member_capacity, dtype=np.int64), 0)
-        self.capf = self.cap.astype(np.float64)
         self.scale = float(problem.balance_scale)
         self.tier = np.clip(np.asarray(problem.household_tier, dtype=np.int64), 0, NUM_TIERS - 1)
         # Cost of leaving each household uncovered (tier penalty, plus churn when it has a member today).
-        uncovered_cost = getattr(problem, "uncovered_cost", None)
-        if uncovered_cost is not None:
-            self.pen = np.asarray(uncovered_cost(), dtype=np.int64)
-        else:
-            self.pen = np.asarray(problem.tier_penalty, dtype=np.int64)[self.tier]
+        self.pen = problem.uncovered_cost()
         self.pin = np.asarray(problem.household_pin, dtype=np.int64)
 
         weight, budget = getattr(problem, "arc_weight", None), getattr(problem, "member_budget", None)
@@ -266,11 +262,8 @@ class _Engine:
         return np.repeat(starts - offsets, lens) + np.arange(total, dtype=np.int64)
 
     def _steps(self, members: np.ndarray, k: np.ndarray) -> np.ndarray:
-        """Balance cost of the ``k``-th household (1-based) of each member, rounded as evaluate() does."""
-        if self.scale <= 0:
-            return np.zeros(np.broadcast(members, k).shape, dtype=np.int64)
-        cap = np.maximum(self.capf[members], 1.0)  # members without capacity never take a step
-        return np.rint(self.scale * (2.0 * np.asarray(k, np.float64) - 1.0) / cap).astype(np.int64)
+        """Balance cost of the ``k``-th household (1-based) of each member (``costs.balance_steps``)."""
+        return costs.balance_steps(self.scale, self.cap[members], k)
 
     def _balance(self, m: int, load: int) -> int:
         """Balance term of member ``m`` carrying ``load`` households."""
