@@ -16,15 +16,13 @@ from typing import Sequence
 from . import __version__
 from .engines import STRATEGIES
 from .errors import InputError
+from .plan import FOLDER_FILES
 from .policy import Policy
 from .problem import OBJECTIVES
 from .progress import ProgressCallback, terminal_progress
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
-OUTPUT_FILES = (
-    "assignments.csv", "members.csv", "report.json", "roster.xlsx", "map.html",
-    "leaders.csv", "rollup_buildings.csv", "rollup_compounds.csv",
-)
+OUTPUT_FILES = FOLDER_FILES
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -194,21 +192,23 @@ def _run_plan(args: argparse.Namespace, progress: ProgressCallback | None) -> in
                time_limit=args.time_limit, seed=args.seed, progress=progress)
     if progress is not None:
         progress("writing", 0, 0)
-    paths = plan.write(args.out)
+    # Every file of the run goes into the folder in one unit (Plan.write): never half old, half new.
+    extra: dict[str, str | bytes] = {}
     leaders = None
     if getattr(args, "leaders", False):
-        from .leaders import choose_leaders, write_leaders
+        from .leaders import choose_leaders, leaders_csv
 
         leaders = choose_leaders(scenario)
-        paths["leaders"] = write_leaders(leaders, args.out / "leaders.csv")
+        extra["leaders.csv"] = leaders_csv(leaders)
     if args.xlsx:
-        from .roster import write_roster
+        from .roster import roster_bytes
 
-        paths["roster"] = write_roster(plan, args.out / "roster.xlsx", leaders=leaders)
+        extra["roster.xlsx"] = roster_bytes(plan, leaders=leaders)
     if args.map or args.tile_url:
-        from .webmap import write_map
+        from .webmap import map_html
 
-        paths["map"] = write_map(plan, args.out / "map.html", tile_url=args.tile_url)
+        extra["map.html"] = map_html(plan, tile_url=args.tile_url)
+    paths = plan.write(args.out, extra=extra)
     if progress is not None:
         progress.close()  # erase the progress line before the summary
     if not args.quiet:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from .params import SolveParams
 from .plan import Plan
 from .scenario import Scenario
-from .solve import solve
+from .solve import check_scenario, solve
 
 
 def rebalance(
@@ -17,7 +17,7 @@ def rebalance(
     objective: str = "min-churn",
     strategy: str = "auto",
     time_limit: float | None = None,
-    seed: int = 0,
+    seed: int | None = None,
     params: SolveParams | None = None,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> Plan:
@@ -33,8 +33,12 @@ def rebalance(
     (critical first) and, among those plans, changes the fewest contacts,
     then minimises weekly travel; with the flow engine this minimum is exact.
     Each household's ``changed`` flag and ``reason`` say what happened.
-    ``progress`` is passed on to :func:`~baohu_assign.solve`.
+    ``time_limit``, ``seed``, ``params`` and ``progress`` are passed on to
+    :func:`~baohu_assign.solve` (which checks them).
     """
+    check_scenario(scenario)
+    if current is not None and not isinstance(current, Plan):
+        raise TypeError(f"current must be a Plan or None, got {type(current).__name__}")
     if current is not None:
         households = scenario.households.drop(columns=["row"], errors="ignore").copy()
         previous = current.primary.set_index("household_id")["member_id"]
