@@ -294,3 +294,24 @@ def test_replacing_a_folder_keeps_its_mode(two_plans, tmp_path):
     os.chmod(tmp_path / "plan", 0o750)
     second.write(tmp_path / "plan")
     assert stat.S_IMODE((tmp_path / "plan").stat().st_mode) == 0o750
+
+
+def test_the_command_writes_roster_and_map_in_the_same_unit(tmp_path, capsys):
+    town = ba.synth.make_town(6, households=300, branches=3)
+    members, households = town.write_csv(tmp_path / "input")
+    out = tmp_path / "out"
+    argv = ["solve", str(members), str(households), "--out", str(out), "--quiet", "--objective", "distance"]
+    assert main([*argv, "--xlsx", "--map"]) == 0
+    files = read_plan_folder(out).report["files"]
+    assert {"roster.xlsx", "map.html"} <= set(files)
+    assert main(argv) == 0  # again without them: the old roster and map go with the old plan
+    assert not (out / "roster.xlsx").exists() and not (out / "map.html").exists()
+
+
+@pytest.mark.parametrize("option", [["--time-limit", "-1"], ["--time-limit", "nan"], ["--seed", "-3"],
+                                    ["--seed", "1.5"]])
+def test_the_command_refuses_bad_seeds_and_time_limits_with_exit_2(tmp_path, capsys, option):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["solve", "m.csv", "h.csv", "--out", str(tmp_path / "out"), *option])
+    assert exit_info.value.code == 2
+    assert option[0] in capsys.readouterr().err

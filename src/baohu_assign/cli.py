@@ -38,9 +38,9 @@ def _parser() -> argparse.ArgumentParser:
                          help=f"what to optimise after coverage (default {default_objective})")
         sub.add_argument("--strategy", choices=STRATEGIES, default="auto",
                          help="engine: auto (best per branch), flow, cpsat, greedy")
-        sub.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
+        sub.add_argument("--time-limit", type=_seconds, default=None, metavar="SECONDS",
                          help="wall-clock budget for the whole solve (best use of the time; a plan found under it may differ between runs, so leave it out for reproducible plans)")
-        sub.add_argument("--seed", type=int, default=0, help="seed (without --time-limit: same input and seed, same plan)")
+        sub.add_argument("--seed", type=_seed, default=0, help="seed (without --time-limit: same input and seed, same plan)")
         sub.add_argument("--policy", type=Path, default=None, metavar="POLICY.toml",
                          help="policy file overriding defaults (capacities, visits, reach, weights)")
         sub.add_argument("--backup", default=None, metavar="TIERS",
@@ -106,6 +106,26 @@ def _parser() -> argparse.ArgumentParser:
                          help="write the households whose contact differs, with both members, to this CSV")
     compare.add_argument("--debug", action="store_true", help="debug logging and tracebacks")
     return parser
+
+
+def _seconds(text: str) -> float:
+    """--time-limit: seconds, checked by the rule solve() applies (argparse then exits 2 naming the option)."""
+    from .params import check_time_limit
+
+    try:
+        return check_time_limit(float(text))  # type: ignore[return-value]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a finite number of seconds >= 0, got {text!r}") from None
+
+
+def _seed(text: str) -> int:
+    """--seed: a whole number >= 0 (argparse exits 2 naming the option otherwise)."""
+    from .params import check_seed
+
+    try:
+        return check_seed(int(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -555,15 +555,14 @@ class Plan:
         )
 
     # -- files ------------------------------------------------------------------
-    @cached_property
     def _table_bytes(self) -> tuple[bytes, bytes]:
-        """assignments.csv and members.csv as written (kept: the plan id hashes them)."""
+        """assignments.csv and members.csv as written (not kept: a large town's are tens of megabytes)."""
         return (
             _csv_text(self._assignments, self.scenario.household_columns).encode("utf-8"),
             _csv_text(self._members, self.scenario.member_columns).encode("utf-8"),
         )
 
-    @property
+    @cached_property
     def plan_id(self) -> str:
         """The plan's identifier: the start of the SHA-256 of its assignments.csv and members.csv.
 
@@ -572,7 +571,7 @@ class Plan:
         ``report.reproducible``) gives the same id. ``report.json`` carries
         it (key ``plan_id``).
         """
-        return _plan_id(*self._table_bytes)
+        return _plan_id(*self._table_bytes())
 
     def write(self, directory: str | Path, *, extra: Mapping[str, str | bytes] | None = None) -> dict[str, Path]:
         """Write the plan folder as one unit: assignments.csv, members.csv, report.json and ``extra``.
@@ -610,7 +609,8 @@ class Plan:
             The files written, keyed by name without extension
             (``assignments``, ``members``, ``report``, ``rollup_buildings``, ``roster``, …).
         """
-        assignments, members = self._table_bytes
+        assignments, members = self._table_bytes()
+        self.__dict__["plan_id"] = _plan_id(assignments, members)  # what plan_id would compute again
         files: dict[str, bytes] = {"assignments.csv": assignments, "members.csv": members}
         if self.scenario.locations is not None:
             for level, name in (("building", "rollup_buildings"), ("compound", "rollup_compounds")):
@@ -621,7 +621,7 @@ class Plan:
                 raise ValueError(f"extra: cannot write {name!r} into a plan folder; choose from {allowed}")
             files[name] = content.encode("utf-8") if isinstance(content, str) else bytes(content)
         report = self._report.model_dump(mode="json")
-        report["plan_id"] = _plan_id(assignments, members)
+        report["plan_id"] = self.plan_id
         report["files"] = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
         text = json.dumps(report, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
         files["report.json"] = text.encode("utf-8")
