@@ -315,3 +315,17 @@ def test_the_command_refuses_bad_seeds_and_time_limits_with_exit_2(tmp_path, cap
         main(["solve", "m.csv", "h.csv", "--out", str(tmp_path / "out"), *option])
     assert exit_info.value.code == 2
     assert option[0] in capsys.readouterr().err
+
+
+def test_a_parent_that_cannot_be_written_is_a_clear_input_error(two_plans, tmp_path, monkeypatch):
+    first, _ = two_plans
+    real_mkdir = os.mkdir
+
+    def denied(path, mode=0o777):  # as in a parent folder without write permission (root ignores chmod)
+        if ".writing-" in str(path):
+            raise PermissionError(13, "Permission denied", str(path))
+        real_mkdir(path, mode)
+
+    monkeypatch.setattr(plan_module.os, "mkdir", denied)
+    with pytest.raises(ba.InputError, match="permission denied"):
+        first.write(tmp_path / "plan")

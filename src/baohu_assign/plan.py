@@ -843,7 +843,13 @@ def write_folder(directory: str | Path, files: Mapping[str, bytes]) -> Path:
         else:
             _remove_tree(leftover)
     staging = out.parent / f".{out.name}.writing-{secrets.token_hex(6)}"
-    os.mkdir(staging, 0o777)
+    try:
+        os.mkdir(staging, 0o777)
+    except PermissionError:
+        raise InputError(Issue(str(directory), None, None,
+                               f"cannot create a folder in {out.parent} (permission denied): the plan folder "
+                               "is written beside itself and then swapped in; choose a folder whose parent "
+                               "you may write to")) from None
     replaced = False
     try:
         if out.is_dir():
