@@ -96,11 +96,6 @@ def test_a_dataframe_instead_of_a_scenario_is_a_type_error_naming_scenario(scena
         run(None)
 
 
-def test_rebalance_current_must_be_a_plan(scenario, tmp_path):
-    with pytest.raises(TypeError, match="current"):
-        ba.rebalance(scenario, current=str(tmp_path))
-
-
 @pytest.mark.parametrize(
     ("arguments", "error"),
     [

@@ -37,8 +37,6 @@ def rebalance(
     :func:`~baohu_assign.solve` (which checks them).
     """
     check_scenario(scenario)
-    if current is not None and not isinstance(current, Plan):
-        raise TypeError(f"current must be a Plan or None, got {type(current).__name__}")
     if current is not None:
         households = scenario.households.drop(columns=["row"], errors="ignore").copy()
         previous = current.primary.set_index("household_id")["member_id"]
