@@ -54,6 +54,12 @@ def test_changing_the_tables_handed_out_never_reaches_the_plan_or_its_files(plan
     assert written["branches"] and all(w["code"] != "x" for w in written["warnings"])
 
 
+def test_the_solutions_behind_the_tables_are_read_only(scenario):
+    fresh = ba.solve(scenario, objective="distance")  # tables not computed yet
+    with pytest.raises(ValueError, match="read-only"):
+        fresh.results[0].solution.member_of[0] = -1
+
+
 def test_seed_and_time_limit_come_from_params_unless_given(scenario):
     from_params = ba.solve(scenario, strategy="greedy", params=SolveParams(seed=7))
     assert from_params.report.seed == 7

@@ -116,6 +116,11 @@ class Plan:
     ) -> None:
         self.scenario = scenario
         self.results = results
+        for result in results:
+            # The tables are computed from these on first access: nobody may change them in between.
+            for array in (result.solution.member_of, result.solution.backup_of):
+                if array is not None:
+                    array.flags.writeable = False
         self.objective = objective
         self.strategy = strategy
         self.seed = seed
