@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -158,8 +159,11 @@ def test_cli_exit_2_for_a_missing_folder_or_column(plans, tmp_path, capsys):
     assert "plan folder not found" in capsys.readouterr().err
     broken = tmp_path / "broken"
     broken.mkdir()
-    for name in ("members.csv", "report.json"):
-        (broken / name).write_bytes((dir_a / name).read_bytes())
+    (broken / "members.csv").write_bytes((dir_a / "members.csv").read_bytes())
+    # A folder written before plan ids (nothing to check its files against) reaches the column checks.
+    report = json.loads((dir_a / "report.json").read_text(encoding="utf-8"))
+    del report["plan_id"], report["files"]
+    (broken / "report.json").write_text(json.dumps(report), encoding="utf-8")
     frame = pd.read_csv(dir_a / "assignments.csv", dtype=str, keep_default_na=False, encoding="utf-8-sig")
     frame.drop(columns=["priority"]).to_csv(broken / "assignments.csv", index=False)
     assert main(["compare", str(dir_a), str(broken)]) == 2

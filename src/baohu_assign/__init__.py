@@ -22,7 +22,7 @@ from .leaders import choose_leaders  # noqa: E402
 from .locations import Locations  # noqa: E402
 from .network import WalkingNetwork  # noqa: E402
 from .params import SolveParams  # noqa: E402
-from .plan import Plan  # noqa: E402
+from .plan import Plan, PlanFolder, read_plan_folder  # noqa: E402
 from .policy import Policy  # noqa: E402
 from .problem import Problem  # noqa: E402
 from .rebalance import rebalance  # noqa: E402
@@ -42,6 +42,7 @@ __all__ = [
     "Issue",
     "Locations",
     "Plan",
+    "PlanFolder",
     "Policy",
     "Problem",
     "Report",
@@ -56,6 +57,7 @@ __all__ = [
     "compare",
     "compare_plans",
     "compile_scenario",
+    "read_plan_folder",
     "rebalance",
     "solve",
     "synth",

@@ -16,15 +16,13 @@ from typing import Sequence
 from . import __version__
 from .engines import STRATEGIES
 from .errors import InputError
+from .plan import FOLDER_FILES
 from .policy import Policy
 from .problem import OBJECTIVES
 from .progress import ProgressCallback, terminal_progress
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
-OUTPUT_FILES = (
-    "assignments.csv", "members.csv", "report.json", "roster.xlsx", "map.html",
-    "leaders.csv", "rollup_buildings.csv", "rollup_compounds.csv",
-)
+OUTPUT_FILES = FOLDER_FILES
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -40,9 +38,9 @@ def _parser() -> argparse.ArgumentParser:
                          help=f"what to optimise after coverage (default {default_objective})")
         sub.add_argument("--strategy", choices=STRATEGIES, default="auto",
                          help="engine: auto (best per branch), flow, cpsat, greedy")
-        sub.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
+        sub.add_argument("--time-limit", type=_seconds, default=None, metavar="SECONDS",
                          help="wall-clock budget for the whole solve (best use of the time; a plan found under it may differ between runs, so leave it out for reproducible plans)")
-        sub.add_argument("--seed", type=int, default=0, help="seed (without --time-limit: same input and seed, same plan)")
+        sub.add_argument("--seed", type=_seed, default=0, help="seed (without --time-limit: same input and seed, same plan)")
         sub.add_argument("--policy", type=Path, default=None, metavar="POLICY.toml",
                          help="policy file overriding defaults (capacities, visits, reach, weights)")
         sub.add_argument("--backup", default=None, metavar="TIERS",
@@ -113,6 +111,26 @@ def _parser() -> argparse.ArgumentParser:
                          help="write the households whose contact differs, with both members, to this CSV")
     compare.add_argument("--debug", action="store_true", help="debug logging and tracebacks")
     return parser
+
+
+def _seconds(text: str) -> float:
+    """--time-limit: seconds, checked by the rule solve() applies (argparse then exits 2 naming the option)."""
+    from .params import check_time_limit
+
+    try:
+        return check_time_limit(float(text))  # type: ignore[return-value]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a finite number of seconds >= 0, got {text!r}") from None
+
+
+def _seed(text: str) -> int:
+    """--seed: a whole number >= 0 (argparse exits 2 naming the option otherwise)."""
+    from .params import check_seed
+
+    try:
+        return check_seed(int(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -202,21 +220,23 @@ def _run_plan(args: argparse.Namespace, progress: ProgressCallback | None) -> in
                      time_limit=args.time_limit, seed=args.seed, progress=progress)
     if progress is not None:
         progress("writing", 0, 0)
-    paths = plan.write(args.out)
+    # Every file of the run goes into the folder in one unit (Plan.write): never half old, half new.
+    extra: dict[str, str | bytes] = {}
     leaders = None
     if getattr(args, "leaders", False):
-        from .leaders import choose_leaders, write_leaders
+        from .leaders import choose_leaders, leaders_csv
 
         leaders = choose_leaders(scenario)
-        paths["leaders"] = write_leaders(leaders, args.out / "leaders.csv")
+        extra["leaders.csv"] = leaders_csv(leaders)
     if args.xlsx:
-        from .roster import write_roster
+        from .roster import roster_bytes
 
-        paths["roster"] = write_roster(plan, args.out / "roster.xlsx", leaders=leaders)
+        extra["roster.xlsx"] = roster_bytes(plan, leaders=leaders)
     if args.map or args.tile_url:
-        from .webmap import write_map
+        from .webmap import map_html
 
-        paths["map"] = write_map(plan, args.out / "map.html", tile_url=args.tile_url)
+        extra["map.html"] = map_html(plan, tile_url=args.tile_url)
+    paths = plan.write(args.out, extra=extra)
     if progress is not None:
         progress.close()  # erase the progress line before the summary
     if not args.quiet and args.command == "rebalance":

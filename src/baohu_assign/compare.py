@@ -13,7 +13,6 @@ week's.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,14 +23,12 @@ import pandas as pd
 from . import costs
 from .errors import InputError, Issue
 from .explain import changed_mask
+from .plan import PLAN_FILES, read_plan_folder
 
 if TYPE_CHECKING:
     from .plan import Plan
 
 __all__ = ["PLAN_FILES", "Comparison", "compare", "compare_plans"]
-
-PLAN_FILES: tuple[str, ...] = ("assignments.csv", "members.csv", "report.json")
-"""The files a plan folder must hold (written by ``Plan.write``)."""
 
 TIERS: tuple[str, ...] = ("critical", "elevated", "normal")
 
@@ -230,24 +227,10 @@ def _from_plan(plan: Plan, label: str) -> _Side:
 
 
 def _read_folder(folder: Path) -> _Side:
-    if not folder.is_dir():
-        raise InputError(Issue(str(folder), None, None, "plan folder not found"))
-    missing = [name for name in PLAN_FILES if not (folder / name).is_file()]
-    if missing:
-        raise InputError(Issue(
-            str(folder), None, None,
-            f"not a plan folder: missing {', '.join(missing)} "
-            "(a plan folder is what `baohu-assign solve --out DIR` or Plan.write writes)",
-        ))
-    assignments = _read_csv(folder / "assignments.csv", _ASSIGNMENT_NEEDS)
-    members = _read_csv(folder / "members.csv", _MEMBER_NEEDS)
-    report_path = folder / "report.json"
-    try:
-        report = json.loads(report_path.read_text(encoding="utf-8-sig"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InputError(Issue(str(report_path), None, None, f"not valid JSON: {exc}")) from None
-    if not isinstance(report, dict):
-        raise InputError(Issue(str(report_path), None, None, "not a plan report (expected a JSON object)"))
+    plan = read_plan_folder(folder)
+    assignments = _needs(plan.assignments, folder / "assignments.csv", _ASSIGNMENT_NEEDS)
+    members = _needs(plan.members, folder / "members.csv", _MEMBER_NEEDS)
+    report = plan.report
     if "role" in assignments:
         # Backup rows repeat their household; the comparison is about primary contacts.
         assignments = assignments[assignments["role"] != "backup"]
@@ -262,13 +245,7 @@ def _read_folder(folder: Path) -> _Side:
     return _Side(str(folder), primary, members, report)
 
 
-def _read_csv(path: Path, needs: tuple[str, ...]) -> pd.DataFrame:
-    try:
-        # Ids are text (leading zeros survive); empty cells stay "" rather than NaN.
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise InputError(Issue(str(path), None, None, f"cannot read as CSV: {exc}")) from None
-    frame = frame.astype(object)
+def _needs(frame: pd.DataFrame, path: Path, needs: tuple[str, ...]) -> pd.DataFrame:
     absent = [c for c in needs if c not in frame.columns]
     if absent:
         raise InputError([Issue(str(path), None, c, "column missing") for c in absent])

@@ -156,8 +156,13 @@ def write_leaders(leaders: pd.DataFrame, path: str | Path) -> Path:
     target = Path(path)
     if target.is_dir():
         target = target / "leaders.csv"
-    _atomic_write(target, "\ufeff" + leaders.to_csv(index=False, lineterminator="\n"))
+    _atomic_write(target, leaders_csv(leaders))
     return target
+
+
+def leaders_csv(leaders: pd.DataFrame) -> str:
+    """``leaders.csv`` as text (with the byte-order mark), e.g. for :meth:`~baohu_assign.plan.Plan.write`'s ``extra``."""
+    return "\ufeff" + leaders.to_csv(index=False, lineterminator="\n")
 
 
 # -- one level ---------------------------------------------------------------------------------

@@ -2,8 +2,40 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 import time
 from dataclasses import dataclass, field, replace
+from typing import Any
+
+
+def check_seed(value: Any, name: str = "seed") -> int:
+    """``value`` as a seed: a whole number >= 0, else TypeError or ValueError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be a whole number >= 0, got {type(value).__name__} {value!r}")
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
+    return int(value)
+
+
+def check_time_limit(value: Any, name: str = "time_limit") -> float | None:
+    """``value`` as seconds (or ``None``): a finite number >= 0, else TypeError or ValueError naming ``name``."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number of seconds or None, got {type(value).__name__} {value!r}")
+    seconds = float(value)
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"{name} must be a finite number >= 0 seconds (None: no limit), got {value}")
+    return seconds
+
+
+def _check_count(value: Any, name: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be a whole number >= {minimum}, got {type(value).__name__} {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,10 +90,13 @@ class SolveParams:
     deadline: Deadline = field(default_factory=Deadline)
 
     def __post_init__(self) -> None:
-        if self.time_limit is not None and self.time_limit < 0:
-            raise ValueError(f"time_limit must be >= 0 seconds, got {self.time_limit}")
-        if self.num_workers < 1:
-            raise ValueError(f"num_workers must be >= 1, got {self.num_workers}")
+        check_time_limit(self.time_limit, "SolveParams.time_limit")
+        check_seed(self.seed, "SolveParams.seed")
+        _check_count(self.num_workers, "SolveParams.num_workers", 1)
+        if self.max_iterations is not None:
+            _check_count(self.max_iterations, "SolveParams.max_iterations", 0)
+        if not isinstance(self.deadline, Deadline):
+            raise TypeError(f"SolveParams.deadline must be a Deadline, got {type(self.deadline).__name__}")
 
     def started(self) -> SolveParams:
         """A copy whose deadline starts now (when none was set)."""

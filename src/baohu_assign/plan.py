@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import ctypes
+import errno
+import hashlib
+import io
 import json
 import os
-import tempfile
+import secrets
+import shutil
+import stat
+import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -16,6 +24,7 @@ import pandas as pd
 from . import __version__, costs
 from .compile import BranchProblem
 from .diagnose import BranchShortfall, diagnose
+from .errors import InputError, Issue
 from .explain import PIN_REASONS, branch_reasons, changed_mask
 from .network import NetworkSummary
 from .objective import evaluate
@@ -45,6 +54,14 @@ MEMBER_SUMMARY_COLUMNS = (
     "travel_m_per_week", "critical_households",
 )
 MEMBER_EXTRA_COLUMNS = ("name", "available", "mobile", "max_distance_m", "age", "hours_per_week")
+PLAN_FILES: tuple[str, ...] = ("assignments.csv", "members.csv", "report.json")
+"""The files every plan folder holds (written by :meth:`Plan.write`)."""
+FOLDER_FILES: tuple[str, ...] = (
+    *PLAN_FILES, "roster.xlsx", "map.html", "leaders.csv", "rollup_buildings.csv", "rollup_compounds.csv",
+)
+"""Every file name a plan folder's writer owns: written together, replaced together, never carried over."""
+PLAN_ID_LENGTH = 16
+"""Hex digits of a plan id (the start of a SHA-256)."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -74,7 +91,9 @@ class Plan:
     """Who looks after whom, with the reasons and the report.
 
     Built by :func:`~baohu_assign.solve` and :func:`~baohu_assign.rebalance`;
-    never mutated. Tables are computed on first access.
+    never mutated. Tables are computed on first access; ``assignments``,
+    ``members`` and ``report`` hand out copies, so changing what they return
+    never reaches the plan or the files :meth:`write` writes.
 
     Attributes
     ----------
@@ -102,6 +121,11 @@ class Plan:
     ) -> None:
         self.scenario = scenario
         self.results = results
+        for result in results:
+            # The tables are computed from these on first access: nobody may change them in between.
+            for array in (result.solution.member_of, result.solution.backup_of):
+                if array is not None:
+                    array.flags.writeable = False
         self.objective = objective
         self.strategy = strategy
         self.seed = seed
@@ -163,8 +187,18 @@ class Plan:
         return bool(current is not None and current.notna().any())
 
     # -- tables ---------------------------------------------------------------
-    @cached_property
+    @property
     def assignments(self) -> pd.DataFrame:
+        """One row per input household (then backup rows), as a copy of the plan's table."""
+        return _handed_out(self._assignments)
+
+    @property
+    def members(self) -> pd.DataFrame:
+        """One row per member with load, capacity and travel, as a copy of the plan's table."""
+        return _handed_out(self._members)
+
+    @cached_property
+    def _assignments(self) -> pd.DataFrame:
         hh = self.scenario.households
         rows = self._rows
         member_ids = np.append(self.scenario.members["member_id"].to_numpy(dtype=object), None)
@@ -199,7 +233,7 @@ class Plan:
         return combined.iloc[np.argsort(order, kind="stable")].reset_index(drop=True)
 
     @cached_property
-    def members(self) -> pd.DataFrame:
+    def _members(self) -> pd.DataFrame:
         mem = self.scenario.members
         hh = self.scenario.households
         rows = self._rows
@@ -245,7 +279,7 @@ class Plan:
     @property
     def primary(self) -> pd.DataFrame:
         """The assignments without backup rows: exactly one row per input household."""
-        frame = self.assignments
+        frame = self._assignments
         return frame[frame["role"].fillna("primary") != "backup"].reset_index(drop=True)
 
     def rollup(self, level: str = "building") -> pd.DataFrame:
@@ -274,7 +308,7 @@ class Plan:
 
     def explain(self, household_id: str) -> dict[str, Any]:
         """Why this household has this member (or none), as a record."""
-        frame = self.assignments
+        frame = self._assignments
         match = frame[frame["household_id"] == str(household_id)]
         if match.empty:
             raise KeyError(f"no household {household_id!r} in this plan")
@@ -294,8 +328,13 @@ class Plan:
         return merged[differs].reset_index(drop=True)
 
     # -- report -----------------------------------------------------------------
-    @cached_property
+    @property
     def report(self) -> Report:
+        """The :class:`~baohu_assign.report.Report` (``report.json``), as a copy of the plan's."""
+        return self._report.model_copy(deep=True)
+
+    @cached_property
+    def _report(self) -> Report:
         return self._build_report()
 
     def _build_report(self) -> Report:
@@ -444,7 +483,7 @@ class Plan:
     def _shortfall_lines(self, limit: int = 10) -> list[str]:
         """Summary lines: each short branch's shortfall and its best computed fix."""
         lines = []
-        shortfalls = self.report.shortfalls
+        shortfalls = self._report.shortfalls
         for s in shortfalls[:limit]:
             u = s.uncovered
             lines.append(
@@ -460,7 +499,7 @@ class Plan:
     # -- presentation -----------------------------------------------------------
     def summary(self) -> str:
         """A readable multi-line summary: coverage per tier, loads, travel, status, time."""
-        r = self.report
+        r = self._report
         hh = self.scenario.households
         lines = [
             f"baohu_assign {r.version}: {r.status.value} ({r.strategy} → "
@@ -480,8 +519,8 @@ class Plan:
             missing = getattr(unc, tier)
             share = 100.0 * (total - missing) / total if total else 100.0
             lines.append(f"  {tier:<9} {total - missing:>8,} / {total:,} covered ({share:.1f}%)")
-        util = self.members["utilisation"].dropna()
-        util = util[self.members.loc[util.index, "capacity"] > 0]
+        util = self._members["utilisation"].dropna()
+        util = util[self._members.loc[util.index, "capacity"] > 0]
         if len(util):
             q = util.quantile([0.1, 0.5, 0.9]).to_numpy()
             lines.append(
@@ -512,7 +551,7 @@ class Plan:
         return "\n".join(lines)
 
     def __repr__(self) -> str:
-        r = self.report
+        r = self._report
         crit_total = int((self.scenario.households["priority"] == "critical").sum())
         crit = crit_total - r.components.uncovered.critical
         crit_share = f"{100 * crit / crit_total:.0f}%" if crit_total else "n/a"
@@ -523,7 +562,7 @@ class Plan:
         )
 
     def _repr_html_(self) -> str:
-        r = self.report
+        r = self._report
         rows = "".join(
             f"<tr><td>{b.branch}</td><td>{b.engine}</td><td>{b.status.value}</td>"
             f"<td>{b.covered}/{b.households}</td><td>{b.travel_m_per_week / 1000:.1f}</td></tr>"
@@ -536,30 +575,80 @@ class Plan:
         )
 
     # -- files ------------------------------------------------------------------
-    def write(self, directory: str | Path) -> dict[str, Path]:
-        """Write assignments.csv, members.csv and report.json atomically.
+    def _table_bytes(self) -> tuple[bytes, bytes]:
+        """assignments.csv and members.csv as written (not kept: a large town's are tens of megabytes)."""
+        return (
+            _csv_text(self._assignments, self.scenario.household_columns).encode("utf-8"),
+            _csv_text(self._members, self.scenario.member_columns).encode("utf-8"),
+        )
+
+    @cached_property
+    def plan_id(self) -> str:
+        """The plan's identifier: the start of the SHA-256 of its assignments.csv and members.csv.
+
+        Two plans with the same assignments and member tables have the same
+        id, so a rerun with the same input, options and seed (when
+        ``report.reproducible``) gives the same id. ``report.json`` carries
+        it (key ``plan_id``).
+        """
+        return _plan_id(*self._table_bytes())
+
+    def write(self, directory: str | Path, *, extra: Mapping[str, str | bytes] | None = None) -> dict[str, Path]:
+        """Write the plan folder as one unit: assignments.csv, members.csv, report.json and ``extra``.
 
         With a place hierarchy (``locations``) also ``rollup_buildings.csv``
         and ``rollup_compounds.csv`` (:meth:`rollup`). CSVs are UTF-8 with a
-        byte-order mark so Excel opens Chinese text correctly. Returns the
-        paths written.
+        byte-order mark so Excel opens Chinese text correctly.
+
+        The folder is written whole or not at all: every file goes into a
+        temporary sibling folder, which then takes the folder's place in one
+        rename, so a reader (or a run killed at any moment) sees the previous
+        plan folder or this one, never a mix. Files of the folder that the
+        writer does not own (anything but :data:`FOLDER_FILES`) and
+        sub-folders are carried into the new folder; an owned file this call
+        does not write (say, the map of an earlier run) is dropped with the
+        old plan. ``report.json`` gets ``plan_id`` (:attr:`plan_id`) and
+        ``files`` (the SHA-256 of every other file written), which
+        :func:`read_plan_folder` checks. Files follow the umask (as any file
+        writer: 0644 under umask 022).
+
+        Parameters
+        ----------
+        directory
+            The plan folder; created when missing (with its parents).
+            Neither the current folder nor one holding it (it is replaced).
+        extra
+            More files of the same plan, written in the same unit: file name
+            (one of :data:`FOLDER_FILES` other than the plan's own, e.g.
+            ``"roster.xlsx"`` from :func:`baohu_assign.roster.roster_bytes`)
+            to its content (text is written as UTF-8).
+
+        Returns
+        -------
+        dict of str to pathlib.Path
+            The files written, keyed by name without extension
+            (``assignments``, ``members``, ``report``, ``rollup_buildings``, ``roster``, …).
         """
-        out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
-        paths = {
-            "assignments": out / "assignments.csv",
-            "members": out / "members.csv",
-            "report": out / "report.json",
-        }
-        _atomic_write(paths["assignments"], _csv_text(self.assignments, self.scenario.household_columns))
-        _atomic_write(paths["members"], _csv_text(self.members, self.scenario.member_columns))
-        report = json.dumps(self.report.model_dump(mode="json"), ensure_ascii=False, indent=2, sort_keys=True)
-        _atomic_write(paths["report"], report + "\n")
+        assignments, members = self._table_bytes()
+        self.__dict__["plan_id"] = _plan_id(assignments, members)  # what plan_id would compute again
+        files: dict[str, bytes] = {"assignments.csv": assignments, "members.csv": members}
         if self.scenario.locations is not None:
             for level, name in (("building", "rollup_buildings"), ("compound", "rollup_compounds")):
-                paths[name] = out / f"{name}.csv"
-                _atomic_write(paths[name], _csv_text(self.rollup(level), {}))
-        return paths
+                files[f"{name}.csv"] = _csv_text(self.rollup(level), {}).encode("utf-8")
+        for name, content in (extra or {}).items():
+            if name not in FOLDER_FILES or name in PLAN_FILES or name in files:
+                allowed = [n for n in FOLDER_FILES if n not in PLAN_FILES and n not in files]
+                raise ValueError(f"extra: cannot write {name!r} into a plan folder; choose from {allowed}")
+            files[name] = content.encode("utf-8") if isinstance(content, str) else bytes(content)
+        report = self._report.model_dump(mode="json")
+        report["plan_id"] = self.plan_id
+        report["files"] = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
+        text = json.dumps(report, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+        files["report.json"] = text.encode("utf-8")
+        write_folder(directory, files)
+        order = ("assignments.csv", "members.csv", "report.json")
+        names = [*order, *(n for n in files if n not in order)]
+        return {Path(name).stem: Path(directory) / name for name in names}
 
 
 def _extra_columns(frame: pd.DataFrame, known: tuple[str, ...]) -> list[str]:
@@ -595,22 +684,317 @@ def _csv_text(frame: pd.DataFrame, original_names: dict[str, str]) -> str:
     return "\ufeff" + out.to_csv(index=False, lineterminator="\n")
 
 
+def _handed_out(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of one of the plan's tables that the caller may change freely.
+
+    Under pandas copy-on-write (the default from pandas 3) a shallow copy is
+    enough and costs nothing until the caller writes to it; otherwise the
+    data are copied.
+    """
+    return frame.copy(deep=not _COPY_ON_WRITE)
+
+
+_COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3 or bool(pd.get_option("mode.copy_on_write") is True)
+
+
+def _plan_id(assignments: bytes, members: bytes) -> str:
+    digest = hashlib.sha256()
+    for data in (assignments, members):
+        digest.update(len(data).to_bytes(8, "big"))
+        digest.update(data)
+    return digest.hexdigest()[:PLAN_ID_LENGTH]
+
+
+# -- reading a plan folder -----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class PlanFolder:
+    """A plan folder read back and checked by :func:`read_plan_folder`.
+
+    Attributes
+    ----------
+    path
+        The folder.
+    assignments, members
+        assignments.csv and members.csv with every cell as text (ids keep
+        their leading zeros; an empty cell is ``""``).
+    report
+        report.json as a dict.
+    plan_id
+        The plan id the folder was written with; ``None`` for a folder
+        written before plan ids existed (its files cannot be checked).
+    """
+
+    path: Path
+    assignments: pd.DataFrame
+    members: pd.DataFrame
+    report: dict[str, Any]
+    plan_id: str | None
+
+
+def read_plan_folder(path: str | Path) -> PlanFolder:
+    """Read a plan folder (:meth:`Plan.write`, ``baohu-assign solve --out``), checking its files agree.
+
+    Every file listed in report.json's ``files`` must be present with the
+    content it was written with, and ``plan_id`` must be that of
+    assignments.csv and members.csv: a folder whose files come from
+    different plans (copied together by hand, or edited) is refused rather
+    than read as one plan. Files written into the folder afterwards (say,
+    :func:`~baohu_assign.roster.write_roster` on its own) are not checked.
+
+    Parameters
+    ----------
+    path
+        The plan folder.
+
+    Returns
+    -------
+    PlanFolder
+        Its tables and report.
+
+    Raises
+    ------
+    InputError
+        The folder or one of :data:`PLAN_FILES` is missing, a file cannot
+        be read, or the files do not belong to one plan (the message names
+        the file).
+    """
+    folder = Path(path)
+    if not folder.is_dir():
+        raise InputError(Issue(str(folder), None, None, "plan folder not found"))
+    missing = [name for name in PLAN_FILES if not (folder / name).is_file()]
+    if missing:
+        raise InputError(Issue(
+            str(folder), None, None,
+            f"not a plan folder: missing {', '.join(missing)} "
+            "(a plan folder is what `baohu-assign solve --out DIR` or Plan.write writes)",
+        ))
+    raw = {name: (folder / name).read_bytes() for name in PLAN_FILES}
+    report_path = folder / "report.json"
+    try:
+        report = json.loads(raw["report.json"].decode("utf-8-sig"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(Issue(str(report_path), None, None, f"not valid JSON: {exc}")) from None
+    if not isinstance(report, dict):
+        raise InputError(Issue(str(report_path), None, None, "not a plan report (expected a JSON object)"))
+    plan_id = _check_folder_agrees(folder, report, raw)
+    return PlanFolder(
+        path=folder,
+        assignments=_read_text_csv(folder / "assignments.csv", raw["assignments.csv"]),
+        members=_read_text_csv(folder / "members.csv", raw["members.csv"]),
+        report=report,
+        plan_id=plan_id,
+    )
+
+
+def _check_folder_agrees(folder: Path, report: dict[str, Any], raw: dict[str, bytes]) -> str | None:
+    plan_id, digests = report.get("plan_id"), report.get("files")
+    if plan_id is None and digests is None:
+        return None  # written before plan ids: nothing to check against
+    written = f"is not the file written with plan {plan_id} (report.json): changed since, or from another plan"
+    advice = "; this folder's files do not belong to one plan: write the plan again"
+    if not isinstance(digests, dict) or not isinstance(plan_id, str):
+        raise InputError(Issue(str(folder / "report.json"), None, None, "plan_id or files malformed" + advice))
+    for name, digest in sorted(digests.items()):
+        target = folder / str(name)
+        if not target.is_file():
+            raise InputError(Issue(str(target), None, None, f"missing, though written with plan {plan_id}" + advice))
+        data = raw.get(name)
+        if hashlib.sha256(data if data is not None else target.read_bytes()).hexdigest() != digest:
+            raise InputError(Issue(str(target), None, None, written + advice))
+    if _plan_id(raw["assignments.csv"], raw["members.csv"]) != plan_id:
+        raise InputError(Issue(str(folder / "assignments.csv"), None, None, written + advice))
+    return plan_id
+
+
+def _read_text_csv(path: Path, data: bytes) -> pd.DataFrame:
+    try:
+        # Ids are text (leading zeros survive); empty cells stay "" rather than NaN.
+        frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise InputError(Issue(str(path), None, None, f"cannot read as CSV: {exc}")) from None
+    return frame.astype(object)
+
+
+# -- writing files and folders -------------------------------------------------------
+#
+# One writer: every output file is created by _write_new (mode 0666, so the
+# umask decides, as for any file writer), either straight into a temporary
+# folder that becomes the plan folder (write_folder), or as a temporary file
+# renamed over a single file (_atomic_write_bytes).
+
+_RENAME_EXCHANGE = 2  # renameat2 flag (Linux): swap two paths in one step
+_AT_FDCWD = -100
+
+
+def write_folder(directory: str | Path, files: Mapping[str, bytes]) -> Path:
+    """Replace a folder's owned files by ``files`` as one unit; see :meth:`Plan.write`.
+
+    Parameters
+    ----------
+    directory
+        The folder; created with its parents when missing.
+    files
+        File name (no folder) to content.
+
+    Returns
+    -------
+    pathlib.Path
+        The folder written (symbolic links resolved).
+
+    Notes
+    -----
+    Steps: a temporary sibling ``.NAME.writing-*`` receives ``files``, then
+    hard links (copies where links are impossible) of the entries of the
+    old folder that the writer does not own; it then swaps places with the
+    folder in one rename (Linux ``renameat2`` exchange) and the old folder
+    is deleted. Where no atomic exchange exists (not Linux, or a file system
+    without it) the old folder is first renamed aside: for that instant the
+    folder is absent, never mixed. Leftover ``.NAME.writing-*`` folders of a
+    killed run are removed by the next write.
+    """
+    out = Path(os.path.abspath(directory)).resolve()
+    _refuse_folder(out, directory)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for leftover in sorted(out.parent.glob(f".{out.name}.writing-*")):
+        if leftover.name.endswith("-old") and not out.exists():
+            os.rename(leftover, out)  # killed between the two renames of a swap without exchange
+        else:
+            _remove_tree(leftover)
+    staging = out.parent / f".{out.name}.writing-{secrets.token_hex(6)}"
+    try:
+        os.mkdir(staging, 0o777)
+    except PermissionError:
+        raise InputError(Issue(str(directory), None, None,
+                               f"cannot create a folder in {out.parent} (permission denied): the plan folder "
+                               "is written beside itself and then swapped in; choose a folder whose parent "
+                               "you may write to")) from None
+    replaced = False
+    try:
+        if out.is_dir():
+            os.chmod(staging, stat.S_IMODE(out.stat().st_mode))
+        for name, data in files.items():
+            _write_new(staging / name, data)
+        if out.is_dir():
+            for entry in sorted(os.scandir(out), key=lambda e: e.name):
+                if not _owned(entry.name) and entry.name not in files:
+                    _carry_entry(Path(entry.path), staging / entry.name)
+        _fsync_dir(staging)
+        replaced = _swap(staging, out)
+    finally:
+        # After the swap the staging name holds the old folder; before it, a partial new one.
+        _remove_tree(staging)
+        if replaced:
+            _fsync_dir(out.parent)
+    return out
+
+
+def _owned(name: str) -> bool:
+    """Whether the folder writer owns a file name (its files and the temporary files of the file writer)."""
+    return name in FOLDER_FILES or any(name.startswith(f".{owned}.") for owned in FOLDER_FILES)
+
+
+def _refuse_folder(out: Path, given: str | Path) -> None:
+    cwd = Path.cwd().resolve()
+    if out == cwd or out in cwd.parents:
+        raise InputError(Issue(str(given), None, None,
+                               "the plan folder is replaced as a whole, so it cannot be the current folder or "
+                               "hold it; choose a sub-folder such as out/"))
+    if out.exists() and not out.is_dir():
+        raise InputError(Issue(str(given), None, None, "exists and is not a folder"))
+    if out.is_dir() and os.path.ismount(out):
+        raise InputError(Issue(str(given), None, None,
+                               "is a mount point and cannot be replaced; choose a sub-folder"))
+
+
+def _write_new(path: Path, data: bytes) -> None:
+    """Create ``path`` (it must not exist) with ``data``, durably; its mode follows the umask."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    handle = os.open(path, flags, 0o666)
+    with os.fdopen(handle, "wb") as stream:
+        stream.write(data)
+        stream.flush()
+        os.fsync(stream.fileno())
+
+
+def _carry_entry(source: Path, target: Path) -> None:
+    """Bring a file or folder the writer does not own into the new folder: hard links, copies where impossible."""
+    if source.is_dir() and not source.is_symlink():
+        shutil.copytree(source, target, symlinks=True, copy_function=_link_or_copy)
+    else:
+        _link_or_copy(source, target)
+
+
+def _link_or_copy(source: str | Path, target: str | Path) -> None:
+    try:
+        os.link(source, target, follow_symlinks=False)
+    except OSError:
+        shutil.copy2(source, target, follow_symlinks=False)
+
+
+def _swap(staging: Path, out: Path) -> bool:
+    """Put ``staging`` where ``out`` is; ``staging`` then names the old folder (if any). True once done."""
+    if not out.exists():
+        os.rename(staging, out)
+        return True
+    if _exchange(staging, out):
+        return True
+    aside = staging.with_name(staging.name + "-old")
+    os.rename(out, aside)
+    os.rename(staging, out)
+    os.rename(aside, staging)
+    return True
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (Linux renameat2); False where the system cannot."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, os.strerror(code), str(b))
+
+
+def _remove_tree(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a folder's entries durable (where the system allows opening folders)."""
+    try:
+        handle = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(handle)
+    except OSError:
+        pass
+    finally:
+        os.close(handle)
+
+
 def _atomic_write(path: Path, text: str) -> None:
     """Write UTF-8 text atomically (see :func:`_atomic_write_bytes`)."""
     _atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside ``path``, then rename over it, so a
-    killed run never leaves a half-written file."""
+    """Write one file to a temporary file beside ``path``, then rename over it,
+    so a killed run never leaves a half-written file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    temp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
     try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
+        _write_new(temp, data)
         os.replace(temp, path)
     except BaseException:
-        Path(temp).unlink(missing_ok=True)
+        temp.unlink(missing_ok=True)
         raise

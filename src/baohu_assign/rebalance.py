@@ -15,7 +15,7 @@ from .load import read_table
 from .params import SolveParams
 from .plan import Plan
 from .scenario import Scenario
-from .solve import solve
+from .solve import check_scenario, solve
 from .validate import InputWarning
 
 __all__ = ["REBALANCE_WARNINGS", "current_members", "rebalance"]
@@ -33,7 +33,7 @@ def rebalance(
     objective: str = "min-churn",
     strategy: str = "auto",
     time_limit: float | None = None,
-    seed: int = 0,
+    seed: int | None = None,
     params: SolveParams | None = None,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> Plan:
@@ -79,6 +79,7 @@ def rebalance(
         ``current`` is a path that does not hold a readable plan (the message
         names file, row and column).
     """
+    check_scenario(scenario)
     added: list[InputWarning] = []
     if current is not None:
         scenario, added = _with_current(scenario, current)

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .explain import PIN_REASONS
-from .plan import _atomic_write_bytes
+from .plan import ASSIGNMENT_COLUMNS, HOUSEHOLD_COLUMNS, _atomic_write_bytes
 
 if TYPE_CHECKING:
     from openpyxl.worksheet.worksheet import Worksheet
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["PRIORITY_ZH", "REASON_ZH", "reason_zh", "sheet_names", "write_roster"]
+__all__ = ["PRIORITY_ZH", "REASON_ZH", "reason_zh", "roster_bytes", "sheet_names", "write_roster"]
 
 PRIORITY_ZH: dict[str, str] = {"normal": "普通", "elevated": "关注", "critical": "重点"}
 """Priority tier → the word printed in the roster."""
@@ -84,6 +84,9 @@ _OBJECTIVE_ZH = {"balanced": "均衡负担", "distance": "路程最短", "min-ch
 _ROLE_PRIMARY, _ROLE_BACKUP, _ROLE_UNCOVERED = "包户", "备用联系人", "未覆盖"
 _TIER_ORDER = {"critical": 0, "elevated": 1, "normal": 2}
 _ADDRESS_COLUMNS = ("address", "地址", "住址", "家庭住址")
+ROWS_PER_PAGE = 40
+"""Household rows a printed page of a branch sheet surely holds below its repeated title rows
+(A4 portrait, 15-point rows, before fitting to the width, which only shrinks them)."""
 _FIXED_TIME = _dt.datetime(2020, 1, 1)  # stable bytes: no clock in the file
 _ZIP_TIME = (2020, 1, 1, 0, 0, 0)
 _INVALID_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
@@ -182,10 +185,11 @@ class _Columns:
     size: bool
     address: str | None
     backups: bool
+    extra: tuple[tuple[str, str], ...] = ()  # other input columns: (column, header as in the input)
 
 
 def write_roster(plan: Plan, path: str | Path, *, leaders: pd.DataFrame | None = None) -> Path:
-    """Write the printable roster ``roster.xlsx`` of a plan.
+    """Write the printable roster ``roster.xlsx`` of a plan (:func:`roster_bytes`).
 
     Parameters
     ----------
@@ -193,7 +197,34 @@ def write_roster(plan: Plan, path: str | Path, *, leaders: pd.DataFrame | None =
         The plan from :func:`~baohu_assign.solve` or :func:`~baohu_assign.rebalance`.
     path
         The file to write, or an existing folder (``roster.xlsx`` is written
-        into it). Written atomically: a reader never sees half a file.
+        into it). Written atomically: a reader never sees half a file. To
+        write it as part of a plan folder, in one unit with the plan's other
+        files, pass ``roster_bytes(plan)`` to :meth:`~baohu_assign.plan.Plan.write`
+        instead (``extra={"roster.xlsx": ...}``).
+    leaders
+        As for :func:`roster_bytes`.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+    """
+    target = Path(path)
+    if target.is_dir():
+        target = target / "roster.xlsx"
+    data = roster_bytes(plan, leaders=leaders)
+    _atomic_write_bytes(target, data)
+    logger.info("wrote %s: %d bytes", target, len(data))
+    return target
+
+
+def roster_bytes(plan: Plan, *, leaders: pd.DataFrame | None = None) -> bytes:
+    """The printable roster ``roster.xlsx`` of a plan, as the bytes of the workbook.
+
+    Parameters
+    ----------
+    plan
+        The plan from :func:`~baohu_assign.solve` or :func:`~baohu_assign.rebalance`.
     leaders
         Building and compound leaders from
         :func:`baohu_assign.leaders.choose_leaders`; when given (and not
@@ -201,8 +232,8 @@ def write_roster(plan: Plan, path: str | Path, *, leaders: pd.DataFrame | None =
 
     Returns
     -------
-    pathlib.Path
-        The file written.
+    bytes
+        The workbook; the same plan gives the same bytes.
 
     Notes
     -----
@@ -211,23 +242,23 @@ def write_roster(plan: Plan, path: str | Path, *, leaders: pd.DataFrame | None =
     and their reasons. Then one sheet per branch (sorted by name): each member
     as a shaded row (name, id, capacity, load) followed by their households
     (id, head, priority 普通/关注/重点, visits per week, distance, the backup
-    contact when there is one, and size and address when the input had them),
-    the households they back up marked 备用联系人, and a section 未覆盖 with the
+    contact when there is one, size and address when the input had them, then
+    every other input column, such as 电话, under its own header), the
+    households they back up marked 备用联系人, and a section 未覆盖 with the
     households left without a contact and why; one that just lost its contact
     (``changed``) names it in 备注: 原联系人. With current members, 汇总 and
     each branch sheet count the changed households (联系人变动): the same set
     as the ``changed`` column of assignments.csv. Every household is printed once
     as 包户 or 未覆盖. Pages are A4 portrait, fitted to the width, with the title
-    rows repeated and gridlines printed.
+    rows repeated and gridlines printed; a page break comes before a member
+    whose block would not fit on the rest of the page, so a block of at most
+    :data:`ROWS_PER_PAGE` rows is never split.
     """
     try:
         from openpyxl import Workbook
     except ImportError:  # a declared dependency, but say what to do if it is missing
         raise ImportError("writing roster.xlsx needs openpyxl (pip install openpyxl)") from None
 
-    target = Path(path)
-    if target.is_dir():
-        target = target / "roster.xlsx"
     primary = plan.primary
     assignments = plan.assignments
     members = plan.members
@@ -238,11 +269,16 @@ def write_roster(plan: Plan, path: str | Path, *, leaders: pd.DataFrame | None =
     backup_of = dict(zip(backup_rows["household_id"].astype(str), backup_rows["member_id"].astype(str)))
     input_columns = set(plan.scenario.household_columns) or set(hh.columns)
     address = next((c for c in _ADDRESS_COLUMNS if c in input_columns and c in primary.columns), None)
+    known = {*ASSIGNMENT_COLUMNS, *HOUSEHOLD_COLUMNS, address}
     columns = _Columns(
         head="head_name" in input_columns and "head_name" in primary.columns,
         size="size" in input_columns and "size" in primary.columns,
         address=address,
         backups=bool(backup_of),
+        extra=tuple(
+            (c, str(plan.scenario.household_columns.get(c, c)))
+            for c in primary.columns if c in input_columns and c not in known
+        ),
     )
     display = _member_names(members)
 
@@ -263,9 +299,8 @@ def write_roster(plan: Plan, path: str | Path, *, leaders: pd.DataFrame | None =
     book.properties.created = _FIXED_TIME
     book.properties.modified = _FIXED_TIME
     data = _stable_xlsx_bytes(book)
-    _atomic_write_bytes(target, data)
-    logger.info("wrote %s: %d branch sheets, %d bytes", target, len(branches), len(data))
-    return target
+    logger.info("roster: %d branch sheets, %d bytes", len(branches), len(data))
+    return data
 
 
 # -- summary -------------------------------------------------------------------------
@@ -358,6 +393,9 @@ def _branch_headers(columns: _Columns) -> list[str]:
         headers.append("人数")
     if columns.address:
         headers.append("地址")
+    for _, header in columns.extra:
+        # An input column named like one of ours (say 备注) keeps its name, marked as the input's.
+        headers.append(header if header not in headers and header != "备注" else f"{header}（原表）")
     headers.append("备注")
     return headers
 
@@ -408,6 +446,7 @@ def _write_branch(
     thin = Side(style="thin", color="808080")
     row = 4
     number = 0
+    page_rows = 0  # rows on the current printed page below the title rows
     idle: list[str] = []
     active = set(mine.loc[mine["capacity"] > 0, "member_id"].astype(str))
     for record in mine.to_dict("records"):
@@ -417,6 +456,7 @@ def _write_branch(
         if own is None and not extra:
             idle.append(mid)
             continue
+        page_rows = _keep_together(ws, row, 1 + (0 if own is None else len(own)) + len(extra), page_rows)
         load = int(record["households"])
         capacity = int(record["capacity"])
         text = f"党员：{display[mid]}　编号：{mid}　包户上限：{capacity} 户　已包：{load} 户"
@@ -501,6 +541,9 @@ def _household_row(
         values.append(_number(_get(household, "size")))
     if columns.address:
         values.append(_text(_get(household, columns.address)))
+    for column, _ in columns.extra:
+        value = _get(household, column)
+        values.append(value if isinstance(value, (int, float)) and _present(value) else _text(value))
     if role == _ROLE_BACKUP:
         note = f"主联系人：{display.get(str(member), str(member))}" if _present(member) else ""
     else:
@@ -514,6 +557,22 @@ def _household_row(
             note = "；".join(part for part in (f"原联系人：{who}", note) if part)
     values.append(note or None)
     return values
+
+
+def _keep_together(ws: Worksheet, row: int, block: int, used: int) -> int:
+    """Break the page before ``row`` when a block of ``block`` rows would not fit on the rest of it.
+
+    ``used``: rows since the last break; returns them after the block. A
+    block longer than a page starts on a page of its own and the next block
+    on a new one, so between two breaks there is never more than a page or
+    a single block.
+    """
+    from openpyxl.worksheet.pagebreak import Break
+
+    if used and used + block > ROWS_PER_PAGE:
+        ws.row_breaks.append(Break(id=row - 1))  # the break follows row - 1
+        used = 0
+    return used + block
 
 
 def _branch_widths(headers: Sequence[str]) -> dict[int, float]:

@@ -48,7 +48,7 @@ from . import engines
 from .compile import BranchProblem, compile_scenario, with_balance
 from .errors import EngineError, EngineUnavailable
 from .objective import evaluate
-from .params import Deadline, SolveParams
+from .params import Deadline, SolveParams, check_seed, check_time_limit
 from .plan import BranchResult, Plan
 from .problem import OBJECTIVES
 from .report import Status
@@ -112,7 +112,7 @@ def solve(
     objective: str = "balanced",
     strategy: str = "auto",
     time_limit: float | None = None,
-    seed: int = 0,
+    seed: int | None = None,
     params: SolveParams | None = None,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> Plan:
@@ -138,12 +138,13 @@ def solve(
         deterministic work budget, so the plan is reproducible (a safety net
         of :data:`SEARCH_SAFETY_SECONDS` aside, reported when it binds).
     seed
-        Seed of every random choice. Without a time limit the same input,
-        seed and package versions give the identical plan (``report.reproducible``
-        says whether this run is guaranteed to).
+        Seed of every random choice, a whole number >= 0; ``None`` (default):
+        ``params.seed``, or 0 without ``params``. Without a time limit the
+        same input, seed and package versions give the identical plan
+        (``report.reproducible`` says whether this run is guaranteed to).
     params
         Advanced engine parameters; ``time_limit`` and ``seed`` override
-        theirs when given. ``max_iterations`` replaces every search branch's
+        theirs when given (not ``None``). ``max_iterations`` replaces every search branch's
         work budget (and caps greedy's local search); with it, a time limit
         is only a safety net, as without one.
     progress
@@ -156,6 +157,17 @@ def solve(
     Plan
         Immutable result: assignments, member summary, report.
 
+    Raises
+    ------
+    TypeError
+        An argument of the wrong type (``scenario`` not a
+        :class:`~baohu_assign.scenario.Scenario`, ``time_limit`` not a number,
+        ``seed`` not a whole number, ``params`` not a
+        :class:`~baohu_assign.params.SolveParams`, ``progress`` not callable);
+        the message names it.
+    ValueError
+        An argument out of range or not among the choices; the message names it.
+
     Examples
     --------
     >>> import baohu_assign as ba
@@ -164,15 +176,27 @@ def solve(
     >>> plan.report.status.value
     'optimal'
     """
-    if objective not in OBJECTIVES:
+    check_scenario(scenario)
+    if not isinstance(objective, str) or objective not in OBJECTIVES:
         raise ValueError(f"unknown objective {objective!r}; choose from {list(OBJECTIVES)}")
-    if strategy not in engines.STRATEGIES:
+    if not isinstance(strategy, str) or strategy not in engines.STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}; choose from {list(engines.STRATEGIES)}")
-    if time_limit is not None and time_limit < 0:
-        raise ValueError(f"time_limit must be >= 0 seconds, got {time_limit}")
+    time_limit = check_time_limit(time_limit)
+    if seed is not None:
+        seed = check_seed(seed)
+    if params is not None and not isinstance(params, SolveParams):
+        raise TypeError(f"params must be a SolveParams or None, got {type(params).__name__}")
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be callable or None, got {type(progress).__name__}")
     started = time.perf_counter()
     base = params or SolveParams()
-    base = replace(base, seed=seed, time_limit=time_limit if time_limit is not None else base.time_limit)
+    # An argument left at None keeps what params says.
+    base = replace(
+        base,
+        seed=base.seed if seed is None else seed,
+        time_limit=base.time_limit if time_limit is None else time_limit,
+    )
+    seed = base.seed
 
     if progress is not None:
         progress("arcs", 0, 0)
@@ -238,9 +262,18 @@ def solve(
         objective=objective,
         strategy=strategy,
         seed=seed,
-        time_limit=time_limit,
+        time_limit=base.time_limit,
         wall_s=time.perf_counter() - started,
     )
+
+
+def check_scenario(scenario: object, name: str = "scenario") -> None:
+    """TypeError naming ``name`` unless ``scenario`` is a :class:`~baohu_assign.scenario.Scenario`."""
+    if not isinstance(scenario, Scenario):
+        raise TypeError(
+            f"{name} must be a baohu_assign.Scenario (build it with Scenario.from_csv or "
+            f"Scenario.from_frames), got {type(scenario).__name__}"
+        )
 
 
 def _search_weight(branch: BranchProblem) -> int:

@@ -12,7 +12,8 @@ is given.
 What the map shows: members as large dots, households as small dots in their
 member's colour with a line to the member, critical households with a red
 ring, uncovered households in yellow with a black edge, backups as dashed
-lines; one layer per branch, a layer switcher, a scale and a bilingual legend.
+lines; one layer per branch, a layer switcher, a scale and a bilingual legend
+(bottom right, folded by a click on its title; the first view keeps the data above it).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["member_colours", "write_map"]
+__all__ = ["map_html", "member_colours", "write_map"]
 
 LEAFLET_VERSION = "1.9.4"
 _TIER = {"normal": 0, "elevated": 1, "critical": 2}
@@ -109,12 +110,23 @@ def write_map(plan: Plan, path: str | Path, *, tile_url: str | None = None) -> P
     target = Path(path)
     if target.is_dir():
         target = target / "map.html"
+    page = map_html(plan, tile_url=tile_url)
+    _atomic_write(target, page)
+    logger.info("wrote %s: %d bytes", target, len(page.encode("utf-8")))
+    return target
+
+
+def map_html(plan: Plan, *, tile_url: str | None = None) -> str:
+    """The self-contained map ``map.html`` of a plan, as text (see :func:`write_map`).
+
+    To write it as part of a plan folder, in one unit with the plan's other
+    files, pass it to :meth:`~baohu_assign.plan.Plan.write`
+    (``extra={"map.html": map_html(plan)}``).
+    """
     data = _map_data(plan, tile_url)
     page = _page(data)
-    _atomic_write(target, page)
-    logger.info("wrote %s: %d households, %d members, %d bytes",
-                target, len(data["h"]), len(data["m"]), len(page.encode("utf-8")))
-    return target
+    logger.info("map: %d households, %d members", len(data["h"]), len(data["m"]))
+    return page
 
 
 # -- data ----------------------------------------------------------------------------
@@ -253,7 +265,11 @@ html, body { height: 100%; margin: 0; font: 13px/1.4 "Microsoft YaHei", "PingFan
 #map { position: absolute; inset: 0; background: #f2f1ec; }
 .baohu-legend { background: rgba(255,255,255,0.94); padding: 8px 10px; border-radius: 4px;
   box-shadow: 0 1px 4px rgba(0,0,0,0.3); line-height: 1.6; max-width: 290px; }
-.baohu-legend h4 { margin: 0 0 4px; font-size: 14px; }
+.baohu-legend h4 { margin: 0 0 4px; font-size: 14px; cursor: pointer; user-select: none; }
+.baohu-legend .fold::after { content: "▾"; }
+.baohu-legend.folded .fold::after { content: "▸"; }
+.baohu-legend.folded h4 { margin: 0; }
+.baohu-legend.folded .legend-body { display: none; }
 .baohu-legend svg { vertical-align: middle; margin-right: 6px; }
 .baohu-legend .count { color: #555; }
 .leaflet-control-layers-list { max-height: 60vh; overflow-y: auto; }
@@ -379,13 +395,6 @@ _APP_JS = r"""
   });
   L.control.layers(null, overlays, {collapsed: false, position: "topright"}).addTo(map);
   L.control.scale({imperial: false}).addTo(map);
-  if (bounds.isValid()) {
-    map.fitBounds(bounds, {paddingTopLeft: [60, 20], paddingBottomRight: [20, 20]});
-  } else {
-    map.setView([0, 0], 2);
-  }
-  var r0 = memberRadius();
-  memberDots.forEach(function (d) { d.setRadius(r0); });
 
   function dot(fill, stroke, width, r, dash) {
     var s = 2 * (r + width);
@@ -398,10 +407,13 @@ _APP_JS = r"""
       (dash ? ' stroke-dasharray="4 3"' : "") + "/></svg>";
   }
   var uncovered = counts.reduce(function (a, c) { return a + c.u; }, 0);
-  var legend = L.control({position: "bottomleft"});
+  // The legend sits bottom right, folds away on a click on its title, and the first view keeps
+  // the data above it (the scale bar has the bottom left).
+  var legend = L.control({position: "bottomright"});
   legend.onAdd = function () {
     var div = L.DomUtil.create("div", "baohu-legend");
-    div.innerHTML = "<h4>联户地图 Assignment map</h4>" +
+    div.innerHTML = '<h4 title="点击收起或展开 Click to fold or unfold">联户地图 Assignment map ' +
+      '<span class="fold"></span></h4><div class="legend-body">' +
       '<div class="count">' + H.length + " 户 households · " + M.length + " 名党员 members · " +
       uncovered + " 户未覆盖 uncovered</div>" +
       "<div>" + dot("#1f77b4", "#111", 2, 6) + "党员 Party member</div>" +
@@ -410,11 +422,21 @@ _APP_JS = r"""
       "<div>" + dot("#1f77b4", "#e00000", 2.5, 5) + "重点户 Critical household</div>" +
       "<div>" + dot("#ffd400", "#000", 2, 6) + "未覆盖户 Uncovered household</div>" +
       "<div>" + line(false) + "党员 → 联系户 Member → household</div>" +
-      (Object.keys(backupLines).length ? "<div>" + line(true) + "备用联系人 Backup contact</div>" : "");
+      (Object.keys(backupLines).length ? "<div>" + line(true) + "备用联系人 Backup contact</div>" : "") +
+      "</div>";
+    div.querySelector("h4").addEventListener("click", function () { div.classList.toggle("folded"); });
     L.DomEvent.disableClickPropagation(div);
     return div;
   };
   legend.addTo(map);
+  var legendHeight = legend.getContainer().offsetHeight;
+  if (bounds.isValid()) {
+    map.fitBounds(bounds, {paddingTopLeft: [60, 20], paddingBottomRight: [20, legendHeight + 30]});
+  } else {
+    map.setView([0, 0], 2);
+  }
+  var r0 = memberRadius();
+  memberDots.forEach(function (d) { d.setRadius(r0); });
 })();
 """
 
