@@ -158,3 +158,9 @@ def test_balance_of_a_unit_over_capacity_has_one_definition():
     assert evaluate(problem, member_of).balance == int(steps.sum())
     assert problem.load_allowed(member_of).all()
     assert not problem.load_allowed(np.r_[member_of[:-1], -1]).all()  # part of the unit breaks the rule
+
+
+def test_summary_names_the_members_over_capacity():
+    members, households = community()
+    plan = ba.solve(ba.Scenario.from_frames(members, households), seed=0)
+    assert f"{UNITS} members take one whole unit over capacity" in plan.summary()

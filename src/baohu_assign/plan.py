@@ -479,6 +479,8 @@ class Plan:
             lines.append(
                 f"  utilisation p10 {q[0]:.0%}  median {q[1]:.0%}  p90 {q[2]:.0%}  max {util.max():.0%}"
             )
+        if r.counts.members_over_capacity_unit:
+            lines.append(f"  {r.counts.members_over_capacity_unit:,} members take one whole unit over capacity")
         lines.append(f"  weekly travel {r.components.travel_m_per_week / 1000:,.1f} km (visits × distance)")
         if self._current_given:
             lines.append(
