@@ -581,6 +581,10 @@ class _Engine:
         fits = self._group_fits(g) & allowed
         if fits.any():
             cost = np.where(fits, self.g_cost[g] + self._group_add_cost(g, members), _INF)
+            if self.over_ok:
+                # Coverage first: use the least capacity (a unit over capacity takes all of a member's).
+                used = np.minimum(w, self.cap0[members])
+                cost = np.where(fits & (used == used[fits].min()), cost, _INF)
             self._set_group(g, int(np.argmin(cost)))
             return True
         if int((self.cap - self.load).sum()) < w and not self.over_ok:
