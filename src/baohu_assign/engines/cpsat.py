@@ -312,11 +312,6 @@ def _balance_tables(problem: Problem) -> list[np.ndarray]:
     ]
 
 
-def _over_balance(problem: Problem, units: _Units) -> np.ndarray:
-    """int64[O]: balance term of the member of each over option carrying that unit alone (0 otherwise)."""
-    return units.option_over_balance
-
-
 def _backups_are_safe(problem: Problem) -> bool:
     """Whether the tier penalties dominate every backup term, so one model is lexicographic.
 
@@ -482,7 +477,7 @@ def _lp_relaxation(problem: Problem, units: _Units, time_limit: float | None) ->
         step_cost = np.zeros(0, dtype=np.int64)
     S = step_member.shape[0]
     n = O + Y + S
-    option_cost = units.option_cost + _over_balance(problem, units)
+    option_cost = units.option_cost + units.option_over_balance
     cost = np.concatenate([option_cost, units.unit_penalty[free_units], step_cost]).astype(np.float64)
     eq = sp.csr_matrix(
         (np.ones(O + Y), (np.r_[units.option_unit, free_units], np.arange(O + Y))), shape=(U, n)
@@ -560,7 +555,7 @@ def _greedy(problem: Problem, units: _Units, score: np.ndarray, tables: list[np.
     the marginal balance cost is added when the balance term is on.
     """
     U = units.num_units
-    over_balance = _over_balance(problem, units) if tables is not None else None
+    over_balance = units.option_over_balance
     capacity = problem.member_capacity.astype(np.int64).copy()
     budget = problem.member_budget.astype(np.int64).copy() if units.option_weight is not None else None
     load = np.zeros(problem.num_members, dtype=np.int64)
@@ -598,7 +593,6 @@ def _greedy(problem: Problem, units: _Units, score: np.ndarray, tables: list[np.
             continue
         value = score[lo:hi].astype(np.float64).copy()
         if tables is not None:
-            assert over_balance is not None
             value += np.array([
                 0 if not ok[i] else over_balance[lo + i] if units.option_over[lo + i]
                 else tables[m][load[m] + size] - tables[m][load[m]]
@@ -875,7 +869,7 @@ def _build(
     size = np.where(units.option_over[options], 0, units.unit_size[option_unit])
     charge = units.option_charge[options]
     if ctx.tables is not None:
-        coeff = coeff + _over_balance(problem, units)[options]
+        coeff = coeff + units.option_over_balance[options]
     by_member = np.argsort(option_member, kind="stable")
     member_bounds = np.searchsorted(option_member[by_member], np.arange(M + 1))
     active = np.flatnonzero(np.diff(member_bounds) > 0)
