@@ -280,7 +280,8 @@ class _Engine:
         """Balance cost of the ``k``-th household (1-based) of each member, rounded as evaluate() does."""
         if self.scale <= 0:
             return np.zeros(np.broadcast(members, k).shape, dtype=np.int64)
-        cap = np.maximum(self.capf[members], 1.0)  # members without capacity never take a step
+        # The nominal capacity (cap0): ``cap`` is raised while a member carries a unit over it.
+        cap = np.maximum(self.cap0[members].astype(np.float64), 1.0)  # members without capacity never take a step
         return np.rint(self.scale * (2.0 * np.asarray(k, np.float64) - 1.0) / cap).astype(np.int64)
 
     def _balance(self, m: int, load: int) -> int:
