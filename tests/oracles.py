@@ -38,31 +38,63 @@ def eligible_pairs(members: pd.DataFrame, households: pd.DataFrame) -> dict[tupl
     return pairs
 
 
-def rule_violations(members: pd.DataFrame, households: pd.DataFrame, assignments: pd.DataFrame) -> list[str]:
-    """Every hard rule an assignments table breaks (group and pin rules included)."""
+def unit_of_households(households: pd.DataFrame) -> dict[str, str]:
+    """household_id → its stairwell unit ("branch/group_id"), or "" when it has none."""
+    units = {}
+    for _, h in households.iterrows():
+        group = _text(h.get("group_id")) if "group_id" in households else ""
+        units[h["household_id"]] = f"{h['branch']}/{group}" if group else ""
+    return units
+
+
+def load_within_rule(served: list[str], capacity: int, unit_of: dict[str, str], one_unit_over_capacity: bool) -> bool:
+    """The capacity rule for one member serving ``served``: at most ``capacity`` households,
+    or (when allowed) exactly one whole stairwell unit larger than that and nothing else."""
+    if len(served) <= capacity:
+        return True
+    if not one_unit_over_capacity or capacity <= 0:
+        return False
+    units = {unit_of[h] for h in served}
+    if len(units) != 1 or "" in units:
+        return False
+    unit = units.pop()
+    return sorted(served) == sorted(h for h, u in unit_of.items() if u == unit)
+
+
+def rule_violations(
+    members: pd.DataFrame,
+    households: pd.DataFrame,
+    assignments: pd.DataFrame,
+    one_unit_over_capacity: bool = True,
+) -> list[str]:
+    """Every hard rule an assignments table breaks (group and pin rules included).
+
+    ``one_unit_over_capacity``: the policy key of that name (default true).
+    """
     problems = []
     pairs = eligible_pairs(members, households)
     assigned = dict(zip(assignments["household_id"], assignments["member_id"]))
     if sorted(assigned) != sorted(households["household_id"]):
         problems.append("households missing or added in the output")
-    load: dict[str, int] = {}
+    served: dict[str, list[str]] = {}
     for h, m in assigned.items():
         if m is None or m is pd.NA or (isinstance(m, float) and math.isnan(m)):
             continue
         if (h, m) not in pairs:
             problems.append(f"{h} -> {m} not eligible")
-        load[m] = load.get(m, 0) + 1
+        served.setdefault(m, []).append(h)
     caps = dict(zip(members["member_id"], members["capacity"]))
-    for m, n in load.items():
-        if n > caps[m]:
-            problems.append(f"{m} over capacity {n}>{caps[m]}")
+    unit_of = unit_of_households(households)
+    for m, hs in served.items():
+        if not load_within_rule(hs, int(caps[m]), unit_of, one_unit_over_capacity):
+            problems.append(f"{m} over capacity {len(hs)}>{caps[m]}")
     if "group_id" in households:
         for g, part in households.dropna(subset=["group_id"]).groupby(["branch", "group_id"]):
             served = {str(assigned[h]) for h in part["household_id"]}
             if len(served) > 1:
                 problems.append(f"group {g} split: {served}")
     if "pinned" in households:
-        problems += _pin_violations(households, pairs, caps, assigned)
+        problems += _pin_violations(households, pairs, caps, assigned, one_unit_over_capacity)
     return problems
 
 
@@ -70,8 +102,9 @@ def _text(value) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _pin_violations(households, pairs, caps, assigned) -> list[str]:
-    """A pin must hold when its member is eligible and the member's pinned units fit its capacity."""
+def _pin_violations(households, pairs, caps, assigned, one_unit_over_capacity) -> list[str]:
+    """A pin must hold when its member is eligible and the member's pinned units fit its capacity
+    (or, when allowed, are one stairwell unit larger than it)."""
     problems = []
     pinned = households[households["pinned"].astype(bool)]
     unit_of = {}
@@ -92,8 +125,10 @@ def _pin_violations(households, pairs, caps, assigned) -> list[str]:
         members_of_unit = [x for x, u in unit_of.items() if u == unit]
         if any((x, cur) not in pairs for x in members_of_unit):
             continue
-        load = sum(unit_size[u] for u, who in wanted.items() if who == {cur})
-        if load <= caps[cur] and _text(assigned[h["household_id"]]) != cur:
+        mine = [u for u, who in wanted.items() if who == {cur}]
+        load = sum(unit_size[u] for u in mine)
+        alone = one_unit_over_capacity and len(mine) == 1 and not mine[0].startswith("single/") and caps[cur] > 0
+        if (load <= caps[cur] or alone) and _text(assigned[h["household_id"]]) != cur:
             problems.append(f"pin of {h['household_id']} to {cur} broken")
     return problems
 
@@ -128,11 +163,13 @@ def brute_force(
     members: pd.DataFrame,
     households: pd.DataFrame,
     key,
+    one_unit_over_capacity: bool = True,
 ) -> tuple:
     """Smallest ``key(assignment)`` over every valid assignment (tiny cases only).
 
     ``assignment`` maps household_id → member_id or None; validity is checked
-    with the oracle's own eligibility, capacity, group and pin rules.
+    with the oracle's own eligibility, capacity (``one_unit_over_capacity``:
+    the policy key), group and pin rules.
     """
     pairs = eligible_pairs(members, households)
     ids = households["household_id"].tolist()
@@ -142,13 +179,14 @@ def brute_force(
     if "group_id" in households:
         keyed = households.set_index("household_id")
         groups = (keyed["branch"] + "/" + keyed["group_id"]).where(keyed["group_id"].notna())
+    unit_of = unit_of_households(households)
     best = None
     for combo in itertools.product(*options):
-        load: dict[str, int] = {}
-        for m in combo:
+        served: dict[str, list[str]] = {}
+        for h, m in zip(ids, combo):
             if m is not None:
-                load[m] = load.get(m, 0) + 1
-        if any(n > caps[m] for m, n in load.items()):
+                served.setdefault(m, []).append(h)
+        if not all(load_within_rule(hs, int(caps[m]), unit_of, one_unit_over_capacity) for m, hs in served.items()):
             continue
         assignment = dict(zip(ids, combo))
         if groups is not None:

@@ -24,17 +24,19 @@ def scenarios(
     min_households: int = 0,
     hours: bool = False,
     max_capacity: int = 3,
+    grid: int = 8,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(members, households) with integer-grid coordinates about 100 m apart.
 
     Reaches end in .5 m so no pair lies exactly on a reach boundary. With
     ``hours``, members give ``hours_per_week`` (blank, or small enough to bind).
+    ``grid``: largest grid coordinate (smaller: more pairs within reach).
     """
     num_branches = draw(st.integers(1, max_branches))
     branches = BRANCHES[:num_branches]
     num_m = draw(st.integers(min_members, max_members))
     num_h = draw(st.integers(min_households, max_households))
-    grid = st.tuples(st.integers(0, 8), st.integers(0, 8))
+    grid = st.tuples(st.integers(0, grid), st.integers(0, grid))
     members = []
     for i in range(num_m):
         y, x = draw(grid)

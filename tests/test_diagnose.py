@@ -143,7 +143,8 @@ def test_diagnosis_is_deterministic(short):
     assert diagnose(plan) == diagnose(plan)
 
 
-def test_stairwell_units_get_at_least_a_unit_of_extra_capacity():
+def test_stairwell_units_get_the_smallest_capacity_change_that_covers_them():
+    """Without units over capacity: M2 (capacity 1) needs +3 for a unit of 4; M1, carrying one, +4."""
     members = pd.DataFrame(
         {"member_id": ["M1", "M2"], "branch": "甲村", "lat": 34.7, "lon": 114.0, "capacity": [4, 1]}
     )
@@ -151,12 +152,13 @@ def test_stairwell_units_get_at_least_a_unit_of_extra_capacity():
         {"household_id": [f"H{i}" for i in range(8)], "branch": "甲村", "lat": 34.7, "lon": 114.0,
          "group_id": ["U1"] * 4 + ["U2"] * 4}
     )
-    plan = ba.solve(ba.Scenario.from_frames(members, households))
+    policy = ba.Policy(one_unit_over_capacity=False)
+    plan = ba.solve(ba.Scenario.from_frames(members, households, policy=policy))
     (shortfall,) = diagnose(plan)
     assert shortfall.engine == "greedy"
     assert shortfall.uncovered.normal == 4
-    best = shortfall.suggestions[0]
-    assert best.extra_capacity == 4 and best.covers.normal == 4
+    offered = {(s.member_id, s.extra_capacity): s.covers.normal for s in shortfall.suggestions if s.change == "capacity"}
+    assert offered == {("M1", 4): 4, ("M2", 3): 4}
 
 
 def test_scenario_check_before_solving(short):

@@ -226,6 +226,7 @@ def _compile_branch(
     pin, broken = _resolve_pins(
         pinned, current, current_ids.to_numpy(dtype=object), household_rows, mem, capacity,
         arc_h, arc_m, tier, group, group_size, id_to_row, members, budgets,
+        one_unit_over_capacity=policy.one_unit_over_capacity,
     )
     if (pin >= 0).any():
         keep = (pin[arc_h] < 0) | (pin[arc_h] == arc_m)
@@ -259,6 +260,7 @@ def _compile_branch(
                 churn_penalty=int(churn),
                 **budgets,
                 **_backups(tier, capacity, policy),
+                one_unit_over_capacity=policy.one_unit_over_capacity,
             )
         )
         if _fits(problem):
@@ -342,7 +344,8 @@ def _penalised(problem: Problem) -> Problem:
     num_backup = int(problem.household_backup.sum()) if problem.household_backup is not None else 0
     if problem.has_groups:
         counts = np.bincount(problem.household_tier, minlength=3)
-        balance_total = sum(int(problem.balance_step_costs(m).sum()) for m in range(problem.num_members))
+        limit = problem.member_load_limit()
+        balance_total = sum(int(problem.balance_step_costs(m, int(limit[m])).sum()) for m in range(problem.num_members))
         try:
             tiers, backup = group_tier_penalties(
                 (int(counts[0]), int(counts[1]), int(counts[2])), max_arc, balance_total,
@@ -446,8 +449,13 @@ def _resolve_pins(
     id_to_row: dict[str, int],
     members: pd.DataFrame,
     budgets: dict[str, np.ndarray | None],
+    one_unit_over_capacity: bool = False,
 ) -> tuple[np.ndarray, list[BrokenPin]]:
-    """Pins that can hold (member index per household, -1 none) and the broken ones."""
+    """Pins that can hold (member index per household, -1 none) and the broken ones.
+
+    With ``one_unit_over_capacity`` a member may keep one pinned unit larger
+    than its capacity when nothing else is pinned to it.
+    """
     num_h = pinned.shape[0]
     pin = np.full(num_h, -1, dtype=np.int32)
     broken: list[BrokenPin] = []
@@ -492,15 +500,20 @@ def _resolve_pins(
     load = np.zeros(capacity.shape[0], dtype=np.int64)
     weight, budget = budgets["arc_weight"], budgets["member_budget"]
     used = np.zeros(capacity.shape[0], dtype=np.int64)
+    # A member holding a unit over its capacity is full: the unit must stay all it carries.
+    full = np.zeros(capacity.shape[0], dtype=bool)
     for hs, m in items:
         extra = int(sum(weight[eligible[(h, m)]] for h in hs)) if weight is not None else 0
         fits_budget = budget is None or used[m] + extra <= budget[m]
-        if load[m] + len(hs) <= capacity[m] and fits_budget:
+        over_unit = one_unit_over_capacity and group[hs[0]] >= 0 and load[m] == 0 and len(hs) > capacity[m]
+        fits_count = not full[m] and (load[m] + len(hs) <= capacity[m] or over_unit)
+        if fits_count and fits_budget:
             load[m] += len(hs)
             used[m] += extra
+            full[m] = bool(over_unit)
             pin[hs] = m
         else:
-            why = "over_capacity" if load[m] + len(hs) > capacity[m] else "over_hour_budget"
+            why = "over_capacity" if not fits_count else "over_hour_budget"
             for h in hs:
                 if pinned[h]:
                     broken.append(BrokenPin(int(household_rows[h]), str(mem["member_id"].iloc[m]), why))

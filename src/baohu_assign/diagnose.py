@@ -171,8 +171,11 @@ def diagnose(
         A solved plan. Only ``plan.results``, ``plan.scenario`` and
         ``plan.objective`` are read (never ``plan.report``, which calls this).
     extra_capacity
-        ``k`` of the "+k capacity" what-if; in a branch with stairwell
-        units at least the size of the smallest uncovered unit.
+        ``k`` of the "+k capacity" what-if. A member who reaches a whole
+        uncovered stairwell unit is first offered the smallest change that
+        lets the unit fit (its size minus the member's capacity, at least 1);
+        only when that covers nothing more, ``k`` (at least the size of
+        the smallest uncovered unit).
     max_candidates
         Most members per branch whose what-ifs are solved: the available
         members with most uncovered households within twice their reach
@@ -249,9 +252,10 @@ def _diagnose_branch(
         spent = time.perf_counter() - started
         return budget >= work_per_solve * solves and spent + per_solve * solves <= limit
 
-    # A stairwell unit goes whole to one member: fewer extra places than the
-    # smallest uncovered unit would never help, so offer at least that many.
+    # A stairwell unit goes whole to one member. A member who reaches one is
+    # offered what lets it fit; otherwise at least the smallest uncovered unit.
     extra = max(extra_capacity, int(branch.group_size[uncovered].min()))
+    unit_extra = _unit_extra(problem, branch.group_size, uncovered)
     candidates = _candidates(context, uncovered, max_candidates)
     found: list[tuple[int, Suggestion]] = []
     tried = 0
@@ -262,14 +266,20 @@ def _diagnose_branch(
         per_solve = max(per_solve, time.perf_counter() - clock)
         budget -= work_per_solve
     for rank, m in enumerate(candidates if complete else []):
-        changes: list[tuple[str, Problem]] = [("capacity", _more_capacity(context, problem, m, extra))]
+        # The smallest capacity change that lets a unit the member reaches fit; the default one after it.
+        extras = sorted({k for k in (int(unit_extra[m]), extra) if k > 0})
+        changes: list[tuple[str, int]] = [("capacity", k) for k in extras]
         if not context.mobile[m] and capacity[m] > 0:
-            changes.append(("mobile", _made_mobile(context, problem, m)))
+            changes.append(("mobile", 0))
         if not affordable(len(changes)):
             complete = False
             break
         tried += 1
-        for change, modified in changes:
+        found_capacity = False
+        for change, k in changes:
+            if change == "capacity" and found_capacity:
+                continue  # a smaller change already covers more
+            modified = _more_capacity(context, problem, m, k) if change == "capacity" else _made_mobile(context, problem, m)
             clock = time.perf_counter()
             covered, _ = _covered_per_tier(_coverage_problem(modified), engine, deadline)
             per_solve = max(per_solve, time.perf_counter() - clock)
@@ -278,15 +288,16 @@ def _diagnose_branch(
             if not gain.better():
                 continue
             member_id = context.member_ids[m]
+            found_capacity = found_capacity or change == "capacity"
             text = (
-                f"+{extra} capacity for {member_id} covers {gain.describe()}"
+                f"+{k} capacity for {member_id} covers {gain.describe()}"
                 if change == "capacity"
                 else f"making {member_id} mobile (移动包户) covers {gain.describe()}"
             )
             suggestion = Suggestion(
                 member_id=member_id,
                 change=change,  # type: ignore[arg-type]
-                extra_capacity=extra if change == "capacity" else 0,
+                extra_capacity=k if change == "capacity" else 0,
                 covers=gain,
                 text=text,
             )
@@ -310,6 +321,20 @@ def _diagnose_branch(
         complete=complete,
         suggestions=[suggestion for _, suggestion in found[:top]],
     )
+
+
+def _unit_extra(problem: Problem, group_size: np.ndarray, uncovered: np.ndarray) -> np.ndarray:
+    """int64[M]: per member, the smallest capacity increase that lets an uncovered unit it
+    reaches whole fit within its capacity (size − capacity, at least 1); 0 when it reaches none."""
+    extra = np.zeros(problem.num_members, dtype=np.int64)
+    arcs = np.flatnonzero(uncovered[problem.arc_household] & (problem.household_group[problem.arc_household] >= 0))
+    if arcs.size == 0:
+        return extra
+    members = problem.arc_member[arcs].astype(np.int64)
+    need = np.maximum(group_size[problem.arc_household[arcs]] - problem.member_capacity[members], 1).astype(np.int64)
+    best = np.full(problem.num_members, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(best, members, need)
+    return np.where(best < np.iinfo(np.int64).max, best, 0)
 
 
 class _Context:
@@ -522,12 +547,14 @@ def scenario_check(scenario: Scenario) -> pd.DataFrame:
         no available member reaches; ``capacity_gap``: households minus
         capacity (0 when capacity suffices); ``shortfall_lower_bound``:
         households that stay uncovered in every plan, at least. Every member
-        can cover at most min(capacity, households it may serve) and a
-        household without an eligible member (out of reach, or no member
-        reaching its whole stairwell unit) is never covered, so
-        ``shortfall_lower_bound`` = households − min(households without
-        those, Σ min(capacity, eligible households)) ≥ max(out_of_reach,
-        capacity_gap).
+        can cover at most min(load limit, households it may serve), where
+        the load limit is the capacity or, with the policy's
+        ``one_unit_over_capacity``, the largest stairwell unit it reaches
+        whole if larger; a household without an eligible member (out of
+        reach, or no member reaching its whole stairwell unit) is never
+        covered, so ``shortfall_lower_bound`` = households − min(households
+        without those, Σ min(load limit, eligible households)) ≥
+        out_of_reach, and ≥ capacity_gap when no unit exceeds a capacity.
     """
     branches = compile_scenario(
         scenario.members, scenario.households, objective="distance", policy=scenario.policy,
@@ -541,7 +568,7 @@ def scenario_check(scenario: Scenario) -> pd.DataFrame:
         capacity = problem.member_capacity.astype(np.int64)
         eligible = np.bincount(problem.arc_member, minlength=problem.num_members)
         no_arc = int((np.diff(problem.household_arc_ptr) == 0).sum())
-        coverable = min(H - no_arc, int(np.minimum(capacity, eligible).sum()))
+        coverable = min(H - no_arc, int(np.minimum(problem.member_load_limit(), eligible).sum()))
         rows.append(
             {
                 "branch": branch.branch,

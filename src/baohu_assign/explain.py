@@ -8,7 +8,9 @@ Uncovered
     ``unreachable_on_network`` no available member of its branch has any path
                              to it on the walking network (another component,
                              or one-way edges the wrong way): no reach helps
-    ``group_too_large``      its stairwell unit is larger than every member's capacity
+    ``group_too_large``      its stairwell unit is larger than the capacity of every
+                             member who reaches all of it (never while members may
+                             take one unit over capacity)
     ``no_member_for_group``  no single member can reach every household of its unit
     ``capacity_exhausted``   members within reach are full with households of
                              equal or higher priority
@@ -131,14 +133,20 @@ def branch_reasons(
             no_path = branch.household_connected is not None and not branch.household_connected[h]
             reasons[h] = "unreachable_on_network" if no_path else "out_of_reach"
         elif problem.household_group[h] >= 0 and not has_arc[h]:
-            too_large = branch.group_size[h] > max_capacity
+            too_large = branch.group_size[h] > max_capacity and not problem.one_unit_over_capacity
             reasons[h] = "group_too_large" if too_large else "no_member_for_group"
+        elif problem.household_group[h] >= 0 and not problem.unit_fits(
+            problem.arc_member[problem.arcs_of(h)], int(branch.group_size[h])
+        ).any():
+            # Members reach the whole unit, but it is larger than each one's capacity.
+            reasons[h] = "group_too_large"
         elif problem.has_budgets and _room_in_count(problem, h, loads):
             reasons[h] = "hour_budget_exhausted"
         else:
             reasons[h] = "capacity_exhausted"
 
-    current_load = np.bincount(current[current >= 0], minlength=problem.num_members)
+    # Whether today's loads keep the capacity rule (one whole unit over capacity may be allowed).
+    current_ok = problem.load_allowed(current)
     for h in np.flatnonzero(covered):
         if not given[h]:
             reasons[h] = "new_household"
@@ -149,7 +157,7 @@ def branch_reasons(
             reasons[h] = "out_of_reach"
         elif state[h] != CURRENT_ELIGIBLE:
             reasons[h] = "member_unavailable"
-        elif current_load[current[h]] > problem.member_capacity[current[h]]:
+        elif not current_ok[current[h]]:
             reasons[h] = "over_capacity"
         else:
             reasons[h] = _OBJECTIVE_REASON.get(problem.objective, "coverage")

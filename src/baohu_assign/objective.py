@@ -145,7 +145,8 @@ def balance_cost(problem: Problem, loads: np.ndarray) -> int:
     if problem.balance_scale <= 0:
         return 0
     capacity = problem.member_capacity.astype(np.int64)
-    load = np.minimum(loads, capacity).astype(np.int64)
+    # A member carrying one unit over capacity pays the same steps beyond it.
+    load = np.asarray(loads, dtype=np.int64)
     active = np.flatnonzero((load > 0) & (capacity > 0))
     if active.size == 0:
         return 0

@@ -29,6 +29,7 @@ from .explain import PIN_REASONS, branch_reasons, changed_mask
 from .network import NetworkSummary
 from .objective import evaluate
 from .policy import PRIORITIES
+from .problem import Problem
 from .rollup import hierarchy_report, location_rollup
 from .report import (
     BranchReport,
@@ -51,7 +52,7 @@ HOUSEHOLD_COLUMNS = (
 )
 MEMBER_SUMMARY_COLUMNS = (
     "member_id", "branch", "households", "capacity", "utilisation", "visits_per_week",
-    "travel_m_per_week", "critical_households",
+    "travel_m_per_week", "critical_households", "over_capacity_unit",
 )
 MEMBER_EXTRA_COLUMNS = ("name", "available", "mobile", "max_distance_m", "age", "hours_per_week")
 PLAN_FILES: tuple[str, ...] = ("assignments.csv", "members.csv", "report.json")
@@ -259,6 +260,8 @@ class Plan:
                 "visits_per_week": np.round(weekly_visits, 3),
                 "travel_m_per_week": np.round(travel, 1),
                 "critical_households": critical_count,
+                # The capacity rule lets a member carry more than capacity only as one whole unit.
+                "over_capacity_unit": (load > capacity) & (capacity > 0),
             }
         )
         backup_rows = rows["backup_row"][rows["backup_row"] >= 0]
@@ -385,6 +388,7 @@ class Plan:
                     members=problem.num_members,
                     available_members=int((problem.member_capacity > 0).sum()),
                     capacity=int(problem.member_capacity.sum()),
+                    members_over_capacity_unit=_over_capacity_members(problem, solution.member_of),
                     arcs=problem.num_arcs,
                     covered=int(covered.sum()),
                     uncovered=_uncovered(parts.uncovered),
@@ -456,6 +460,7 @@ class Plan:
                 uncovered=sum(uncovered),
                 branches=len(self.results),
                 arcs=sum(r.branch.problem.num_arcs for r in self.results),
+                members_over_capacity_unit=sum(b.members_over_capacity_unit for b in branches),
             ),
             warnings=warnings,
             branches=branches,
@@ -526,6 +531,8 @@ class Plan:
             lines.append(
                 f"  utilisation p10 {q[0]:.0%}  median {q[1]:.0%}  p90 {q[2]:.0%}  max {util.max():.0%}"
             )
+        if r.counts.members_over_capacity_unit:
+            lines.append(f"  {r.counts.members_over_capacity_unit:,} members take one whole unit over capacity")
         lines.append(f"  weekly travel {r.components.travel_m_per_week / 1000:,.1f} km (visits × distance)")
         if self._current_given:
             lost = int((self.primary["member_id"].isna() & self.primary["changed"].fillna(False)).sum())
@@ -649,6 +656,12 @@ class Plan:
         order = ("assignments.csv", "members.csv", "report.json")
         names = [*order, *(n for n in files if n not in order)]
         return {Path(name).stem: Path(directory) / name for name in names}
+
+
+def _over_capacity_members(problem: Problem, member_of: np.ndarray) -> int:
+    """Members carrying one whole stairwell unit larger than their capacity."""
+    loads = np.bincount(member_of[member_of >= 0], minlength=problem.num_members)
+    return int(((loads > problem.member_capacity) & (problem.member_capacity > 0)).sum())
 
 
 def _extra_columns(frame: pd.DataFrame, known: tuple[str, ...]) -> list[str]:

@@ -59,6 +59,10 @@ class Policy(BaseModel):
     """Priorities whose covered households also get a backup member (e.g. ``("critical",)``)."""
     backup_capacity: int = Field(default=3, ge=0)
     """Most households one member backs up."""
+    one_unit_over_capacity: bool = True
+    """A member may take one whole stairwell unit larger than their capacity, and then
+    nothing else (朱大汉社区: every member takes one unit of 12 households, whatever
+    their age). ``False``: a unit larger than a member's capacity never goes to them."""
 
     @field_validator("backup_tiers")
     @classmethod

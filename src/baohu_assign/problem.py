@@ -87,6 +87,10 @@ class Problem:
         Cost of a covered household that needs a backup and has none. Larger
         than any secondary cost change, smaller than any primary coverage
         change (see :func:`~baohu_assign.objective.tier_penalties`).
+    one_unit_over_capacity
+        Whether a member may take one whole stairwell unit larger than its
+        capacity, and then nothing else (see :meth:`load_allowed`). Its
+        balance term then follows the same formula for ``k`` > capacity.
     """
 
     objective: str
@@ -109,6 +113,7 @@ class Problem:
     household_backup: np.ndarray | None = None
     member_backup_capacity: np.ndarray | None = None
     backup_penalty: int = 0
+    one_unit_over_capacity: bool = False
 
     @property
     def num_households(self) -> int:
@@ -171,10 +176,72 @@ class Problem:
         found = (pos < keys.shape[0]) & (keys[pos_clipped] == query) if keys.shape[0] else np.zeros(query.shape, bool)
         return np.where(found & (members >= 0), pos_clipped, -1).astype(np.int64)
 
-    def balance_step_costs(self, member: int) -> np.ndarray:
-        """int64[capacity]: cost of the k-th household (k = 1..capacity) of a member (:func:`~baohu_assign.costs.balance_steps`)."""
+    def balance_step_costs(self, member: int, count: int | None = None) -> np.ndarray:
+        """int64[count]: cost of the k-th household (k = 1..count) of a member (:func:`~baohu_assign.costs.balance_steps`).
+
+        ``count`` defaults to the capacity; beyond it (a member carrying one
+        unit over capacity) the steps follow the same formula.
+        """
         cap = max(int(self.member_capacity[member]), 0)
-        return costs.balance_steps(self.balance_scale, np.full(cap, cap), np.arange(1, cap + 1))
+        count = cap if count is None else max(int(count), 0)
+        return costs.balance_steps(self.balance_scale, np.full(count, cap), np.arange(1, count + 1))
+
+    def unit_fits(self, members: np.ndarray, size: int | np.ndarray) -> np.ndarray:
+        """bool: whether each of ``members`` may carry a whole unit of ``size`` households, alone.
+
+        Within capacity, or, with ``one_unit_over_capacity``, any size for a
+        member with capacity > 0 (then the unit is all it carries).
+        """
+        cap = self.member_capacity[np.asarray(members, dtype=np.int64)].astype(np.int64)
+        fits = np.asarray(size, dtype=np.int64) <= cap
+        if self.one_unit_over_capacity:
+            fits = fits | (cap > 0)
+        return fits
+
+    def member_load_limit(self) -> np.ndarray:
+        """int64[M]: most households each member may carry under the rules.
+
+        The capacity; with ``one_unit_over_capacity``, the largest unit a
+        member has arcs to when that is larger.
+        """
+        limit = np.maximum(self.member_capacity.astype(np.int64), 0)
+        if not self.one_unit_over_capacity or not self.has_groups or self.num_arcs == 0:
+            return limit
+        group = self.household_group.astype(np.int64)
+        sizes = np.bincount(group[group >= 0])
+        arc_group = group[self.arc_household]
+        grouped = arc_group >= 0
+        members = self.arc_member[grouped].astype(np.int64)
+        ok = limit[members] > 0
+        np.maximum.at(limit, members[ok], sizes[arc_group[grouped]][ok])
+        return limit
+
+    def load_allowed(self, member_of: np.ndarray) -> np.ndarray:
+        """bool[M]: whether each member's load in ``member_of`` keeps the capacity rule.
+
+        The rule: load ≤ capacity, or (with ``one_unit_over_capacity``)
+        exactly one whole stairwell unit larger than the capacity and
+        nothing else.
+        """
+        member_of = np.asarray(member_of, dtype=np.int64)
+        covered = member_of >= 0
+        loads = np.bincount(member_of[covered], minlength=self.num_members)
+        ok = loads <= self.member_capacity
+        if self.one_unit_over_capacity and not ok.all():
+            # Over capacity: every household of the member in one group, and all of that group.
+            M = self.num_members
+            group = self.household_group.astype(np.int64)
+            rows = np.flatnonzero(covered)
+            members, groups = member_of[rows], group[rows]
+            low = np.full(M, np.iinfo(np.int64).max, dtype=np.int64)
+            high = np.full(M, -2, dtype=np.int64)
+            np.minimum.at(low, members, groups)
+            np.maximum.at(high, members, groups)
+            sizes = np.bincount(group[group >= 0], minlength=1)
+            one_group = (low == high) & (low >= 0)
+            whole = one_group & (sizes[np.where(one_group, low, 0)] == loads)
+            ok |= whole & (self.member_capacity > 0)
+        return ok
 
     def validate(self) -> None:
         """Raise ``ValueError`` when arrays disagree in shape, dtype or order."""

@@ -71,6 +71,9 @@ class BranchReport(_Model):
     members: int
     available_members: int
     capacity: int
+    members_over_capacity_unit: int = Field(
+        default=0, description="members carrying one whole stairwell unit larger than their capacity"
+    )
     arcs: int
     covered: int
     uncovered: Uncovered
@@ -97,6 +100,9 @@ class Counts(_Model):
     uncovered: int
     branches: int
     arcs: int
+    members_over_capacity_unit: int = Field(
+        default=0, description="members carrying one whole stairwell unit larger than their capacity"
+    )
 
 
 class LocationRollup(_Model):

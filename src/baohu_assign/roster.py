@@ -79,6 +79,8 @@ _PIN_TEXT_ZH = {text: PIN_REASON_ZH.get(code, text) for code, text in PIN_REASON
 
 SUMMARY_SHEET = "汇总"
 LEADERS_SHEET = "楼院楼栋长"
+OVER_CAPACITY_UNIT_ZH = "整单元包户（超出上限）"
+"""Marks a member who carries one whole stairwell unit larger than their capacity."""
 _STATUS_ZH = {"optimal": "最优", "feasible": "可行", "fallback": "备用算法", "infeasible": "无可行解"}
 _OBJECTIVE_ZH = {"balanced": "均衡负担", "distance": "路程最短", "min-churn": "变动最少"}
 _ROLE_PRIMARY, _ROLE_BACKUP, _ROLE_UNCOVERED = "包户", "备用联系人", "未覆盖"
@@ -462,6 +464,8 @@ def _write_branch(
         text = f"党员：{display[mid]}　编号：{mid}　包户上限：{capacity} 户　已包：{load} 户"
         if extra:
             text += f"　备用：{len(extra)} 户"
+        if bool(record.get("over_capacity_unit", False)):
+            text += f"　{OVER_CAPACITY_UNIT_ZH}"
         _put(ws, row, 1, text)
         ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=width)
         cell = ws.cell(row, 1)

@@ -47,7 +47,8 @@ def violations(problem: Problem, member_of: np.ndarray, backup_of: np.ndarray | 
     """Every hard rule ``member_of`` (and ``backup_of``) breaks, as readable strings (empty: valid).
 
     Independent of the engines: checks eligibility (branch, availability and
-    reach are all encoded in the arcs), capacity, budgets, whole groups,
+    reach are all encoded in the arcs), capacity (or one whole unit over it,
+    see :meth:`~baohu_assign.problem.Problem.load_allowed`), budgets, whole groups,
     pins, and backups (eligible, not the primary, only for covered
     households that need one, within backup capacity).
     """
@@ -65,7 +66,7 @@ def violations(problem: Problem, member_of: np.ndarray, backup_of: np.ndarray | 
     for h in covered[arcs < 0]:
         found.append(f"household {h}: member {member_of[h]} is not eligible")
     loads = np.bincount(member_of[member_of >= 0], minlength=problem.num_members)
-    for m in np.flatnonzero(loads > problem.member_capacity):
+    for m in np.flatnonzero(~problem.load_allowed(member_of)):
         found.append(f"member {m}: {loads[m]} households over capacity {problem.member_capacity[m]}")
     groups = problem.household_group
     if (groups >= 0).any():

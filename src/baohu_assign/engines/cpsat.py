@@ -9,12 +9,19 @@ option costs the sum of its arcs' ``arc_cost`` and weighs the sum of their
 ``arc_weight``. One Boolean ``x[o]`` per option (never dense)::
 
     Σ_{o of u} x[o] ≤ 1             (= 1 for pinned units)    per unit u
-    Σ_{o at m} size(o) x[o] ≤ c(m)                           per member m
+    Σ_{o at m} charge(o) x[o] ≤ c(m)                         per member m
     Σ_{o at m} weight(o) x[o] ≤ budget(m)                    per member m (budgets)
     bal(m) ≥ F(k) + s(k+1)·(load(m) − k),  k = 0..c(m)−1      per member m (balanced)
 
     minimise Σ (cost(o) − penalty(u)) x[o] + Σ_u penalty(u) + Σ_m bal(m)  [+ backups]
 
+``charge(o)`` is the unit's size; with ``one_unit_over_capacity`` an option
+whose unit is larger than ``c(m)`` (an *over* option) is kept and charges
+``c(m)``: it fills the member alone, and two such options, or one and
+anything else, exceed ``c(m)``. ``load(m)`` sums the sizes of the other
+options; an over option carries its member's whole balance term,
+``F(size)`` (the same formula past the capacity), in its cost, which keeps
+the LP relaxation tight.
 ``penalty(u)`` is what leaving the unit's households uncovered costs
 (:meth:`~baohu_assign.problem.Problem.uncovered_cost`: tier penalty, plus
 churn for a household with a current member), so the model pays it exactly
@@ -183,6 +190,9 @@ class _Units:
     option_member: np.ndarray  # int64[O]
     option_cost: np.ndarray  # int64[O]
     option_weight: np.ndarray | None  # int64[O]
+    option_charge: np.ndarray  # int64[O]: capacity it uses (its size, or the capacity for a unit over it)
+    option_over: np.ndarray  # bool[O]: a unit larger than the member's capacity (then all the member carries)
+    option_over_balance: np.ndarray  # int64[O]: balance term of an over option's member (0 for the others)
     member_ptr: np.ndarray  # int64[M+1] into member_options
     member_options: np.ndarray  # int64[O], options ordered by member
 
@@ -246,8 +256,8 @@ def _build_units(problem: Problem) -> _Units:
         option_weight = np.add.reduceat(problem.arc_weight.astype(np.int64)[order], starts) if key.size else np.zeros(0, np.int64)
     keep = counts == unit_size[option_unit]
     keep &= (unit_pin[option_unit] < 0) | (unit_pin[option_unit] == option_member)
-    # An option larger than its member's capacity or budget can never be used.
-    keep &= unit_size[option_unit] <= problem.member_capacity.astype(np.int64)[option_member]
+    # An option larger than its member's capacity (unless one unit over it is allowed) or budget can never be used.
+    keep &= problem.unit_fits(option_member, unit_size[option_unit])
     if option_weight is not None:
         assert problem.member_budget is not None
         keep &= option_weight <= problem.member_budget.astype(np.int64)[option_member]
@@ -255,6 +265,7 @@ def _build_units(problem: Problem) -> _Units:
     option_cost = option_cost[keep].astype(np.int64)
     if option_weight is not None:
         option_weight = option_weight[keep].astype(np.int64)
+    option_charge = np.minimum(unit_size[option_unit], problem.member_capacity.astype(np.int64)[option_member])
     option_ptr = np.searchsorted(option_unit, np.arange(U + 1)).astype(np.int64)
     unit_pinned = unit_pin >= 0
     stranded = unit_pinned & (np.diff(option_ptr) == 0)
@@ -279,9 +290,23 @@ def _build_units(problem: Problem) -> _Units:
         option_member=option_member,
         option_cost=option_cost,
         option_weight=option_weight,
+        option_charge=option_charge.astype(np.int64),
+        option_over=option_charge < unit_size[option_unit],
+        option_over_balance=_balance_alone(problem, option_member, unit_size[option_unit], option_charge),
         member_ptr=member_ptr,
         member_options=member_options,
     )
+
+
+def _balance_alone(problem: Problem, members: np.ndarray, sizes: np.ndarray, charge: np.ndarray) -> np.ndarray:
+    """int64[O]: Σ of the balance steps 1..size of each over option's member (0 where charge = size)."""
+    value = np.zeros(members.shape[0], dtype=np.int64)
+    over = np.flatnonzero(charge < sizes)
+    if problem.balance_scale <= 0 or over.size == 0:
+        return value
+    for o in over.tolist():
+        value[o] = int(problem.balance_step_costs(int(members[o]), int(sizes[o])).sum())
+    return value
 
 
 def _balance_tables(problem: Problem) -> list[np.ndarray]:
@@ -304,7 +329,11 @@ def _backups_are_safe(problem: Problem) -> bool:
         return True
     assert problem.household_backup is not None
     max_cost = int(problem.arc_cost.max()) if problem.num_arcs else 0
-    max_step = max((int(problem.balance_step_costs(m).max(initial=0)) for m in range(problem.num_members)), default=0)
+    limit = problem.member_load_limit()
+    max_step = max(
+        (int(problem.balance_step_costs(m, int(limit[m])).max(initial=0)) for m in range(problem.num_members)),
+        default=0,
+    )
     primary = 2 * max(problem.num_members, 1) * max_cost + 2 * max_step
     backups = int(problem.household_backup.sum()) * max(int(problem.backup_penalty), max_cost)
     penalties = [int(p) for p in problem.tier_penalty]
@@ -346,6 +375,23 @@ def _loads(problem: Problem, units: _Units, state: _State) -> tuple[np.ndarray, 
     return load, weight
 
 
+def _normal_load(problem: Problem, units: _Units, state: _State) -> np.ndarray:
+    """int64[M]: households carried through options other than over options (the load of the tangent lines)."""
+    used = state.unit_option[state.unit_option >= 0]
+    used = used[~units.option_over[used]]
+    return np.bincount(
+        units.option_member[used], weights=units.unit_size[units.option_unit[used]], minlength=problem.num_members
+    ).astype(np.int64)
+
+
+def _charged(problem: Problem, units: _Units, state: _State) -> np.ndarray:
+    """int64[M]: capacity used by each member (a unit over capacity uses all of it)."""
+    used = state.unit_option[state.unit_option >= 0]
+    return np.bincount(
+        units.option_member[used], weights=units.option_charge[used], minlength=problem.num_members
+    ).astype(np.int64)
+
+
 # --------------------------------------------------------------------------- relaxations
 
 
@@ -382,6 +428,9 @@ class _Relaxation:
 def _flow_relaxation(problem: Problem) -> tuple[int, np.ndarray] | None:
     """Min-cost-flow optimum without groups, budgets and backups, and its plan.
 
+    With units over capacity allowed, each member's capacity is relaxed to its
+    load limit (smaller balance steps, so still a lower bound); the plan may
+    then break the capacity rule and is checked before use.
     ``None`` when OR-Tools' flow is missing or its costs are beyond flow's range.
     """
     try:
@@ -390,6 +439,7 @@ def _flow_relaxation(problem: Problem) -> tuple[int, np.ndarray] | None:
         return None
     relaxed = replace(
         problem,
+        member_capacity=problem.member_load_limit().astype(np.int32),
         household_group=np.full(problem.num_households, -1, dtype=np.int32),
         arc_weight=None,
         member_budget=None,
@@ -434,14 +484,16 @@ def _lp_relaxation(problem: Problem, units: _Units, time_limit: float | None) ->
         step_cost = np.zeros(0, dtype=np.int64)
     S = step_member.shape[0]
     n = O + Y + S
-    cost = np.concatenate([units.option_cost, units.unit_penalty[free_units], step_cost]).astype(np.float64)
+    option_cost = units.option_cost + units.option_over_balance
+    cost = np.concatenate([option_cost, units.unit_penalty[free_units], step_cost]).astype(np.float64)
     eq = sp.csr_matrix(
         (np.ones(O + Y), (np.r_[units.option_unit, free_units], np.arange(O + Y))), shape=(U, n)
     )
     size = units.unit_size[units.option_unit].astype(np.float64)
     rows = [units.option_member]
     cols = [np.arange(O)]
-    vals = [size]
+    # Over options carry their balance in their cost: no load on the tangent lines.
+    vals = [np.where(units.option_over, 0.0, size) if balanced else units.option_charge.astype(np.float64)]
     if balanced:
         rows.append(step_member)
         cols.append(O + Y + np.arange(S))
@@ -456,6 +508,13 @@ def _lp_relaxation(problem: Problem, units: _Units, time_limit: float | None) ->
         cols.append(np.arange(O))
         vals.append(units.option_weight.astype(np.float64))
         rhs.append(problem.member_budget.astype(np.float64))
+        num_rows += M
+    if balanced and problem.one_unit_over_capacity:
+        # Over options use capacity but no tangent-line load: capacity rows of their own.
+        rows.append(num_rows + units.option_member)
+        cols.append(np.arange(O))
+        vals.append(units.option_charge.astype(np.float64))
+        rhs.append(capacity.astype(np.float64))
         num_rows += M
     ub = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(num_rows, n))
     b_ub = np.concatenate(rhs)
@@ -503,9 +562,11 @@ def _greedy(problem: Problem, units: _Units, score: np.ndarray, tables: list[np.
     the marginal balance cost is added when the balance term is on.
     """
     U = units.num_units
+    over_balance = units.option_over_balance
     capacity = problem.member_capacity.astype(np.int64).copy()
     budget = problem.member_budget.astype(np.int64).copy() if units.option_weight is not None else None
     load = np.zeros(problem.num_members, dtype=np.int64)
+    charged = np.zeros(problem.num_members, dtype=np.int64)
     unit_option = np.full(U, -1, dtype=np.int64)
     ptr = units.option_ptr
     counts = np.diff(ptr)
@@ -531,7 +592,7 @@ def _greedy(problem: Problem, units: _Units, score: np.ndarray, tables: list[np.
         lo, hi = int(ptr[u]), int(ptr[u + 1])
         members = units.option_member[lo:hi]
         size = int(units.unit_size[u])
-        ok = capacity[members] >= load[members] + size
+        ok = capacity[members] >= charged[members] + units.option_charge[lo:hi]
         if budget is not None:
             assert units.option_weight is not None
             ok &= budget[members] >= units.option_weight[lo:hi]
@@ -539,12 +600,17 @@ def _greedy(problem: Problem, units: _Units, score: np.ndarray, tables: list[np.
             continue
         value = score[lo:hi].astype(np.float64).copy()
         if tables is not None:
-            value += np.array([tables[m][load[m] + size] - tables[m][load[m]] if ok[i] else 0 for i, m in enumerate(members)])
+            value += np.array([
+                0 if not ok[i] else over_balance[lo + i] if units.option_over[lo + i]
+                else tables[m][load[m] + size] - tables[m][load[m]]
+                for i, m in enumerate(members)
+            ])
         value[~ok] = np.inf
         pick = int(np.argmin(value))
         unit_option[u] = lo + pick
         m = int(members[pick])
-        load[m] += size
+        load[m] += 0 if units.option_over[lo + pick] else size
+        charged[m] += int(units.option_charge[lo + pick])
         if budget is not None:
             assert units.option_weight is not None
             budget[m] -= int(units.option_weight[lo + pick])
@@ -563,26 +629,26 @@ def _repair(problem: Problem, units: _Units, state: _State, score: np.ndarray, o
     capacity = problem.member_capacity.astype(np.int64)
     budget = problem.member_budget.astype(np.int64) if units.option_weight is not None else None
     weight_of = units.option_weight
+    charge = units.option_charge
     for u in order[state.unit_option[order] < 0].tolist():
-        load, weight = _loads(problem, units, state)
+        _, weight = _loads(problem, units, state)
+        load = _charged(problem, units, state)
         placed = state.unit_option >= 0
         holder = np.where(placed, units.option_member[np.maximum(state.unit_option, 0)], -1)
-        size_u = int(units.unit_size[u])
         best: tuple[float, int, int, int] | None = None
         for o in range(int(units.option_ptr[u]), int(units.option_ptr[u + 1])):
             m = int(units.option_member[o])
             w_u = 0 if weight_of is None else int(weight_of[o])
             for v in np.flatnonzero(holder == m).tolist():
                 cur = int(state.unit_option[v])
-                size_v = int(units.unit_size[v])
                 # u must fit at m once v has left.
-                if load[m] - size_v + size_u > capacity[m]:
+                if load[m] - int(charge[cur]) + int(charge[o]) > capacity[m]:
                     continue
                 if budget is not None and weight[m] - int(weight_of[cur]) + w_u > budget[m]:
                     continue
                 alts = np.arange(int(units.option_ptr[v]), int(units.option_ptr[v + 1]))
                 members = units.option_member[alts]
-                ok = (members != m) & (load[members] + size_v <= capacity[members])
+                ok = (members != m) & (load[members] + charge[alts] <= capacity[members])
                 if budget is not None:
                     ok &= weight[members] + weight_of[alts] <= budget[members]
                 if not ok.any():
@@ -817,22 +883,28 @@ def _build(
     fixed = current.copy()
     fixed[free_units] = -1
     fixed_state = _State(fixed, state.backup_of)
-    fixed_load, fixed_weight = _loads(problem, units, fixed_state)
+    _, fixed_weight = _loads(problem, units, fixed_state)
+    fixed_load = _normal_load(problem, units, fixed_state)
+    fixed_charged = _charged(problem, units, fixed_state)
     option_member = units.option_member[options]
-    size = units.unit_size[option_unit]
+    # Over options carry their balance in their cost, so they add no load to the tangent lines.
+    size = np.where(units.option_over[options], 0, units.unit_size[option_unit])
+    charge = units.option_charge[options]
+    if ctx.tables is not None:
+        coeff = coeff + units.option_over_balance[options]
     by_member = np.argsort(option_member, kind="stable")
     member_bounds = np.searchsorted(option_member[by_member], np.arange(M + 1))
     active = np.flatnonzero(np.diff(member_bounds) > 0)
     capacity = problem.member_capacity.astype(np.int64)
     budget = problem.member_budget.astype(np.int64) if units.option_weight is not None else None
-    current_load, _ = _loads(problem, units, state)
+    current_load = _normal_load(problem, units, state)
     balance_terms: list[_BalanceTerm] = []
     for m in active.tolist():
         rows = by_member[member_bounds[m] : member_bounds[m + 1]]
         lits = x_var[rows]
-        room = int(capacity[m] - fixed_load[m])
-        if int(size[rows].sum()) > room:
-            b.linear(lits, size[rows], -INT64_MAX, room)
+        room = int(capacity[m] - fixed_charged[m])
+        if int(charge[rows].sum()) > room:
+            b.linear(lits, charge[rows], -INT64_MAX, room)
         if budget is not None:
             assert units.option_weight is not None
             weights = units.option_weight[options[rows]]
@@ -1108,7 +1180,8 @@ class _Neighbourhoods:
         used = state.unit_option[state.unit_option >= 0]
         bad = np.bincount(units.option_member[used], weights=np.maximum(self.score[used], 0), minlength=M)
         if self.relaxation is not None and self.relaxation.member_price is not None:
-            load, weight = _loads(problem, units, state)
+            _, weight = _loads(problem, units, state)
+            load = _charged(problem, units, state)
             price = self.relaxation.member_price
             bad = bad + price[0] * np.maximum(problem.member_capacity - load, 0)
             if problem.member_budget is not None and units.option_weight is not None:
@@ -1399,6 +1472,8 @@ def solve(problem: Problem, params: SolveParams | None = None) -> Solution:
         flow_bound, flow_plan = flow_relaxed
         bound = float(flow_bound)
         start_state = _state_from_members(problem, units, flow_plan)
+        if start_state is not None and not problem.load_allowed(flow_plan).all():
+            start_state = None  # relaxed capacities (units over capacity allowed) let it break the rule
         if start_state is not None and _fits_budgets(problem, units, start_state) and not problem.has_backups:
             member_of = _member_of(problem, units, start_state)
             total = int(evaluate(problem, member_of).total)

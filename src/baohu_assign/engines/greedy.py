@@ -45,6 +45,12 @@ Algorithm
    the cheapest eligible member other than its primary with backup capacity
    left, critical households first.
 
+With ``one_unit_over_capacity`` a unit larger than a member's capacity may
+go to an empty member, which is then full: its working capacity is raised to
+the unit's size while it carries it (``cap``; the nominal one, ``cap0``,
+still sets the balance steps), so every move that respects room keeps the
+rule, and :meth:`_Engine._over` checks the rule itself.
+
 Member budgets (``arc_weight``/``member_budget``) are checked on every move:
 the construction skips members whose budget a household would exceed (and
 tries again packing by budget share when that leaves households out), a
@@ -146,6 +152,10 @@ class _Engine:
         self.arc_m = np.asarray(problem.arc_member, dtype=np.int64)
         self.arc_c = np.asarray(problem.arc_cost, dtype=np.int64)
         self.cap = np.maximum(np.asarray(problem.member_capacity, dtype=np.int64), 0)
+        self.capf = self.cap.astype(np.float64)
+        # Nominal capacities; ``cap`` is raised to the load of a member carrying one unit over it.
+        self.cap0 = self.cap.copy()
+        self.over_ok = bool(getattr(problem, "one_unit_over_capacity", False))
         self.scale = float(problem.balance_scale)
         self.tier = np.clip(np.asarray(problem.household_tier, dtype=np.int64), 0, NUM_TIERS - 1)
         # Cost of leaving each household uncovered (tier penalty, plus churn when it has a member today).
@@ -245,6 +255,8 @@ class _Engine:
         """bool per eligible member of ``g``: it can take the whole group now."""
         members = self.g_members[g]
         fits = self.cap[members] - self.load[members] >= self.g_size[g]
+        if self.over_ok:
+            fits |= (self.load[members] == 0) & (self.cap0[members] > 0)
         if self.budgeted:
             fits &= self.used[members] + self.g_weight[g] <= self.budget[members]
         return fits
@@ -262,8 +274,11 @@ class _Engine:
         return np.repeat(starts - offsets, lens) + np.arange(total, dtype=np.int64)
 
     def _steps(self, members: np.ndarray, k: np.ndarray) -> np.ndarray:
-        """Balance cost of the ``k``-th household (1-based) of each member (``costs.balance_steps``)."""
-        return costs.balance_steps(self.scale, self.cap[members], k)
+        """Balance cost of the ``k``-th household (1-based) of each member (``costs.balance_steps``).
+
+        On the nominal capacity (``cap0``): ``cap`` is raised while a member carries a unit over it.
+        """
+        return costs.balance_steps(self.scale, self.cap0[members], k)
 
     def _balance(self, m: int, load: int) -> int:
         """Balance term of member ``m`` carrying ``load`` households."""
@@ -288,6 +303,8 @@ class _Engine:
             old = int(self.arc_m[old_arc])
             self.load[old] -= 1
             self.used[old] -= self.arc_w[old_arc]
+            if self.over_ok:
+                self.cap[old] = max(int(self.cap0[old]), int(self.load[old]))
             self._refresh_steps(old)
         self.cur_arc[h] = arc
         if arc >= 0:
@@ -296,6 +313,8 @@ class _Engine:
             self.cur_cost[h] = self.arc_c[arc]
             self.load[m] += 1
             self.used[m] += self.arc_w[arc]
+            if self.over_ok:
+                self.cap[m] = max(int(self.cap0[m]), int(self.load[m]))
             self._refresh_steps(m)
         else:
             self.member_of[h] = -1
@@ -322,8 +341,23 @@ class _Engine:
                 used[m] = used.get(m, 0) + int(self.arc_w[arc])
         return [
             m for m in load
-            if self.load[m] + load[m] > self.cap[m] or self.used[m] + used[m] > self.budget[m]
+            if not self._count_ok(m, int(self.load[m] + load[m]), moves) or self.used[m] + used[m] > self.budget[m]
         ]
+
+    def _count_ok(self, m: int, load: int, moves: Moves) -> bool:
+        """Whether ``m`` may carry ``load`` households after ``moves``: within its nominal
+        capacity, or (units over capacity allowed) exactly one whole unit."""
+        if load <= self.cap0[m]:
+            return True
+        if not self.over_ok or self.cap0[m] <= 0:
+            return False
+        final = {h: arc for h, arc in moves}
+        mine = [h for h in np.flatnonzero(self.member_of == m).tolist() if h not in final]
+        mine += [h for h, arc in final.items() if arc >= 0 and int(self.arc_m[arc]) == m]
+        groups = {int(self.group_of[h]) for h in mine}
+        if len(groups) != 1 or -1 in groups:
+            return False
+        return len(mine) == int(self.g_size[groups.pop()])
 
     def _checkpoint(self) -> tuple[int, bool]:
         """Start (or nest into) recording moves so they can be rolled back."""
@@ -524,8 +558,8 @@ class _Engine:
         if self.scale <= 0:
             return np.zeros(members.size, dtype=np.int64)
         w = int(self.g_size[g])
+        # No cut at capacity: a unit over it pays the same steps beyond (Problem.balance_step_costs).
         k = self.load[members][:, None] + np.arange(1, w + 1)[None, :]
-        k = np.minimum(k, np.maximum(self.cap[members], 1)[:, None])
         return self._steps(members[:, None], k).sum(axis=1)
 
     def _cover_group(self, g: int, forbid: int = -1, depth: int = 0) -> bool:
@@ -544,11 +578,16 @@ class _Engine:
         fits = self._group_fits(g) & allowed
         if fits.any():
             cost = np.where(fits, self.g_cost[g] + self._group_add_cost(g, members), _INF)
+            if self.over_ok:
+                # Coverage first: use the least capacity (a unit over capacity takes all of a member's).
+                used = np.minimum(w, self.cap0[members])
+                cost = np.where(fits & (used == used[fits].min()), cost, _INF)
             self._set_group(g, int(np.argmin(cost)))
             return True
-        if int((self.cap - self.load).sum()) < w:
+        if int((self.cap - self.load).sum()) < w and not self.over_ok:
             return False  # moving households around never frees more places than are free in all
-        candidates = np.flatnonzero((self.cap[members] >= w) & (self.g_weight[g] <= self.budget[members]) & allowed)
+        takes = (self.cap0[members] >= w) | (self.over_ok & (self.cap0[members] > 0))
+        candidates = np.flatnonzero(takes & (self.g_weight[g] <= self.budget[members]) & allowed)
         candidates = candidates[np.argsort(self.g_cost[g][candidates], kind="stable")][:_MAKE_ROOM_TRIES]
         for j in candidates.tolist():
             m = int(members[j])
@@ -937,7 +976,7 @@ class _Engine:
         if waiting.size == 0 or not (self.arc_m[self._arcs_of(waiting)] == m).any():
             return False
         # Even the most important waiting households must at least match the group's coverage.
-        hopeful = np.sort(self.tier[waiting])[::-1][: int(self.cap[m] - self.load[m]) + hs_g.size]
+        hopeful = np.sort(self.tier[waiting])[::-1][: max(int(self.cap0[m] - self.load[m]) + hs_g.size, 0)]
         if self._coverage_gain(hopeful, self.tier[hs_g]) < (0,) * NUM_TIERS:
             return False
         before, moves = self.standing(), self.moves
@@ -1004,7 +1043,7 @@ class _Engine:
         """
         m = int(self.g_member[g])
         hs_g = self.g_households[g]
-        free = int(self.cap[m] - self.load[m]) + hs_g.size
+        free = max(int(self.cap0[m] - self.load[m]) + hs_g.size, 0)
         waiting = np.flatnonzero((self.member_of < 0) & self.movable)
         if waiting.size == 0:
             return False
@@ -1039,7 +1078,8 @@ class _Engine:
         """
         members = self.g_members[g]
         w = int(self.g_size[g])
-        candidates = np.flatnonzero((self.cap[members] >= w) & (self.g_weight[g] <= self.budget[members]))
+        takes = (self.cap0[members] >= w) | (self.over_ok & (self.cap0[members] > 0))
+        candidates = np.flatnonzero(takes & (self.g_weight[g] <= self.budget[members]))
         candidates = candidates[np.argsort(self.g_cost[g][candidates], kind="stable")][:_MAKE_ROOM_TRIES]
         waiting = np.flatnonzero((self.member_of < 0) & self.movable)
         waiting_arcs = self._arcs_of(waiting) if waiting.size else np.zeros(0, dtype=np.int64)
@@ -1049,7 +1089,8 @@ class _Engine:
         best_plan: Moves = []
         for j in candidates.tolist():
             m = int(members[j])
-            need = w - int(self.cap[m] - self.load[m])
+            over = w > self.cap0[m]  # a unit over capacity: m must give up everything
+            need = int(self.load[m]) if over else w - int(self.cap[m] - self.load[m])
             if need <= 0:
                 continue
             removed = self._least_important(m, need)
@@ -1061,7 +1102,7 @@ class _Engine:
             for item in removed:
                 plan += self._relocate(item, m, room)
             plan += self._group_moves(g, j)
-            left = sum(hs.size for hs in removed) - need
+            left = 0 if over else sum(hs.size for hs in removed) - need
             for gg in idle:
                 k = int(np.searchsorted(self.g_members[gg], m))
                 if self.g_size[gg] <= left and k < self.g_members[gg].size and self.g_members[gg][k] == m:
@@ -1188,7 +1229,7 @@ class _Engine:
                 continue
             after = int(self.load[m1]) - w + sum(1 for _, a in ejected if self.arc_m[a] == m1)
             skip = {h for h, _ in ejected}
-            fill = self._backfill(m1, after, int(self.cap[m1]) - after, skip)
+            fill = self._backfill(m1, after, int(self.cap0[m1]) - after, skip)
             plan = ejected + fill + self._group_moves(g, j)
             gain, delta = self._plan_value(plan)
             if gain == (0,) * NUM_TIERS and delta < best_delta and not self._over(plan):
@@ -1236,7 +1277,7 @@ class _Engine:
         tgt = self.arc_m[idx]
         owner = self.arc_h[idx]
         room = self.cap - self.load
-        room[m1] += int(self.g_size[g])
+        room[m1] = int(self.cap0[m1] - self.load[m1] + self.g_size[g])
         delta = self.arc_c[idx] - self.cur_cost[owner]
         if self.scale > 0:
             step = self.next_step[tgt]
