@@ -77,10 +77,15 @@ GREEDY_SHARE = 0.5
 balance calibration) before CP-SAT gets the rest; all of it when CP-SAT would not fit."""
 
 FLOOR_SECONDS_PER_ARC = 1.5e-6
-"""Estimated time of a branch's cheapest plan (greedy's construction) per eligible pair. Under a
-time limit this much is kept back for every branch still to come, so that each gets at least that
+"""Most estimated time of a branch's cheapest plan (greedy's construction) per eligible pair. Under
+a time limit this much is kept back for every branch still to come, so that each gets at least that
 plan (measured: about 1 s for the 934,000 pairs of the 12,000-household town with hour budgets
-on two busy cores)."""
+on two busy cores, 0.35 s of CPU)."""
+
+FLOOR_PER_COMPILE_SECOND = 1.5
+"""The same estimate from this call's own compiling time, which scales with the pairs and the
+machine's speed and load alike (greedy's constructions measured 1.0 to 1.3 times as long as
+compiling); the smaller of the two is kept back (a walking network makes compiling much slower)."""
 
 SEARCH_SETUP_SECONDS_PER_ARC = 3e-6
 """Estimated time CP-SAT needs per eligible pair before it can search (relaxation, units, start
@@ -184,10 +189,12 @@ def solve(
 
     if progress is not None:
         progress("arcs", 0, 0)
+    compiling = time.perf_counter()
     branches = compile_scenario(
         scenario.members, scenario.households, objective=objective, policy=scenario.policy,
         network=scenario.network,
     )
+    compile_s = time.perf_counter() - compiling
     if timed and deadline.expired():
         deadline.cut(f"compiling took longer than the time limit of {base.time_limit:g} s")
     seeds = np.random.SeedSequence(seed).spawn(max(len(branches), 1))
@@ -199,7 +206,9 @@ def solve(
     if not timed and uses_cpsat and any(weights):
         deadline = Deadline.after(SEARCH_SAFETY_SECONDS)
     # Kept back under a time limit: the cheapest plan of every branch still to come, and the report.
-    floors = [FLOOR_SECONDS_PER_ARC * max(b.problem.num_arcs, 1) for b in branches]
+    arcs = [max(b.problem.num_arcs, 1) for b in branches]
+    per_arc = min(FLOOR_SECONDS_PER_ARC, FLOOR_PER_COMPILE_SECOND * compile_s / max(sum(arcs), 1))
+    floors = [per_arc * n for n in arcs]
     report_reserve = REPORT_SECONDS_PER_HOUSEHOLD * len(scenario.households)
     results: list[BranchResult] = []
     for index, branch in enumerate(branches):
@@ -477,12 +486,16 @@ def _calibrate(
     best = (base_solution, 0.0, branch)
     good, bad = 0.0, None
     solves = CALIBRATION_SOLVES.get(engine.NAME, 5)
+    longest = base_solution.wall_s
     for _ in range(solves - 1):
-        if params.deadline.expired():
+        remaining = params.deadline.remaining()
+        if remaining is not None and remaining <= longest:
+            # Under a time limit a solve is only started when one as long as the longest so far fits.
             params.deadline.cut(CUT_CALIBRATION)
             break
         tuned = with_balance(branch, weight)
         solution = _checked(engine, tuned, params)
+        longest = max(longest, solution.wall_s)
         parts = evaluate(tuned.problem, solution.member_of)
         if parts.travel_m_per_week <= limit + 1e-9:
             good, best = weight, (solution, weight, tuned)
