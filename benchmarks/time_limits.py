@@ -13,7 +13,8 @@ Each run is ``solve(scenario, objective=O, time_limit=T)`` followed by reading
 returns, so reading it costs nothing more). ``wall_s`` is the median over
 ``--repeats`` runs in this process, ``over_s`` its excess over T (the
 guarantee: at most 0.25 s for T ≥ 1), ``cpu_s`` the process's CPU time (all
-threads; on a loaded machine it shows what the call itself cost), ``cut`` the
+threads; on a loaded machine it shows what the call itself cost), ``objective_value``
+and ``uncovered`` those of the last run's plan, ``cut`` the
 ``time_limit_reached`` warnings' messages when the limit cut something. Prints a Markdown table and
 the machine load (``os.getloadavg``) before and after: two busy cores can
 add a second.
@@ -34,13 +35,13 @@ def _scenario(households: int) -> ba.Scenario:
     return ba.Scenario.from_frames(town.members, town.households)
 
 
-def _run(scenario: ba.Scenario, objective: str, limit: float) -> tuple[float, float, str, str]:
+def _run(scenario: ba.Scenario, objective: str, limit: float) -> tuple[float, float, str, str, int, int]:
     start, cpu = time.perf_counter(), time.process_time()
     plan = ba.solve(scenario, objective=objective, time_limit=limit)
     report = plan.report
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     cut = [w.message for w in report.warnings if w.code == "time_limit_reached"]
-    return wall, cpu, report.status.value, "; ".join(cut)
+    return wall, cpu, report.status.value, "; ".join(cut), report.objective_value, report.counts.uncovered
 
 
 def main() -> None:
@@ -51,8 +52,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    print("| households | objective | T (s) | wall_s (median) | over_s | runs | cpu_s (median) | status | cut |")
-    print("|---:|---|---:|---:|---:|---:|---:|---|---|")
+    print(
+        "| households | objective | T (s) | wall_s (median) | over_s | runs | cpu_s (median) "
+        "| objective_value | uncovered | status | cut |"
+    )
+    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---|")
     for size in args.sizes:
         scenario = _scenario(size)
         for objective in args.objectives:
@@ -60,10 +64,10 @@ def main() -> None:
                 runs = [_run(scenario, objective, limit) for _ in range(args.repeats)]
                 wall = statistics.median(r[0] for r in runs)
                 cpu = statistics.median(r[1] for r in runs)
-                status, cut = runs[-1][2], runs[-1][3]
+                status, cut, value, uncovered = runs[-1][2:]
                 print(
                     f"| {size:,} | {objective} | {limit:g} | {wall:.2f} | {wall - limit:+.2f} | "
-                    f"{', '.join(f'{r[0]:.2f}' for r in runs)} | {cpu:.2f} | {status} | {cut} |",
+                    f"{', '.join(f'{r[0]:.2f}' for r in runs)} | {cpu:.2f} | {value:,} | {uncovered} | {status} | {cut} |",
                     flush=True,
                 )
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")

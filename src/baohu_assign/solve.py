@@ -297,7 +297,7 @@ def _timed_branch_params(
     left = max(deadline.at - reserve - start, 0.0)
     slack = left - sum(floors)
     if slack <= 0.0:
-        seconds = left * floors[0] / sum(floors)
+        seconds = left * floors[0] / sum(floors) if sum(floors) > 0.0 else 0.0
     else:
         seconds = floors[0] + (slack * weights[0] / sum(weights) if weights[0] else slack)
     return replace(base, seed=seed, time_limit=seconds, deadline=Deadline(start + seconds)), slack <= 0.0
