@@ -50,8 +50,8 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "BRANCH_TIME_LIMIT_S",
-    "DIAGNOSIS_CUT",
     "DEFAULT_EXTRA_CAPACITY",
+    "DIAGNOSIS_CUT",
     "MAX_CANDIDATES",
     "BranchShortfall",
     "Suggestion",
