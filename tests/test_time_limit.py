@@ -15,6 +15,8 @@ import time
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import baohu_assign as ba
 from baohu_assign import params as params_module
@@ -233,3 +235,39 @@ def test_branch_time_covers_every_later_floor(clock):
     assert starved
     assert short.deadline.remaining() == pytest.approx(9.0 * 6 / 18, abs=0.05)
     assert np.isclose(deadline.remaining(), 10.0, atol=0.05)  # the call's deadline is not moved
+
+
+@settings(max_examples=6)
+@given(jump_after=st.integers(min_value=0, max_value=8), objective=st.sampled_from(["distance", "balanced"]))
+def test_whatever_engine_call_the_limit_passes_after_the_plan_is_valid_and_the_cut_reported(
+    short_town, jump_after, objective
+):
+    """The deadline passes after the n-th engine call (0: before any): valid plan; every branch not
+    proven optimal that ran after the deadline says what it lost, and none is optimal by accident."""
+    fake = FakeClock()
+    calls = [0]
+
+    def count(n: int) -> None:
+        calls[0] += 1
+        if calls[0] == jump_after:
+            fake.jump()
+
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setattr(params_module, "clock", fake)
+        if jump_after == 0:
+            Calls(monkeypatch, SOLVE, "compile_scenario", after=lambda n: fake.jump())
+        Calls(monkeypatch, greedy, "solve", after=count)
+        Calls(monkeypatch, cpsat, "solve", after=count)
+        plan = ba.solve(short_town, objective=objective, time_limit=LIMIT)
+        report = plan.report
+    _assert_valid(plan)
+    cut_branches = [r for r in plan.results if r.time_cuts]
+    assert all(r.status != ba.Status.OPTIMAL for r in cut_branches)
+    if fake.offset:
+        # Some branch met the passed deadline (the last one at least) unless it was proven optimal.
+        assert cut_branches or all(r.status == ba.Status.OPTIMAL for r in plan.results)
+        assert report.status != ba.Status.OPTIMAL or not cut_branches
+        reported = sum(_branch_cut(_cuts(plan), cut) for cut in {c for r in cut_branches for c in r.time_cuts})
+        assert reported == sum(len(r.time_cuts) for r in cut_branches)
+    else:
+        assert not cut_branches and not _cuts(plan)
