@@ -52,6 +52,7 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "BRANCH_TIME_LIMIT_S",
     "DEFAULT_EXTRA_CAPACITY",
+    "DIAGNOSIS_CUT",
     "MAX_CANDIDATES",
     "BranchShortfall",
     "Suggestion",
@@ -69,6 +70,8 @@ TOP_SUGGESTIONS = 5
 BRANCH_TIME_LIMIT_S = 2.0
 """Wall-clock limit per branch: no what-if is started that the slowest solve so far
 says would end later. The work limit below normally stops first."""
+DIAGNOSIS_CUT = "the shortfall diagnosis stopped at the time limit: not every what-if was solved (complete false)"
+"""What a solve's time limit cut when it left a branch's diagnosis incomplete (a ``time_limit_reached`` warning)."""
 WORK_LIMIT = 10_000_000
 """Most (arcs + households) summed over the what-if solves of one branch (about
 1.2 s of flow). A deterministic cap, so that identical runs give identical
@@ -162,6 +165,7 @@ def diagnose(
     max_candidates: int = MAX_CANDIDATES,
     top: int = TOP_SUGGESTIONS,
     time_limit: float | None = BRANCH_TIME_LIMIT_S,
+    deadline: Deadline | None = None,
 ) -> list[BranchShortfall]:
     """Diagnose every branch of ``plan`` that leaves households uncovered.
 
@@ -185,6 +189,11 @@ def diagnose(
     time_limit
         Seconds per branch after which no further candidate is tried
         (``None``: only the work limit applies).
+    deadline
+        When the whole diagnosis must end (a solve's time limit): each branch
+        gets at most an equal part of what is left, and none once it has
+        passed (its counts and reasons, but no what-ifs: ``complete`` false).
+        A branch it cut is recorded in ``deadline.cuts`` as :data:`DIAGNOSIS_CUT`.
 
     Returns
     -------
@@ -198,11 +207,19 @@ def diagnose(
     if extra_capacity < 1:
         raise ValueError(f"extra_capacity must be >= 1, got {extra_capacity}")
     out = []
-    for result in plan.results:
-        if (result.solution.member_of >= 0).all():
-            continue
+    short = [result for result in plan.results if not (result.solution.member_of >= 0).all()]
+    for index, result in enumerate(short):
         started = time.perf_counter()
-        shortfall = _diagnose_branch(plan, result, extra_capacity, max_candidates, top, time_limit)
+        limit = time_limit
+        remaining = None if deadline is None else deadline.remaining()
+        cut_by_deadline = remaining is not None and (limit is None or remaining / (len(short) - index) < limit)
+        if cut_by_deadline:
+            assert remaining is not None
+            limit = remaining / (len(short) - index)
+        shortfall = _diagnose_branch(plan, result, extra_capacity, max_candidates, top, limit)
+        if cut_by_deadline and not shortfall.complete:
+            assert deadline is not None
+            deadline.cut(DIAGNOSIS_CUT)
         logger.info(
             "shortfall diagnosis: %d uncovered, %d candidates, %d suggestions, %.3f s",
             shortfall.uncovered.total, shortfall.candidates, len(shortfall.suggestions),

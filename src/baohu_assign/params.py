@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import numbers
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -37,25 +38,59 @@ def _check_count(value: Any, name: str, minimum: int) -> int:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
     return int(value)
 
+clock: Callable[[], float] = time.monotonic
+"""The clock every deadline is measured on, in seconds. Tests replace it to move time forward."""
+
+
+def now() -> float:
+    """The time on :data:`clock`: what :attr:`Deadline.at` is compared with."""
+    return clock()
+
 
 @dataclass(frozen=True, slots=True)
 class Deadline:
-    """A wall-clock deadline on the monotonic clock (``None``: no limit)."""
+    """A wall-clock deadline on :data:`clock` (``None``: no limit).
+
+    ``cuts`` records, in order, what the deadline stopped or left out (for
+    the report); the deadlines made from one by :meth:`part` record into the
+    same list.
+    """
 
     at: float | None = None
+    cuts: list[str] = field(default_factory=list, compare=False, repr=False)
 
     @classmethod
     def after(cls, seconds: float | None) -> Deadline:
-        return cls(None if seconds is None else time.monotonic() + seconds)
+        return cls(None if seconds is None else now() + seconds)
 
     def remaining(self) -> float | None:
         """Seconds left (never negative), or ``None`` when unlimited."""
         if self.at is None:
             return None
-        return max(0.0, self.at - time.monotonic())
+        return max(0.0, self.at - now())
 
     def expired(self) -> bool:
-        return self.at is not None and time.monotonic() >= self.at
+        return self.at is not None and now() >= self.at
+
+    def part(self, share: float, reserve: float = 0.0) -> Deadline:
+        """A deadline ``share`` of the way from now to this one, after keeping ``reserve`` seconds back.
+
+        Unlimited stays unlimited; cuts are recorded into this deadline's list.
+        """
+        if self.at is None:
+            return self
+        start = now()
+        return Deadline(start + share * max(self.at - reserve - start, 0.0), self.cuts)
+
+    def within(self, seconds: float) -> Deadline:
+        """This deadline or ``seconds`` from now, whichever comes first (cuts recorded here)."""
+        end = now() + seconds
+        return Deadline(end if self.at is None else min(self.at, end), self.cuts)
+
+    def cut(self, what: str) -> None:
+        """Record that the deadline stopped or left out ``what`` (once)."""
+        if what not in self.cuts:
+            self.cuts.append(what)
 
 
 @dataclass(frozen=True, slots=True)

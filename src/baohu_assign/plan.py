@@ -23,11 +23,12 @@ import pandas as pd
 
 from . import __version__, costs
 from .compile import BranchProblem
-from .diagnose import BranchShortfall, diagnose
+from .diagnose import DIAGNOSIS_CUT, BranchShortfall, diagnose
 from .errors import InputError, Issue
 from .explain import PIN_REASONS, branch_reasons, changed_mask
 from .network import NetworkSummary
 from .objective import evaluate
+from .params import Deadline
 from .policy import PRIORITIES
 from .problem import Problem
 from .rollup import hierarchy_report, location_rollup
@@ -44,6 +45,9 @@ from .solution import Solution
 
 if TYPE_CHECKING:
     from .scenario import Scenario
+
+EXAMPLES = 5
+"""Branches named in a ``time_limit_reached`` warning."""
 
 ASSIGNMENT_COLUMNS = ("household_id", "member_id", "role", "distance_m", "changed", "reason")
 HOUSEHOLD_COLUMNS = (
@@ -76,6 +80,8 @@ class BranchResult:
     ``safety_limit_reached``: the safety time limit of a run without a time
     limit stopped the search before its work budget was spent (then
     ``reproducible`` is false too).
+    ``time_cuts``: what the caller's time limit stopped or left out in this
+    branch (``time_limit_reached`` warnings); empty when nothing was cut.
     """
 
     branch: BranchProblem
@@ -86,6 +92,7 @@ class BranchResult:
     engine_errors: tuple[str, ...] = ()
     reproducible: bool = True
     safety_limit_reached: bool = False
+    time_cuts: tuple[str, ...] = ()
 
 
 class Plan:
@@ -119,6 +126,7 @@ class Plan:
         seed: int,
         time_limit: float | None,
         wall_s: float,
+        deadline: Deadline | None = None,
     ) -> None:
         self.scenario = scenario
         self.results = results
@@ -132,6 +140,8 @@ class Plan:
         self.seed = seed
         self.time_limit = time_limit
         self.wall_s = wall_s
+        # The caller's time limit, which the report (its shortfall diagnosis) also keeps; None: unlimited.
+        self.deadline = deadline
 
     # -- index-level results ------------------------------------------------
     @cached_property
@@ -426,6 +436,8 @@ class Plan:
                         member_id=pin.member_id or None,
                     )
                 )
+        shortfalls = self._shortfalls(sum(uncovered))
+        warnings.extend(self._time_limit_warnings(shortfalls))
         status = _overall_status(statuses)
         num_households = len(self.scenario.households)
         covered_total = num_households - sum(uncovered)
@@ -464,7 +476,7 @@ class Plan:
             ),
             warnings=warnings,
             branches=branches,
-            shortfalls=self._shortfalls(sum(uncovered)),
+            shortfalls=shortfalls,
             network=self._network_summary(),
             hierarchy=hierarchy_report(self),
         )
@@ -480,10 +492,39 @@ class Plan:
             hh["lat"].to_numpy(dtype=np.float64), hh["lon"].to_numpy(dtype=np.float64),
         )
 
+    def _time_limit_warnings(self, shortfalls: list[BranchShortfall]) -> list[ReportWarning]:
+        """``time_limit_reached`` warnings: what the time limit cut, for the whole call, then per kind of cut."""
+        if self.deadline is None:
+            return []
+        out = []
+        for cut in self.deadline.cuts:
+            if cut == DIAGNOSIS_CUT:
+                names = [s.branch for s in shortfalls if not s.complete]
+                out.append(ReportWarning(
+                    code="time_limit_reached", message=cut, count=len(names), examples=names[:EXAMPLES],
+                ))
+            else:
+                out.append(ReportWarning(code="time_limit_reached", message=cut))
+        by_cut: dict[str, list[str]] = {}
+        for result in self.results:
+            for cut in result.time_cuts:
+                by_cut.setdefault(cut, []).append(result.branch.branch)
+        for cut, names in by_cut.items():
+            out.append(ReportWarning(
+                code="time_limit_reached", message=f"{cut} ({len(names)} of {len(self.results)} branches)",
+                count=len(names), examples=names[:EXAMPLES],
+            ))
+        return out
+
     # -- shortage diagnosis (diagnose.py) ------------------------------------------
     def _shortfalls(self, uncovered: int) -> list[BranchShortfall]:
-        """Computed shortfall diagnosis per branch; only plans that leave households uncovered pay for it."""
-        return diagnose(self) if uncovered else []
+        """Computed shortfall diagnosis per branch; only plans that leave households uncovered pay for it.
+
+        Under a time limit it gets what is left of it (:func:`~baohu_assign.diagnose.diagnose`'s ``deadline``).
+        """
+        if not uncovered:
+            return []
+        return diagnose(self, deadline=self.deadline) if self.deadline is not None else diagnose(self)
 
     def _shortfall_lines(self, limit: int = 10) -> list[str]:
         """Summary lines: each short branch's shortfall and its best computed fix."""
@@ -553,6 +594,9 @@ class Plan:
                 else "searched under a time limit; without one the same seed gives the same plan"
             )
             lines.append(f"  another run may give another plan ({why})")
+        for warning in r.warnings:
+            if warning.code == "time_limit_reached":
+                lines.append(f"  time limit reached: {warning.message}")
         if r.warnings:
             lines.append(f"  warnings: {len(r.warnings)} (see report.json)")
         return "\n".join(lines)

@@ -48,7 +48,7 @@ from . import engines
 from .compile import BranchProblem, compile_scenario, with_balance
 from .errors import EngineError, EngineUnavailable
 from .objective import evaluate
-from .params import Deadline, SolveParams, check_seed, check_time_limit
+from .params import Deadline, SolveParams, check_seed, check_time_limit, now
 from .plan import BranchResult, Plan
 from .problem import OBJECTIVES
 from .report import Status
@@ -96,6 +96,36 @@ def strict_engines() -> bool:
     return os.environ.get(STRICT_ENGINES_ENV, "").strip() not in ("", "0")
 
 
+GREEDY_SHARE = 0.5
+"""Under a time limit, the share of a search branch's time for greedy (local search, or the
+balance calibration) before CP-SAT gets the rest; all of it when CP-SAT would not fit."""
+
+FLOOR_SECONDS_PER_ARC = 1.5e-6
+"""Most estimated time of a branch's cheapest plan (greedy's construction) per eligible pair. Under
+a time limit this much is kept back for every branch still to come, so that each gets at least that
+plan (measured: about 1 s for the 934,000 pairs of the 12,000-household town with hour budgets
+on two busy cores, 0.35 s of CPU)."""
+
+FLOOR_PER_COMPILE_SECOND = 1.5
+"""The same estimate from this call's own compiling time, which scales with the pairs and the
+machine's speed and load alike (greedy's constructions measured 1.0 to 1.3 times as long as
+compiling); the smaller of the two is kept back (a walking network makes compiling much slower)."""
+
+SEARCH_SETUP_SECONDS_PER_ARC = 3e-6
+"""Estimated time CP-SAT needs per eligible pair before it can search (relaxation, units, start
+plan; about 0.4 s for a branch of 144,000 pairs on two busy cores). Under a time limit a branch
+whose time for CP-SAT is shorter keeps greedy's plan."""
+
+REPORT_SECONDS_PER_HOUSEHOLD = 2e-5
+"""Estimated time of building the report per household (about 0.1 s for 12,000 on two busy
+cores), kept back from the search under a time limit; the shortfall diagnosis gets what is left."""
+
+CUT_CONSTRUCTION_ONLY = "too little time left for this branch: greedy's construction, no search"
+CUT_SEARCH_LEFT_OUT = "too little time for CP-SAT: greedy's plan kept"
+CUT_SEARCH_STOPPED = "the search stopped at the time limit"
+CUT_CALIBRATION = "the balance weight search stopped at the time limit"
+
+
 @dataclass(frozen=True, slots=True)
 class _Outcome:
     solution: Solution
@@ -131,9 +161,14 @@ def solve(
         ``"auto"`` (best engine per branch, greedy as fallback), ``"flow"``,
         ``"cpsat"`` or ``"greedy"``.
     time_limit
-        Wall-clock budget in seconds for the whole call; branches that need
+        Wall-clock budget in seconds for the whole call: compiling, search,
+        checks and the report (built before returning). Branches that need
         search (stairwell units, hour budgets, backups) make the best of it,
-        so their plan may differ between runs. ``None`` (default): exact
+        so their plan may differ between runs. Whatever is cut short to keep
+        the limit is named in ``time_limit_reached`` warnings of the report;
+        below what compiling needs, compiling still finishes and each branch
+        gets greedy's construction, so the call ends after the limit.
+        ``None`` (default): exact
         branches run to optimality and search branches stop on a
         deterministic work budget, so the plan is reproducible (a safety net
         of :data:`SEARCH_SAFETY_SECONDS` aside, reported when it binds).
@@ -197,38 +232,50 @@ def solve(
         time_limit=base.time_limit if time_limit is None else time_limit,
     )
     seed = base.seed
+    # The caller's limit covers the whole call, so its deadline starts before compiling.
+    timed = base.time_limit is not None
+    deadline = Deadline.after(base.time_limit)
 
     if progress is not None:
         progress("arcs", 0, 0)
+    compiling = time.perf_counter()
     branches = compile_scenario(
         scenario.members, scenario.households, objective=objective, policy=scenario.policy,
         network=scenario.network,
     )
+    compile_s = time.perf_counter() - compiling
+    if timed and deadline.expired():
+        deadline.cut(f"compiling took longer than the time limit of {base.time_limit:g} s")
     seeds = np.random.SeedSequence(seed).spawn(max(len(branches), 1))
     # Only branches that need search share the budget; flow branches are exact and fast.
     weights = [_search_weight(b) for b in branches]
     uses_cpsat = strategy in ("auto", "cpsat")
     # Without a time limit (or with the caller's own work budget) search stops on work, not on the clock.
     work_limited = base.time_limit is None or base.max_iterations is not None
-    budget = base.time_limit
-    if budget is None and uses_cpsat and any(weights):
-        budget = SEARCH_SAFETY_SECONDS
-    deadline = Deadline.after(budget)
+    if not timed and uses_cpsat and any(weights):
+        deadline = Deadline.after(SEARCH_SAFETY_SECONDS)
+    # Kept back under a time limit: the cheapest plan of every branch still to come, and the report.
+    arcs = [max(b.problem.num_arcs, 1) for b in branches]
+    per_arc = min(FLOOR_SECONDS_PER_ARC, FLOOR_PER_COMPILE_SECOND * compile_s / max(sum(arcs), 1))
+    floors = [per_arc * n for n in arcs]
+    report_reserve = REPORT_SECONDS_PER_HOUSEHOLD * len(scenario.households)
     results: list[BranchResult] = []
     for index, branch in enumerate(branches):
         if progress is not None:
             progress("solving", index + 1, len(branches))
-        # Each branch gets a share of what is left, by its size.
-        remaining = deadline.remaining()
-        share = None
-        if remaining is not None and weights[index]:
-            share = remaining * weights[index] / sum(weights[index:])
-        branch_params = replace(
-            base,
-            seed=int(seeds[index].generate_state(1)[0]),
-            time_limit=share,
-            deadline=Deadline.after(share),
-        )
+        seed_i = int(seeds[index].generate_state(1)[0])
+        if timed:
+            branch_params, no_time_left = _timed_branch_params(
+                base, seed_i, deadline, weights[index:], floors[index:], report_reserve
+            )
+        else:
+            # Each branch gets a share of what is left, by its size.
+            remaining = deadline.remaining()
+            share = None
+            if remaining is not None and weights[index]:
+                share = remaining * weights[index] / sum(weights[index:])
+            branch_params = replace(base, seed=seed_i, time_limit=share, deadline=Deadline.after(share))
+            no_time_left = False
         work = None
         if work_limited:
             work = base.max_iterations if base.max_iterations is not None else _work_rounds(
@@ -239,6 +286,14 @@ def solve(
         # up to it), so a clock that shaped the plan has always passed the deadline by now.
         clock_stopped = branch_params.deadline.expired()
         searched_by_clock = not work_limited and uses_cpsat and weights[index] > 0
+        time_cuts: tuple[str, ...] = ()
+        if timed and outcome.status != Status.OPTIMAL:
+            # What the limit left out of this branch; a plan proven optimal lost nothing.
+            if no_time_left:
+                branch_params.deadline.cuts[:] = [CUT_CONSTRUCTION_ONLY]
+            elif clock_stopped and not work_limited:
+                branch_params.deadline.cut(CUT_SEARCH_STOPPED)
+            time_cuts = tuple(branch_params.deadline.cuts)
         results.append(
             BranchResult(
                 branch=outcome.branch,
@@ -249,6 +304,7 @@ def solve(
                 engine_errors=outcome.errors,
                 reproducible=not (clock_stopped or searched_by_clock),
                 safety_limit_reached=clock_stopped and work_limited,
+                time_cuts=time_cuts,
             )
         )
         logger.info(
@@ -256,7 +312,7 @@ def solve(
             index + 1, len(branches), outcome.solution.engine, outcome.status.value,
             outcome.solution.objective, outcome.solution.wall_s,
         )
-    return Plan(
+    plan = Plan(
         scenario=scenario,
         results=tuple(results),
         objective=objective,
@@ -264,7 +320,37 @@ def solve(
         seed=seed,
         time_limit=base.time_limit,
         wall_s=time.perf_counter() - started,
+        deadline=deadline if timed else None,
     )
+    if timed:
+        # Within the limit, and not dependent on when the caller first reads it.
+        plan.report  # noqa: B018 - builds and caches the report
+    return plan
+
+
+def _timed_branch_params(
+    base: SolveParams, seed: int, deadline: Deadline, weights: list[int], floors: list[float], reserve: float
+) -> tuple[SolveParams, bool]:
+    """Parameters of the next branch under the caller's time limit, and whether it gets no time to search.
+
+    ``weights`` and ``floors`` are this branch's and the later ones'
+    (:func:`_search_weight`, and the estimated time of their cheapest plan);
+    ``reserve`` the seconds kept back for the report. Each branch gets its
+    floor, plus, when it needs search, a share of the time beyond every
+    floor by its weight; a branch without search may use all of that time
+    (flow is exact and fast). When the time left does not cover every floor,
+    each branch gets its part of it by its floor, with no search. The
+    branch's deadline records its cuts in a list of its own.
+    """
+    assert deadline.at is not None
+    start = now()
+    left = max(deadline.at - reserve - start, 0.0)
+    slack = left - sum(floors)
+    if slack <= 0.0:
+        seconds = left * floors[0] / sum(floors) if sum(floors) > 0.0 else 0.0
+    else:
+        seconds = floors[0] + (slack * weights[0] / sum(weights) if weights[0] else slack)
+    return replace(base, seed=seed, time_limit=seconds, deadline=Deadline(start + seconds)), slack <= 0.0
 
 
 def check_scenario(scenario: object, name: str = "scenario") -> None:
@@ -395,16 +481,31 @@ def _calibrate_then_search(
     time left), and the better plan is kept, with CP-SAT's bound either way.
     """
     greedy = engines.load(engines.FALLBACK)
-    found, weight, tuned = _calibrate(greedy, branch, params, budget)
+    if work is None and params.deadline.at is not None:
+        # Under a time limit greedy calibrates in its share, CP-SAT searches in the rest (when it fits).
+        search = _search_fits(branch, params.deadline, 1.0 - GREEDY_SHARE)
+        calibration = replace(params, deadline=params.deadline.part(GREEDY_SHARE)) if search else params
+        found, weight, tuned = _calibrate(greedy, branch, calibration, budget)
+        if not _search_fits(tuned, params.deadline):
+            params.deadline.cut(CUT_SEARCH_LEFT_OUT)
+            return found, weight, tuned
+    else:
+        found, weight, tuned = _calibrate(greedy, branch, params, budget)
     if work is None:
         # The balance term makes CP-SAT's bound weak, so more time rarely pays off.
         remaining = params.deadline.remaining()
         seconds = BALANCED_SEARCH_SECONDS if remaining is None else min(remaining, BALANCED_SEARCH_SECONDS)
-        search_params = replace(params, time_limit=seconds, deadline=Deadline.after(seconds))
+        search_params = replace(params, time_limit=seconds, deadline=params.deadline.within(seconds))
     else:
         search_params = _search_params(params, work)
     searched = _checked(engine, tuned, search_params)
     return _keep_better(found, searched), weight, tuned
+
+
+def _search_fits(branch: BranchProblem, deadline: Deadline, fraction: float = 1.0) -> bool:
+    """Whether ``fraction`` of the time left is enough for CP-SAT to search the branch (always without a limit)."""
+    remaining = deadline.remaining()
+    return remaining is None or remaining * fraction >= SEARCH_SETUP_SECONDS_PER_ARC * max(branch.problem.num_arcs, 1)
 
 
 def _best_of(engine: ModuleType, branch: BranchProblem, params: SolveParams, work: int | None) -> Solution:
@@ -412,8 +513,18 @@ def _best_of(engine: ModuleType, branch: BranchProblem, params: SolveParams, wor
     and the better plan is kept, with the search engine's bound."""
     if engine.NAME != "cpsat":
         return _checked(engine, branch, params)
+    greedy = engines.load(engines.FALLBACK)
+    if work is None and params.deadline.at is not None:
+        # Under a time limit greedy's plan comes first (the floor), in its share of the branch's time.
+        search = _search_fits(branch, params.deadline, 1.0 - GREEDY_SHARE)
+        quick = _checked(greedy, branch, replace(params, deadline=params.deadline.part(GREEDY_SHARE) if search
+                                                 else params.deadline))
+        if not _search_fits(branch, params.deadline):
+            params.deadline.cut(CUT_SEARCH_LEFT_OUT)
+            return quick
+        return _keep_better(quick, _checked(engine, branch, params))
     # Greedy first: it is fast, and the search engine then has the deadline to itself.
-    quick = _checked(engines.load(engines.FALLBACK), branch, replace(params, deadline=Deadline()))
+    quick = _checked(greedy, branch, replace(params, deadline=Deadline()))
     return _keep_better(quick, _checked(engine, branch, _search_params(params, work)))
 
 
@@ -444,11 +555,16 @@ def _calibrate(
     best = (base_solution, 0.0, branch)
     good, bad = 0.0, None
     solves = CALIBRATION_SOLVES.get(engine.NAME, 5)
+    longest = base_solution.wall_s
     for _ in range(solves - 1):
-        if params.deadline.expired():
+        remaining = params.deadline.remaining()
+        if remaining is not None and remaining <= longest:
+            # Under a time limit a solve is only started when one as long as the longest so far fits.
+            params.deadline.cut(CUT_CALIBRATION)
             break
         tuned = with_balance(branch, weight)
         solution = _checked(engine, tuned, params)
+        longest = max(longest, solution.wall_s)
         parts = evaluate(tuned.problem, solution.member_of)
         if parts.travel_m_per_week <= limit + 1e-9:
             good, best = weight, (solution, weight, tuned)

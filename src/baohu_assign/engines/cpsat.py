@@ -114,7 +114,7 @@ import numpy as np
 from .. import costs
 from ..errors import EngineError, EngineUnavailable
 from ..objective import evaluate
-from ..params import SolveParams
+from ..params import SolveParams, now
 from ..problem import NUM_TIERS, Problem
 from ..solution import Solution
 
@@ -154,7 +154,10 @@ PARTIAL_SPREAD = 2
 LNS_LOCAL_RANK = 3
 """Options per free unit among the neighbourhood's members that a sub-model keeps (best by reduced cost)."""
 WHOLE_MODEL_SECONDS_PER_OPTION = 3e-5
-"""Rough load time of a whole model per option (presolve, LP), to skip hopeless final solves."""
+"""Rough load time of a whole model per option (presolve, LP), to skip hopeless whole-model solves."""
+LP_SECONDS_PER_OPTION = 2e-6
+"""Rough time of the LP relaxation per option (HiGHS does not stop at its limit before its first
+iterations); under a time limit the LP is left out when its share of the time is shorter."""
 UNLIMITED_DETERMINISTIC_TIME = 20.0
 """Deterministic time limit of one whole-model solve when there is neither a time limit nor an iteration budget."""
 WHOLE_SHARE_OF_UNITS = 0.5
@@ -1327,7 +1330,7 @@ class _Search:
         # Wall-clock mode leaves a neighbourhood too short to be worth starting; work-limited mode
         # goes on to the deadline itself, so that a clock that cut the search has always passed it.
         margin = 0.0 if self.ctx.work_mode else 0.02
-        if self.end is not None and time.monotonic() >= self.end - margin:
+        if self.end is not None and now() >= self.end - margin:
             return True
         return not self.ctx.work_mode and self.stall >= STALL_ROUNDS
 
@@ -1343,7 +1346,7 @@ class _Search:
         return members, free, sub
 
     def _solve(self, sub: _Sub, workers: int, index: int) -> _Result:
-        remaining = None if self.end is None else max(self.end - time.monotonic(), 0.01)
+        remaining = None if self.end is None else max(self.end - now(), 0.01)
         return _solve_model(
             self.ctx, sub, wall=remaining, deterministic=LNS_DETERMINISTIC_TIME, workers=workers,
             seed=self.seed + 7919 * index,
@@ -1483,8 +1486,8 @@ def solve(problem: Problem, params: SolveParams | None = None) -> Solution:
             start_state = None
 
     relaxation = None
-    if units.num_options <= LP_MAX_OPTIONS:
-        lp_limit = _phase_seconds(ctx, end, 0.2)
+    lp_limit = _phase_seconds(ctx, end, 0.2)
+    if units.num_options <= LP_MAX_OPTIONS and _fits(ctx, lp_limit, units.num_options * LP_SECONDS_PER_OPTION):
         relaxation = _lp_relaxation(problem, units, None if lp_limit is None else max(lp_limit, 0.05))
         if relaxation is not None:
             bound = max(bound, float(relaxation.bound))
@@ -1585,7 +1588,7 @@ def _fits_budgets(problem: Problem, units: _Units, state: _State) -> bool:
 def _split(ctx: _Context, end: float | None, share: float) -> float | None:
     """A deadline ``share`` of the way from now to ``end`` (``end`` itself in work-limited mode)."""
     seconds = _phase_seconds(ctx, end, share)
-    return None if seconds is None else time.monotonic() + seconds
+    return None if seconds is None else now() + seconds
 
 
 def _phase_seconds(ctx: _Context, end: float | None, share: float) -> float | None:
@@ -1598,8 +1601,24 @@ def _phase_seconds(ctx: _Context, end: float | None, share: float) -> float | No
     """
     if end is None:
         return None
-    left = max(end - time.monotonic(), 0.0)
+    left = max(end - now(), 0.0)
     return left if ctx.work_mode else share * left
+
+
+def _fits(ctx: _Context, seconds: float | None, needed: float) -> bool:
+    """Whether a phase needing about ``needed`` seconds may start with ``seconds`` for it.
+
+    In work-limited mode the work budget ends a phase and the clock is only a
+    safety net: the phase runs unless the deadline has already passed.
+    """
+    if seconds is None:
+        return True
+    return seconds > 0.0 if ctx.work_mode else seconds >= needed
+
+
+def _whole_model_seconds(options: int) -> float:
+    """About how long CP-SAT needs to load a whole model of ``options`` options."""
+    return max(0.05, options * WHOLE_MODEL_SECONDS_PER_OPTION)
 
 
 def _optimise(
@@ -1638,7 +1657,7 @@ def _optimise(
             hood.restrict(ctx.allowed)
 
     def remaining() -> float | None:
-        return None if end is None else max(end - time.monotonic(), 0.0)
+        return None if end is None else max(end - now(), 0.0)
 
     def full_solve(limit: float | None, core: np.ndarray | None) -> None:
         nonlocal state, objective, bound, proven
@@ -1682,16 +1701,20 @@ def _optimise(
         if relaxation is not None and relaxation.option_rc is not None:
             # A core of each unit's best options gives a strong start quickly.
             core = (_option_rank(units, score) < CORE_RANK) | (score <= 0)
-        full_solve(_phase_seconds(ctx, end, CORE_SHARE), core)
-        refix()
+        limit = _phase_seconds(ctx, end, CORE_SHARE)
+        if _fits(ctx, limit, _whole_model_seconds(safe_count() if core is None else int(core.sum()))):
+            full_solve(limit, core)
+            refix()
     if settled():
         return state, objective, bound, True
     if safe_count() <= SMALL_MODEL_OPTIONS:
         # Small (possibly after reduced-cost fixing): the whole model often proves optimality outright.
-        full_solve(_phase_seconds(ctx, end, 0.5), None)
-        refix()
-        if settled():
-            return state, objective, bound, True
+        limit = _phase_seconds(ctx, end, 0.5)
+        if _fits(ctx, limit, _whole_model_seconds(safe_count())):
+            full_solve(limit, None)
+            refix()
+            if settled():
+                return state, objective, bound, True
     allowed_count = safe_count()
 
     hood = _Neighbourhoods(ctx, score, relaxation, rng)
@@ -1712,7 +1735,7 @@ def _optimise(
     rem = remaining()
     # CP-SAT needs about this long to even load a model of this size; below it the solve is wasted.
     # Work-limited mode never lets the clock make that choice: the solve runs and the deadline stops it.
-    enough = max(0.05, final_count * WHOLE_MODEL_SECONDS_PER_OPTION) if not ctx.work_mode else 0.0
+    enough = _whole_model_seconds(final_count) if not ctx.work_mode else 0.0
     if final_count <= final_size and (rem is None or rem > enough):
         full_solve(rem, None)
     return state, objective, bound, proven

@@ -118,7 +118,8 @@ def solve(problem: Problem, params: SolveParams | None = None) -> Solution:
     params = (params or SolveParams()).started()
     engine = _Engine(problem, params)
     engine.construct()
-    if engine.budgeted and ((engine.member_of < 0) & engine.movable).any():
+    # The second construction only tries to cover more; past the deadline the first one is the plan.
+    if engine.budgeted and ((engine.member_of < 0) & engine.movable).any() and not params.deadline.expired():
         packed = _Engine(problem, params)
         packed.construct(by_weight=True)
         if packed.standing() > engine.standing():
