@@ -6,8 +6,10 @@ coverage by networkx max-flow, optima by brute-force enumeration.
 
 from __future__ import annotations
 
+import csv
 import itertools
 import math
+from pathlib import Path
 
 import networkx as nx
 import pandas as pd
@@ -256,3 +258,9 @@ def model_objective(branch, member_of, backup_of=None) -> int:
         if p.balance_scale > 0 and capacity > 0:
             total += sum(round(p.balance_scale * (2 * k - 1) / capacity) for k in range(1, n + 1))
     return total
+
+
+def primary_contacts(assignments_csv: Path) -> dict[str, str]:
+    """household_id -> member_id ("" when uncovered) of an assignments.csv, read with the csv module only."""
+    with open(assignments_csv, encoding="utf-8-sig", newline="") as handle:
+        return {row["household_id"]: row["member_id"] for row in csv.DictReader(handle) if row["role"] != "backup"}

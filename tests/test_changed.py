@@ -14,6 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from oracles import primary_contacts
+
 import baohu_assign as ba
 from baohu_assign.explain import changed_mask
 from baohu_assign.roster import write_roster
@@ -22,12 +24,6 @@ KM_LAT = 1000 / 111_195  # degrees of latitude per kilometre
 
 
 # --------------------------------------------------------------------------- helpers (independent of the package)
-
-
-def _primary_contacts(assignments_csv: Path) -> dict[str, str]:
-    """household_id -> member_id ("" when uncovered), read with the csv module only."""
-    with open(assignments_csv, encoding="utf-8-sig", newline="") as handle:
-        return {row["household_id"]: row["member_id"] for row in csv.DictReader(handle) if row["role"] != "backup"}
 
 
 def _changed_flags(assignments_csv: Path) -> set[str]:
@@ -112,25 +108,12 @@ def test_min_churn_keeps_a_lost_household_rather_than_a_new_one():
 # --------------------------------------------------------------------------- every view counts the same set
 
 
-@pytest.fixture(scope="module")
-def first(tmp_path_factory):
-    """A town of two villages and a community, tight on capacity, solved once and written."""
-    town = ba.synth.make_town(5, households=150, branches=3, stairwells=False, relocation=False,
-                              members_per_household=1 / 8)
-    scenario = ba.Scenario.from_frames(town.members, town.households.drop(columns=["current_member_id"],
-                                                                          errors="ignore"))
-    plan = ba.solve(scenario, objective="distance")
-    folder = tmp_path_factory.mktemp("first")
-    plan.write(folder)
-    return town, plan, folder
-
-
 @settings(max_examples=20, deadline=None)
 @given(data=st.data())
-def test_every_view_counts_the_same_changed_households(first, tmp_path_factory, data):
+def test_every_view_counts_the_same_changed_households(first_plan, tmp_path_factory, data):
     """Members leave, households move and members become mobile: summary, report (total and per branch),
     assignments.csv, compare and the roster count exactly the households an independent count finds."""
-    town, plan, first_folder = first
+    town, plan, first_folder = first_plan
     member_ids = sorted(town.members["member_id"])
     household_ids = sorted(town.households["household_id"])
     removed = data.draw(st.sets(st.sampled_from(member_ids), max_size=5), label="removed")
@@ -138,7 +121,7 @@ def test_every_view_counts_the_same_changed_households(first, tmp_path_factory, 
     km = data.draw(st.floats(0.5, 6.0), label="km")
     mobile = data.draw(st.booleans(), label="movers' members become mobile")
 
-    before = _primary_contacts(first_folder / "assignments.csv")
+    before = primary_contacts(first_folder / "assignments.csv")
     members = town.members[~town.members["member_id"].isin(removed)].copy()
     households = town.households.drop(columns=["current_member_id"], errors="ignore").copy()
     shift = households["household_id"].isin(moved)
@@ -150,7 +133,7 @@ def test_every_view_counts_the_same_changed_households(first, tmp_path_factory, 
     folder = tmp_path_factory.mktemp("after")
     after.write(folder)
 
-    contacts = _primary_contacts(folder / "assignments.csv")
+    contacts = primary_contacts(folder / "assignments.csv")
     expected = {h for h, m in contacts.items() if before.get(h, "") != m}
     lost = {h for h, m in contacts.items() if before.get(h, "") != "" and m == ""}
 

@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from oracles import primary_contacts
+
 import baohu_assign as ba
 from baohu_assign.cli import main
 from baohu_assign.compare import CHANGE_KINDS, DIFFERING_COLUMNS, KPI_ROWS
@@ -30,15 +32,9 @@ def plans(tmp_path_factory):
     return before, after, root / "before", root / "after"
 
 
-def _primary_contacts(folder: Path) -> dict[str, str]:
-    """household_id -> member_id ("" when uncovered), read with the csv module only."""
-    with open(folder / "assignments.csv", encoding="utf-8-sig", newline="") as handle:
-        return {row["household_id"]: row["member_id"] for row in csv.DictReader(handle) if row["role"] != "backup"}
-
-
 def test_differing_list_equals_an_independent_computation(plans):
     _, _, dir_a, dir_b = plans
-    a, b = _primary_contacts(dir_a), _primary_contacts(dir_b)
+    a, b = primary_contacts(dir_a / "assignments.csv"), primary_contacts(dir_b / "assignments.csv")
     expected = {(h, a.get(h, ""), b.get(h, "")) for h in a.keys() | b.keys() if a.get(h, "") != b.get(h, "")}
     comparison = ba.compare(dir_a, dir_b)
     got = set(zip(comparison.differing["household_id"], comparison.differing["member_a"],

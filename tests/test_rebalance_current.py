@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
@@ -10,37 +9,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from oracles import primary_contacts
+
 import baohu_assign as ba
 from baohu_assign.cli import main
 
 KM_LAT = 1000 / 111_195  # degrees of latitude per kilometre
 
 
-def _primary_contacts(assignments_csv: Path) -> dict[str, str]:
-    """household_id -> member_id ("" when uncovered), read with the csv module only."""
-    with open(assignments_csv, encoding="utf-8-sig", newline="") as handle:
-        return {row["household_id"]: row["member_id"] for row in csv.DictReader(handle) if row["role"] != "backup"}
-
 
 @pytest.fixture(scope="module")
-def first(tmp_path_factory):
-    """A town of two villages and a community, tight on capacity, solved once and written."""
-    town = ba.synth.make_town(5, households=150, branches=3, stairwells=False, relocation=False,
-                              members_per_household=1 / 8)
-    scenario = ba.Scenario.from_frames(town.members, town.households.drop(columns=["current_member_id"],
-                                                                          errors="ignore"))
-    plan = ba.solve(scenario, objective="distance")
-    folder = tmp_path_factory.mktemp("first")
-    plan.write(folder)
-    return town, plan, folder
-
-
-
-@pytest.fixture(scope="module")
-def moved_files(first, tmp_path_factory):
+def moved_files(first_plan, tmp_path_factory):
     """The town after an event, as CSV files: without current_member_id, and with it filled by hand."""
-    town, plan, first_folder = first
-    before = _primary_contacts(first_folder / "assignments.csv")
+    town, plan, first_folder = first_plan
+    before = primary_contacts(first_folder / "assignments.csv")
     members = town.members[~town.members["member_id"].isin(sorted(town.members["member_id"])[:3])].copy()
     households = town.households.drop(columns=["current_member_id"], errors="ignore").copy()
     households.loc[:39, "lat"] = households.loc[:39, "lat"] + 4 * KM_LAT
@@ -70,8 +52,8 @@ def test_current_dir_equals_current_member_id_filled_by_hand(moved_files, tmp_pa
     assert "true" in (tmp_path / "hand" / "assignments.csv").read_text(encoding="utf-8-sig")
 
 
-def test_api_takes_a_plan_a_folder_or_a_file(first, moved_files):
-    _, plan, first_folder = first
+def test_api_takes_a_plan_a_folder_or_a_file(first_plan, moved_files):
+    _, plan, first_folder = first_plan
     folder, _ = moved_files
     scenario = ba.Scenario.from_csv(folder / "members.csv", folder / "households.csv")
     by_hand = ba.Scenario.from_csv(folder / "members.csv", folder / "households_by_hand.csv")
@@ -82,8 +64,8 @@ def test_api_takes_a_plan_a_folder_or_a_file(first, moved_files):
         assert not [w for w in got.report.warnings if w.code == "no_current_plan"]
 
 
-def test_current_plan_wins_over_the_column_with_a_warning(first, moved_files):
-    _, plan, _ = first
+def test_current_plan_wins_over_the_column_with_a_warning(first_plan, moved_files):
+    _, plan, _ = first_plan
     folder, _ = moved_files
     households = pd.read_csv(folder / "households_by_hand.csv", dtype=str, keep_default_na=False)
     households.loc[:4, "current_member_id"] = "M-other"
