@@ -319,9 +319,11 @@ def _diagnose_branch(
                 text=text,
             )
             found.append((rank, suggestion))
-    # Most covered (critical first); ties: the member nearest most uncovered households.
+    # Most covered (critical first); ties: the smallest capacity change, then
+    # making a member mobile, then the member nearest most uncovered households.
     found.sort(key=lambda item: (
-        -item[1].covers.critical, -item[1].covers.elevated, -item[1].covers.normal, item[0], item[1].change,
+        -item[1].covers.critical, -item[1].covers.elevated, -item[1].covers.normal,
+        item[1].change == "mobile", item[1].extra_capacity, item[0],
     ))
     return BranchShortfall(
         branch=branch.branch,
