@@ -72,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     for path in args.runs:
         part = {r["key"]: r["value"] for r in _read(sibling(path, "machine"))}
         info = {**part, **info}  # machine and versions from the first part that has them
+        if part.get("mode") == "merged" and part.get("parts"):
+            parts.extend(part["parts"].split(" | "))  # an earlier merge: list the runs it was made of
+            continue
         parts.append(f"{part.get('command', path.name)} at {part.get('date', '?')}, commit {part.get('commit', '?')}"
                      f"{' with uncommitted changes' if part.get('uncommitted_changes') == 'yes' else ''}, "
                      f"load {part.get('load_before', '?')} before and {part.get('load_after', '?')} after, "

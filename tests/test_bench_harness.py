@@ -195,3 +195,8 @@ def test_merge_joins_parts_and_recomputes_gaps_over_all_of_them(results: Path, t
             assert float(r["gap_pct"]) < 99
     machine = {r["key"]: r["value"] for r in _rows(out.with_name("latest_machine.csv"))}
     assert machine["mode"] == "merged" and machine["parts"].count(" | ") == 1
+    # Merging a merge lists the runs it was made of, not the earlier merge itself.
+    again = tmp_path / "again" / "latest.csv"
+    assert merge.main([str(out), str(parts[0]), "--out", str(again)]) == 0
+    nested = {r["key"]: r["value"] for r in _rows(again.with_name("latest_machine.csv"))}
+    assert nested["parts"].count(" | ") == 2 and "merge.py" not in nested["parts"]
