@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -66,7 +68,7 @@ FRAME = households([
 def test_fills_blanks_reports_misses_with_rows_and_keeps_given_coordinates(tmp_path):
     fake = FakeGeocoder()
     result = geocode_table(FRAME, geocoder=fake, provider="fake", cache=tmp_path / "cache.csv",
-                           locations=Locations.from_frame(pd.read_csv(pd.io.common.StringIO(TREE), dtype=str)),
+                           locations=Locations.from_frame(pd.read_csv(io.StringIO(TREE), dtype=str)),
                            min_delay_seconds=0)
     table = result.table
     assert list(table["household_id"]) == ["H1", "H2", "H3", "H4", "H5", "H6"]
@@ -144,7 +146,7 @@ def test_a_row_naming_its_place_by_location_id_takes_the_place_without_lookup():
     frame["location_id"] = ["B2", "U1", "nowhere"]
     fake = FakeGeocoder()
     result = geocode_table(frame, geocoder=fake, provider="fake", min_delay_seconds=0,
-                           locations=Locations.from_frame(pd.read_csv(pd.io.common.StringIO(TREE), dtype=str)))
+                           locations=Locations.from_frame(pd.read_csv(io.StringIO(TREE), dtype=str)))
     assert list(result.table["lat"]) == ["34.7301", "34.7206", "34.76"]
     assert list(result.table[geocode.SOURCE_COLUMN]) == ["locations", "locations", "fake"]
     assert fake.calls == ["郑州市金水路2号"] and not result.missing
@@ -159,7 +161,7 @@ def test_overwrite_replaces_given_coordinates_only_when_found(tmp_path):
 
 
 def test_location_names_match_exactly_and_ambiguous_names_match_nothing():
-    locations = Locations.from_frame(pd.read_csv(pd.io.common.StringIO(TREE), dtype=str))
+    locations = Locations.from_frame(pd.read_csv(io.StringIO(TREE), dtype=str))
     places = geocode.location_addresses(locations)
     ids = {text: locations.table["location_id"].iat[at] for text, at in places.items()}
     assert ids["朱大汉社区一号院3号楼2单元"] == "U1"
@@ -308,6 +310,7 @@ def test_cli_gbk_csv_in_csv_out_with_report_and_cache(tmp_path, capsys, fake_pro
     assert report.values.tolist() == [["households.csv", "3", "无此地", "not found"]]
     captured = capsys.readouterr()
     assert "households.csv, row 3: '无此地'" in captured.err
+    assert "Baidu gives BD-09 coordinates" in captured.err  # Baidu's and the locations file's together
     assert "secret-key" not in captured.out + captured.err
     assert fake_provider.keys == ["secret-key"]
     first = (tmp_path / "households.geocoded.csv").read_bytes()
@@ -375,6 +378,19 @@ def test_make_geocoder_builds_baidu_and_nominatim_without_network():
     baidu = geocode.make_geocoder("baiduv3", "k")
     assert isinstance(baidu, BaiduV3) and baidu.api_key == "k"
     assert isinstance(geocode.make_geocoder("nominatim"), Nominatim)
+
+
+@pytest.mark.parametrize(("provider", "asks_gcj02"), [("baiduv3", False), (geocode.BAIDU_GCJ02, True)])
+def test_baidu_gcj02_asks_for_gcj02_coordinates(monkeypatch, provider, asks_gcj02):
+    from urllib.parse import parse_qs, urlsplit
+
+    baidu = geocode.make_geocoder(provider, "k")
+    urls = []
+    monkeypatch.setattr(baidu, "_call_geocoder", lambda url, callback, **options: urls.append(url))
+    baidu.geocode("郑州市金水路1号")
+    query = parse_qs(urlsplit(urls[0]).query)
+    assert query["address"] == ["郑州市金水路1号"] and query["ak"] == ["k"]
+    assert query.get("ret_coordtype") == (["gcj02ll"] if asks_gcj02 else None)
 
 
 def test_neither_key_nor_address_leaves_through_a_provider_error(caplog):

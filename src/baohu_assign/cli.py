@@ -121,7 +121,8 @@ def _parser() -> argparse.ArgumentParser:
     geocode.add_argument("--address-column", default="address", metavar="COLUMN",
                          help="the column holding the address (default: address)")
     geocode.add_argument("--provider", default="baiduv3", metavar="NAME",
-                         help="geopy geocoder: baiduv3 (Baidu Maps, default), nominatim (OpenStreetMap), ...")
+                         help="geopy geocoder: baiduv3 (Baidu Maps, BD-09 coordinates; the default), "
+                              "baiduv3-gcj02 (Baidu Maps, GCJ-02 as Amap/Tencent), nominatim (OpenStreetMap), ...")
     geocode.add_argument("--key", default=None, metavar="KEY",
                          help="the provider's API key (Baidu: AK); default: environment variable BAOHU_GEOCODE_KEY")
     geocode.add_argument("--out", type=Path, default=None, metavar="FILE",
@@ -352,8 +353,10 @@ def _run_geocode(args: argparse.Namespace) -> int:
               f"{result.lookups:,} requests to {args.provider if geocoder is not None else 'no provider'}")
         if args.provider.startswith("baidu") and counts["provider"] + counts["cache"] and \
                 counts["input"] + counts["locations"]:
-            print("  note: Baidu gives BD-09 coordinates; the coordinates from the table or locations file must "
-                  "come from Baidu Maps too, or points shift by hundreds of metres", file=sys.stderr)
+            system = "GCJ-02" if args.provider == geocode.BAIDU_GCJ02 else "BD-09"
+            print(f"  note: Baidu gives {system} coordinates; the coordinates from the table or locations file must "
+                  f"be {system} too (picked on a map of that system), or points shift by hundreds of metres",
+                  file=sys.stderr)
         print("  wrote " + ", ".join(str(p) for p in result.paths.values() if p.exists()))
     return EXIT_OK
 

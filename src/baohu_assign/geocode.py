@@ -16,8 +16,9 @@ personal data: they are logged at DEBUG only, and the rate limiter sees them
 behind a wrapper that hides them from its retry warnings.
 
 Coordinates are written as the provider gives them. Baidu answers in its own
-BD-09 system and most Chinese map tools use GCJ-02, both shifted by hundreds of
-metres from WGS84 (GPS): distances between points of one system are right, so
+BD-09 system (GCJ-02 with the provider :data:`BAIDU_GCJ02`, never WGS84), Amap
+and Tencent maps use GCJ-02, all shifted by hundreds of metres from WGS84
+(GPS, OpenStreetMap): distances between points of one system are right, so
 take every coordinate of a run (members, households, locations.csv) from the
 same map tool.
 """
@@ -45,6 +46,7 @@ from .locations import Locations, as_locations
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "BAIDU_GCJ02",
     "CACHE_COLUMNS",
     "KEY_ENV",
     "MISSING_COLUMNS",
@@ -88,7 +90,10 @@ MISSING_COLUMNS: tuple[str, ...] = ("file", "row", "address", "reason")
 LOCATION_KINDS_MATCHED: tuple[str, ...] = ("compound", "building", "unit")
 """Kinds of place an address may name to take the place's coordinates."""
 
-DEFAULT_MIN_DELAY_S: Mapping[str, float] = {"baidu": 1 / 3, "baiduv3": 1 / 3}
+BAIDU_GCJ02 = "baiduv3-gcj02"
+"""Provider name of Baidu Maps answering in GCJ-02 (the system of Amap/高德 and Tencent maps) instead of BD-09."""
+
+DEFAULT_MIN_DELAY_S: Mapping[str, float] = {"baidu": 1 / 3, "baiduv3": 1 / 3, BAIDU_GCJ02: 1 / 3}
 """Seconds between requests per provider (free Baidu keys allow a few a second); 1 s for any other."""
 
 _STOP_AFTER_ERRORS = 5  # consecutive failed lookups: the service is down, not the addresses wrong
@@ -291,7 +296,9 @@ def make_geocoder(provider: str, key: str | None = None, *, timeout: float = 10.
     Parameters
     ----------
     provider
-        A name known to :func:`geopy.geocoders.get_geocoder_for_service`.
+        A name known to :func:`geopy.geocoders.get_geocoder_for_service`, or
+        :data:`BAIDU_GCJ02`: geopy's ``BaiduV3`` asking Baidu for GCJ-02
+        coordinates (``ret_coordtype=gcj02ll``) instead of its own BD-09.
     key
         The service's API key (Baidu: the AK of a "服务端" application);
         required by services whose geocoder takes ``api_key``.
@@ -308,7 +315,7 @@ def make_geocoder(provider: str, key: str | None = None, *, timeout: float = 10.
     from . import __version__
 
     try:
-        factory = get_geocoder_for_service(provider)
+        factory = _baidu_gcj02() if provider == BAIDU_GCJ02 else get_geocoder_for_service(provider)
     except Exception:  # geopy raises GeocoderNotFound
         raise InputError(Issue("--provider", None, None, f"unknown geocoding provider {provider!r}; "
                                "e.g. baiduv3 (Baidu Maps), nominatim (OpenStreetMap)")) from None
@@ -326,6 +333,19 @@ def make_geocoder(provider: str, key: str | None = None, *, timeout: float = 10.
     if geopy_logger.getEffectiveLevel() < logging.INFO:
         geopy_logger.setLevel(logging.INFO)
     return factory(**options)
+
+
+def _baidu_gcj02() -> type:
+    """geopy's BaiduV3 with ``ret_coordtype=gcj02ll`` in each geocoding request (signed with it when an SK is used)."""
+    from geopy.geocoders import BaiduV3
+
+    class BaiduV3Gcj02(BaiduV3):  # type: ignore[misc]
+        def _construct_url(self, url: str, path: str, params: dict[str, str]) -> str:
+            if path == self.api_path:
+                params = {**params, "ret_coordtype": "gcj02ll"}
+            return super()._construct_url(url, path, params)
+
+    return BaiduV3Gcj02
 
 
 class _Query(str):
