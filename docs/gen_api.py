@@ -38,6 +38,7 @@ EXTRA_MODULES = (
     ("baohu_assign.progress", ""),
     ("baohu_assign.leaders", ""),
     ("baohu_assign.rollup", ""),
+    ("baohu_assign.geocode", ""),
 )
 SECTIONS = {
     "Parameters", "Other Parameters", "Returns", "Yields", "Raises", "Warns", "Attributes",

@@ -1,4 +1,4 @@
-"""Command line: ``baohu-assign solve | rebalance | demo | compare``. The only module that prints.
+"""Command line: ``baohu-assign solve | rebalance | demo | compare | geocode``. The only module that prints.
 
 Exit codes: 0 a plan was written (even with uncovered households), 2 bad
 input (the message names file, row and column), 1 internal error.
@@ -110,6 +110,38 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--out", type=Path, default=None, metavar="FILE.csv",
                          help="write the households whose contact differs, with both members, to this CSV")
     compare.add_argument("--debug", action="store_true", help="debug logging and tracebacks")
+
+    geocode = commands.add_parser(
+        "geocode", help="fill blank lat/lon of a table from its addresses (Baidu Maps and other geocoders)",
+        description="Fill blank lat/lon of a CSV or .xlsx table from an address column: from places of "
+                    "--locations the address names, from the cache beside the input, else from the provider "
+                    "(rate-limited). Writes TABLE.geocoded.csv/.xlsx and a not-found report; guesses nothing.",
+    )
+    geocode.add_argument("table", type=Path, metavar="TABLE", help="households (or members) as CSV or .xlsx")
+    geocode.add_argument("--address-column", default="address", metavar="COLUMN",
+                         help="the column holding the address (default: address)")
+    geocode.add_argument("--provider", default="baiduv3", metavar="NAME",
+                         help="geopy geocoder: baiduv3 (Baidu Maps, BD-09 coordinates; the default), "
+                              "baiduv3-gcj02 (Baidu Maps, GCJ-02 as Amap/Tencent), nominatim (OpenStreetMap), ...")
+    geocode.add_argument("--key", default=None, metavar="KEY",
+                         help="the provider's API key (Baidu: AK); default: environment variable BAOHU_GEOCODE_KEY")
+    geocode.add_argument("--out", type=Path, default=None, metavar="FILE",
+                         help="output table (default TABLE.geocoded.csv or .xlsx beside the input)")
+    geocode.add_argument("--cache", type=Path, default=None, metavar="FILE",
+                         help="answers kept between runs (default geocode-cache.csv beside the input)")
+    geocode.add_argument("--locations", type=Path, default=None, metavar="FILE",
+                         help="place hierarchy: an address naming a compound, building or unit takes its "
+                              "coordinates without any lookup")
+    geocode.add_argument("--overwrite", action="store_true",
+                         help="also replace coordinates the table gives (rows with an address)")
+    geocode.add_argument("--retry-missing", action="store_true",
+                         help="ask again for addresses the cache records as not found")
+    geocode.add_argument("--offline", action="store_true",
+                         help="ask no provider: only the cache and --locations")
+    geocode.add_argument("--min-delay", type=_seconds, default=None, metavar="SECONDS",
+                         help="seconds between requests (default 0.34 for Baidu, 1 for others)")
+    geocode.add_argument("--quiet", action="store_true", help="print nothing but errors and the not-found rows")
+    geocode.add_argument("--debug", action="store_true", help="debug logging and tracebacks")
     return parser
 
 
@@ -163,6 +195,8 @@ def _run(args: argparse.Namespace) -> int:
         return _run_gap(args)
     if args.command == "compare":
         return _run_compare(args)
+    if args.command == "geocode":
+        return _run_geocode(args)
     # One updating line on stderr, only when stderr is a terminal (never in pipes or logs).
     progress = terminal_progress(quiet=args.quiet)
     try:
@@ -280,6 +314,50 @@ def _run_compare(args: argparse.Namespace) -> int:
     if args.out is not None:
         path = comparison.write_differing(args.out)
         print(f"  wrote {path} ({comparison.num_differing:,} households)")
+    return EXIT_OK
+
+
+def _run_geocode(args: argparse.Namespace) -> int:
+    import os
+
+    from . import geocode
+
+    geocoder = None
+    if not args.offline:
+        geocoder = geocode.make_geocoder(args.provider, args.key or os.environ.get(geocode.KEY_ENV) or None)
+    locations = None
+    if args.locations is not None:
+        from .locations import Locations
+
+        locations = Locations.from_csv(args.locations)
+    try:
+        result = geocode.geocode_file(
+            args.table, geocoder=geocoder, provider=args.provider, address_column=args.address_column,
+            out=args.out, cache=args.cache, locations=locations, overwrite=args.overwrite,
+            retry_missing=args.retry_missing, min_delay_seconds=args.min_delay,
+        )
+    except geocode.GeocoderFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INTERNAL
+    except KeyboardInterrupt:
+        print("interrupted: the answers so far are in the cache; run again to go on", file=sys.stderr)
+        return EXIT_INTERNAL
+    for miss in result.missing:
+        print(f"not found: {miss.file}, row {miss.row}: {miss.address!r} ({miss.reason})", file=sys.stderr)
+    if not args.quiet:
+        counts = result.counts
+        total = sum(counts.values())
+        print(f"{args.table}: {total - counts['']:,} of {total:,} rows have coordinates "
+              f"(input {counts['input']:,}, locations {counts['locations']:,}, cache {counts['cache']:,}, "
+              f"provider {counts['provider']:,}); {len(result.missing):,} not found; "
+              f"{result.lookups:,} requests to {args.provider if geocoder is not None else 'no provider'}")
+        if args.provider.startswith("baidu") and counts["provider"] + counts["cache"] and \
+                counts["input"] + counts["locations"]:
+            system = "GCJ-02" if args.provider == geocode.BAIDU_GCJ02 else "BD-09"
+            print(f"  note: Baidu gives {system} coordinates; the coordinates from the table or locations file must "
+                  f"be {system} too (picked on a map of that system), or points shift by hundreds of metres",
+                  file=sys.stderr)
+        print("  wrote " + ", ".join(str(p) for p in result.paths.values() if p.exists()))
     return EXIT_OK
 
 

@@ -43,13 +43,6 @@ def great_circle_m(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: n
     return 2.0 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
 
 
-def geodesic_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Exact WGS84 ellipsoidal distance of one pair in metres (geopy / Karney)."""
-    from geopy.distance import geodesic
-
-    return float(geodesic((lat1, lon1), (lat2, lon2)).meters)
-
-
 def candidate_arcs(
     member_xyz: np.ndarray,
     member_reach_m: np.ndarray,
