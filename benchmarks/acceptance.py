@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -25,7 +24,7 @@ sys.path.insert(0, str(HERE))
 
 import baohu_assign as ba  # noqa: E402
 from baohu_assign.compile import compile_scenario  # noqa: E402
-from baohu_assign.objective import evaluate, excess_imbalance, member_loads  # noqa: E402
+from baohu_assign.objective import evaluate  # noqa: E402
 from baohu_assign.solution import violations  # noqa: E402
 from peers import highs_solve  # noqa: E402
 

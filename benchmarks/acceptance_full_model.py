@@ -17,8 +17,6 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import baohu_assign as ba  # noqa: E402
-from baohu_assign.compile import compile_scenario  # noqa: E402
-from baohu_assign.objective import evaluate  # noqa: E402
 from baohu_assign.solution import violations  # noqa: E402
 from peers import priority_greedy  # noqa: E402
 

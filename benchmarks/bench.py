@@ -44,6 +44,7 @@ import time
 PROCESS_START = time.perf_counter()
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
 import csv  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
@@ -54,11 +55,11 @@ import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import threading  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
-from datetime import datetime, timezone  # noqa: E402
+from datetime import UTC, datetime  # noqa: E402
 from importlib import metadata  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Callable  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -146,9 +147,7 @@ CASES = {c.name: c for c in [
     Case("county_250k", lambda: _county(250_000, 20, stairwells=False), 600, 600, scale=True),
 ]}
 QUICK_CASES = ["town_1k", "town_1k_units", "town_1k_hours", "town_1k_relocation", "town_12k"]
-FULL_CASES = QUICK_CASES + [
-    "town_12k_units", "town_12k_hours", "town_12k_relocation", "county_74k", "county_74k_units", "county_250k",
-]
+FULL_CASES = [*QUICK_CASES, "town_12k_units", "town_12k_hours", "town_12k_relocation", "county_74k", "county_74k_units", "county_250k"]
 
 # GAP: one instance per family in quick; in full all 27 C/D/E instances of gap_bench.
 QUICK_GAP = ["c10200", "d10200", "e10200"]
@@ -189,10 +188,8 @@ def measure(cmd: list[str], cap_s: float, log: Path, stdout: Path | None = None)
 
         def kill() -> None:
             killed.set()
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
         timer = threading.Timer(cap_s, kill)
         timer.start()
@@ -343,7 +340,7 @@ def phases_main(argv: list[str]) -> int:
     """
     members, households, command, objective, strategy, limit, out = argv
     import baohu_assign as ba
-    import baohu_assign.engines.flow  # noqa: F401  (OR-Tools, as the CLI imports it when solving)
+    import baohu_assign.engines.flow
     from baohu_assign import engines
     from baohu_assign.compile import compile_scenario
 
@@ -606,7 +603,7 @@ def main(argv: list[str] | None = None) -> int:
     custom = any((args.cases, args.time_limit, args.gap_instances, args.gap_limits)) or args.strategies != ",".join(
         STRATEGIES) or args.gap_solvers != "ours,cpsat,highs,cbc"
     mode = "custom" if custom else ("quick" if args.quick else "full")
-    info.update(date=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), mode=mode,
+    info.update(date=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), mode=mode,
                 command="bench.py " + " ".join(argv), load_before=_load(), repeats=str(args.repeats),
                 repeat_under_s=f"{args.repeat_under:g}")
     rows: list[dict[str, object]] = []

@@ -93,7 +93,7 @@ def run_plain_cpsat(path: Path, limit: float, seed: int) -> tuple[int | None, st
     wall = time.perf_counter() - start
     name = solver.status_name(status).lower()
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return int(round(solver.objective_value)), name, wall, float(solver.best_objective_bound)
+        return round(solver.objective_value), name, wall, float(solver.best_objective_bound)
     return None, name, wall, None
 
 
@@ -121,7 +121,7 @@ def run_highs(path: Path, limit: float, seed: int) -> tuple[int | None, str, flo
     bound = getattr(result, "mip_dual_bound", None)
     if result.x is None:
         return None, status + "_no_solution" if status == "time_limit" else status, wall, bound
-    return int(round(result.fun)), status, wall, bound
+    return round(result.fun), status, wall, bound
 
 
 def run_cbc(path: Path, limit: float, seed: int) -> tuple[int | None, str, float, float | None]:
@@ -146,7 +146,7 @@ def run_cbc(path: Path, limit: float, seed: int) -> tuple[int | None, str, float
     value = pulp.value(prob.objective)
     if value is None or prob.sol_status not in (1, 2):
         return None, status, wall, None
-    return int(round(value)), "optimal" if prob.sol_status == 1 and status == "optimal" else "feasible", wall, None
+    return round(value), "optimal" if prob.sol_status == 1 and status == "optimal" else "feasible", wall, None
 
 
 RUNNERS = {"ours": run_ours, "cpsat": run_plain_cpsat, "highs": run_highs, "cbc": run_cbc}

@@ -373,7 +373,7 @@ def gap_section(gap_rows: list[dict[str, str]], image: str | None) -> list[str]:
     if image:
         lines += [f"![Mean gap to best known against the time limit, per family]({image})", ""]
     lines.append(summarise(gap_rows))  # type: ignore[arg-type]
-    return lines + [""]
+    return [*lines, ""]
 
 
 def build_block(results: Path, img_dir: Path, doc: Path) -> str:

@@ -28,7 +28,7 @@ def test_balanced_stays_within_travel_budget_and_reduces_imbalance(full_town):
     """On the 12k town: every branch within +5 % travel, same coverage, at least half the excess imbalance gone."""
     distance = ba.solve(full_town, objective="distance")
     balanced = ba.solve(full_town, objective="balanced")
-    for d, b in zip(distance.report.branches, balanced.report.branches):
+    for d, b in zip(distance.report.branches, balanced.report.branches, strict=True):
         assert b.travel_m_per_week <= d.travel_m_per_week * 1.05 + 1.0
         assert b.imbalance <= d.imbalance + 1e-9
         assert b.covered == d.covered

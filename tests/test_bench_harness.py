@@ -38,11 +38,10 @@ def test_every_gap_instance_the_benchmarks_name_ships_with_the_repository() -> N
     sys.path.insert(0, str(BENCH))
     import bench
     import gap_bench
-
     from baohu_assign.gap import read_instance
 
     data = ROOT / "benchmarks" / "data" / "gap"
-    assert gap_bench.DATA == data
+    assert data == gap_bench.DATA
     names = {*gap_bench.INSTANCES, *gap_bench.QUICK, *bench.QUICK_GAP, "gap1-0"}
     with open(data / "best_known.csv", encoding="utf-8", newline="") as handle:
         table = {row["instance"]: row for row in csv.DictReader(handle)}

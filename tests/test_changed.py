@@ -10,15 +10,13 @@ from pathlib import Path
 import numpy as np
 import openpyxl
 import pandas as pd
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from oracles import primary_contacts
 
 import baohu_assign as ba
 from baohu_assign.explain import changed_mask
 from baohu_assign.roster import write_roster
+from oracles import primary_contacts
 
 KM_LAT = 1000 / 111_195  # degrees of latitude per kilometre
 
@@ -36,7 +34,7 @@ def _roster_counts(path: Path) -> tuple[int | None, set[str]]:
     book = openpyxl.load_workbook(path)
     summary = book["汇总"]
     header = [cell.value for cell in summary[3]]
-    total_row = [row for row in summary.iter_rows(min_row=4, values_only=True) if row[0] == "合计"][0]
+    total_row = next(row for row in summary.iter_rows(min_row=4, values_only=True) if row[0] == "合计")
     total = total_row[header.index("联系人变动")]
     lost: set[str] = set()
     for name in book.sheetnames[1:]:

@@ -6,17 +6,15 @@ import csv
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from oracles import primary_contacts
-
 import baohu_assign as ba
 from baohu_assign.cli import main
 from baohu_assign.compare import CHANGE_KINDS, DIFFERING_COLUMNS, KPI_ROWS
+from oracles import primary_contacts
 
 
 @pytest.fixture(scope="module")

@@ -58,7 +58,7 @@ def random_problem(
     if groups:
         free = np.flatnonzero(pin < 0)
         count = 0
-        for g, chunk in enumerate(np.array_split(rng.permutation(free), max(1, free.size // 2))):
+        for _g, chunk in enumerate(np.array_split(rng.permutation(free), max(1, free.size // 2))):
             if chunk.size >= 2 and rng.random() < 0.7:
                 group[chunk] = count
                 count += 1

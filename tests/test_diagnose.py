@@ -7,10 +7,10 @@ import json
 import pandas as pd
 import pytest
 from hypothesis import given, settings
-from strategies import scenarios
 
 import baohu_assign as ba
 from baohu_assign.diagnose import CHECK_COLUMNS, diagnose, scenario_check
+from strategies import scenarios
 
 TIERS = ("critical", "elevated", "normal")
 STEP = 0.001  # degrees of latitude: about 111 m

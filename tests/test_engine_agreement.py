@@ -16,8 +16,6 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from oracles import model_objective
-from strategies import scenarios
 
 import baohu_assign as ba
 from baohu_assign import engines
@@ -25,6 +23,8 @@ from baohu_assign.compile import compile_scenario, with_balance
 from baohu_assign.params import SolveParams
 from baohu_assign.problem import OBJECTIVES
 from baohu_assign.solution import violations
+from oracles import model_objective
+from strategies import scenarios
 
 EXAMPLES = max(10, settings.default.max_examples // 3)
 """A third of the profile's examples: each one runs every engine under several objectives."""

@@ -15,7 +15,7 @@ from baohu_assign.objective import evaluate
 from baohu_assign.solution import violations
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
-from peers import highs_solve  # noqa: E402
+from peers import highs_solve
 
 
 @pytest.fixture(scope="module")

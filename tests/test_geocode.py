@@ -6,11 +6,11 @@ import io
 
 import pandas as pd
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from geopy.exc import GeocoderAuthenticationFailure, GeocoderServiceError
 from geopy.extra.rate_limiter import RateLimiter
 from geopy.location import Location
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from baohu_assign import geocode
 from baohu_assign.cli import main
@@ -178,7 +178,7 @@ def matching_place(address: str, table: pd.DataFrame) -> str | None:
     by_id = {row.location_id: row for row in table.itertuples(index=False)}
     found = set()
     for row in table.itertuples(index=False):
-        if row.kind not in ("compound", "building", "unit") or not row.lat == row.lat:
+        if row.kind not in ("compound", "building", "unit") or row.lat != row.lat:
             continue
         if "address" in table.columns and isinstance(row.address, str) and normalise_address(row.address) == wanted:
             found.add(row.location_id)

@@ -9,12 +9,12 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from oracles import haversine_m
 
 import baohu_assign as ba
 from baohu_assign.cli import main
 from baohu_assign.leaders import LEADER_COLUMNS, choose_leaders
 from baohu_assign.synth import make_community_with_locations
+from oracles import haversine_m
 
 LAT0, LON0 = 34.72, 114.0
 DEG = 1e-3  # about 111 m of latitude

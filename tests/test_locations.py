@@ -204,7 +204,7 @@ def test_locations_solve_the_same_as_explicit_coordinates_and_groups(community):
         compile_scenario(s.members, s.households, objective="distance", policy=s.policy) for s in (located, explicit)
     ]
     assert [b.branch for b in compiled[0]] == [b.branch for b in compiled[1]]
-    for one, other in zip(*compiled):
+    for one, other in zip(*compiled, strict=True):
         for name in one.problem.__dataclass_fields__:
             x, y = getattr(one.problem, name), getattr(other.problem, name)
             assert np.array_equal(x, y) if isinstance(x, np.ndarray) else x == y, name
@@ -287,8 +287,8 @@ def placed_towns(draw):
 
 def under(locations: pd.DataFrame, location: str, kind: str) -> str | None:
     """Oracle: walk the parent links up from ``location`` until a location of ``kind``."""
-    parent = dict(zip(locations["location_id"], locations["parent_id"]))
-    kinds = dict(zip(locations["location_id"], locations["kind"]))
+    parent = dict(zip(locations["location_id"], locations["parent_id"], strict=True))
+    kinds = dict(zip(locations["location_id"], locations["kind"], strict=True))
     while location:
         if kinds[location] == kind:
             return location

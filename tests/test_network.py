@@ -17,12 +17,12 @@ import pytest
 import scipy.sparse as sp
 from hypothesis import assume, given
 from hypothesis import strategies as st
-from oracles import haversine_m
 from scipy.optimize import LinearConstraint, milp
 
 import baohu_assign as ba
 from baohu_assign.cli import main
 from baohu_assign.network import WalkingNetwork
+from oracles import haversine_m
 
 LAT0, LON0 = 34.72, 114.0
 DEG = 1e-3  # about 111 m of latitude, 91 m of longitude here
@@ -56,7 +56,7 @@ def _length(data: dict) -> float:
 
 
 def arcs_dict(arcs: tuple[np.ndarray, np.ndarray, np.ndarray]) -> dict[tuple[int, int], float]:
-    return {(int(h), int(m)): float(d) for h, m, d in zip(*arcs)}
+    return {(int(h), int(m)): float(d) for h, m, d in zip(*arcs, strict=True)}
 
 
 def grid_graph(rows: int, cols: int, *, spacing_deg: float = DEG, directed: bool = False) -> nx.Graph:
@@ -111,7 +111,7 @@ def test_reach_is_measured_along_the_network():
                 graph.add_edge((street, k - 1), (street, k), length=100.0)
     graph.add_edge((0, 20), (1, 20), length=111.0)
     network = WalkingNetwork.from_graph(graph)
-    arc_h, arc_m, distance = network.candidate_arcs(
+    arc_h, _arc_m, distance = network.candidate_arcs(
         np.array([LAT0]), np.array([LON0]), np.array([1500.0]), np.array([False]),
         np.array([LAT0 + DEG, LAT0]), np.array([LON0, LON0 + 0.0011 * 5]),
     )
@@ -183,8 +183,8 @@ def test_random_networks_match_networkx_exactly(seed):
         v = int(np.argsort((lat - lat[u]) ** 2 + (lon - lon[u]) ** 2)[rng.integers(1, 5)])
         graph.add_edge(u, v, length=haversine_m(lat[u], lon[u], lat[v], lon[v]) * rng.uniform(1.0, 1.6))
     members = [((LAT0 + a, LON0 + b), r, mob) for a, b, r, mob in zip(
-        rng.uniform(0, 0.02, 30), rng.uniform(0, 0.02, 30), rng.uniform(300, 2500, 30), rng.random(30) < 0.1)]
-    households = list(zip(LAT0 + rng.uniform(0, 0.02, 40), LON0 + rng.uniform(0, 0.02, 40)))
+        rng.uniform(0, 0.02, 30), rng.uniform(0, 0.02, 30), rng.uniform(300, 2500, 30), rng.random(30) < 0.1, strict=True)]
+    households = list(zip(LAT0 + rng.uniform(0, 0.02, 40), LON0 + rng.uniform(0, 0.02, 40), strict=True))
     network = WalkingNetwork.from_graph(graph)
     found = arcs_dict(network.candidate_arcs(
         np.array([m[0][0] for m in members]), np.array([m[0][1] for m in members]),
@@ -401,7 +401,7 @@ def _oracle_pairs(scenario: ba.Scenario, streets: nx.Graph) -> dict[tuple[int, i
         return nodes[best], float(dist[best])
 
     mem, hh = scenario.members, scenario.households
-    h_snaps = [snap(a, b) for a, b in zip(hh["lat"], hh["lon"])]
+    h_snaps = [snap(a, b) for a, b in zip(hh["lat"], hh["lon"], strict=True)]
     pairs = {}
     for m, row in enumerate(mem.itertuples()):
         if not row.available or row.capacity <= 0:
@@ -446,7 +446,7 @@ def _optimum_on(scenario: ba.Scenario, pairs: dict[tuple[int, int], float]) -> t
     best = milp(-weight, constraints=rules, integrality=np.ones(n), bounds=(0, 1))
     chosen = best.x > 0.5
     covered = [int((chosen & (tier == t)).sum()) for t in (2, 1, 0)]
-    for t, count in zip((2, 1, 0), covered):
+    for t, count in zip((2, 1, 0), covered, strict=True):
         rules.append(LinearConstraint((tier == t).astype(float)[None, :], count, np.inf))
     travel = hh["visits_per_week"].to_numpy()[h] * distance
     best = milp(travel, constraints=rules, integrality=np.ones(n), bounds=(0, 1))
@@ -464,14 +464,14 @@ def test_river_town_plan_respects_walking_reach_and_is_optimal_on_the_network(ri
     allowed = ((hh["branch"].to_numpy()[:, None] == mem["branch"].to_numpy()[None, :])
                & (mem["available"] & ~mem["mobile"]).to_numpy()[None, :]
                & (straight <= mem["max_distance_m"].to_numpy()[None, :] - 5))
-    cut = sum(1 for h, m in zip(*np.nonzero(allowed)) if (int(h), int(m)) not in pairs)
+    cut = sum(1 for h, m in zip(*np.nonzero(allowed), strict=True) if (int(h), int(m)) not in pairs)
     assert cut > 100
 
     member_row = {mid: i for i, mid in enumerate(mem["member_id"])}
     primary = plan.primary
     assigned = primary[primary["member_id"].notna()]
     assert len(assigned) > 0.9 * len(hh)
-    for h, (mid, reported) in enumerate(zip(primary["member_id"], primary["distance_m"])):
+    for h, (mid, reported) in enumerate(zip(primary["member_id"], primary["distance_m"], strict=True)):
         if pd.isna(mid):
             continue
         assert (h, member_row[mid]) in pairs, "every assignment is within walking reach"

@@ -7,12 +7,12 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from oracles import rule_violations
 
 import baohu_assign as ba
 from baohu_assign.cli import main
 from baohu_assign.compile import compile_scenario
 from baohu_assign.objective import evaluate
+from oracles import rule_violations
 
 UNITS, UNIT_SIZE = 9, 12
 CRITICAL = (5, 30, 55, 80, 100)

@@ -17,13 +17,13 @@ import baohu_assign as ba
 
 pytest.importorskip("matplotlib")
 
-from matplotlib import font_manager  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.font_manager import FontProperties  # noqa: E402
-from matplotlib.text import Text  # noqa: E402
+from matplotlib import font_manager
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
+from matplotlib.text import Text
 
-from baohu_assign import plots  # noqa: E402
+from baohu_assign import plots
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import baohu_assign as ba
 from baohu_assign.compile import compile_scenario
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
-from peers import highs_solve  # noqa: E402
+from peers import highs_solve
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +36,7 @@ def test_changed_contacts_are_the_minimum(relocated):
     for branch in compile_scenario(relocated.members, relocated.households, objective="min-churn"):
         member_of, _, status, _ = highs_solve(branch.problem)
         assert status == "optimal"
-        for h, m in zip(branch.household_rows, member_of):
+        for h, m in zip(branch.household_rows, member_of, strict=True):
             chosen[h] = member_ids[branch.member_rows[m]] if m >= 0 else None
     assert plan.report.components.changed == _changed_count(relocated.households, chosen)
     assert plan.report.status == ba.Status.OPTIMAL

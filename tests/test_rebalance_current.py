@@ -9,10 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from oracles import primary_contacts
-
 import baohu_assign as ba
 from baohu_assign.cli import main
+from oracles import primary_contacts
 
 KM_LAT = 1000 / 111_195  # degrees of latitude per kilometre
 
@@ -21,7 +20,7 @@ KM_LAT = 1000 / 111_195  # degrees of latitude per kilometre
 @pytest.fixture(scope="module")
 def moved_files(first_plan, tmp_path_factory):
     """The town after an event, as CSV files: without current_member_id, and with it filled by hand."""
-    town, plan, first_folder = first_plan
+    town, _plan, first_folder = first_plan
     before = primary_contacts(first_folder / "assignments.csv")
     members = town.members[~town.members["member_id"].isin(sorted(town.members["member_id"])[:3])].copy()
     households = town.households.drop(columns=["current_member_id"], errors="ignore").copy()

@@ -63,7 +63,7 @@ def test_a_sheet_per_branch_after_the_summary(plan: ba.Plan, roster: Path) -> No
 def test_every_household_exactly_once_as_primary_or_uncovered(plan: ba.Plan, roster: Path) -> None:
     book = openpyxl.load_workbook(roster)
     seen: Counter[str] = Counter()
-    branch_of = dict(zip(plan.primary["household_id"], plan.primary["branch"].astype(str)))
+    branch_of = dict(zip(plan.primary["household_id"], plan.primary["branch"].astype(str), strict=True))
     for name in book.sheetnames[1:]:
         header, rows = _branch_rows(book[name])
         hid, role = header.index("户编号"), header.index("联系类型")
@@ -160,7 +160,7 @@ def test_no_address_column_when_input_has_none_and_text_never_becomes_a_formula(
     households.loc[0, "head_name"] = "=HYPERLINK(\"x\")"
     plan = ba.solve(ba.Scenario.from_frames(town.members, households), seed=0)
     book = openpyxl.load_workbook(write_roster(plan, tmp_path / "r.xlsx"))
-    header, rows = _branch_rows(book[str(households.loc[0, "branch"])])
+    header, _rows = _branch_rows(book[str(households.loc[0, "branch"])])
     assert "地址" not in header and "备用联系人" not in header
     cells = [c for row in book[str(households.loc[0, "branch"])].iter_rows() for c in row
              if c.value == "=HYPERLINK(\"x\")"]

@@ -4,6 +4,7 @@ map.html: the legend leaves the data visible."""
 from __future__ import annotations
 
 import io
+import itertools
 from types import SimpleNamespace
 
 import pytest
@@ -56,7 +57,7 @@ def _pages_keep_blocks_whole(blocks: list[tuple[int, int]], breaks: list[int]) -
     starts = {start for start, _ in blocks}
     assert all(after + 1 in starts for after in breaks), "a break inside a member's block"
     edges = [FIRST_DATA_ROW - 1, *sorted(breaks), blocks[-1][0] + blocks[-1][1] - 1]
-    for low, high in zip(edges, edges[1:]):
+    for low, high in itertools.pairwise(edges):
         inside = [(s, n) for s, n in blocks if low < s <= high]
         rows = sum(n for _, n in inside)
         assert rows <= ROWS_PER_PAGE or len(inside) == 1, f"rows {low + 1}-{high} do not fit one page"

@@ -72,7 +72,7 @@ def test_data_for_every_household_and_member(plan: ba.Plan, page: Path) -> None:
     assert [h[0] for h in data["h"]] == primary["household_id"].tolist()
     member_ids = [m[0] for m in data["m"]]
     assert member_ids == plan.members["member_id"].tolist()
-    for h, member in zip(data["h"], primary["member_id"]):
+    for h, member in zip(data["h"], primary["member_id"], strict=True):
         assert (member_ids[h[5]] if h[5] >= 0 else None) == (None if pd.isna(member) else member)
     uncovered = [h for h in data["h"] if h[5] < 0]
     assert len(uncovered) == len(plan.uncovered())

@@ -35,11 +35,11 @@ TIME_LIMIT = 120.0  # seconds per solve; the exact engines need far less on thes
 
 STRATEGIES = ["greedy", "flow"]
 try:
-    import baohu_assign.engines.cpsat  # noqa: F401
+    import baohu_assign.engines.cpsat
     STRATEGIES.append("cpsat")
 except ImportError as exc:
     print(f"cpsat engine not available ({exc}); compared without it")
-print("sizes:", SIZES, "strategies:", STRATEGIES + ["highs"])
+print("sizes:", SIZES, "strategies:", [*STRATEGIES, "highs"])
 
 # %% [markdown]
 # ## HiGHS on the compiled problems
@@ -121,7 +121,7 @@ results.round({"wall_s": 2, "travel_km": 1, "above_best_%": 4})
 # %%
 fig, (time_ax, gap_ax) = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
 # Distinct markers and sizes: equal objectives draw on top of each other and must stay visible.
-styles = zip(results["strategy"].unique(), "osD^", (11, 8, 6, 4))
+styles = zip(results["strategy"].unique(), "osD^", (11, 8, 6, 4), strict=False)  # up to four strategies
 for strategy, marker, size in styles:
     group = results[results["strategy"] == strategy]
     time_ax.plot(group["households"], group["wall_s"], marker=marker, markersize=size, label=strategy)
@@ -129,7 +129,7 @@ for strategy, marker, size in styles:
 time_ax.set(xscale="log", yscale="log", xlabel="households", ylabel="wall time (s)", title="Speed")
 gap_ax.set(xscale="log", xlabel="households", ylabel="objective above the best (%)", title="Quality")
 time_ax.legend()
-gap_ax.legend();
+gap_ax.legend()
 
 # %% [markdown]
 # ## Stairwell units

@@ -348,7 +348,7 @@ def _fmt(value: float, kpi: str, *, signed: bool = False) -> str:
         return "–"
     sign = "+" if signed else ""
     if kpi in _INT_ROWS:
-        return f"{int(round(value)):{sign},}"
+        return f"{round(value):{sign},}"
     if kpi.endswith("(s)"):
         return f"{value:{sign},.2f}"
     return f"{value:{sign},.1f}"

@@ -148,7 +148,7 @@ def _split_sorted(keys: np.ndarray, rows: np.ndarray) -> dict[str, np.ndarray]:
         return {}
     starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
     ends = np.r_[starts[1:], keys.shape[0]]
-    return {str(keys[s]): rows[s:e].astype(np.int64) for s, e in zip(starts, ends)}
+    return {str(keys[s]): rows[s:e].astype(np.int64) for s, e in zip(starts, ends, strict=True)}
 
 
 def _compile_branch(
@@ -427,7 +427,7 @@ def _restrict_groups(
     g = group[arc_h]
     in_group = g >= 0
     key = g[in_group].astype(np.int64) * (int(arc_m.max()) + 1 if arc_m.size else 1) + arc_m[in_group]
-    uniq, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+    _uniq, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
     whole = counts[inverse] == sizes[g[in_group]]
     keep = np.ones(arc_h.shape[0], dtype=bool)
     keep[np.flatnonzero(in_group)] = whole
@@ -461,7 +461,7 @@ def _resolve_pins(
     broken: list[BrokenPin] = []
     if not pinned.any():
         return pin, broken
-    eligible = {pair: a for a, pair in enumerate(zip(arc_h.tolist(), arc_m.tolist()))}
+    eligible = {pair: a for a, pair in enumerate(zip(arc_h.tolist(), arc_m.tolist(), strict=True))}
     candidates: list[tuple[int, int]] = []  # (household, member)
     for h in np.flatnonzero(pinned):
         cid = current_ids[h]

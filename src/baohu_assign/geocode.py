@@ -260,7 +260,7 @@ class GeocodeCache:
             raise InputError(issues)
         return cache
 
-    def get(self, provider: str, address: str) -> tuple[float, float] | None | bool:
+    def get(self, provider: str, address: str) -> tuple[float, float] | bool | None:
         """The cached answer: a point, ``None`` for not found, ``False`` when never asked."""
         return self.entries.get((provider, address), False)
 

@@ -270,7 +270,7 @@ def _branches(
             continue
         counts = pairs.value_counts().reset_index(name="n")
         counts = counts.sort_values(["place", "n", "branch"], ascending=[True, False, True], kind="stable")
-        top = dict(zip(counts.drop_duplicates("place")["place"], counts.drop_duplicates("place")["branch"]))
+        top = dict(zip(counts.drop_duplicates("place")["place"], counts.drop_duplicates("place")["branch"], strict=True))
         for i, pid in enumerate(place_ids):
             if pid in top:
                 out[i] = str(top[pid])

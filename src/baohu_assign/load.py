@@ -290,7 +290,7 @@ def _frame(rows: Sequence[list[str]], file: str) -> pd.DataFrame:
         raise InputError(issues)
 
     frame = pd.DataFrame(cells, columns=names, index=pd.RangeIndex(len(cells)), dtype="str")
-    frame.attrs["original_columns"] = {name: h.replace("\ufeff", "").strip() for name, h in zip(names, header)}
+    frame.attrs["original_columns"] = {name: h.replace("\ufeff", "").strip() for name, h in zip(names, header, strict=True)}
     frame.attrs["file"] = file
     return frame
 

@@ -31,7 +31,6 @@ from .objective import evaluate
 from .params import Deadline
 from .policy import PRIORITIES
 from .problem import Problem
-from .rollup import hierarchy_report, location_rollup
 from .report import (
     BranchReport,
     Components,
@@ -41,6 +40,7 @@ from .report import (
     Status,
     Uncovered,
 )
+from .rollup import hierarchy_report, location_rollup
 from .solution import Solution
 
 if TYPE_CHECKING:

@@ -285,7 +285,7 @@ def plot_loads(plan: Plan | pd.DataFrame, ax: Axes | None = None, *, max_branche
     ax.set_yticks(positions, [labels[b] for b in order])
     ax.axvline(100.0, color="#d62728", linewidth=0.8, linestyle="--")
     ax.set_xlabel("utilisation: households / capacity (%)")
-    count = int(len(data))
+    count = len(data)
     title = f"Utilisation per member by branch ({count:,} members, {len(medians)} branches)"
     if left_out:
         title += f"; {left_out} branches with lower loads not shown"

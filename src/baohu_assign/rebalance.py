@@ -165,7 +165,7 @@ def current_members(current: Plan | str | Path) -> pd.Series:
     rows = rows[keep]
     issues = [Issue(file, int(r), "household_id", "empty household id") for r in rows[household == ""]]
     seen: dict[str, int] = {}
-    for hid, row in zip(household, rows):
+    for hid, row in zip(household, rows, strict=True):
         if hid == "":
             continue
         if hid in seen:

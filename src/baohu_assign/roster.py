@@ -268,7 +268,7 @@ def roster_bytes(plan: Plan, *, leaders: pd.DataFrame | None = None) -> bytes:
     branches = sorted(set(hh["branch"].astype(str)) | set(members["branch"].astype(str)))
 
     backup_rows = assignments[assignments["role"] == "backup"]
-    backup_of = dict(zip(backup_rows["household_id"].astype(str), backup_rows["member_id"].astype(str)))
+    backup_of = dict(zip(backup_rows["household_id"].astype(str), backup_rows["member_id"].astype(str), strict=True))
     input_columns = set(plan.scenario.household_columns) or set(hh.columns)
     address = next((c for c in _ADDRESS_COLUMNS if c in input_columns and c in primary.columns), None)
     known = {*ASSIGNMENT_COLUMNS, *HOUSEHOLD_COLUMNS, address}
@@ -292,7 +292,7 @@ def roster_bytes(plan: Plan, *, leaders: pd.DataFrame | None = None) -> bytes:
     _write_summary(summary, plan, branches, names)
     if with_leaders:
         _write_leaders(book.create_sheet(LEADERS_SHEET), leaders)
-    for branch, name in zip(branches, names):
+    for branch, name in zip(branches, names, strict=True):
         sheet = book.create_sheet(name)
         _write_branch(sheet, branch, primary, members, backup_of, display, columns)
 
@@ -365,7 +365,7 @@ def _write_summary(ws: Worksheet, plan: Plan, branches: Sequence[str], sheets: S
         ]
 
     row = 4
-    for branch, sheet in zip(branches, sheets):
+    for branch, sheet in zip(branches, sheets, strict=True):
         values = row_values(branch_of_household == branch, member_branch == branch, branch)
         _put_row(ws, row, values)
         # A click on the branch name opens its sheet (an in-book link, no relationship part).
@@ -657,9 +657,9 @@ def _put_row(ws: Worksheet, row: int, values: Sequence[Any]) -> None:
 def _member_names(members: pd.DataFrame) -> dict[str, str]:
     ids = members["member_id"].astype(str).tolist()
     if "name" not in members:
-        return dict(zip(ids, ids))
+        return dict(zip(ids, ids, strict=True))
     names = [_text(n) for n in members["name"].tolist()]
-    return {mid: name or mid for mid, name in zip(ids, names)}
+    return {mid: name or mid for mid, name in zip(ids, names, strict=True)}
 
 
 def _get(record: dict[str, Any], name: str) -> Any:
@@ -684,7 +684,7 @@ def _number(value: Any) -> int | float | None:
 
 
 def _whole(value: Any) -> int | None:
-    return int(round(float(value))) if _present(value) else None
+    return round(float(value)) if _present(value) else None
 
 
 # -- bytes ---------------------------------------------------------------------------------

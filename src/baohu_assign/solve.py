@@ -422,7 +422,7 @@ def _solve_branch(
             notes.append(f"engine {name!r} unavailable on branch {branch.branch!r}: {exc}")
             failed = True
             continue
-        except Exception as exc:  # noqa: BLE001 - a fault: raise when strict, else keep a plan and say so loudly
+        except Exception as exc:
             if strict_engines():
                 raise
             message = f"engine {name!r} failed on branch {branch.branch!r}: {type(exc).__name__}: {exc}"

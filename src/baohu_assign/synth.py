@@ -421,7 +421,7 @@ def relocate(
 
     # Illness: drawn among the members still available.
     available = members["available"].to_numpy(dtype=bool)
-    falling_ill = min(int(round(ill_fraction * len(members))), int(available.sum()))
+    falling_ill = min(round(ill_fraction * len(members)), int(available.sum()))
     ill = rng.permutation(np.flatnonzero(available))[:falling_ill]
     members.loc[members.index[np.sort(ill)], "available"] = False
 
@@ -431,7 +431,7 @@ def relocate(
     # Pins: only where the current member can still serve the household.
     homes["pinned"] = False
     fine = _current_still_fine(members, homes, policy)
-    count = min(int(round(0.02 * len(homes))), len(fine))
+    count = min(round(0.02 * len(homes)), len(fine))
     pinned = np.sort(rng.permutation(fine)[:count])
     homes.loc[homes.index[pinned], "pinned"] = True
     homes["pinned"] = homes["pinned"].astype(bool)
@@ -1031,7 +1031,7 @@ def _haversine_m(lat1: np.ndarray | float, lon1: np.ndarray | float,
 def _largest_remainder(quota: np.ndarray) -> np.ndarray:
     """Integers summing to round(sum(quota)), each the floor or ceiling of its quota."""
     floor = np.floor(quota).astype(np.int64)
-    short = int(round(float(quota.sum()))) - int(floor.sum())
+    short = round(float(quota.sum())) - int(floor.sum())
     order = np.argsort(-(quota - floor), kind="stable")
     floor[order[:short]] += 1
     return floor
@@ -1107,7 +1107,6 @@ def make_river_town(
     >>> len(town.households), streets.number_of_nodes()
     (300, 961)
     """
-    import networkx as nx
 
     if branches < 1:
         raise ValueError(f"branches must be at least 1, got {branches}")
@@ -1198,9 +1197,9 @@ def _river_streets(
     lat, lon = _to_latlon(x, y, center)
     length = _haversine_m(lat[edges[:, 0]], lon[edges[:, 0]], lat[edges[:, 1]], lon[edges[:, 1]])
     graph = nx.Graph(crs="epsg:4326")
-    graph.add_nodes_from((int(i), {"x": float(lo), "y": float(la)}) for i, la, lo in zip(range(k * k), lat, lon))
+    graph.add_nodes_from((int(i), {"x": float(lo), "y": float(la)}) for i, la, lo in zip(range(k * k), lat, lon, strict=True))
     graph.add_edges_from(
-        (int(u), int(v), {"length": float(d)}) for (u, v), d in zip(edges.tolist(), length.tolist())
+        (int(u), int(v), {"length": float(d)}) for (u, v), d in zip(edges.tolist(), length.tolist(), strict=True)
     )
     return graph
 
@@ -1352,7 +1351,7 @@ def make_community_with_locations(
         "lon": np.round(lon, 6),
     })
     # What a location implies: its own coordinates, or its building's for a unit.
-    coordinates = dict(zip(locations["location_id"], zip(locations["lat"], locations["lon"])))
+    coordinates = dict(zip(locations["location_id"], zip(locations["lat"], locations["lon"], strict=True), strict=True))
     for unit in units:
         coordinates[unit] = coordinates[unit.rsplit("-U", 1)[0]]
 

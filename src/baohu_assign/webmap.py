@@ -165,7 +165,7 @@ def _map_data(plan: Plan, tile_url: str | None) -> dict[str, Any]:
     reasons: list[str] = []
     reason_index: dict[str, int] = {}
     backup_rows = assignments[assignments["role"] == "backup"]
-    backup_of = dict(zip(backup_rows["household_id"].astype(str), backup_rows["member_id"].astype(str)))
+    backup_of = dict(zip(backup_rows["household_id"].astype(str), backup_rows["member_id"].astype(str), strict=True))
     household_rows = []
     h_lat = primary["lat"].to_numpy(dtype=np.float64)
     h_lon = primary["lon"].to_numpy(dtype=np.float64)
@@ -189,7 +189,7 @@ def _map_data(plan: Plan, tile_url: str | None) -> dict[str, Any]:
             _TIER.get(str(priority), 0),
             round(float(distance)) if covered and _present(distance) else -1,
             reason_index[text] if text else -1,
-            member_index[backup] if backup in member_index else -1,
+            member_index.get(backup, -1),
         ])
     return {
         "b": branches,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 from hypothesis import given
-from oracles import brute_force, eligible_pairs, rule_violations
-from strategies import scenarios
 
 import baohu_assign as ba
+from oracles import brute_force, eligible_pairs, rule_violations
+from strategies import scenarios
 
 TIER_ORDER = ("critical", "elevated", "normal")
 WEIGHT = 250.0
@@ -15,11 +15,11 @@ WEIGHT = 250.0
 
 def _assignment(plan) -> dict[str, str | None]:
     frame = plan.primary
-    return {h: (m if isinstance(m, str) else None) for h, m in zip(frame["household_id"], frame["member_id"].astype(object))}
+    return {h: (m if isinstance(m, str) else None) for h, m in zip(frame["household_id"], frame["member_id"].astype(object), strict=True)}
 
 
 def _uncovered(assignment, households) -> tuple[int, ...]:
-    tiers = dict(zip(households["household_id"], households["priority"]))
+    tiers = dict(zip(households["household_id"], households["priority"], strict=True))
     return tuple(sum(1 for h, m in assignment.items() if m is None and tiers[h] == t) for t in TIER_ORDER)
 
 
@@ -28,8 +28,8 @@ def _balanced_key(members, households):
 
     A member carrying one unit over capacity pays load²/capacity like anyone else.
     """
-    caps = dict(zip(members["member_id"], members["capacity"]))
-    visits = dict(zip(households["household_id"], households["visits_per_week"]))
+    caps = dict(zip(members["member_id"], members["capacity"], strict=True))
+    visits = dict(zip(households["household_id"], households["visits_per_week"], strict=True))
 
     def key(assignment, pairs):
         load: dict[str, int] = {}

@@ -103,6 +103,7 @@ is single-threaded with a deterministic time limit.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import time
@@ -340,7 +341,7 @@ def _backups_are_safe(problem: Problem) -> bool:
     primary = 2 * max(problem.num_members, 1) * max_cost + 2 * max_step
     backups = int(problem.household_backup.sum()) * max(int(problem.backup_penalty), max_cost)
     penalties = [int(p) for p in problem.tier_penalty]
-    step = min(penalties[0], *(b - a for a, b in zip(penalties, penalties[1:])))
+    step = min(penalties[0], *(b - a for a, b in itertools.pairwise(penalties)))
     return step > primary + backups
 
 
@@ -472,7 +473,7 @@ def _lp_relaxation(problem: Problem, units: _Units, time_limit: float | None) ->
         from scipy.optimize import linprog
     except ImportError:  # pragma: no cover - scipy is a dependency
         return None
-    O, U, M = units.num_options, units.num_units, problem.num_members
+    O, U, M = units.num_options, units.num_units, problem.num_members  # noqa: E741 - the sizes of the LP, named as in its matrix
     if O == 0 or U == 0:
         return None
     free_units = np.flatnonzero(~units.unit_pinned)
@@ -545,7 +546,7 @@ def _lp_relaxation(problem: Problem, units: _Units, time_limit: float | None) ->
     price = -y_ub[:M]
     budget_price = -y_ub[M : 2 * M] if units.option_weight is not None else np.zeros(M)
     relaxation = _Relaxation(
-        bound=int(math.ceil(lagrangian - tolerance)),
+        bound=math.ceil(lagrangian - tolerance),
         lagrangian=lagrangian,
         tolerance=tolerance,
         option_rc=rc[:O],
@@ -1004,7 +1005,7 @@ def _add_backups(
     b_first = b.new_vars(0, 1, B, hint)
     b_var = b_first + np.arange(B)
     # Unit x-variables by (unit, member) for the "not the primary" rule.
-    x_key = {(int(u), int(m)): int(v) for u, m, v in zip(option_unit, units.option_member[options], x_var)}
+    x_key = {(int(u), int(m)): int(v) for u, m, v in zip(option_unit, units.option_member[options], x_var, strict=True)}
     pos = 0
     for i, h in enumerate(households.tolist()):
         n = arc_lists[i].shape[0]
@@ -1018,7 +1019,7 @@ def _add_backups(
             unit_x = x_var[lo:hi]
             if n:
                 b.linear(np.r_[lits, unit_x], np.r_[np.ones(n), -np.ones(unit_x.size)], -INT64_MAX, 0)
-                for lit, m in zip(lits.tolist(), members.tolist()):
+                for lit, m in zip(lits.tolist(), members.tolist(), strict=True):
                     other = x_key.get((u, int(m)))
                     if other is not None:
                         b.at_most_one(np.array([lit, other]))
@@ -1235,7 +1236,7 @@ class _Neighbourhoods:
         in_set[seed_member] = True
         unit_member = np.where(state.unit_option >= 0, units.option_member[np.maximum(state.unit_option, 0)], -1)
         count = int((unit_member == seed_member).sum())
-        target = int(round(self.target))
+        target = round(self.target)
         # Half the time, more members each give up only their most mobile units.
         partial = rng.random() < PARTIAL_SHARE
         wanted = target * (PARTIAL_SPREAD if partial else 1)
@@ -1393,12 +1394,12 @@ class _Search:
                 workers = 1 if per_round > 1 else self.ctx.params.num_workers
                 index = [done * per_round + i for i in range(len(picked))]
                 if pool is not None and len(picked) > 1:
-                    futures = [pool.submit(self._solve, item[2], workers, i) for item, i in zip(picked, index)]
+                    futures = [pool.submit(self._solve, item[2], workers, i) for item, i in zip(picked, index, strict=True)]
                     results = [f.result() for f in futures]
                 else:
-                    results = [self._solve(item[2], workers, i) for item, i in zip(picked, index)]
+                    results = [self._solve(item[2], workers, i) for item, i in zip(picked, index, strict=True)]
                 improved = False
-                for (members, free, sub), result in zip(picked, results):
+                for (members, free, sub), result in zip(picked, results, strict=True):
                     improved |= self._merge(members, free, sub, result)
                 self.stall = 0 if improved else self.stall + 1
         finally:
@@ -1507,14 +1508,14 @@ def solve(problem: Problem, params: SolveParams | None = None) -> Solution:
         ctx.keep_coverage = True
         ctx.backups = True
         objective = _total(ctx, state)
-        state, objective, bound_full, proven = _optimise(
+        state, objective, bound_full, _proven = _optimise(
             ctx, state, score, relaxation, rng, end, pool_workers=params.num_workers
         )
         # Floors restrict the plans, so only the bound without backups holds for all of them.
         bound = max(bound, min(bound_primary, bound_full))
     else:
         ctx.backups = problem.has_backups
-        state, objective, bound_model, proven = _optimise(
+        state, objective, bound_model, _proven = _optimise(
             ctx, start_state, score, relaxation, rng, end, pool_workers=params.num_workers, known_bound=bound
         )
         bound = max(bound, bound_model)

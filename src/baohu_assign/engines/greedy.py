@@ -245,7 +245,7 @@ class _Engine:
         """Moves that put group ``g`` on its ``j``-th eligible member (``j=-1``: uncover it)."""
         hs = self.g_households[g].tolist()
         arcs = self.g_arcs[g][j].tolist() if j >= 0 else [-1] * len(hs)
-        return list(zip(hs, arcs))
+        return list(zip(hs, arcs, strict=True))
 
     def _set_group(self, g: int, j: int) -> None:
         for h, a in self._group_moves(g, j):
@@ -1058,7 +1058,7 @@ class _Engine:
         best: tuple[tuple[int, ...], int] | None = None
         best_plan: Moves = []
         for k in range(1, idx.size + 1):
-            plan = self._group_moves(g, -1) + [(int(h), int(a)) for h, a in zip(owner[:k], idx[:k])]
+            plan = self._group_moves(g, -1) + [(int(h), int(a)) for h, a in zip(owner[:k], idx[:k], strict=True)]
             value = self._plan_value(plan)
             if self._better(value, best) and not self._over(plan):
                 best, best_plan = value, plan
