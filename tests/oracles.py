@@ -151,7 +151,7 @@ def max_coverage(members: pd.DataFrame, households: pd.DataFrame) -> dict[str, i
         graph = nx.DiGraph()
         for h in chosen:
             graph.add_edge("s", ("h", h), capacity=1)
-        for (h, m) in pairs:
+        for h, m in pairs:
             if h in chosen:
                 graph.add_edge(("h", h), ("m", m), capacity=1)
                 graph.add_edge(("m", m), "t", capacity=int(caps[m]))

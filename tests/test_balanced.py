@@ -40,7 +40,9 @@ def test_no_point_of_the_trade_off_dominates_balanced(town):
     balanced = ba.solve(town, objective="balanced")
     for result in balanced.results:
         chosen = evaluate(result.branch.problem, result.solution.member_of)
-        base = compile_scenario(town.members, town.households.iloc[result.branch.household_rows], objective="balanced")[0]
+        base = compile_scenario(town.members, town.households.iloc[result.branch.household_rows], objective="balanced")[
+            0
+        ]
         for weight in np.geomspace(1.0, 1e6, 25):
             tuned = with_balance(base, float(weight))
             other = evaluate(tuned.problem, flow.solve(tuned.problem).member_of)

@@ -60,9 +60,25 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("bench") / "latest.csv"
     gap = ["--gap-instances", "gap1-0", "--gap-limits", "0.5", "--gap-solvers", "ours,highs"]
     proc = subprocess.run(
-        [sys.executable, str(BENCH / "bench.py"), "--cases", "town_60", "--strategies", "flow,greedy,highs,cbc",
-         "--repeats", "1", *gap, "--out", str(out), "--work", str(out.parent / "work")],
-        capture_output=True, text=True, cwd=ROOT, timeout=300,
+        [
+            sys.executable,
+            str(BENCH / "bench.py"),
+            "--cases",
+            "town_60",
+            "--strategies",
+            "flow,greedy,highs,cbc",
+            "--repeats",
+            "1",
+            *gap,
+            "--out",
+            str(out),
+            "--work",
+            str(out.parent / "work"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     return out
@@ -120,8 +136,9 @@ def test_report_rewrites_only_its_block_and_draws_the_plots(results: Path, tmp_p
 
     doc = tmp_path / "docs" / "benchmarks.md"
     doc.parent.mkdir()
-    doc.write_text("# Benchmarks\n\nHand-written intro.\n\n## Walking networks\n\nHand-written section.\n",
-                   encoding="utf-8")
+    doc.write_text(
+        "# Benchmarks\n\nHand-written intro.\n\n## Walking networks\n\nHand-written section.\n", encoding="utf-8"
+    )
     img = tmp_path / "docs" / "img"
     for _ in range(2):  # the second run replaces the block instead of adding one
         assert report.main(["--results", str(results), "--doc", str(doc), "--img", str(img)]) == 0

@@ -244,7 +244,6 @@ def _problem_with(base: Problem, **changes) -> Problem:
     return Problem(**fields)
 
 
-
 # ------------------------------------------------------------------- tests
 
 sizes = st.tuples(st.integers(0, 2**31 - 1), st.integers(0, 40), st.integers(0, 12))

@@ -48,8 +48,15 @@ def test_every_change_has_a_reason(relocated):
     changed = frame[frame["changed"].fillna(False).astype(bool)]
     assert len(changed) > 0
     assert (changed["reason"].fillna("") != "").all()
-    allowed = {"new_household", "member_unavailable", "out_of_reach", "over_capacity", "coverage",
-               "capacity_exhausted", "no_member_in_branch"}
+    allowed = {
+        "new_household",
+        "member_unavailable",
+        "out_of_reach",
+        "over_capacity",
+        "coverage",
+        "capacity_exhausted",
+        "no_member_in_branch",
+    }
     assert set(changed["reason"].str.split(";").str[0]) <= allowed
     ill = set(relocated.members.loc[~relocated.members["available"], "member_id"])
     lost = changed[changed["current_member_id"].isin(ill) & changed["member_id"].notna()]
@@ -71,8 +78,14 @@ def test_pins_hold_where_possible(relocated):
 def test_pin_to_missing_member_is_a_warning_and_household_still_covered():
     members = pd.DataFrame({"member_id": ["M1"], "branch": ["A"], "lat": [34.7], "lon": [114.0]})
     households = pd.DataFrame(
-        {"household_id": ["H1"], "branch": ["A"], "lat": [34.7], "lon": [114.0],
-         "current_member_id": ["M-gone"], "pinned": [True]}
+        {
+            "household_id": ["H1"],
+            "branch": ["A"],
+            "lat": [34.7],
+            "lon": [114.0],
+            "current_member_id": ["M-gone"],
+            "pinned": [True],
+        }
     )
     plan = ba.rebalance(ba.Scenario.from_frames(members, households))
     assert plan.assignments.loc[0, "member_id"] == "M1"

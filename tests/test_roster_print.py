@@ -111,11 +111,11 @@ def test_extra_input_columns_are_printed_under_their_own_headers(plan: ba.Plan, 
 
 def test_the_map_legend_sits_bottom_right_folds_and_the_first_view_keeps_data_above_it(plan: ba.Plan) -> None:
     page = map_html(plan)
-    script = page[page.index("var legend = L.control("):]
+    script = page[page.index("var legend = L.control(") :]
     assert script.startswith('var legend = L.control({position: "bottomright"})')
     assert 'position: "bottomleft"' not in page  # the scale bar keeps the bottom left
     assert 'classList.toggle("folded")' in script and ".baohu-legend.folded .legend-body { display: none; }" in page
     # The first view is fitted after the legend exists, with its height kept free at the bottom.
     fit = script.index("map.fitBounds(")
     assert script.index("legend.addTo(map)") < fit
-    assert "paddingBottomRight: [20, legendHeight + 30]" in script[fit:fit + 120]
+    assert "paddingBottomRight: [20, legendHeight + 30]" in script[fit : fit + 120]

@@ -224,8 +224,20 @@ def _compile_branch(
     pinned = hh["pinned"].to_numpy(dtype=bool) if "pinned" in hh else np.zeros(num_h, bool)
     budgets = _budgets(mem, hh, arc_h, arc_m, distance, visits, capacity, policy)
     pin, broken = _resolve_pins(
-        pinned, current, current_ids.to_numpy(dtype=object), household_rows, mem, capacity,
-        arc_h, arc_m, tier, group, group_size, id_to_row, members, budgets,
+        pinned,
+        current,
+        current_ids.to_numpy(dtype=object),
+        household_rows,
+        mem,
+        capacity,
+        arc_h,
+        arc_m,
+        tier,
+        group,
+        group_size,
+        id_to_row,
+        members,
+        budgets,
         one_unit_over_capacity=policy.one_unit_over_capacity,
     )
     if (pin >= 0).any():
@@ -319,8 +331,10 @@ def _budgets(
     """
     if "hours_per_week" not in mem or not np.isfinite(mem["hours_per_week"].to_numpy(dtype=np.float64)).any():
         return {"arc_weight": None, "member_budget": None}
-    minutes = hh["minutes_per_visit"].to_numpy(dtype=np.float64) if "minutes_per_visit" in hh else np.full(
-        len(hh), policy.minutes_per_visit
+    minutes = (
+        hh["minutes_per_visit"].to_numpy(dtype=np.float64)
+        if "minutes_per_visit" in hh
+        else np.full(len(hh), policy.minutes_per_visit)
     )
     per_week = costs.weekly_minutes(visits[arc_h], minutes[arc_h], distance, policy.walking_speed_m_per_min)
     weight = costs.minutes_weight(per_week)
@@ -348,8 +362,11 @@ def _penalised(problem: Problem) -> Problem:
         balance_total = sum(int(problem.balance_step_costs(m, int(limit[m])).sum()) for m in range(problem.num_members))
         try:
             tiers, backup = group_tier_penalties(
-                (int(counts[0]), int(counts[1]), int(counts[2])), max_arc, balance_total,
-                problem.churn_penalty, num_backup,
+                (int(counts[0]), int(counts[1]), int(counts[2])),
+                max_arc,
+                balance_total,
+                problem.churn_penalty,
+                num_backup,
             )
             return replace(problem, tier_penalty=tiers, backup_penalty=backup)
         except OverflowError:
@@ -493,7 +510,9 @@ def _resolve_pins(
         chosen = min(votes, key=lambda m: (-votes[m], m))
         for h, m in pins:
             if m != chosen:
-                broken.append(BrokenPin(int(household_rows[h]), str(mem["member_id"].iloc[m]), "group_pinned_elsewhere"))
+                broken.append(
+                    BrokenPin(int(household_rows[h]), str(mem["member_id"].iloc[m]), "group_pinned_elsewhere")
+                )
         items.append((np.flatnonzero(group == g).tolist(), chosen))
     # Pins beyond a member's capacity (or hour budget) cannot all hold: keep the most critical first.
     items.sort(key=lambda item: (-int(tier[item[0]].max()), item[0][0]))

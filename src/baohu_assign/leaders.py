@@ -43,12 +43,27 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CADRE_ROLES", "LEADER_COLUMNS", "LEADER_LEVELS", "LEADER_REASONS", "choose_leaders",
-           "leader_distances", "write_leaders"]
+__all__ = [
+    "CADRE_ROLES",
+    "LEADER_COLUMNS",
+    "LEADER_LEVELS",
+    "LEADER_REASONS",
+    "choose_leaders",
+    "leader_distances",
+    "write_leaders",
+]
 
 LEADER_COLUMNS: tuple[str, ...] = (
-    "level", "location_id", "location_name", "branch", "leader_member_id", "leader_name", "distance_m",
-    "members_under", "households_under", "reason",
+    "level",
+    "location_id",
+    "location_name",
+    "branch",
+    "leader_member_id",
+    "leader_name",
+    "distance_m",
+    "members_under",
+    "households_under",
+    "reason",
 )
 """Columns of :func:`choose_leaders` and ``leaders.csv``."""
 
@@ -176,8 +191,13 @@ def _choose_level(scenario: Scenario, level: str) -> pd.DataFrame:
     members, households = scenario.members, scenario.households
     m_place = _under(scenario, members, level)
     h_place = _under(scenario, households, level)
-    branch = _branches(place_ids, h_place, households["branch"].to_numpy(dtype=object),
-                       m_place, members["branch"].to_numpy(dtype=object))
+    branch = _branches(
+        place_ids,
+        h_place,
+        households["branch"].to_numpy(dtype=object),
+        m_place,
+        members["branch"].to_numpy(dtype=object),
+    )
     member_branch = members["branch"].to_numpy(dtype=object)
     candidate = np.ones(len(members), dtype=bool)
     if level == "compound":
@@ -227,8 +247,9 @@ def _choose_level(scenario: Scenario, level: str) -> pd.DataFrame:
     index = {pid: i for i, pid in enumerate(place_ids)}
 
     def count(under: np.ndarray) -> np.ndarray:
-        codes = np.array([index.get(p, len(place_ids)) if p is not None else len(place_ids) for p in under],
-                         dtype=np.int64)
+        codes = np.array(
+            [index.get(p, len(place_ids)) if p is not None else len(place_ids) for p in under], dtype=np.int64
+        )
         return np.bincount(codes, minlength=rows_per_place)[: len(place_ids)]
 
     return pd.DataFrame(
@@ -270,7 +291,9 @@ def _branches(
             continue
         counts = pairs.value_counts().reset_index(name="n")
         counts = counts.sort_values(["place", "n", "branch"], ascending=[True, False, True], kind="stable")
-        top = dict(zip(counts.drop_duplicates("place")["place"], counts.drop_duplicates("place")["branch"], strict=True))
+        top = dict(
+            zip(counts.drop_duplicates("place")["place"], counts.drop_duplicates("place")["branch"], strict=True)
+        )
         for i, pid in enumerate(place_ids):
             if pid in top:
                 out[i] = str(top[pid])
@@ -305,4 +328,3 @@ def _assignment(cost: np.ndarray, unavailable: np.ndarray) -> np.ndarray:
     real = col_index < cols
     chosen[row_index[real]] = col_index[real]
     return chosen
-

@@ -46,9 +46,22 @@ logger = logging.getLogger(__name__)
 __all__ = ["cjk_font", "plot_distances", "plot_loads", "plot_rebalance"]
 
 CJK_FONTS: tuple[str, ...] = (
-    "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Source Han Sans CN", "WenQuanYi Micro Hei",
-    "WenQuanYi Zen Hei", "Microsoft YaHei", "SimHei", "PingFang SC", "Hiragino Sans GB", "Heiti SC",
-    "STHeiti", "Noto Sans CJK JP", "Noto Sans CJK TC", "Droid Sans Fallback", "AR PL UMing CN",
+    "Noto Sans CJK SC",
+    "Noto Sans SC",
+    "Source Han Sans SC",
+    "Source Han Sans CN",
+    "WenQuanYi Micro Hei",
+    "WenQuanYi Zen Hei",
+    "Microsoft YaHei",
+    "SimHei",
+    "PingFang SC",
+    "Hiragino Sans GB",
+    "Heiti SC",
+    "STHeiti",
+    "Noto Sans CJK JP",
+    "Noto Sans CJK TC",
+    "Droid Sans Fallback",
+    "AR PL UMing CN",
     "Arial Unicode MS",
 )
 """Fonts tried, in order, for Chinese text."""
@@ -105,7 +118,9 @@ def cjk_font() -> str | None:
             logger.info(
                 "matplotlib's font cache predates %d installed font(s), %s among them; they are added for this "
                 "process (delete fontlist-*.json in %s to rebuild the cache)",
-                len(added), found, matplotlib.get_cachedir(),
+                len(added),
+                found,
+                matplotlib.get_cachedir(),
             )
     return found
 
@@ -275,9 +290,17 @@ def plot_loads(plan: Plan | pd.DataFrame, ax: Axes | None = None, *, max_branche
     groups = [data.loc[data["branch"] == b, "util"].to_numpy() for b in order]
     positions = np.arange(len(order))[::-1]  # highest median at the top
     if groups:
-        ax.boxplot(groups, positions=positions, widths=0.6, showfliers=False, **_horizontal(),
-                   medianprops={"color": "black"}, boxprops={"color": "#555555"},
-                   whiskerprops={"color": "#555555"}, capprops={"color": "#555555"})
+        ax.boxplot(
+            groups,
+            positions=positions,
+            widths=0.6,
+            showfliers=False,
+            **_horizontal(),
+            medianprops={"color": "black"},
+            boxprops={"color": "#555555"},
+            whiskerprops={"color": "#555555"},
+            capprops={"color": "#555555"},
+        )
         rng = np.random.default_rng(0)  # fixed jitter: the same plan draws the same figure
         for pos, values in zip(positions, groups, strict=True):
             jitter = rng.uniform(-0.22, 0.22, len(values))
@@ -393,10 +416,20 @@ def plot_rebalance(
     top_load = int(max(loads_before.max(initial=0), loads_after.max(initial=0)))
     bins = np.arange(top_load + 1)
     width = 0.4
-    load_ax.bar(bins - width / 2, np.bincount(loads_before, minlength=top_load + 1), width,
-                label=f"before (mean {_mean_util(before):.0%} of capacity)", color="#9ecae1")
-    load_ax.bar(bins + width / 2, np.bincount(loads_after, minlength=top_load + 1), width,
-                label=f"after (mean {_mean_util(after):.0%} of capacity)", color="#08519c")
+    load_ax.bar(
+        bins - width / 2,
+        np.bincount(loads_before, minlength=top_load + 1),
+        width,
+        label=f"before (mean {_mean_util(before):.0%} of capacity)",
+        color="#9ecae1",
+    )
+    load_ax.bar(
+        bins + width / 2,
+        np.bincount(loads_after, minlength=top_load + 1),
+        width,
+        label=f"after (mean {_mean_util(after):.0%} of capacity)",
+        color="#08519c",
+    )
     load_ax.set_xticks(bins)
     load_ax.set_xlabel("households per member")
     load_ax.set_ylabel("members")

@@ -265,8 +265,10 @@ class Problem:
         if self.household_backup is not None:
             checks.append((self.household_backup.shape == (H,), "household_backup"))
             checks.append(
-                (self.member_backup_capacity is not None and self.member_backup_capacity.shape == (M,),
-                 "member_backup_capacity")
+                (
+                    self.member_backup_capacity is not None and self.member_backup_capacity.shape == (M,),
+                    "member_backup_capacity",
+                )
             )
         for ok, name in checks:
             if not ok:

@@ -27,7 +27,6 @@ def _as_text_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return result
 
 
-
 @dataclass(frozen=True, eq=False)
 class Scenario:
     """Members, households and policy, validated and ready to solve.
@@ -88,9 +87,7 @@ class Scenario:
         places = as_locations(locations)
         raw_members = read_table(members)
         raw_households = read_table(households)
-        scenario = cls._build(
-            raw_members, raw_households, policy, Path(members).name, Path(households).name, places
-        )
+        scenario = cls._build(raw_members, raw_households, policy, Path(members).name, Path(households).name, places)
         return scenario if walking is None else dataclasses.replace(scenario, network=walking)
 
     @classmethod

@@ -41,8 +41,14 @@ def _changed(assignment, households):
 
 
 def _plan_assignment(plan):
-    return {h: (None if m is None or m != m else m) for h, m in zip(
-        plan.assignments["household_id"], plan.assignments["member_id"].astype(object).where(plan.assignments["member_id"].notna(), None), strict=True)}
+    return {
+        h: (None if m is None or m != m else m)
+        for h, m in zip(
+            plan.assignments["household_id"],
+            plan.assignments["member_id"].astype(object).where(plan.assignments["member_id"].notna(), None),
+            strict=True,
+        )
+    }
 
 
 def _key(objective, members, households):

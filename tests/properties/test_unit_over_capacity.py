@@ -15,7 +15,10 @@ WEIGHT = 250.0
 
 def _assignment(plan) -> dict[str, str | None]:
     frame = plan.primary
-    return {h: (m if isinstance(m, str) else None) for h, m in zip(frame["household_id"], frame["member_id"].astype(object), strict=True)}
+    return {
+        h: (m if isinstance(m, str) else None)
+        for h, m in zip(frame["household_id"], frame["member_id"].astype(object), strict=True)
+    }
 
 
 def _uncovered(assignment, households) -> tuple[int, ...]:
@@ -63,9 +66,7 @@ def test_rule_holds_and_coverage_is_maximal(strategy, allowed, data):
     scenario = ba.Scenario.from_frames(members, households, policy=policy)
     plan = ba.solve(scenario, strategy=strategy, objective="distance", seed=0)
     assert rule_violations(scenario.members, scenario.households, plan.primary, allowed) == []
-    best = brute_force(
-        scenario.members, scenario.households, lambda a, _: _uncovered(a, scenario.households), allowed
-    )
+    best = brute_force(scenario.members, scenario.households, lambda a, _: _uncovered(a, scenario.households), allowed)
     assert _uncovered(_assignment(plan), scenario.households) == best
     over = plan.members["over_capacity_unit"].to_numpy()
     assert allowed or not over.any()

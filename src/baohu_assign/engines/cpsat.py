@@ -257,7 +257,9 @@ def _build_units(problem: Problem) -> _Units:
     option_weight = None
     if problem.has_budgets:
         assert problem.arc_weight is not None
-        option_weight = np.add.reduceat(problem.arc_weight.astype(np.int64)[order], starts) if key.size else np.zeros(0, np.int64)
+        option_weight = (
+            np.add.reduceat(problem.arc_weight.astype(np.int64)[order], starts) if key.size else np.zeros(0, np.int64)
+        )
     keep = counts == unit_size[option_unit]
     keep &= (unit_pin[option_unit] < 0) | (unit_pin[option_unit] == option_member)
     # An option larger than its member's capacity (unless one unit over it is allowed) or budget can never be used.
@@ -315,9 +317,7 @@ def _balance_alone(problem: Problem, members: np.ndarray, sizes: np.ndarray, cha
 
 def _balance_tables(problem: Problem) -> list[np.ndarray]:
     """Per member: int64[c+1], the balance cost F(k) of carrying k households."""
-    return [
-        np.r_[0, np.cumsum(problem.balance_step_costs(m))].astype(np.int64) for m in range(problem.num_members)
-    ]
+    return [np.r_[0, np.cumsum(problem.balance_step_costs(m))].astype(np.int64) for m in range(problem.num_members)]
 
 
 def _backups_are_safe(problem: Problem) -> bool:
@@ -490,9 +490,7 @@ def _lp_relaxation(problem: Problem, units: _Units, time_limit: float | None) ->
     n = O + Y + S
     option_cost = units.option_cost + units.option_over_balance
     cost = np.concatenate([option_cost, units.unit_penalty[free_units], step_cost]).astype(np.float64)
-    eq = sp.csr_matrix(
-        (np.ones(O + Y), (np.r_[units.option_unit, free_units], np.arange(O + Y))), shape=(U, n)
-    )
+    eq = sp.csr_matrix((np.ones(O + Y), (np.r_[units.option_unit, free_units], np.arange(O + Y))), shape=(U, n))
     size = units.unit_size[units.option_unit].astype(np.float64)
     rows = [units.option_member]
     cols = [np.arange(O)]
@@ -526,7 +524,9 @@ def _lp_relaxation(problem: Problem, units: _Units, time_limit: float | None) ->
     if time_limit is not None:
         options["time_limit"] = max(float(time_limit), 0.05)
     try:
-        result = linprog(cost, A_ub=ub, b_ub=b_ub, A_eq=eq, b_eq=np.ones(U), bounds=(0, 1), method="highs", options=options)
+        result = linprog(
+            cost, A_ub=ub, b_ub=b_ub, A_eq=eq, b_eq=np.ones(U), bounds=(0, 1), method="highs", options=options
+        )
     except (ValueError, MemoryError) as exc:  # pragma: no cover - defensive
         logger.debug("LP relaxation failed: %s", exc)
         return None
@@ -604,11 +604,16 @@ def _greedy(problem: Problem, units: _Units, score: np.ndarray, tables: list[np.
             continue
         value = score[lo:hi].astype(np.float64).copy()
         if tables is not None:
-            value += np.array([
-                0 if not ok[i] else over_balance[lo + i] if units.option_over[lo + i]
-                else tables[m][load[m] + size] - tables[m][load[m]]
-                for i, m in enumerate(members)
-            ])
+            value += np.array(
+                [
+                    0
+                    if not ok[i]
+                    else over_balance[lo + i]
+                    if units.option_over[lo + i]
+                    else tables[m][load[m] + size] - tables[m][load[m]]
+                    for i, m in enumerate(members)
+                ]
+            )
         value[~ok] = np.inf
         pick = int(np.argmin(value))
         unit_option[u] = lo + pick
@@ -1309,7 +1314,9 @@ def _lns(
 class _Search:
     """Shared state of the LNS threads; every mutation happens under ``lock``."""
 
-    def __init__(self, ctx: _Context, state: _State, objective: int, hood: _Neighbourhoods, *, end: float | None, seed: int):
+    def __init__(
+        self, ctx: _Context, state: _State, objective: int, hood: _Neighbourhoods, *, end: float | None, seed: int
+    ):
         import threading
 
         self.ctx, self.state, self.objective, self.hood = ctx, state, objective, hood
@@ -1349,7 +1356,11 @@ class _Search:
     def _solve(self, sub: _Sub, workers: int, index: int) -> _Result:
         remaining = None if self.end is None else max(self.end - now(), 0.01)
         return _solve_model(
-            self.ctx, sub, wall=remaining, deterministic=LNS_DETERMINISTIC_TIME, workers=workers,
+            self.ctx,
+            sub,
+            wall=remaining,
+            deterministic=LNS_DETERMINISTIC_TIME,
+            workers=workers,
             seed=self.seed + 7919 * index,
         )
 
@@ -1394,7 +1405,9 @@ class _Search:
                 workers = 1 if per_round > 1 else self.ctx.params.num_workers
                 index = [done * per_round + i for i in range(len(picked))]
                 if pool is not None and len(picked) > 1:
-                    futures = [pool.submit(self._solve, item[2], workers, i) for item, i in zip(picked, index, strict=True)]
+                    futures = [
+                        pool.submit(self._solve, item[2], workers, i) for item, i in zip(picked, index, strict=True)
+                    ]
                     results = [f.result() for f in futures]
                 else:
                     results = [self._solve(item[2], workers, i) for item, i in zip(picked, index, strict=True)]
@@ -1502,8 +1515,14 @@ def solve(problem: Problem, params: SolveParams | None = None) -> Solution:
     if problem.has_backups and not safe:
         # Lexicographic: coverage without backups first, then backups under coverage floors.
         state, objective, bound_primary, _ = _optimise(
-            replace(ctx, backups=False), start_state, score, relaxation, rng, _split(ctx, end, 0.5),
-            pool_workers=params.num_workers, known_bound=bound,
+            replace(ctx, backups=False),
+            start_state,
+            score,
+            relaxation,
+            rng,
+            _split(ctx, end, 0.5),
+            pool_workers=params.num_workers,
+            known_bound=bound,
         )
         ctx.keep_coverage = True
         ctx.backups = True
@@ -1529,7 +1548,11 @@ def solve(problem: Problem, params: SolveParams | None = None) -> Solution:
     status = "optimal" if final_bound is not None and final_bound >= total else "feasible"
     logger.info(
         "cpsat: %s objective %d bound %s (%d CP-SAT solves, %.2f s)",
-        status, total, final_bound, ctx.solves, time.perf_counter() - start,
+        status,
+        total,
+        final_bound,
+        ctx.solves,
+        time.perf_counter() - start,
     )
     return Solution(
         member_of=member_of,
@@ -1549,12 +1572,18 @@ def _solve_whole(problem: Problem, params: SolveParams | None = None) -> Solutio
     start = time.perf_counter()
     units = _build_units(problem)
     tables = _balance_tables(problem) if problem.balance_scale > 0 else None
-    ctx = _Context(problem, units, tables, params, backups=problem.has_backups, work_mode=params.max_iterations is not None)
+    ctx = _Context(
+        problem, units, tables, params, backups=problem.has_backups, work_mode=params.max_iterations is not None
+    )
     state = _greedy(problem, units, units.option_cost.astype(np.float64), tables)
     sub = _build(ctx, state, np.arange(units.num_units), None, None)
     result = _solve_model(
-        ctx, sub, wall=params.deadline.remaining(), deterministic=_whole_model_work(ctx, params.deadline.at),
-        workers=params.num_workers, seed=params.seed,
+        ctx,
+        sub,
+        wall=params.deadline.remaining(),
+        deterministic=_whole_model_work(ctx, params.deadline.at),
+        workers=params.num_workers,
+        seed=params.seed,
     )
     if result.values is None or result.objective is None or result.bound is None:
         if result.status == "unknown":
@@ -1677,8 +1706,13 @@ def _optimise(
         )
         logger.debug(
             "%s model: %d options, %s, objective %s (incumbent %d), bound %s, %.2f s",
-            "core" if core is not None else "whole", sub.options.shape[0], result.status, result.objective,
-            objective, result.bound, result.wall_s,
+            "core" if core is not None else "whole",
+            sub.options.shape[0],
+            result.status,
+            result.objective,
+            objective,
+            result.bound,
+            result.wall_s,
         )
         if result.status == "infeasible" and core is None:
             raise EngineError("no plan satisfies the pins and capacities")
@@ -1723,8 +1757,15 @@ def _optimise(
     lns_end = _split(ctx, end, 1.0 - final_share)
     before = objective
     state, objective, done = _lns(
-        ctx, state, objective, hood, end=lns_end, rounds=params.max_iterations,
-        threads=min(LNS_THREADS, pool_workers), seed=params.seed, known_bound=max(known_bound, bound),
+        ctx,
+        state,
+        objective,
+        hood,
+        end=lns_end,
+        rounds=params.max_iterations,
+        threads=min(LNS_THREADS, pool_workers),
+        seed=params.seed,
+        known_bound=max(known_bound, bound),
     )
     logger.debug("LNS: %d neighbourhoods, objective %d -> %d, target %.0f units", done, before, objective, hood.target)
     refix()

@@ -341,7 +341,8 @@ class _Engine:
                 load[m] = load.get(m, 0) + 1
                 used[m] = used.get(m, 0) + int(self.arc_w[arc])
         return [
-            m for m in load
+            m
+            for m in load
             if not self._count_ok(m, int(self.load[m] + load[m]), moves) or self.used[m] + used[m] > self.budget[m]
         ]
 
