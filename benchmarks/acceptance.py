@@ -184,7 +184,8 @@ def main() -> None:
             wall, peak, report = cli_measure(["solve", str(cm), str(ch), "--objective", "distance"])
             rows.append(
                 (
-                    f"{label} ({report['counts']['households']:,} households, {report['counts']['members']:,} members), distance: CLI wall",
+                    f"{label} ({report['counts']['households']:,} households, "
+                    f"{report['counts']['members']:,} members), distance: CLI wall",
                     f"{wall:.1f} s",
                     "≤ 60 s",
                 )

@@ -87,7 +87,8 @@ def main() -> None:
     rows.append(
         (
             "covered critical households with a valid backup",
-            f"{plan.report.components.backups} placed, {plan.report.components.backups_missing} missing, {bad} violations",
+            f"{plan.report.components.backups} placed, "
+            f"{plan.report.components.backups_missing} missing, {bad} violations",
             "all, 0",
         )
     )

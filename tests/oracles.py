@@ -215,7 +215,8 @@ def model_objective(branch, member_of, backup_of=None) -> int:
     churn ``K = 2·M·max travel + 1`` under min-churn on every arc that is not
     the household's current member and on the "uncovered" of a household that
     has one, and, in a rebalance (some household of the branch names a current
-    member), on every arc of a household that names none, tier penalties, balance steps ``round(λ(2k−1)/c)``, and backups
+    member), on every arc of a household that names none, tier penalties,
+    balance steps ``round(λ(2k−1)/c)``, and backups
     (the backup arc's cost, or the backup penalty when one is wanted and missing).
     """
     p = branch.problem

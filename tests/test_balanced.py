@@ -36,7 +36,8 @@ def test_balanced_stays_within_travel_budget_and_reduces_imbalance(full_town):
 
 
 def test_no_point_of_the_trade_off_dominates_balanced(town):
-    """For every branch, no weight on a wide grid gives a plan at least as good on travel and imbalance and better on one."""
+    """For every branch, no weight on a wide grid gives a plan at least as good on travel and
+    imbalance and better on one."""
     balanced = ba.solve(town, objective="balanced")
     for result in balanced.results:
         chosen = evaluate(result.branch.problem, result.solution.member_of)

@@ -48,7 +48,8 @@ def _parser() -> argparse.ArgumentParser:
             type=_seconds,
             default=None,
             metavar="SECONDS",
-            help="wall-clock budget for the whole solve (best use of the time; a plan found under it may differ between runs, so leave it out for reproducible plans)",
+            help="wall-clock budget for the whole solve (best use of the time; a plan found under it may differ"
+            " between runs, so leave it out for reproducible plans)",
         )
         sub.add_argument(
             "--seed", type=_seed, default=0, help="seed (without --time-limit: same input and seed, same plan)"

@@ -176,7 +176,10 @@ def write_leaders(leaders: pd.DataFrame, path: str | Path) -> Path:
 
 
 def leaders_csv(leaders: pd.DataFrame) -> str:
-    """``leaders.csv`` as text (with the byte-order mark), e.g. for :meth:`~baohu_assign.plan.Plan.write`'s ``extra``."""
+    """``leaders.csv`` as text (with the byte-order mark).
+
+    E.g. for :meth:`~baohu_assign.plan.Plan.write`'s ``extra``.
+    """
     return "\ufeff" + leaders.to_csv(index=False, lineterminator="\n")
 
 

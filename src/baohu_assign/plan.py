@@ -589,7 +589,8 @@ class Plan:
             + ", ".join(f"{k} ×{v}" for k, v in r.engines.items())
             + f"), objective {r.objective}, {r.wall_s:.2f} s",
             f"  members   {r.counts.members:>8,}  ({r.counts.available_members:,} available)",
-            f"  households{r.counts.households:>8,}  in {r.counts.branches} branches, {r.counts.arcs:,} candidate pairs",
+            f"  households{r.counts.households:>8,}  in {r.counts.branches} branches, "
+            f"{r.counts.arcs:,} candidate pairs",
         ]
         if r.network is not None:
             lines.append(

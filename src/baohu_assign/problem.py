@@ -177,7 +177,9 @@ class Problem:
         return np.where(found & (members >= 0), pos_clipped, -1).astype(np.int64)
 
     def balance_step_costs(self, member: int, count: int | None = None) -> np.ndarray:
-        """int64[count]: cost of the k-th household (k = 1..count) of a member (:func:`~baohu_assign.costs.balance_steps`).
+        """int64[count]: cost of the k-th household (k = 1..count) of a member.
+
+        The steps are those of :func:`~baohu_assign.costs.balance_steps`.
 
         ``count`` defaults to the capacity; beyond it (a member carrying one
         unit over capacity) the steps follow the same formula.

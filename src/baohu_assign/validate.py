@@ -476,7 +476,8 @@ def validate_households(raw: pd.DataFrame, policy: Policy, *, file: str = "house
         policy default by priority when blank), ``group_id`` and
         ``current_member_id`` (string/<NA>), ``pinned`` (bool, default
         False), ``minutes_per_visit`` (float64, policy default when blank),
-        ``location_id`` (string/<NA>, only when the input has it), the unknown columns unchanged (string) in input order, then
+        ``location_id`` (string/<NA>, only when the input has it), the
+        unknown columns unchanged (string) in input order, then
         ``row`` (int64, spreadsheet row number).
 
     Raises
