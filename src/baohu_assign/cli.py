@@ -19,7 +19,7 @@ from .errors import InputError
 from .plan import FOLDER_FILES
 from .policy import Policy
 from .problem import OBJECTIVES
-from .progress import ProgressCallback, terminal_progress
+from .progress import TerminalProgress, terminal_progress
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
 OUTPUT_FILES = FOLDER_FILES
@@ -302,7 +302,7 @@ def _run(args: argparse.Namespace) -> int:
             progress.close()
 
 
-def _run_plan(args: argparse.Namespace, progress: ProgressCallback | None) -> int:
+def _run_plan(args: argparse.Namespace, progress: TerminalProgress | None) -> int:
     from .rebalance import rebalance
     from .scenario import Scenario
     from .solve import solve

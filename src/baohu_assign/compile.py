@@ -253,6 +253,7 @@ def _compile_branch(
         travel = costs.travel_cost(visits[arc_h], distance, unit)
         churn = costs.churn_penalty(objective, num_m, int(travel.max()) if travel.size else 0)
         arc_cost = costs.arc_cost(travel, current[arc_h], arc_m, churn, first_contact[arc_h])
+        backups = _backups(tier, capacity, policy)
         problem = _penalised(
             Problem(
                 objective=objective,
@@ -270,8 +271,10 @@ def _compile_branch(
                 balance_scale=0.0,
                 tier_penalty=np.zeros(3, dtype=np.int64),
                 churn_penalty=int(churn),
-                **budgets,
-                **_backups(tier, capacity, policy),
+                arc_weight=budgets["arc_weight"],
+                member_budget=budgets["member_budget"],
+                household_backup=backups["household_backup"],
+                member_backup_capacity=backups["member_backup_capacity"],
                 one_unit_over_capacity=policy.one_unit_over_capacity,
             )
         )
@@ -480,7 +483,7 @@ def _resolve_pins(
         return pin, broken
     eligible = {pair: a for a, pair in enumerate(zip(arc_h.tolist(), arc_m.tolist(), strict=True))}
     candidates: list[tuple[int, int]] = []  # (household, member)
-    for h in np.flatnonzero(pinned):
+    for h in np.flatnonzero(pinned).tolist():
         cid = current_ids[h]
         cid_text = "" if _is_blank(cid) else str(cid)
         row = int(household_rows[h])

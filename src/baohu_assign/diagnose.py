@@ -531,7 +531,7 @@ def _with_member_arcs(context: _Context, problem: Problem, m: int, distance: np.
     arc_h = np.concatenate([problem.arc_household, new_h.astype(np.int32)])
     arc_m = np.concatenate([problem.arc_member, np.full(new_h.size, m, dtype=np.int32)])
     order = np.lexsort((arc_m, arc_h))
-    fields: dict[str, object] = {
+    fields: dict[str, np.ndarray] = {
         "arc_household": arc_h[order].astype(np.int32),
         "arc_member": arc_m[order].astype(np.int32),
         "arc_distance_m": np.concatenate([problem.arc_distance_m, distance[new_h]])[order],
@@ -544,12 +544,13 @@ def _with_member_arcs(context: _Context, problem: Problem, m: int, distance: np.
             problem.household_visits[new_h], context.minutes[new_h], distance[new_h], context.speed
         )
         weight = costs.minutes_weight(minutes)
-        fields["arc_weight"] = np.concatenate([problem.arc_weight, weight])[order]
+        arc_weight = np.concatenate([problem.arc_weight, weight])[order]
+        fields["arc_weight"] = arc_weight
         budget = problem.member_budget.copy()
         if budget[m] <= 0 and problem.member_capacity[m] > 0:
             # The compiler gives idle members no hours; an unlimited member gets
             # more than all its arcs could use.
-            all_weight = int(fields["arc_weight"].sum()) + 1  # type: ignore[union-attr]
+            all_weight = int(arc_weight.sum()) + 1
             budget[m] = int(costs.hours_budget(context.hours[m : m + 1], np.ones(1), unlimited=all_weight)[0])
         fields["member_budget"] = budget
     return replace(problem, **fields)  # type: ignore[arg-type]

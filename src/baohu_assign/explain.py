@@ -135,11 +135,11 @@ def branch_reasons(branch: BranchProblem, member_of: np.ndarray, objective: str)
             reasons[h] = "group_too_large" if too_large else "no_member_for_group"
         elif (
             problem.household_group[h] >= 0
-            and not problem.unit_fits(problem.arc_member[problem.arcs_of(h)], int(branch.group_size[h])).any()
+            and not problem.unit_fits(problem.arc_member[problem.arcs_of(int(h))], int(branch.group_size[h])).any()
         ):
             # Members reach the whole unit, but it is larger than each one's capacity.
             reasons[h] = "group_too_large"
-        elif problem.has_budgets and _room_in_count(problem, h, loads):
+        elif problem.has_budgets and _room_in_count(problem, int(h), loads):
             reasons[h] = "hour_budget_exhausted"
         else:
             reasons[h] = "capacity_exhausted"

@@ -347,11 +347,11 @@ def make_geocoder(provider: str, key: str | None = None, *, timeout: float = 10.
     return factory(**options)
 
 
-def _baidu_gcj02() -> type:
+def _baidu_gcj02() -> type[Any]:
     """geopy's BaiduV3 with ``ret_coordtype=gcj02ll`` in each geocoding request (signed with it when an SK is used)."""
     from geopy.geocoders import BaiduV3
 
-    class BaiduV3Gcj02(BaiduV3):  # type: ignore[misc]
+    class BaiduV3Gcj02(BaiduV3):
         def _construct_url(self, url: str, path: str, params: dict[str, str]) -> str:
             if path == self.api_path:
                 params = {**params, "ret_coordtype": "gcj02ll"}

@@ -241,10 +241,11 @@ def _choose_level(scenario: Scenario, level: str) -> pd.DataFrame:
                 reason[r] = "unreachable_on_network"
     reason[np.array([b is None for b in branch], dtype=bool)] = "no_branch"
 
-    names = members["name"].to_numpy(dtype=object) if "name" in members else member_ids.astype(object)
+    names: np.ndarray = members["name"].to_numpy(dtype=object) if "name" in members else member_ids.astype(object)
     has = leader >= 0
     leader_id = np.where(has, member_ids[np.maximum(leader, 0)].astype(object), None)
-    leader_name = np.where(has, names[np.maximum(leader, 0)], None)
+    # numpy's stubs reject None as a branch of np.where, which takes it as an object.
+    leader_name = np.where(has, names[np.maximum(leader, 0)], None)  # type: ignore[call-overload]
     leader_name = np.where(has & pd.isna(leader_name), leader_id, leader_name)  # a blank name shows the id
     rows_per_place = len(place_ids) + 1
     index = {pid: i for i, pid in enumerate(place_ids)}

@@ -196,7 +196,7 @@ class Locations:
         if kind not in LOCATION_KINDS:
             raise ValueError(f"unknown location kind {kind!r}; expected one of {', '.join(LOCATION_KINDS)}")
         pos = self.positions(location_ids)
-        ids = np.append(self.table["location_id"].to_numpy(dtype=object), None)
+        ids = np.append(self.table["location_id"].to_numpy(dtype=object), [None])
         found = np.where(pos >= 0, self._ancestors[kind][np.maximum(pos, 0)], -1)
         return ids[found]  # -1 picks the trailing None
 
@@ -278,10 +278,10 @@ def _check_tree(table: _Table, location_id: pd.Series, parent_id: pd.Series, kin
     ids = location_id.to_numpy(dtype=object)
     parents = parent_id.to_numpy(dtype=object)
     kinds = kind.to_numpy(dtype=object)
-    position = {}
-    for i, v in enumerate(ids):
+    position: dict[object, int] = {}
+    for row, v in enumerate(ids):
         if v != "":
-            position.setdefault(v, i)
+            position.setdefault(v, row)
     has_parent = parent_id.to_numpy(dtype=object) != ""
     known_parent = np.array([p in position for p in parents], dtype=bool)
     table.checks.where(

@@ -296,8 +296,8 @@ class WalkingNetwork:
             directed.append(one_way)
         issues.raise_if_any()
         source, target = np.asarray(sources, np.int64), np.asarray(targets, np.int64)
-        length, one_way = np.asarray(lengths, np.float64), np.asarray(directed, bool)
-        both = ~one_way
+        length, is_one_way = np.asarray(lengths, np.float64), np.asarray(directed, bool)
+        both = ~is_one_way
         adjacency = _adjacency(
             np.concatenate((source, target[both])),
             np.concatenate((target, source[both])),
@@ -305,7 +305,7 @@ class WalkingNetwork:
             count,
             directed=True,
         )
-        network = cls(lat, lon, adjacency, directed=bool(one_way.any()), edges=len(parts.sources), name=name)
+        network = cls(lat, lon, adjacency, directed=bool(is_one_way.any()), edges=len(parts.sources), name=name)
         logger.debug("network %s: %d nodes, %d edges", name, count, network.edges)
         return network
 

@@ -193,7 +193,7 @@ class Plan:
                 reason[pin.household_row] = f"{text}; pin broken: {why}" if text else f"pin broken: {why}"
         changed = np.zeros(n, dtype=bool)
         if self._current_given:
-            member_ids = np.append(self.scenario.members["member_id"].to_numpy(dtype=object), None)
+            member_ids = np.append(self.scenario.members["member_id"].to_numpy(dtype=object), [None])
             current_ids = self.scenario.households["current_member_id"].to_numpy(dtype=object)
             changed = changed_mask(current_ids, member_ids[member_row])  # -1 picks the trailing None
         backup_row = np.full(n, -1, dtype=np.int64)
@@ -237,12 +237,14 @@ class Plan:
     def _assignments(self) -> pd.DataFrame:
         hh = self.scenario.households
         rows = self._rows
-        member_ids = np.append(self.scenario.members["member_id"].to_numpy(dtype=object), None)
+        member_ids = np.append(self.scenario.members["member_id"].to_numpy(dtype=object), [None])
         member = member_ids[rows["member_row"]]  # -1 picks the trailing None
+        # numpy's stubs reject None as a branch of np.where, which takes it as an object.
+        role = np.where(rows["member_row"] >= 0, "primary", None)  # type: ignore[call-overload]
         data: dict[str, Any] = {
             "household_id": hh["household_id"].astype("string").to_numpy(),
             "member_id": pd.array(member, dtype="string"),
-            "role": pd.array(np.where(rows["member_row"] >= 0, "primary", None), dtype="string"),
+            "role": pd.array(role, dtype="string"),
             "distance_m": np.round(rows["distance"], 1),
             "changed": pd.array(rows["changed"], dtype="boolean")
             if self._current_given

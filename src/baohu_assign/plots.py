@@ -36,7 +36,7 @@ import pandas as pd
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure, SubFigure
     from matplotlib.font_manager import FontManager
 
     from .plan import Plan
@@ -182,7 +182,7 @@ def _tier_label(tier: str) -> str:
     return f"{english} {chinese}" if chinese and cjk_font() is not None else english
 
 
-def _use_fonts(fig: Figure) -> None:
+def _use_fonts(fig: Figure | SubFigure) -> None:
     """Give every text of the figure DejaVu Sans with the CJK font as glyph fallback."""
     font = cjk_font()
     if font is None:
@@ -252,7 +252,7 @@ def _primary(plan: Plan) -> pd.DataFrame:
 # --------------------------------------------------------------------------- plots
 
 
-def plot_loads(plan: Plan | pd.DataFrame, ax: Axes | None = None, *, max_branches: int = 40) -> Figure:
+def plot_loads(plan: Plan | pd.DataFrame, ax: Axes | None = None, *, max_branches: int = 40) -> Figure | SubFigure:
     """Utilisation of each member (households / capacity), one row per branch.
 
     Parameters
@@ -269,7 +269,7 @@ def plot_loads(plan: Plan | pd.DataFrame, ax: Axes | None = None, *, max_branche
 
     Returns
     -------
-    matplotlib.figure.Figure
+    matplotlib.figure.Figure or matplotlib.figure.SubFigure
         The figure holding the plot. Each row shows a box of the branch's
         member utilisations and every member as a dot; unavailable members
         (capacity 0) are left out.
@@ -283,6 +283,7 @@ def plot_loads(plan: Plan | pd.DataFrame, ax: Axes | None = None, *, max_branche
     left_out = max(len(order) - max_branches, 0)
     order = order[:max_branches]
     labels = _labeller(list(medians.index))
+    fig: Figure | SubFigure
     if ax is None:
         fig, (ax,) = _new_figure(9.0, 1.4 + 0.28 * max(len(order), 3))
     else:
@@ -318,7 +319,7 @@ def plot_loads(plan: Plan | pd.DataFrame, ax: Axes | None = None, *, max_branche
     return fig
 
 
-def plot_distances(plan: Plan, ax: Axes | None = None) -> Figure:
+def plot_distances(plan: Plan, ax: Axes | None = None) -> Figure | SubFigure:
     """Distance from each covered household to its contact, per priority tier (cumulative).
 
     Parameters
@@ -330,7 +331,7 @@ def plot_distances(plan: Plan, ax: Axes | None = None) -> Figure:
 
     Returns
     -------
-    matplotlib.figure.Figure
+    matplotlib.figure.Figure or matplotlib.figure.SubFigure
         One cumulative curve per tier (share of the tier's covered
         households within a distance; log scale, distances below 1 m drawn
         at 1 m), with each tier's median marked. Critical households should
@@ -338,6 +339,7 @@ def plot_distances(plan: Plan, ax: Axes | None = None) -> Figure:
     """
     primary = _primary(plan)
     covered = primary["member_id"].notna() & (primary["member_id"].astype("string") != "")
+    fig: Figure | SubFigure
     if ax is None:
         fig, (ax,) = _new_figure(8.0, 4.5)
     else:
@@ -377,7 +379,7 @@ def plot_rebalance(
     ax: Axes | Sequence[Axes] | None = None,
     *,
     top: int = 15,
-) -> Figure:
+) -> Figure | SubFigure:
     """Before and after a rebalance: member loads, and the changed contacts by branch and reason.
 
     Parameters
@@ -394,7 +396,7 @@ def plot_rebalance(
 
     Returns
     -------
-    matplotlib.figure.Figure
+    matplotlib.figure.Figure or matplotlib.figure.SubFigure
         Left: how many members carry 0, 1, 2, … households, before and
         after. Right: households whose contact differs, per branch, stacked
         by the reason the new plan gives.
@@ -402,10 +404,14 @@ def plot_rebalance(
     from .compare import compare_plans
 
     differing = compare_plans(before, after, labels=("before", "after")).differing
+    from matplotlib.axes import Axes
+
+    fig: Figure | SubFigure
+    change_ax: Axes | None
     if ax is None:
         fig, axes = _new_figure(13.0, 5.0, ncols=2)
         load_ax, change_ax = axes
-    elif hasattr(ax, "figure"):  # one Axes
+    elif isinstance(ax, Axes):  # one Axes
         load_ax, change_ax, fig = ax, None, ax.figure
     else:  # a pair: list, tuple or the array plt.subplots returns
         load_ax, change_ax = ax[0], ax[1]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import pandas as pd
 
@@ -127,6 +128,7 @@ class Scenario:
         issues = []
         frames = []
         placed = []
+        kind: Literal["members", "households"]
         for raw, validator, name, kind in (
             (raw_members, validate_members, members_file, "members"),
             (raw_households, validate_households, households_file, "households"),

@@ -587,8 +587,8 @@ def _plan_branches(rng: np.random.Generator, n: int, *, relocation: bool, famous
             "reloc": "李小安村",
             "four": "土寨村",
             "rich": "万胜村",
-            "sites": ["镇区社区", "绿博二号社区", "绿博三号社区"],
         }
+        sites = ["镇区社区", "绿博二号社区", "绿博三号社区"]
         surnames = {"stair": "朱", "reloc": "李", "four": "张", "rich": "马"}
         code = "ZDH"
     else:
@@ -597,8 +597,8 @@ def _plan_branches(rng: np.random.Generator, n: int, *, relocation: bool, famous
             "reloc": villages[0],
             "four": villages[1],
             "rich": villages[2],
-            "sites": communities[1:4],
         }
+        sites = communities[1:4]
         surnames = {k: str(_SURNAMES[rng.integers(20)]) for k in ("stair", "reloc", "four", "rich")}
         code = "LY"  # 楼院
     # Member rates from the article: 李小安村 80+ members for 230 households,
@@ -614,8 +614,7 @@ def _plan_branches(rng: np.random.Generator, n: int, *, relocation: bool, famous
         _Branch(names["rich"], "village", 172, 38 / 172 * 6, surnames["rich"], clusters=1),
     ]
     special += [
-        _Branch(s, "apartments", w, 1.0, xy=xy)
-        for s, w, xy in zip(names["sites"], (900, 600, 600), _SITE_XY, strict=True)
+        _Branch(s, "apartments", w, 1.0, xy=xy) for s, w, xy in zip(sites, (900, 600, 600), _SITE_XY, strict=True)
     ]
     plan = special[:n]
     taken = {b.name for b in special}
@@ -747,8 +746,8 @@ def _apartments(
     b_of_h = building_of_unit[unit_of]
     c_of_h = compound_of_building[b_of_h]
     # "五区二号院三号楼一单元102室": two yards (compounds) to a district.
-    parts = [
-        _cn_array(c_of_h // 2 + 1),
+    address = _cn_array(c_of_h // 2 + 1)
+    parts: list[np.ndarray | str] = [
         "区",
         _cn_array(c_of_h % 2 + 1),
         "号院",
@@ -759,8 +758,7 @@ def _apartments(
         room.astype(str),
         "室",
     ]
-    address = parts[0]
-    for piece in parts[1:]:
+    for piece in parts:
         address = np.strings.add(address, piece)
     if stairwells:
         width = max(2, len(str(buildings)))
@@ -776,8 +774,8 @@ def _apartments(
 def _flat_addresses(rng: np.random.Generator, community: np.ndarray) -> np.ndarray:
     """Addresses like "绿博二号社区三号楼一单元302室" for households moved into a community."""
     n = len(community)
-    parts = [
-        community,
+    address = community
+    parts: list[np.ndarray | str] = [
         _cn_array(rng.integers(1, 25, n)),
         "号楼",
         _cn_array(rng.integers(1, 4, n)),
@@ -785,8 +783,7 @@ def _flat_addresses(rng: np.random.Generator, community: np.ndarray) -> np.ndarr
         (rng.integers(1, 7, n) * 100 + rng.integers(1, 3, n)).astype(str),
         "室",
     ]
-    address = parts[0]
-    for piece in parts[1:]:
+    for piece in parts:
         address = np.strings.add(address, piece)
     return address
 
@@ -1508,7 +1505,7 @@ def make_community_with_locations(
     where = [u for u in units for _ in range(households_per_unit)]
     where += [buildings[i] for i in rng.integers(len(buildings), size=relocated_households)]
     n_h = len(where)
-    u = rng.random(n_h)
+    tier_draw = rng.random(n_h)
     households = pd.DataFrame(
         {
             "household_id": pd.Series(_ids("H", n_h, 4), dtype="str"),
@@ -1517,7 +1514,7 @@ def make_community_with_locations(
             "location_id": pd.Series(where, dtype="str"),
             "size": rng.integers(1, 6, n_h).astype(np.int64),
             "priority": pd.Series(
-                np.where(u < 0.04, "critical", np.where(u < 0.16, "elevated", "normal")), dtype="str"
+                np.where(tier_draw < 0.04, "critical", np.where(tier_draw < 0.16, "elevated", "normal")), dtype="str"
             ),
         }
     )
@@ -1543,7 +1540,9 @@ def make_community_with_locations(
     away_x = np.concatenate([ox + 500.0, vx + 3000.0])
     away_y = np.concatenate([oy, vy - 400.0])
     away_lat, away_lon = _to_latlon(away_x, away_y, center)
-    member_home = np.concatenate([np.where(outside, None, home), np.full(n_village, None, dtype=object)])
+    # numpy's stubs reject None as a branch of np.where, which takes it as an object.
+    own_home = np.where(outside, None, home)  # type: ignore[call-overload]
+    member_home = np.concatenate([own_home, np.full(n_village, None, dtype=object)])
     member_lat = np.full(n_m, np.nan)
     member_lon = np.full(n_m, np.nan)
     away = np.flatnonzero(member_home == None)  # noqa: E711 - elementwise on an object array

@@ -230,7 +230,8 @@ def _build_units(problem: Problem) -> _Units:
     np.add.at(unit_tiers, (household_unit, problem.household_tier.astype(np.int64)), 1)
     # Leaving a unit uncovered costs what evaluate() charges its households: tier penalty and churn.
     unit_penalty = costs.group_uncovered_cost(problem.uncovered_cost(), household_unit, U)
-    wants = problem.household_backup if problem.has_backups else np.zeros(H, dtype=bool)
+    backup = problem.household_backup
+    wants = backup if backup is not None and problem.has_backups else np.zeros(H, dtype=bool)
     unit_wants_backup = np.bincount(household_unit, weights=wants.astype(np.int64), minlength=U).astype(np.int64)
 
     # Pins: a unit with a pinned household may only go to that member.
@@ -379,6 +380,13 @@ def _loads(problem: Problem, units: _Units, state: _State) -> tuple[np.ndarray, 
     return load, weight
 
 
+def _budgets(problem: Problem, units: _Units) -> np.ndarray | None:
+    """int64[M]: the members' hour budgets (a copy), or None when the units carry no weights."""
+    if units.option_weight is None or problem.member_budget is None:
+        return None
+    return problem.member_budget.astype(np.int64)
+
+
 def _normal_load(problem: Problem, units: _Units, state: _State) -> np.ndarray:
     """int64[M]: households carried through options other than over options (the load of the tangent lines)."""
     used = state.unit_option[state.unit_option >= 0]
@@ -520,7 +528,7 @@ def _lp_relaxation(problem: Problem, units: _Units, time_limit: float | None) ->
         num_rows += M
     ub = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(num_rows, n))
     b_ub = np.concatenate(rhs)
-    options = {"presolve": True}
+    options: dict[str, bool | float] = {"presolve": True}
     if time_limit is not None:
         options["time_limit"] = max(float(time_limit), 0.05)
     try:
@@ -568,7 +576,7 @@ def _greedy(problem: Problem, units: _Units, score: np.ndarray, tables: list[np.
     U = units.num_units
     over_balance = units.option_over_balance
     capacity = problem.member_capacity.astype(np.int64).copy()
-    budget = problem.member_budget.astype(np.int64).copy() if units.option_weight is not None else None
+    budget = _budgets(problem, units)
     load = np.zeros(problem.num_members, dtype=np.int64)
     charged = np.zeros(problem.num_members, dtype=np.int64)
     unit_option = np.full(U, -1, dtype=np.int64)
@@ -636,7 +644,7 @@ def _repair(problem: Problem, units: _Units, state: _State, score: np.ndarray, o
     ``m``; take the cheapest such pair of moves by ``score``.
     """
     capacity = problem.member_capacity.astype(np.int64)
-    budget = problem.member_budget.astype(np.int64) if units.option_weight is not None else None
+    budget = _budgets(problem, units)
     weight_of = units.option_weight
     charge = units.option_charge
     for u in order[state.unit_option[order] < 0].tolist():
@@ -653,12 +661,12 @@ def _repair(problem: Problem, units: _Units, state: _State, score: np.ndarray, o
                 # u must fit at m once v has left.
                 if load[m] - int(charge[cur]) + int(charge[o]) > capacity[m]:
                     continue
-                if budget is not None and weight[m] - int(weight_of[cur]) + w_u > budget[m]:
+                if budget is not None and weight_of is not None and weight[m] - int(weight_of[cur]) + w_u > budget[m]:
                     continue
                 alts = np.arange(int(units.option_ptr[v]), int(units.option_ptr[v + 1]))
                 members = units.option_member[alts]
                 ok = (members != m) & (load[members] + charge[alts] <= capacity[members])
-                if budget is not None:
+                if budget is not None and weight_of is not None:
                     ok &= weight[members] + weight_of[alts] <= budget[members]
                 if not ok.any():
                     continue
@@ -905,7 +913,7 @@ def _build(
     member_bounds = np.searchsorted(option_member[by_member], np.arange(M + 1))
     active = np.flatnonzero(np.diff(member_bounds) > 0)
     capacity = problem.member_capacity.astype(np.int64)
-    budget = problem.member_budget.astype(np.int64) if units.option_weight is not None else None
+    budget = _budgets(problem, units)
     current_load = _normal_load(problem, units, state)
     balance_terms: list[_BalanceTerm] = []
     for m in active.tolist():

@@ -540,7 +540,7 @@ class _Engine:
                 open_ &= self.used[new] + self.arc_w[parent[new]] <= self.budget[new]
             if open_.any():
                 m = int(new[open_][0])
-                plan: Moves = []
+                plan = []
                 while parent[m] >= 0:
                     arc = int(parent[m])
                     hh = int(self.arc_h[arc])
@@ -1189,10 +1189,10 @@ class _Engine:
         fits = self._group_fits(g) & (members != m1)
         if fits.any():
             remove = self._balance(m1, int(self.load[m1]) - w) - self._balance(m1, int(self.load[m1]))
-            delta = np.where(fits, base + self._group_add_cost(g, members) + remove, _INF)
-            j = int(np.argmin(delta))
-            if delta[j] < best_delta:
-                best_delta, best_plan = int(delta[j]), self._group_moves(g, j)
+            shift_delta = np.where(fits, base + self._group_add_cost(g, members) + remove, _INF)
+            j = int(np.argmin(shift_delta))
+            if shift_delta[j] < best_delta:
+                best_delta, best_plan = int(shift_delta[j]), self._group_moves(g, j)
 
         if self.g_cost_dense is not None:
             dense = self.g_cost_dense
