@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install clean notebooks docs bench bench-quick
+.PHONY: demo test lint install clean notebooks docs bench bench-quick
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,13 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	HYPOTHESIS_PROFILE=ci $(PY) -m pytest -q
+
+# Lint and format check (ruff) of every Python tree, type check (mypy) of the package; settings in pyproject.toml.
+LINT_PATHS := src tests benchmarks notebooks/scripts docs/gen_api.py
+lint: $(STAMP)
+	$(VENV)/bin/ruff check $(LINT_PATHS)
+	$(VENV)/bin/ruff format --check $(LINT_PATHS)
+	$(VENV)/bin/mypy
 
 # Rebuilds notebooks/*.ipynb from notebooks/scripts/ and runs them into build/notebooks/
 # (full size; e.g. `BAOHU_NOTEBOOK_HOUSEHOLDS=1000 make notebooks` for a quick run).

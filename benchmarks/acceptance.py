@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -25,7 +24,7 @@ sys.path.insert(0, str(HERE))
 
 import baohu_assign as ba  # noqa: E402
 from baohu_assign.compile import compile_scenario  # noqa: E402
-from baohu_assign.objective import evaluate, excess_imbalance, member_loads  # noqa: E402
+from baohu_assign.objective import evaluate  # noqa: E402
 from baohu_assign.solution import violations  # noqa: E402
 from peers import highs_solve  # noqa: E402
 
@@ -35,8 +34,20 @@ def cli_measure(args: list[str]) -> tuple[float, float, dict]:
     out = Path(tempfile.mkdtemp())
     start = time.perf_counter()
     proc = subprocess.run(
-        ["/usr/bin/time", "-f", "PEAK_KB %M", sys.executable, "-m", "baohu_assign", *args, "--out", str(out), "--quiet"],
-        capture_output=True, text=True,
+        [
+            "/usr/bin/time",
+            "-f",
+            "PEAK_KB %M",
+            sys.executable,
+            "-m",
+            "baohu_assign",
+            *args,
+            "--out",
+            str(out),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
     )
     wall = time.perf_counter() - start
     if proc.returncode != 0:
@@ -88,24 +99,36 @@ def main() -> None:
     rows.append(("12k town, distance, CLI wall (median of 3)", f"{np.median(walls):.2f} s", "≤ 10 s"))
     rows.append(("12k town, distance, CLI peak memory", f"{max(peaks):.0f} MB", "≤ 1536 MB"))
     gap = (report["objective_value"] - highs_total) / highs_total
-    rows.append(("12k town, distance, objective vs HiGHS optimum", f"{gap:+.6%} ({report['objective_value']} vs {highs_total:.0f})", "≤ +0.5 %"))
+    rows.append(
+        (
+            "12k town, distance, objective vs HiGHS optimum",
+            f"{gap:+.6%} ({report['objective_value']} vs {highs_total:.0f})",
+            "≤ +0.5 %",
+        )
+    )
     rows.append(("12k town, HiGHS solve time (sum over branches)", f"{highs_wall:.2f} s", "peer"))
 
     # 2. short capacity: coverage per tier equals scipy max-flow.
-    short = ba.Scenario.from_frames(
-        town.members.assign(capacity=1), town.households
-    )
+    short = ba.Scenario.from_frames(town.members.assign(capacity=1), town.households)
     plan = ba.solve(short, objective="distance")
-    got = [plan.report.components.uncovered.critical, plan.report.components.uncovered.elevated, plan.report.components.uncovered.normal]
+    got = [
+        plan.report.components.uncovered.critical,
+        plan.report.components.uncovered.elevated,
+        plan.report.components.uncovered.normal,
+    ]
     expected_cov = np.zeros(3, dtype=int)
     totals = np.zeros(3, dtype=int)
     for branch in compile_scenario(short.members, short.households, objective="distance"):
         expected_cov += np.array(max_coverage_scipy(branch.problem))
         totals += np.array([(branch.problem.household_tier == t).sum() for t in (2, 1, 0)])
     expected_unc = (totals - expected_cov).tolist()
-    rows.append(("short capacity (every capacity 1): uncovered crit/elev/normal", f"{got}", f"max-flow oracle {expected_unc}"))
+    rows.append(
+        ("short capacity (every capacity 1): uncovered crit/elev/normal", f"{got}", f"max-flow oracle {expected_unc}")
+    )
     reasons = plan.uncovered()["reason"]
-    rows.append(("short capacity: uncovered households with a reason", f"{int((reasons != '').sum())}/{len(reasons)}", "all"))
+    rows.append(
+        ("short capacity: uncovered households with a reason", f"{int((reasons != '').sum())}/{len(reasons)}", "all")
+    )
 
     # 3. rebalance after a demolished village: changed contacts vs HiGHS minimum.
     with_current = ba.synth.make_town(0, households=12_000, stairwells=False, current=True)
@@ -117,8 +140,16 @@ def main() -> None:
         member_of, _, status, _ = highs_solve(branch.problem)
         min_changed += evaluate(branch.problem, member_of).changed
     pins_broken = sum(1 for w in after.report.warnings if w.code == "pin_broken")
-    rows.append(("relocation rebalance: changed contacts", f"{after.report.components.changed}", f"HiGHS minimum {min_changed}"))
-    rows.append(("relocation rebalance: pins broken / pinned", f"{pins_broken}/{int(moved_scn.households['pinned'].sum())}", "only where impossible"))
+    rows.append(
+        ("relocation rebalance: changed contacts", f"{after.report.components.changed}", f"HiGHS minimum {min_changed}")
+    )
+    rows.append(
+        (
+            "relocation rebalance: pins broken / pinned",
+            f"{pins_broken}/{int(moved_scn.households['pinned'].sum())}",
+            "only where impossible",
+        )
+    )
 
     # 4. balanced vs distance.
     dist = ba.solve(scenario, objective="distance")
@@ -134,8 +165,16 @@ def main() -> None:
     greedy = ba.solve(scenario, objective="distance", strategy="greedy")
     g_wall = time.perf_counter() - start
     bad = sum(len(violations(r.branch.problem, r.solution.member_of)) for r in greedy.results)
-    rows.append(("greedy alone: travel vs optimum", f"{greedy.report.components.travel_m_per_week / t_d - 1:+.2%}", "≤ +3 %"))
-    rows.append(("greedy alone: wall / violations / uncovered", f"{g_wall:.2f} s / {bad} / {greedy.report.counts.uncovered} (optimum {dist.report.counts.uncovered})", "≤ 5 s / 0 / equal"))
+    rows.append(
+        ("greedy alone: travel vs optimum", f"{greedy.report.components.travel_m_per_week / t_d - 1:+.2%}", "≤ +3 %")
+    )
+    rows.append(
+        (
+            "greedy alone: wall / violations / uncovered",
+            f"{g_wall:.2f} s / {bad} / {greedy.report.counts.uncovered} (optimum {dist.report.counts.uncovered})",
+            "≤ 5 s / 0 / equal",
+        )
+    )
 
     if args.county:
         for stairwells in (False, True):
@@ -143,9 +182,22 @@ def main() -> None:
             label = "county with stairwell units" if stairwells else "county"
             cm, ch = county.write_csv(work / label.replace(" ", "_"))
             wall, peak, report = cli_measure(["solve", str(cm), str(ch), "--objective", "distance"])
-            rows.append((f"{label} ({report['counts']['households']:,} households, {report['counts']['members']:,} members), distance: CLI wall", f"{wall:.1f} s", "≤ 60 s"))
+            rows.append(
+                (
+                    f"{label} ({report['counts']['households']:,} households, "
+                    f"{report['counts']['members']:,} members), distance: CLI wall",
+                    f"{wall:.1f} s",
+                    "≤ 60 s",
+                )
+            )
             rows.append((f"{label}: peak memory", f"{peak:.0f} MB", "≤ 3072 MB"))
-            rows.append((f"{label}: status / gap / engines", f"{report['status']} / {report['gap']} / {report['engines']}", "optimal / 0"))
+            rows.append(
+                (
+                    f"{label}: status / gap / engines",
+                    f"{report['status']} / {report['gap']} / {report['engines']}",
+                    "optimal / 0",
+                )
+            )
 
     print("| measure | measured | target |\n|---|---|---|")
     for row in rows:

@@ -44,6 +44,7 @@ import time
 PROCESS_START = time.perf_counter()
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
 import csv  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
@@ -54,11 +55,11 @@ import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import threading  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
-from datetime import datetime, timezone  # noqa: E402
+from datetime import UTC, datetime  # noqa: E402
 from importlib import metadata  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Callable  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -71,14 +72,50 @@ STRATEGIES = OURS + PEERS
 PHASE_STRATEGY = "auto"  # the strategy whose time is broken into phases per case
 
 COLUMNS = [
-    "case", "strategy", "kind", "households", "members", "arcs", "time_limit_s", "runs",
-    "wall_s", "wall_min_s", "wall_max_s", "peak_mb", "travel", "objective", "bound", "gap_pct",
-    "gap_reference", "travel_vs_best_pct", "uncovered", "uncovered_critical", "uncovered_elevated",
-    "uncovered_normal", "util_std", "util_range", "changed", "engines", "status", "run_statuses",
+    "case",
+    "strategy",
+    "kind",
+    "households",
+    "members",
+    "arcs",
+    "time_limit_s",
+    "runs",
+    "wall_s",
+    "wall_min_s",
+    "wall_max_s",
+    "peak_mb",
+    "travel",
+    "objective",
+    "bound",
+    "gap_pct",
+    "gap_reference",
+    "travel_vs_best_pct",
+    "uncovered",
+    "uncovered_critical",
+    "uncovered_elevated",
+    "uncovered_normal",
+    "util_std",
+    "util_range",
+    "changed",
+    "engines",
+    "status",
+    "run_statuses",
 ]
 GAP_COLUMNS = [
-    "instance", "family", "agents", "jobs", "limit_s", "solver", "objective", "best_known", "gap_pct",
-    "status", "wall_s", "bound", "process_wall_s", "peak_mb",
+    "instance",
+    "family",
+    "agents",
+    "jobs",
+    "limit_s",
+    "solver",
+    "objective",
+    "best_known",
+    "gap_pct",
+    "status",
+    "wall_s",
+    "bound",
+    "process_wall_s",
+    "peak_mb",
 ]
 PHASE_COLUMNS = ["case", "strategy", "households", "phase", "seconds", "runs"]
 
@@ -87,6 +124,7 @@ NO_PLAN = {"no_solution", "infeasible", "invalid", "unsupported", "error", "kill
 
 
 # -- cases ---------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Case:
@@ -128,26 +166,35 @@ def _relocation(households: int):
     return synth.relocate(_town(households, stairwells=False, current=True), seed=1)
 
 
-CASES = {c.name: c for c in [
-    Case("town_60", lambda: _town(60, branches=3, stairwells=False), 10, 10, scale=True),  # smoke test
-    Case("town_1k", lambda: _town(1_000, stairwells=False), 60, 120, scale=True),
-    # The variants at 1k keep `make bench-quick` within 10 minutes; the full run adds them at 12k.
-    Case("town_1k_units", lambda: _town(1_000, stairwells=True), 10, 60),
-    Case("town_1k_hours", lambda: _hours(1_000), 10, 60),
-    Case("town_1k_relocation", lambda: _relocation(1_000), 10, 60, command="rebalance"),
-    # 60 s is enough for HiGHS to prove the 12k optimum; the headline comparison needs it.
-    Case("town_12k", lambda: _town(12_000, stairwells=False), 60, 120, scale=True),
-    Case("town_12k_units", lambda: _town(12_000, stairwells=True), 60, 60),
-    Case("town_12k_hours", lambda: _hours(12_000), 60, 60),
-    Case("town_12k_relocation", lambda: _relocation(12_000), 120, 120, command="rebalance"),
-    # Six towns side by side (synth's county); 250k is twenty towns of ~12.5k households.
-    Case("county_74k", lambda: _county(74_000, 6, stairwells=False), 300, 300, scale=True),
-    Case("county_74k_units", lambda: _county(74_000, 6, stairwells=True), 120, 120),
-    Case("county_250k", lambda: _county(250_000, 20, stairwells=False), 600, 600, scale=True),
-]}
+CASES = {
+    c.name: c
+    for c in [
+        Case("town_60", lambda: _town(60, branches=3, stairwells=False), 10, 10, scale=True),  # smoke test
+        Case("town_1k", lambda: _town(1_000, stairwells=False), 60, 120, scale=True),
+        # The variants at 1k keep `make bench-quick` within 10 minutes; the full run adds them at 12k.
+        Case("town_1k_units", lambda: _town(1_000, stairwells=True), 10, 60),
+        Case("town_1k_hours", lambda: _hours(1_000), 10, 60),
+        Case("town_1k_relocation", lambda: _relocation(1_000), 10, 60, command="rebalance"),
+        # 60 s is enough for HiGHS to prove the 12k optimum; the headline comparison needs it.
+        Case("town_12k", lambda: _town(12_000, stairwells=False), 60, 120, scale=True),
+        Case("town_12k_units", lambda: _town(12_000, stairwells=True), 60, 60),
+        Case("town_12k_hours", lambda: _hours(12_000), 60, 60),
+        Case("town_12k_relocation", lambda: _relocation(12_000), 120, 120, command="rebalance"),
+        # Six towns side by side (synth's county); 250k is twenty towns of ~12.5k households.
+        Case("county_74k", lambda: _county(74_000, 6, stairwells=False), 300, 300, scale=True),
+        Case("county_74k_units", lambda: _county(74_000, 6, stairwells=True), 120, 120),
+        Case("county_250k", lambda: _county(250_000, 20, stairwells=False), 600, 600, scale=True),
+    ]
+}
 QUICK_CASES = ["town_1k", "town_1k_units", "town_1k_hours", "town_1k_relocation", "town_12k"]
-FULL_CASES = QUICK_CASES + [
-    "town_12k_units", "town_12k_hours", "town_12k_relocation", "county_74k", "county_74k_units", "county_250k",
+FULL_CASES = [
+    *QUICK_CASES,
+    "town_12k_units",
+    "town_12k_hours",
+    "town_12k_relocation",
+    "county_74k",
+    "county_74k_units",
+    "county_250k",
 ]
 
 # GAP: one instance per family in quick; in full all 27 C/D/E instances of gap_bench.
@@ -164,6 +211,7 @@ def write_case(case: Case, folder: Path) -> tuple[Path, Path, int, int]:
 
 
 # -- one measured process ------------------------------------------------------------------------
+
 
 @dataclass
 class Measured:
@@ -189,10 +237,8 @@ def measure(cmd: list[str], cap_s: float, log: Path, stdout: Path | None = None)
 
         def kill() -> None:
             killed.set()
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
         timer = threading.Timer(cap_s, kill)
         timer.start()
@@ -203,18 +249,53 @@ def measure(cmd: list[str], cap_s: float, log: Path, stdout: Path | None = None)
         wall = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
     scale = 1024.0 * 1024.0 if sys.platform == "darwin" else 1024.0  # bytes on macOS, KiB on Linux
-    return Measured(wall, usage.ru_maxrss / scale, proc.returncode, killed.is_set(),
-                    log.read_text(encoding="utf-8", errors="replace"))
+    return Measured(
+        wall,
+        usage.ru_maxrss / scale,
+        proc.returncode,
+        killed.is_set(),
+        log.read_text(encoding="utf-8", errors="replace"),
+    )
 
 
-def strategy_command(strategy: str, case: Case, members: Path, households: Path, out: Path, limit: float,
-                     seed: int) -> list[str]:
+def strategy_command(
+    strategy: str, case: Case, members: Path, households: Path, out: Path, limit: float, seed: int
+) -> list[str]:
     if strategy in OURS:
-        return [sys.executable, "-m", "baohu_assign", case.command, str(members), str(households),
-                "--out", str(out), "--strategy", strategy, "--objective", case.objective,
-                "--time-limit", f"{limit:g}", "--seed", str(seed), "--quiet"]
-    return [sys.executable, str(HERE / "peer_run.py"), strategy, str(members), str(households), "--out", str(out),
-            "--objective", case.objective, "--time-limit", f"{limit:g}", "--seed", str(seed)]
+        return [
+            sys.executable,
+            "-m",
+            "baohu_assign",
+            case.command,
+            str(members),
+            str(households),
+            "--out",
+            str(out),
+            "--strategy",
+            strategy,
+            "--objective",
+            case.objective,
+            "--time-limit",
+            f"{limit:g}",
+            "--seed",
+            str(seed),
+            "--quiet",
+        ]
+    return [
+        sys.executable,
+        str(HERE / "peer_run.py"),
+        strategy,
+        str(members),
+        str(households),
+        "--out",
+        str(out),
+        "--objective",
+        case.objective,
+        "--time-limit",
+        f"{limit:g}",
+        "--seed",
+        str(seed),
+    ]
 
 
 def read_figures(out: Path) -> dict[str, object]:
@@ -235,11 +316,17 @@ def read_figures(out: Path) -> dict[str, object]:
     figures.setdefault("status", report["status"])
     parts = report["components"]
     figures.update(
-        members=report["counts"]["members"], arcs=report["counts"]["arcs"],
-        travel=round(parts["travel_m_per_week"], 1), objective=report["objective_value"], bound=report["bound"],
-        uncovered=report["counts"]["uncovered"], uncovered_critical=parts["uncovered"]["critical"],
-        uncovered_elevated=parts["uncovered"]["elevated"], uncovered_normal=parts["uncovered"]["normal"],
-        changed=parts["changed"], engines=" ".join(f"{k}:{v}" for k, v in report["engines"].items()),
+        members=report["counts"]["members"],
+        arcs=report["counts"]["arcs"],
+        travel=round(parts["travel_m_per_week"], 1),
+        objective=report["objective_value"],
+        bound=report["bound"],
+        uncovered=report["counts"]["uncovered"],
+        uncovered_critical=parts["uncovered"]["critical"],
+        uncovered_elevated=parts["uncovered"]["elevated"],
+        uncovered_normal=parts["uncovered"]["normal"],
+        changed=parts["changed"],
+        engines=" ".join(f"{k}:{v}" for k, v in report["engines"].items()),
     )
     figures.update(load_spread(out / "members.csv"))
     return figures
@@ -257,8 +344,9 @@ def load_spread(members_csv: Path) -> dict[str, float]:
     return {"util_std": round(statistics.pstdev(values), 4), "util_range": round(max(values) - min(values), 4)}
 
 
-def run_strategy(case: Case, strategy: str, files: tuple[Path, Path], limit: float, args,
-                 work: Path) -> tuple[dict[str, object], list[dict[str, float]]]:
+def run_strategy(
+    case: Case, strategy: str, files: tuple[Path, Path], limit: float, args, work: Path
+) -> tuple[dict[str, object], list[dict[str, float]]]:
     """All runs of one (case, strategy): the CSV row (without gap figures) and the peers' phase timings."""
     members, households = files
     walls: list[float] = []
@@ -287,8 +375,12 @@ def run_strategy(case: Case, strategy: str, files: tuple[Path, Path], limit: flo
         statuses.append(str(run_figures.get("status")))
         if repeat == 0:
             figures = run_figures  # figures of the first run; repeats only add times
-        print(f"  {case.name:22s} {strategy:12s} run {repeat + 1}: {result.wall_s:7.2f} s "
-              f"{result.peak_mb:7.0f} MB {run_figures.get('status')}", file=sys.stderr, flush=True)
+        print(
+            f"  {case.name:22s} {strategy:12s} run {repeat + 1}: {result.wall_s:7.2f} s "
+            f"{result.peak_mb:7.0f} MB {run_figures.get('status')}",
+            file=sys.stderr,
+            flush=True,
+        )
         if figures.get("status") == "not_installed":
             walls, peaks = [], []
             break
@@ -296,18 +388,35 @@ def run_strategy(case: Case, strategy: str, files: tuple[Path, Path], limit: flo
         if repeat == 0 and (stopped_at_limit or result.wall_s > args.repeat_under):
             break
     row: dict[str, object] = {
-        "case": case.name, "strategy": strategy, "kind": "ours" if strategy in OURS else "peer",
-        "time_limit_s": limit, "runs": len(walls),
+        "case": case.name,
+        "strategy": strategy,
+        "kind": "ours" if strategy in OURS else "peer",
+        "time_limit_s": limit,
+        "runs": len(walls),
         "wall_s": round(statistics.median(walls), 3) if walls else "",
-        "wall_min_s": round(min(walls), 3) if walls else "", "wall_max_s": round(max(walls), 3) if walls else "",
+        "wall_min_s": round(min(walls), 3) if walls else "",
+        "wall_max_s": round(max(walls), 3) if walls else "",
         "peak_mb": round(max(peaks), 1) if peaks else "",
     }
     status = str(figures.get("status", "error"))
     row["status"] = status
     row["run_statuses"] = " ".join(statuses)
     if status not in NO_PLAN:
-        for key in ("members", "arcs", "travel", "objective", "bound", "uncovered", "uncovered_critical",
-                    "uncovered_elevated", "uncovered_normal", "util_std", "util_range", "changed", "engines"):
+        for key in (
+            "members",
+            "arcs",
+            "travel",
+            "objective",
+            "bound",
+            "uncovered",
+            "uncovered_critical",
+            "uncovered_elevated",
+            "uncovered_normal",
+            "util_std",
+            "util_range",
+            "changed",
+            "engines",
+        ):
             value = figures.get(key)
             row[key] = "" if value is None else value
         if case.command != "rebalance":
@@ -334,6 +443,7 @@ def add_gaps(rows: list[dict[str, object]]) -> None:
 
 # -- phases: one untimed in-process run ----------------------------------------------------------
 
+
 def phases_main(argv: list[str]) -> int:
     """``bench.py _phases MEMBERS HOUSEHOLDS COMMAND OBJECTIVE STRATEGY LIMIT OUT``: JSON of phase seconds.
 
@@ -343,7 +453,7 @@ def phases_main(argv: list[str]) -> int:
     """
     members, households, command, objective, strategy, limit, out = argv
     import baohu_assign as ba
-    import baohu_assign.engines.flow  # noqa: F401  (OR-Tools, as the CLI imports it when solving)
+    import baohu_assign.engines.flow
     from baohu_assign import engines
     from baohu_assign.compile import compile_scenario
 
@@ -384,14 +494,19 @@ def phases_main(argv: list[str]) -> int:
     return 0
 
 
-def median_phases(case: str, strategy: str, households: int,
-                  runs: list[dict[str, float]]) -> list[dict[str, object]]:
+def median_phases(case: str, strategy: str, households: int, runs: list[dict[str, float]]) -> list[dict[str, object]]:
     """One row per phase: the median seconds over the runs that reported it."""
     if not runs:
         return []
     return [
-        {"case": case, "strategy": strategy, "households": households, "phase": phase.removesuffix("_s"),
-         "seconds": round(statistics.median(r[phase] for r in runs if phase in r), 4), "runs": len(runs)}
+        {
+            "case": case,
+            "strategy": strategy,
+            "households": households,
+            "phase": phase.removesuffix("_s"),
+            "seconds": round(statistics.median(r[phase] for r in runs if phase in r), 4),
+            "runs": len(runs),
+        }
         for phase in runs[0]
     ]
 
@@ -399,8 +514,18 @@ def median_phases(case: str, strategy: str, households: int,
 def measure_phases(case: Case, files: tuple[Path, Path], limit: float, work: Path) -> dict[str, float]:
     out = work / "runs" / case.name / "_phases"
     shutil.rmtree(out, ignore_errors=True)
-    cmd = [sys.executable, str(Path(__file__).resolve()), "_phases", str(files[0]), str(files[1]), case.command,
-           case.objective, PHASE_STRATEGY, f"{limit:g}", str(out)]
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "_phases",
+        str(files[0]),
+        str(files[1]),
+        case.command,
+        case.objective,
+        PHASE_STRATEGY,
+        f"{limit:g}",
+        str(out),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=limit * 1.5 + 300)
     shutil.rmtree(out, ignore_errors=True)
     if proc.returncode != 0:
@@ -410,6 +535,7 @@ def measure_phases(case: Case, files: tuple[Path, Path], limit: float, work: Pat
 
 
 # -- GAP -----------------------------------------------------------------------------------------
+
 
 def gap_one_main(argv: list[str]) -> int:
     """``bench.py _gap_one INSTANCE SOLVER LIMIT SEED``: one gap_bench run, as a JSON line."""
@@ -422,8 +548,9 @@ def gap_one_main(argv: list[str]) -> int:
     return 0
 
 
-def run_gap(names: list[str], solvers: list[str], limits: list[float], seed: int, path: Path,
-            work: Path) -> list[dict[str, object]]:
+def run_gap(
+    names: list[str], solvers: list[str], limits: list[float], seed: int, path: Path, work: Path
+) -> list[dict[str, object]]:
     sys.path.insert(0, str(HERE))
     from gap_bench import best_known, instance_path
 
@@ -437,16 +564,30 @@ def run_gap(names: list[str], solvers: list[str], limits: list[float], seed: int
                 agents, jobs = _gap_size(instance_path(name))
                 for solver in solvers:
                     row: dict[str, object] = {
-                        "instance": name, "family": name[0].upper() if name[0] in "cde" else name.split("-")[0],
-                        "agents": agents, "jobs": jobs, "limit_s": limit, "solver": solver,
-                        "best_known": best[name], "objective": "", "gap_pct": "", "bound": "",
+                        "instance": name,
+                        "family": name[0].upper() if name[0] in "cde" else name.split("-")[0],
+                        "agents": agents,
+                        "jobs": jobs,
+                        "limit_s": limit,
+                        "solver": solver,
+                        "best_known": best[name],
+                        "objective": "",
+                        "gap_pct": "",
+                        "bound": "",
                     }
                     if solver == "cbc" and not cbc_available():
                         row.update(status="not_installed", wall_s="", process_wall_s="", peak_mb="")
                     else:
                         log = work / "gap" / f"{name}-{solver}-{limit:g}.stderr"
-                        cmd = [sys.executable, str(Path(__file__).resolve()), "_gap_one", name, solver,
-                               f"{limit:g}", str(seed)]
+                        cmd = [
+                            sys.executable,
+                            str(Path(__file__).resolve()),
+                            "_gap_one",
+                            name,
+                            solver,
+                            f"{limit:g}",
+                            str(seed),
+                        ]
                         out_file = log.with_suffix(".json")
                         result = measure(cmd, limit * 2 + 60, log, stdout=out_file)
                         row.update(process_wall_s=round(result.wall_s, 3), peak_mb=round(result.peak_mb, 1))
@@ -454,16 +595,22 @@ def run_gap(names: list[str], solvers: list[str], limits: list[float], seed: int
                             row.update(status="killed" if result.killed else "error", wall_s=round(result.wall_s, 3))
                         else:
                             got = json.loads(out_file.read_text(encoding="utf-8").strip().splitlines()[-1])
-                            row.update(status=got["status"], wall_s=round(got["wall_s"], 3),
-                                       bound="" if got["bound"] is None else got["bound"])
+                            row.update(
+                                status=got["status"],
+                                wall_s=round(got["wall_s"], 3),
+                                bound="" if got["bound"] is None else got["bound"],
+                            )
                             if got["objective"] is not None:
                                 row["objective"] = got["objective"]
                                 row["gap_pct"] = round(100.0 * (got["objective"] - best[name]) / best[name], 4)
                     writer.writerow(row)
                     handle.flush()
                     rows.append(row)
-                    print(f"  GAP {name} {limit:g}s {solver:6s}: gap {row['gap_pct']!s:>8}% {row['status']}",
-                          file=sys.stderr, flush=True)
+                    print(
+                        f"  GAP {name} {limit:g}s {solver:6s}: gap {row['gap_pct']!s:>8}% {row['status']}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
     return rows
 
 
@@ -484,6 +631,7 @@ def cbc_available() -> bool:
 
 # -- machine -------------------------------------------------------------------------------------
 
+
 def cbc_version() -> str:
     """Version line of the CBC binary PuLP bundles, or "not installed"."""
     if not cbc_available():
@@ -491,25 +639,32 @@ def cbc_version() -> str:
     import pulp
 
     try:
-        text = subprocess.run([pulp.PULP_CBC_CMD(msg=False).path, "-quit"], capture_output=True, text=True,
-                              timeout=30).stdout
+        text = subprocess.run(
+            [pulp.PULP_CBC_CMD(msg=False).path, "-quit"], capture_output=True, text=True, timeout=30
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return "bundled with pulp"
-    return next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("Version")),
-                "bundled with pulp")
+    return next(
+        (line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("Version")), "bundled with pulp"
+    )
 
 
 def machine_info() -> dict[str, str]:
     info: dict[str, str] = {}
     try:
         cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8")
-        info["cpu"] = next(line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name"))
+        info["cpu"] = next(
+            line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")
+        )
     except (OSError, StopIteration):
         info["cpu"] = platform.processor() or platform.machine()
     info["cores"] = str(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count())
     try:
-        kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                  if line.startswith("MemTotal"))
+        kb = next(
+            int(line.split()[1])
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal")
+        )
         info["ram_gb"] = f"{kb / 1024 / 1024:.1f}"
     except (OSError, StopIteration):
         info["ram_gb"] = ""
@@ -548,6 +703,7 @@ def _load() -> str:
 
 # -- main ----------------------------------------------------------------------------------------
 
+
 def sibling(out: Path, suffix: str) -> Path:
     return out.with_name(f"{out.stem}_{suffix}.csv")
 
@@ -563,16 +719,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases", help=f"comma-separated, from {', '.join(CASES)} (default: quick or full set)")
     parser.add_argument("--strategies", default=",".join(STRATEGIES), help="comma-separated: " + ",".join(STRATEGIES))
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--repeat-under", type=float, default=None, metavar="S",
-                        help="repeat only runs whose first run took at most S seconds (default 15 quick, 120 full)")
-    parser.add_argument("--time-limit", type=float, default=None,
-                        help="one time limit for every case (default: each case's own, quick or full)")
-    parser.add_argument("--gap-instances", default=None,
-                        help="comma-separated GAP instances, 'none' to skip (default: 3 in quick, all 27 in full)")
+    parser.add_argument(
+        "--repeat-under",
+        type=float,
+        default=None,
+        metavar="S",
+        help="repeat only runs whose first run took at most S seconds (default 15 quick, 120 full)",
+    )
+    parser.add_argument(
+        "--time-limit",
+        type=float,
+        default=None,
+        help="one time limit for every case (default: each case's own, quick or full)",
+    )
+    parser.add_argument(
+        "--gap-instances",
+        default=None,
+        help="comma-separated GAP instances, 'none' to skip (default: 3 in quick, all 27 in full)",
+    )
     parser.add_argument("--gap-limits", default=None, help="comma-separated seconds (default 1,10 quick; 1,10,60 full)")
     parser.add_argument("--gap-solvers", default="ours,cpsat,highs,cbc")
-    parser.add_argument("--no-phases", action="store_true",
-                        help="skip the untimed phase-timing run per case (quick: only on the size curve)")
+    parser.add_argument(
+        "--no-phases",
+        action="store_true",
+        help="skip the untimed phase-timing run per case (quick: only on the size curve)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK, help="case CSVs and run outputs (scratch)")
@@ -593,8 +764,11 @@ def main(argv: list[str] | None = None) -> int:
         gap_names = args.gap_instances.split(",")
     else:
         gap_names = QUICK_GAP if args.quick else list(gap_bench.INSTANCES)
-    gap_limits = [float(x) for x in args.gap_limits.split(",")] if args.gap_limits else (
-        QUICK_GAP_LIMITS if args.quick else FULL_GAP_LIMITS)
+    gap_limits = (
+        [float(x) for x in args.gap_limits.split(",")]
+        if args.gap_limits
+        else (QUICK_GAP_LIMITS if args.quick else FULL_GAP_LIMITS)
+    )
     gap_solvers = [s for s in args.gap_solvers.split(",") if s]
     if set(gap_solvers) - set(gap_bench.RUNNERS):
         parser.error(f"unknown GAP solvers; choose from {list(gap_bench.RUNNERS)}")
@@ -603,12 +777,20 @@ def main(argv: list[str] | None = None) -> int:
     args.work.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     info = machine_info()
-    custom = any((args.cases, args.time_limit, args.gap_instances, args.gap_limits)) or args.strategies != ",".join(
-        STRATEGIES) or args.gap_solvers != "ours,cpsat,highs,cbc"
+    custom = (
+        any((args.cases, args.time_limit, args.gap_instances, args.gap_limits))
+        or args.strategies != ",".join(STRATEGIES)
+        or args.gap_solvers != "ours,cpsat,highs,cbc"
+    )
     mode = "custom" if custom else ("quick" if args.quick else "full")
-    info.update(date=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), mode=mode,
-                command="bench.py " + " ".join(argv), load_before=_load(), repeats=str(args.repeats),
-                repeat_under_s=f"{args.repeat_under:g}")
+    info.update(
+        date=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        mode=mode,
+        command="bench.py " + " ".join(argv),
+        load_before=_load(),
+        repeats=str(args.repeats),
+        repeat_under_s=f"{args.repeat_under:g}",
+    )
     rows: list[dict[str, object]] = []
     phase_rows: list[dict[str, object]] = []
     for name in names:
@@ -619,8 +801,14 @@ def main(argv: list[str] | None = None) -> int:
         case_rows = []
         for strategy in strategies:
             if strategy == "cbc" and not cbc_available():
-                row = {"case": name, "strategy": strategy, "kind": "peer", "time_limit_s": limit, "runs": 0,
-                       "status": "not_installed"}
+                row = {
+                    "case": name,
+                    "strategy": strategy,
+                    "kind": "peer",
+                    "time_limit_s": limit,
+                    "runs": 0,
+                    "status": "not_installed",
+                }
                 phases: list[dict[str, float]] = []
             else:
                 row, phases = run_strategy(case, strategy, (members, households), limit, args, args.work)

@@ -42,8 +42,18 @@ INSTANCES = [
 QUICK = ["c10200", "d10200", "e10200", "d20200", "e20200", "d40400", "e40400"]
 SOLVERS = ("ours", "cpsat", "highs", "cbc")
 COLUMNS = [
-    "instance", "family", "agents", "jobs", "limit_s", "solver", "objective", "best_known", "gap_pct",
-    "status", "wall_s", "bound",
+    "instance",
+    "family",
+    "agents",
+    "jobs",
+    "limit_s",
+    "solver",
+    "objective",
+    "best_known",
+    "gap_pct",
+    "status",
+    "wall_s",
+    "bound",
 ]
 
 
@@ -82,9 +92,7 @@ def run_plain_cpsat(path: Path, limit: float, seed: int) -> tuple[int | None, st
         model.add_exactly_one(x[i][j] for i in range(inst.m))
     for i in range(inst.m):
         model.add(cp_model.LinearExpr.weighted_sum(x[i], inst.weight[i].tolist()) <= int(inst.capacity[i]))
-    model.minimize(
-        cp_model.LinearExpr.weighted_sum([v for row in x for v in row], inst.cost.reshape(-1).tolist())
-    )
+    model.minimize(cp_model.LinearExpr.weighted_sum([v for row in x for v in row], inst.cost.reshape(-1).tolist()))
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = limit
     solver.parameters.num_workers = 2
@@ -93,7 +101,7 @@ def run_plain_cpsat(path: Path, limit: float, seed: int) -> tuple[int | None, st
     wall = time.perf_counter() - start
     name = solver.status_name(status).lower()
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return int(round(solver.objective_value)), name, wall, float(solver.best_objective_bound)
+        return round(solver.objective_value), name, wall, float(solver.best_objective_bound)
     return None, name, wall, None
 
 
@@ -121,7 +129,7 @@ def run_highs(path: Path, limit: float, seed: int) -> tuple[int | None, str, flo
     bound = getattr(result, "mip_dual_bound", None)
     if result.x is None:
         return None, status + "_no_solution" if status == "time_limit" else status, wall, bound
-    return int(round(result.fun)), status, wall, bound
+    return round(result.fun), status, wall, bound
 
 
 def run_cbc(path: Path, limit: float, seed: int) -> tuple[int | None, str, float, float | None]:
@@ -146,7 +154,7 @@ def run_cbc(path: Path, limit: float, seed: int) -> tuple[int | None, str, float
     value = pulp.value(prob.objective)
     if value is None or prob.sol_status not in (1, 2):
         return None, status, wall, None
-    return int(round(value)), "optimal" if prob.sol_status == 1 and status == "optimal" else "feasible", wall, None
+    return round(value), "optimal" if prob.sol_status == 1 and status == "optimal" else "feasible", wall, None
 
 
 RUNNERS = {"ours": run_ours, "cpsat": run_plain_cpsat, "highs": run_highs, "cbc": run_cbc}
@@ -228,15 +236,27 @@ def main(argv: list[str] | None = None) -> int:
                     objective, status, wall, bound = RUNNERS[solver](path, limit, args.seed)
                     gap = "" if objective is None else round(100.0 * (objective - best[name]) / best[name], 4)
                     row: dict[str, object] = {
-                        "instance": name, "family": name[0].upper(), "agents": inst.m, "jobs": inst.n,
-                        "limit_s": limit, "solver": solver, "objective": "" if objective is None else objective,
-                        "best_known": best[name], "gap_pct": gap, "status": status, "wall_s": round(wall, 3),
+                        "instance": name,
+                        "family": name[0].upper(),
+                        "agents": inst.m,
+                        "jobs": inst.n,
+                        "limit_s": limit,
+                        "solver": solver,
+                        "objective": "" if objective is None else objective,
+                        "best_known": best[name],
+                        "gap_pct": gap,
+                        "status": status,
+                        "wall_s": round(wall, 3),
                         "bound": "" if bound is None else bound,
                     }
                     writer.writerow(row)
                     handle.flush()
                     rows.append(row)
-                    print(f"{name} {limit:g}s {solver}: {objective} ({gap}%) {status} {wall:.1f}s", file=sys.stderr, flush=True)
+                    print(
+                        f"{name} {limit:g}s {solver}: {objective} ({gap}%) {status} {wall:.1f}s",
+                        file=sys.stderr,
+                        flush=True,
+                    )
     print(summarise(rows))
     return 0
 

@@ -50,8 +50,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", type=Path, help="results CSVs of bench.py (siblings are read too)")
     parser.add_argument("--gap", nargs="*", type=Path, default=[], help="CSVs written by gap_bench.py --out")
-    parser.add_argument("--gap-note", default="benchmarks/gap_bench.py, all solvers in one process",
-                        help="how the --gap files were produced (shown in the report)")
+    parser.add_argument(
+        "--gap-note",
+        default="benchmarks/gap_bench.py, all solvers in one process",
+        help="how the --gap files were produced (shown in the report)",
+    )
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     missing = [p for p in [*args.runs, *args.gap] if not p.exists()]
@@ -64,8 +67,10 @@ def main(argv: list[str] | None = None) -> int:
         row["gap_pct"] = row["travel_vs_best_pct"] = row["gap_reference"] = ""
     add_gaps(rows)
     phases = _merge([_read(sibling(p, "phases")) for p in args.runs], ("case", "strategy", "phase"))
-    gap = _merge([*(_read(sibling(p, "gap")) for p in args.runs), *(_read(p) for p in args.gap)],
-                 ("instance", "solver", "limit_s"))
+    gap = _merge(
+        [*(_read(sibling(p, "gap")) for p in args.runs), *(_read(p) for p in args.gap)],
+        ("instance", "solver", "limit_s"),
+    )
 
     info: dict[str, str] = {}
     parts = []
@@ -75,10 +80,12 @@ def main(argv: list[str] | None = None) -> int:
         if part.get("mode") == "merged" and part.get("parts"):
             parts.extend(part["parts"].split(" | "))  # an earlier merge: list the runs it was made of
             continue
-        parts.append(f"{part.get('command', path.name)} at {part.get('date', '?')}, commit {part.get('commit', '?')}"
-                     f"{' with uncommitted changes' if part.get('uncommitted_changes') == 'yes' else ''}, "
-                     f"load {part.get('load_before', '?')} before and {part.get('load_after', '?')} after, "
-                     f"{part.get('total_s', '?')} s")
+        parts.append(
+            f"{part.get('command', path.name)} at {part.get('date', '?')}, commit {part.get('commit', '?')}"
+            f"{' with uncommitted changes' if part.get('uncommitted_changes') == 'yes' else ''}, "
+            f"load {part.get('load_before', '?')} before and {part.get('load_after', '?')} after, "
+            f"{part.get('total_s', '?')} s"
+        )
     if args.gap:
         parts.append(f"{args.gap_note}: {', '.join(p.name for p in args.gap)}")
     info.update(mode="merged", command="merge.py of " + str(len(parts)) + " parts", parts=" | ".join(parts))
@@ -90,8 +97,10 @@ def main(argv: list[str] | None = None) -> int:
     _write(sibling(args.out, "phases"), PHASE_COLUMNS, phases)
     _write(sibling(args.out, "gap"), GAP_COLUMNS, gap)
     _write(sibling(args.out, "machine"), ["key", "value"], [{"key": k, "value": v} for k, v in info.items()])
-    print(f"merged {len(rows)} case rows, {len(gap)} GAP rows and {len(phases)} phase rows into {args.out}",
-          file=sys.stderr)
+    print(
+        f"merged {len(rows)} case rows, {len(gap)} GAP rows and {len(phases)} phase rows into {args.out}",
+        file=sys.stderr,
+    )
     return 0
 
 

@@ -83,9 +83,9 @@ def brute_snap(lat: np.ndarray, lon: np.ndarray, node_lat: np.ndarray, node_lon:
     node = np.empty(lat.shape[0], dtype=np.int64)
     dist = np.empty(lat.shape[0])
     for lo in range(0, lat.shape[0], 100):
-        d = haversine_m(lat[lo:lo + 100, None], lon[lo:lo + 100, None], node_lat[None, :], node_lon[None, :])
-        node[lo:lo + 100] = d.argmin(axis=1)
-        dist[lo:lo + 100] = d[np.arange(d.shape[0]), node[lo:lo + 100]]
+        d = haversine_m(lat[lo : lo + 100, None], lon[lo : lo + 100, None], node_lat[None, :], node_lon[None, :])
+        node[lo : lo + 100] = d.argmin(axis=1)
+        dist[lo : lo + 100] = d[np.arange(d.shape[0]), node[lo : lo + 100]]
     return node, dist
 
 
@@ -112,32 +112,75 @@ def main() -> None:
     graphml = work / "walk.graphml"
     nx.write_graphml(osmnx_style(streets), graphml)
     rows: list[tuple[str, str]] = []
-    label = (f"{args.households:,} households, {len(town.members):,} members, {streets.number_of_nodes():,} nodes "
-             f"({2 * streets.number_of_edges():,} directed edges, {graphml.stat().st_size / 2**20:.0f} MB GraphML)")
+    label = (
+        f"{args.households:,} households, {len(town.members):,} members, {streets.number_of_nodes():,} nodes "
+        f"({2 * streets.number_of_edges():,} directed edges, {graphml.stat().st_size / 2**20:.0f} MB GraphML)"
+    )
 
     wall, peak, out = run_measured(["-c", READ_CODE, str(graphml)])
     read = json.loads(out)
-    rows.append(("read the GraphML into a WalkingNetwork (`WalkingNetwork.read`)",
-                 f"{read['read_s']:.1f} s, process peak {peak:.0f} MB"))
+    rows.append(
+        (
+            "read the GraphML into a WalkingNetwork (`WalkingNetwork.read`)",
+            f"{read['read_s']:.1f} s, process peak {peak:.0f} MB",
+        )
+    )
     wall, peak, out = run_measured(["-c", READ_NX_CODE, str(graphml)])
-    rows.append(("`networkx.read_graphml` of the same file, for comparison",
-                 f"{json.loads(out)['read_s']:.1f} s, process peak {peak:.0f} MB"))
+    rows.append(
+        (
+            "`networkx.read_graphml` of the same file, for comparison",
+            f"{json.loads(out)['read_s']:.1f} s, process peak {peak:.0f} MB",
+        )
+    )
     wall, peak, out = run_measured(["-c", ARCS_CODE, str(members_csv), str(households_csv), str(graphml)])
     arcs = json.loads(out)
-    rows.append(("build the arcs along the network (all branches)",
-                 f"{arcs['arcs_s']:.2f} s, {arcs['arcs']:,} arcs; process peak {peak:.0f} MB (GraphML read included)"))
+    rows.append(
+        (
+            "build the arcs along the network (all branches)",
+            f"{arcs['arcs_s']:.2f} s, {arcs['arcs']:,} arcs; process peak {peak:.0f} MB (GraphML read included)",
+        )
+    )
     wall, peak, out = run_measured(["-c", ARCS_CODE, str(members_csv), str(households_csv)])
     plain = json.loads(out)
-    rows.append(("build the arcs, great-circle (no network), for comparison",
-                 f"{plain['arcs_s']:.2f} s, {plain['arcs']:,} arcs; process peak {peak:.0f} MB"))
+    rows.append(
+        (
+            "build the arcs, great-circle (no network), for comparison",
+            f"{plain['arcs_s']:.2f} s, {plain['arcs']:,} arcs; process peak {peak:.0f} MB",
+        )
+    )
     for objective in ("distance", "balanced"):
         out_dir = work / f"out_{objective}"
-        wall, peak, _ = run_measured(["-m", "baohu_assign", "solve", str(members_csv), str(households_csv),
-                                      "--network", str(graphml), "--objective", objective, "--out", str(out_dir),
-                                      "--quiet"])
+        wall, peak, _ = run_measured(
+            [
+                "-m",
+                "baohu_assign",
+                "solve",
+                str(members_csv),
+                str(households_csv),
+                "--network",
+                str(graphml),
+                "--objective",
+                objective,
+                "--out",
+                str(out_dir),
+                "--quiet",
+            ]
+        )
         rows.append((f"CLI solve --network, {objective}, end to end", f"{wall:.1f} s, peak {peak:.0f} MB"))
-    wall, peak, _ = run_measured(["-m", "baohu_assign", "solve", str(members_csv), str(households_csv),
-                                  "--objective", "distance", "--out", str(work / "out_plain"), "--quiet"])
+    wall, peak, _ = run_measured(
+        [
+            "-m",
+            "baohu_assign",
+            "solve",
+            str(members_csv),
+            str(households_csv),
+            "--objective",
+            "distance",
+            "--out",
+            str(work / "out_plain"),
+            "--quiet",
+        ]
+    )
     rows.append(("CLI solve without a network, distance, for comparison", f"{wall:.1f} s, peak {peak:.0f} MB"))
 
     # Acceptance checks on the same files, in this process.
@@ -160,8 +203,7 @@ def main() -> None:
         mine = np.flatnonzero(rows_m == m)
         # Cut off at what is left of the reach: anything farther is beyond reach anyway.
         cutoff = None if mem["mobile"].iat[m] else max(mem["max_distance_m"].iat[m] - m_snap[m], 0.0) + 1.0
-        paths = nx.single_source_dijkstra_path_length(streets, nodes[m_node[m]].item(), cutoff=cutoff,
-                                                      weight="length")
+        paths = nx.single_source_dijkstra_path_length(streets, nodes[m_node[m]].item(), cutoff=cutoff, weight="length")
         for k in mine:
             h = assigned[k]
             path = paths.get(nodes[h_node[h]].item())
@@ -171,15 +213,31 @@ def main() -> None:
     reach = np.where(mem["mobile"].to_numpy()[rows_m], np.inf, mem["max_distance_m"].to_numpy()[rows_m])
     over = int((oracle > reach + 1e-6).sum())
     relative = np.abs(reported - oracle) / np.maximum(oracle, 1.0)
-    rows.append(("assignments beyond walking reach (networkx Dijkstra oracle, brute-force snaps)",
-                 f"{over} of {assigned.size:,} ({oracle_s:.0f} s of oracle)"))
-    rows.append(("distance_m vs network distance (oracle)",
-                 f"max relative difference {relative.max():.2e}, {int((relative > 0.02).sum())} beyond 2 %"))
-    straight = haversine_m(hh["lat"].to_numpy()[assigned], hh["lon"].to_numpy()[assigned],
-                           mem["lat"].to_numpy()[rows_m], mem["lon"].to_numpy()[rows_m])
-    rows.append(("network / straight-line distance of the assigned pairs",
-                 f"median {np.median(oracle / np.maximum(straight, 1.0)):.2f}, p99 "
-                 f"{np.percentile(oracle / np.maximum(straight, 1.0), 99):.2f}"))
+    rows.append(
+        (
+            "assignments beyond walking reach (networkx Dijkstra oracle, brute-force snaps)",
+            f"{over} of {assigned.size:,} ({oracle_s:.0f} s of oracle)",
+        )
+    )
+    rows.append(
+        (
+            "distance_m vs network distance (oracle)",
+            f"max relative difference {relative.max():.2e}, {int((relative > 0.02).sum())} beyond 2 %",
+        )
+    )
+    straight = haversine_m(
+        hh["lat"].to_numpy()[assigned],
+        hh["lon"].to_numpy()[assigned],
+        mem["lat"].to_numpy()[rows_m],
+        mem["lon"].to_numpy()[rows_m],
+    )
+    rows.append(
+        (
+            "network / straight-line distance of the assigned pairs",
+            f"median {np.median(oracle / np.maximum(straight, 1.0)):.2f}, p99 "
+            f"{np.percentile(oracle / np.maximum(straight, 1.0), 99):.2f}",
+        )
+    )
     highs_total, highs_wall, statuses = 0.0, 0.0, set()
     for result in plan.results:
         _, objective, status, wall = highs_solve(result.branch.problem)
@@ -187,12 +245,20 @@ def main() -> None:
         highs_wall += wall
         statuses.add(status)
     ours = plan.report.objective_value
-    rows.append(("distance objective vs HiGHS optimum on the same network arcs",
-                 f"{(ours - highs_total) / highs_total:+.6%} ({ours:,} vs {highs_total:,.0f}; HiGHS "
-                 f"{', '.join(sorted(statuses))}, {highs_wall:.0f} s)"))
-    rows.append(("coverage / weekly travel along the network",
-                 f"{plan.report.counts.covered:,}/{plan.report.counts.households:,}, "
-                 f"{plan.report.components.travel_m_per_week / 1000:,.0f} km"))
+    rows.append(
+        (
+            "distance objective vs HiGHS optimum on the same network arcs",
+            f"{(ours - highs_total) / highs_total:+.6%} ({ours:,} vs {highs_total:,.0f}; HiGHS "
+            f"{', '.join(sorted(statuses))}, {highs_wall:.0f} s)",
+        )
+    )
+    rows.append(
+        (
+            "coverage / weekly travel along the network",
+            f"{plan.report.counts.covered:,}/{plan.report.counts.households:,}, "
+            f"{plan.report.components.travel_m_per_week / 1000:,.0f} km",
+        )
+    )
 
     print(f"River town: {label}\n")
     print("| measure | measured |\n|---|---|")

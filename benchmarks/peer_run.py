@@ -91,7 +91,7 @@ def _member_arcs(problem):
     by_member = np.argsort(problem.arc_member, kind="stable")
     starts = np.searchsorted(problem.arc_member[by_member], np.arange(problem.num_members + 1))
     for m in range(problem.num_members):
-        arcs = by_member[starts[m]:starts[m + 1]]
+        arcs = by_member[starts[m] : starts[m + 1]]
         if arcs.size:
             yield m, arcs
 
@@ -113,27 +113,38 @@ def solve_highs(problem, time_limit: float | None, seed: int) -> tuple[np.ndarra
         LinearConstraint(one_each, 1, 1),
         LinearConstraint(
             sp.csr_matrix((np.ones(A), (problem.arc_member, np.arange(A))), shape=(M, n)),
-            -np.inf, problem.member_capacity.astype(np.float64),
+            -np.inf,
+            problem.member_capacity.astype(np.float64),
         ),
     ]
     if problem.has_budgets:
-        constraints.append(LinearConstraint(
-            sp.csr_matrix((problem.arc_weight.astype(np.float64), (problem.arc_member, np.arange(A))), shape=(M, n)),
-            -np.inf, problem.member_budget.astype(np.float64),
-        ))
+        constraints.append(
+            LinearConstraint(
+                sp.csr_matrix(
+                    (problem.arc_weight.astype(np.float64), (problem.arc_member, np.arange(A))), shape=(M, n)
+                ),
+                -np.inf,
+                problem.member_budget.astype(np.float64),
+            )
+        )
     links = _group_links(problem)
     if links:
         pairs = np.array(links, dtype=np.int64)
         rows = np.repeat(np.arange(len(links)), 2)
-        constraints.append(LinearConstraint(
-            sp.csr_matrix((np.tile([1.0, -1.0], len(links)), (rows, pairs.reshape(-1))), shape=(len(links), n)), 0, 0
-        ))
+        constraints.append(
+            LinearConstraint(
+                sp.csr_matrix((np.tile([1.0, -1.0], len(links)), (rows, pairs.reshape(-1))), shape=(len(links), n)),
+                0,
+                0,
+            )
+        )
     options: dict[str, object] = {"disp": False}
     if time_limit is not None:
         options["time_limit"] = float(time_limit)
     build_s = time.perf_counter() - start
-    result = milp(cost, integrality=np.ones(n), bounds=Bounds(np.zeros(n), upper), constraints=constraints,
-                  options=options)
+    result = milp(
+        cost, integrality=np.ones(n), bounds=Bounds(np.zeros(n), upper), constraints=constraints, options=options
+    )
     bound = getattr(result, "mip_dual_bound", None)
     bound = None if bound is None or not np.isfinite(bound) else float(bound)
     if result.x is None:
@@ -142,7 +153,9 @@ def solve_highs(problem, time_limit: float | None, seed: int) -> tuple[np.ndarra
     return _member_of(problem, np.flatnonzero(result.x[:A] > 0.5)), status, bound, build_s
 
 
-def solve_cpsat_plain(problem, time_limit: float | None, seed: int) -> tuple[np.ndarray | None, str, float | None, float]:
+def solve_cpsat_plain(
+    problem, time_limit: float | None, seed: int
+) -> tuple[np.ndarray | None, str, float | None, float]:
     from ortools.sat.python import cp_model
 
     start = time.perf_counter()
@@ -153,19 +166,21 @@ def solve_cpsat_plain(problem, time_limit: float | None, seed: int) -> tuple[np.
     u = [model.new_bool_var(f"u{h}") for h in range(H)]
     ptr = problem.household_arc_ptr
     for h in range(H):
-        model.add_exactly_one(x[ptr[h]:ptr[h + 1]] + [u[h]])
+        model.add_exactly_one([*x[ptr[h] : ptr[h + 1]], u[h]])
         if problem.household_pin[h] >= 0:
             model.add(u[h] == 0)
     for m, arcs in _member_arcs(problem):
         model.add(sum(x[a] for a in arcs) <= int(problem.member_capacity[m]))
         if problem.has_budgets:
-            model.add(cp_model.LinearExpr.weighted_sum([x[a] for a in arcs], problem.arc_weight[arcs].tolist())
-                      <= int(problem.member_budget[m]))
+            model.add(
+                cp_model.LinearExpr.weighted_sum([x[a] for a in arcs], problem.arc_weight[arcs].tolist())
+                <= int(problem.member_budget[m])
+            )
     for a, a0 in _group_links(problem):
         model.add(x[a] == x[a0])
-    model.minimize(cp_model.LinearExpr.weighted_sum(
-        x + u, problem.arc_cost.tolist() + problem.uncovered_cost().tolist()
-    ))
+    model.minimize(
+        cp_model.LinearExpr.weighted_sum(x + u, problem.arc_cost.tolist() + problem.uncovered_cost().tolist())
+    )
     build_s = time.perf_counter() - start
     solver = cp_model.CpSolver()
     if time_limit is not None:
@@ -189,13 +204,15 @@ def solve_cbc(problem, time_limit: float | None, seed: int) -> tuple[np.ndarray 
     H, A = problem.num_households, problem.num_arcs
     prob = pulp.LpProblem("branch", pulp.LpMinimize)
     x = [pulp.LpVariable(f"x{a}", cat="Binary") for a in range(A)]
-    u = [pulp.LpVariable(f"u{h}", lowBound=0, upBound=0 if problem.household_pin[h] >= 0 else 1, cat="Integer")
-         for h in range(H)]
+    u = [
+        pulp.LpVariable(f"u{h}", lowBound=0, upBound=0 if problem.household_pin[h] >= 0 else 1, cat="Integer")
+        for h in range(H)
+    ]
     cost, penalty = problem.arc_cost.tolist(), problem.uncovered_cost().tolist()
     prob += pulp.lpSum(cost[a] * x[a] for a in range(A)) + pulp.lpSum(penalty[h] * u[h] for h in range(H))
     ptr = problem.household_arc_ptr
     for h in range(H):
-        prob += pulp.lpSum(x[ptr[h]:ptr[h + 1]]) + u[h] == 1
+        prob += pulp.lpSum(x[ptr[h] : ptr[h + 1]]) + u[h] == 1
     for m, arcs in _member_arcs(problem):
         prob += pulp.lpSum(x[a] for a in arcs) <= int(problem.member_capacity[m])
         if problem.has_budgets:
@@ -259,8 +276,7 @@ def main(argv: list[str] | None = None) -> int:
 
     solve_start = time.perf_counter()
     deadline = None if args.time_limit is None else solve_start + args.time_limit
-    branches = compile_scenario(scenario.members, scenario.households, objective=args.objective,
-                                policy=scenario.policy)
+    branches = compile_scenario(scenario.members, scenario.households, objective=args.objective, policy=scenario.policy)
     phases["arcs_s"] = time.perf_counter() - solve_start
     runner = RUNNERS[args.solver]
     outcomes: Counter[str] = Counter()
@@ -284,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
                 member_of, outcome, bound, build = runner(problem, share, args.seed)
             except Unsupported:
                 member_of, outcome = None, "unsupported"
-            except Exception as exc:  # noqa: BLE001 - a peer crash is a result to record, not a harness failure
+            except Exception as exc:
                 print(f"{branch.branch}: {type(exc).__name__}: {exc}", file=sys.stderr)
                 member_of, outcome = None, "error"
         if member_of is not None and violations(problem, member_of):
@@ -299,20 +315,37 @@ def main(argv: list[str] | None = None) -> int:
         objective_total += value
         bound_total = bound_total + bound if bound is not None and bound_total is not None else None
         status = {"optimal": Status.OPTIMAL, "time_limit": Status.FEASIBLE}.get(outcome, Status.INFEASIBLE)
-        solution = Solution(member_of=member_of, status="optimal" if outcome == "optimal" else "feasible",
-                            objective=value, bound=bound, engine=args.solver, wall_s=wall)
+        solution = Solution(
+            member_of=member_of,
+            status="optimal" if outcome == "optimal" else "feasible",
+            objective=value,
+            bound=bound,
+            engine=args.solver,
+            wall_s=wall,
+        )
         results.append(BranchResult(branch=branch, solution=solution, status=status, balance_weight=None))
     phases["model_s"] = build_s  # building the peer's models
     phases["solve_s"] = solver_s - build_s  # the peer's solver, plus checking its plans
-    plan = Plan(scenario=scenario, results=tuple(results), objective=args.objective, strategy=args.solver,
-                seed=args.seed, time_limit=args.time_limit, wall_s=time.perf_counter() - solve_start)
+    plan = Plan(
+        scenario=scenario,
+        results=tuple(results),
+        objective=args.objective,
+        strategy=args.solver,
+        seed=args.seed,
+        time_limit=args.time_limit,
+        wall_s=time.perf_counter() - solve_start,
+    )
     mark = time.perf_counter()
     plan.write(args.out)
     phases["write_s"] = time.perf_counter() - mark
     overall = max(outcomes, key=OUTCOMES.index) if outcomes else "optimal"
     summary = {
-        "solver": args.solver, "status": overall, "branches": dict(outcomes), "objective": objective_total,
-        "bound": bound_total, "phases": {k: round(v, 4) for k, v in phases.items()},
+        "solver": args.solver,
+        "status": overall,
+        "branches": dict(outcomes),
+        "objective": objective_total,
+        "bound": bound_total,
+        "phases": {k: round(v, 4) for k, v in phases.items()},
     }
     (args.out / "peer.json").write_text(json.dumps(summary, sort_keys=True) + "\n", encoding="utf-8")
     return 0

@@ -39,11 +39,13 @@ def highs_solve(problem: Problem, time_limit: float | None = None) -> tuple[np.n
         step_member = np.zeros(0, np.int64)
         step_cost = np.zeros(0)
     S = step_member.shape[0]
-    cost = np.concatenate([
-        problem.arc_cost.astype(np.float64),
-        problem.uncovered_cost().astype(np.float64),
-        step_cost.astype(np.float64),
-    ])
+    cost = np.concatenate(
+        [
+            problem.arc_cost.astype(np.float64),
+            problem.uncovered_cost().astype(np.float64),
+            step_cost.astype(np.float64),
+        ]
+    )
     upper_u = np.where(free, 1.0, 0.0)
     lb = np.zeros(A + num_u + S)
     ub = np.concatenate([np.ones(A), upper_u, np.ones(S)])

@@ -29,15 +29,30 @@ BEGIN = "<!-- bench:begin -->"
 END = "<!-- bench:end -->"
 PHASE_ORDER = ("import", "read", "arcs", "model", "engines", "solve", "checks", "write")
 PHASE_TEXT = {
-    "import": "start-up (imports of pandas, SciPy, OR-Tools)", "read": "reading and validating the CSVs",
-    "arcs": "building the candidate arcs", "model": "building the solver's model", "engines": "the engines",
-    "solve": "the solver", "checks": "checking the plans and bookkeeping", "write": "building and writing the outputs",
+    "import": "start-up (imports of pandas, SciPy, OR-Tools)",
+    "read": "reading and validating the CSVs",
+    "arcs": "building the candidate arcs",
+    "model": "building the solver's model",
+    "engines": "the engines",
+    "solve": "the solver",
+    "checks": "checking the plans and bookkeeping",
+    "write": "building and writing the outputs",
 }
 LABEL = {
-    "greedy": "greedy", "flow": "flow", "cpsat": "cpsat", "auto": "auto",
-    "highs": "HiGHS (scipy.milp)", "cpsat_plain": "plain CP-SAT", "cbc": "CBC (PuLP)",
+    "greedy": "greedy",
+    "flow": "flow",
+    "cpsat": "cpsat",
+    "auto": "auto",
+    "highs": "HiGHS (scipy.milp)",
+    "cpsat_plain": "plain CP-SAT",
+    "cbc": "CBC (PuLP)",
 }
-GAP_LABEL = {"ours": "ours (CP-SAT engine)", "cpsat": "plain CP-SAT", "highs": "HiGHS (scipy.milp)", "cbc": "CBC (PuLP)"}
+GAP_LABEL = {
+    "ours": "ours (CP-SAT engine)",
+    "cpsat": "plain CP-SAT",
+    "highs": "HiGHS (scipy.milp)",
+    "cbc": "CBC (PuLP)",
+}
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -66,6 +81,7 @@ def fmt(value: str | None, digits: int = 2, thousands: bool = False) -> str:
 
 
 # -- plots ---------------------------------------------------------------------------------------
+
 
 def scale_rows(rows: list[dict[str, str]]) -> list[dict[str, str]]:
     return [r for r in rows if r["case"] in CASES and CASES[r["case"]].scale and num(r["wall_s"]) is not None]
@@ -145,6 +161,7 @@ def plot_gap(gap_rows: list[dict[str, str]], path: Path) -> bool:
 
 # -- text ----------------------------------------------------------------------------------------
 
+
 def machine_text(info: dict[str, str]) -> list[str]:
     commit = info.get("commit") or "unknown"
     if info.get("uncommitted_changes") == "yes":
@@ -153,7 +170,9 @@ def machine_text(info: dict[str, str]) -> list[str]:
     first = num(load_before.split()[0]) if load_before else None
     contention = ""
     if first is not None and first > 0.5:
-        contention = " Other work was running on the machine when the run started (load above 0.5), so times are pessimistic."
+        contention = (
+            " Other work was running on the machine when the run started (load above 0.5), so times are pessimistic."
+        )
     total = num(info.get("total_s"))
     machine = (
         f"Machine: {info.get('cpu', '?')}, {info.get('cores', '?')} cores, {info.get('ram_gb', '?')} GB RAM, "
@@ -164,9 +183,15 @@ def machine_text(info: dict[str, str]) -> list[str]:
     if info.get("parts"):
         # Merged by merge.py: each part says when and under what load it ran.
         parts = [f"{i}. {part.strip()}" for i, part in enumerate(info["parts"].split(" | "), 1)]
-        return ["Merged from separate runs on the same machine (`benchmarks/merge.py`):", "", *parts, "", machine,
-                "A load average above 0.5 before a part means other work shared the 2 cores, so its times are"
-                " pessimistic; a case whose strategies come from different parts ran under different loads."]
+        return [
+            "Merged from separate runs on the same machine (`benchmarks/merge.py`):",
+            "",
+            *parts,
+            "",
+            machine,
+            "A load average above 0.5 before a part means other work shared the 2 cores, so its times are"
+            " pessimistic; a case whose strategies come from different parts ran under different loads.",
+        ]
     return [
         f"Run: `{info.get('command', 'bench.py')}` ({info.get('mode', '?')}), {info.get('date', '?')}, "
         f"commit `{commit}`" + (f", {total / 60:.0f} min in all." if total is not None else "."),
@@ -215,22 +240,32 @@ def case_tables(rows: list[dict[str, str]]) -> list[str]:
         mine = [r for r in rows if r["case"] == case]
         first = mine[0]
         reference = next((r["gap_reference"] for r in mine if r.get("gap_reference")), "")
-        what = {"proven_optimum": "the proven optimum", "best_found": "the best plan found (no proof)"}.get(reference, "–")
+        what = {"proven_optimum": "the proven optimum", "best_found": "the best plan found (no proof)"}.get(
+            reference, "–"
+        )
         command = CASES[case].command if case in CASES else "solve"
         lines += [
             f"#### {case}: {int(first['households']):,} households, {int(float(first['members'])):,} members"
-            + (f", {int(float(next(r['arcs'] for r in mine if r['arcs']))):,} arcs" if any(r["arcs"] for r in mine) else "")
+            + (
+                f", {int(float(next(r['arcs'] for r in mine if r['arcs']))):,} arcs"
+                if any(r["arcs"] for r in mine)
+                else ""
+            )
             + f"; {command}, objective {'min-churn' if command == 'rebalance' else 'distance'}, "
             f"time limit {fmt(first['time_limit_s'], 0)} s; gap to {what}",
             "",
-            "| strategy | wall s (runs) | peak MB | weekly travel m | gap % | travel vs best % | uncovered crit / elev / normal"
+            "| strategy | wall s (runs) | peak MB | weekly travel m | gap % | travel vs best % "
+            "| uncovered crit / elev / normal"
             " | utilisation std / range | changed contacts | engines | status |",
             "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in mine:
             runs = r["runs"] or "0"
-            uncovered = (f"{r['uncovered_critical']} / {r['uncovered_elevated']} / {r['uncovered_normal']}"
-                         if r["uncovered"] else "–")
+            uncovered = (
+                f"{r['uncovered_critical']} / {r['uncovered_elevated']} / {r['uncovered_normal']}"
+                if r["uncovered"]
+                else "–"
+            )
             spread = f"{fmt(r['util_std'], 3)} / {fmt(r['util_range'], 3)}" if r["util_std"] else "–"
             status = r["status"]
             if len(set(r.get("run_statuses", "").split())) > 1:
@@ -293,13 +328,16 @@ def phase_text(phase_rows: list[dict[str, str]], rows: list[dict[str, str]], ram
     for case in order:
         values = by_case[case]
         total = sum(values.values())
-        lines.append(f"| {households[case]:,} | " + " | ".join(f"{values.get(p, 0.0):.2f}" for p in phases)
-                     + f" | {total:.2f} |")
+        lines.append(
+            f"| {households[case]:,} | " + " | ".join(f"{values.get(p, 0.0):.2f}" for p in phases) + f" | {total:.2f} |"
+        )
         top = max(values, key=values.__getitem__)
         second = sorted(values, key=values.__getitem__, reverse=True)[1] if len(values) > 1 else None
         verb = "dominate" if top == "engines" else "dominates"
-        sentence = (f"at {households[case]:,} households {PHASE_TEXT.get(top, top)} {verb} "
-                    f"({values[top]:.2f} of {total:.2f} s, {100 * values[top] / total:.0f} %)")
+        sentence = (
+            f"at {households[case]:,} households {PHASE_TEXT.get(top, top)} {verb} "
+            f"({values[top]:.2f} of {total:.2f} s, {100 * values[top] / total:.0f} %)"
+        )
         if second:
             sentence += f", then {PHASE_TEXT.get(second, second)} ({values[second]:.2f} s)"
         sentences.append(sentence)
@@ -310,8 +348,10 @@ def phase_text(phase_rows: list[dict[str, str]], rows: list[dict[str, str]], ram
 
 def limit_text(rows: list[dict[str, str]], ram_gb: float | None) -> list[str]:
     """Largest size measured and a labelled linear extrapolation of memory to the machine's RAM."""
-    mine = sorted((r for r in scale_rows(rows) if r["strategy"] == PHASE_STRATEGY and r["status"] not in NO_PLAN),
-                  key=lambda r: int(r["households"]))
+    mine = sorted(
+        (r for r in scale_rows(rows) if r["strategy"] == PHASE_STRATEGY and r["status"] not in NO_PLAN),
+        key=lambda r: int(r["households"]),
+    )
     if len(mine) < 2:
         return []
     xs = [int(r["households"]) for r in mine]
@@ -327,10 +367,12 @@ def limit_text(rows: list[dict[str, str]], ram_gb: float | None) -> list[str]:
     )
     if ram_gb and slope_mb > 0:
         limit = (ram_gb * 1024 * 0.8 - peaks[-1]) / slope_mb + xs[-1]
-        text += (f" Extrapolated linearly (not measured), 80 % of this machine's {ram_gb:.0f} GB would be reached "
-                 f"near {limit / 1e6:.1f} million households, at roughly {walls[-1] + slope_s * (limit - xs[-1]):.0f} s"
-                 " (the arcs of every branch are built before the first branch is solved, so memory follows the"
-                 " total number of arcs).")
+        text += (
+            f" Extrapolated linearly (not measured), 80 % of this machine's {ram_gb:.0f} GB would be reached "
+            f"near {limit / 1e6:.1f} million households, at roughly {walls[-1] + slope_s * (limit - xs[-1]):.0f} s"
+            " (the arcs of every branch are built before the first branch is solved, so memory follows the"
+            " total number of arcs)."
+        )
     return [text]
 
 
@@ -342,8 +384,12 @@ def peer_phase_table(phase_rows: list[dict[str, str]]) -> list[str]:
     size = max(int(p["households"]) for p in peers)
     case = next(p["case"] for p in peers if int(p["households"]) == size)
     phases = [p for p in PHASE_ORDER if any(q["phase"] == p for q in peers)]
-    lines = [f"Peers' time by phase on {case} (their own timings, median over runs):", "",
-             "| peer | " + " | ".join(phases) + " |", "|---|" + "---|" * len(phases)]
+    lines = [
+        f"Peers' time by phase on {case} (their own timings, median over runs):",
+        "",
+        "| peer | " + " | ".join(phases) + " |",
+        "|---|" + "---|" * len(phases),
+    ]
     for strategy in PEERS:
         values = {p["phase"]: float(p["seconds"]) for p in peers if p["case"] == case and p["strategy"] == strategy}
         if values:
@@ -360,10 +406,14 @@ def gap_section(gap_rows: list[dict[str, str]], image: str | None) -> list[str]:
     lines = [
         "### GAP instances (`benchmarks/data/gap/`)",
         "",
-        f"{len({r['instance'] for r in gap_rows})} instance(s), time limits {', '.join(f'{x:g}' for x in limits)} s, one "
+        f"{len({r['instance'] for r in gap_rows})} instance(s), "
+        f"time limits {', '.join(f'{x:g}' for x in limits)} s, one "
         "run per (instance, solver, limit), "
-        + ("each in its own process" if all(r.get("process_wall_s") for r in gap_rows)
-           else "the solvers one after the other in one process (`gap_bench.py`) where no process time is recorded")
+        + (
+            "each in its own process"
+            if all(r.get("process_wall_s") for r in gap_rows)
+            else "the solvers one after the other in one process (`gap_bench.py`) where no process time is recorded"
+        )
         + "; gap to the best known value (minimisation). "
         "`ours` is `baohu_assign.gap.solve_file` (CP-SAT engine), `cpsat` CP-SAT written the obvious way, `highs` "
         "scipy.optimize.milp and `cbc` PuLP's CBC, all from `benchmarks/gap_bench.py`. Cells are mean / worst gap %;"
@@ -373,7 +423,7 @@ def gap_section(gap_rows: list[dict[str, str]], image: str | None) -> list[str]:
     if image:
         lines += [f"![Mean gap to best known against the time limit, per family]({image})", ""]
     lines.append(summarise(gap_rows))  # type: ignore[arg-type]
-    return lines + [""]
+    return [*lines, ""]
 
 
 def build_block(results: Path, img_dir: Path, doc: Path) -> str:
@@ -383,15 +433,26 @@ def build_block(results: Path, img_dir: Path, doc: Path) -> str:
     info = {r["key"]: r["value"] for r in read_csv(sibling(results, "machine"))}
     rel = Path(os.path.relpath(img_dir, doc.parent))
     images = {
-        "time": plot_scale(rows, "wall_s", "wall s (whole process, median)",
-                           "Time against households (distance objective)", img_dir / "bench_time.png"),
-        "memory": plot_scale(rows, "peak_mb", "peak resident memory (MB)",
-                             "Peak memory against households (distance objective)", img_dir / "bench_memory.png"),
+        "time": plot_scale(
+            rows,
+            "wall_s",
+            "wall s (whole process, median)",
+            "Time against households (distance objective)",
+            img_dir / "bench_time.png",
+        ),
+        "memory": plot_scale(
+            rows,
+            "peak_mb",
+            "peak resident memory (MB)",
+            "Peak memory against households (distance objective)",
+            img_dir / "bench_memory.png",
+        ),
         "gap": plot_gap(gap_rows, img_dir / "bench_gap.png"),
     }
     lines = [
         BEGIN,
-        "<!-- Generated by benchmarks/report.py from benchmarks/results/latest*.csv; edit the scripts, not this block. -->",
+        "<!-- Generated by benchmarks/report.py from benchmarks/results/latest*.csv;"
+        " edit the scripts, not this block. -->",
         "",
         "## Harness results (`make bench-quick`, `make bench`)",
         "",
@@ -405,7 +466,8 @@ def build_block(results: Path, img_dir: Path, doc: Path) -> str:
         " same decomposition the library uses, with the case's time limit shared between branches by their arcs,"
         " as the library shares its own. `wall s` is the median of the runs in brackets (a run longer than"
         f" {info.get('repeat_under_s', '?')} s, or stopped by the time limit, is not repeated); `peak MB` is the"
-        " largest resident set of the process or of any child it ran (CBC is such a child; the two are not added); `gap %` compares the integer objective (coverage"
+        " largest resident set of the process or of any child it ran (CBC is such a child; the two are not added);"
+        " `gap %` compares the integer objective (coverage"
         " penalties, then weekly travel) with the best plan of the case; a run without a complete plan shows its"
         " status and the time it spent.",
         "",
@@ -418,7 +480,14 @@ def build_block(results: Path, img_dir: Path, doc: Path) -> str:
             lines += [f"![Wall time against households, log-log]({(rel / 'bench_time.png').as_posix()})", ""]
         if images["memory"]:
             lines += [f"![Peak memory against households, log-log]({(rel / 'bench_memory.png').as_posix()})", ""]
-        lines += [*scale_table(rows), "", *phase_text(phase_rows, rows, num(info.get("ram_gb"))), "", *peer_phase_table(phase_rows), ""]
+        lines += [
+            *scale_table(rows),
+            "",
+            *phase_text(phase_rows, rows, num(info.get("ram_gb"))),
+            "",
+            *peer_phase_table(phase_rows),
+            "",
+        ]
         lines += ["### Every case", "", *case_tables(rows)]
     lines += gap_section(gap_rows, (rel / "bench_gap.png").as_posix() if images["gap"] else None)
     lines.append(END)

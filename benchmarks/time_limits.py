@@ -67,7 +67,8 @@ def main() -> None:
                 status, cut, value, uncovered = runs[-1][2:]
                 print(
                     f"| {size:,} | {objective} | {limit:g} | {wall:.2f} | {wall - limit:+.2f} | "
-                    f"{', '.join(f'{r[0]:.2f}' for r in runs)} | {cpu:.2f} | {value:,} | {uncovered} | {status} | {cut} |",
+                    f"{', '.join(f'{r[0]:.2f}' for r in runs)} | {cpu:.2f} | {value:,} | "
+                    f"{uncovered} | {status} | {cut} |",
                     flush=True,
                 )
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")

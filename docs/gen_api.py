@@ -26,9 +26,26 @@ TARGET = HERE / "api.md"
 
 # Reading order: what most users call first. Anything else in __all__ follows alphabetically.
 ORDER = (
-    "Scenario", "solve", "rebalance", "Plan", "compare", "compare_plans", "Comparison", "Policy",
-    "Report", "Status", "SolveParams", "InputError", "Issue", "BaohuError", "EngineError",
-    "ScalingWarning", "compile_scenario", "Problem", "Solution", "synth",
+    "Scenario",
+    "solve",
+    "rebalance",
+    "Plan",
+    "compare",
+    "compare_plans",
+    "Comparison",
+    "Policy",
+    "Report",
+    "Status",
+    "SolveParams",
+    "InputError",
+    "Issue",
+    "BaohuError",
+    "EngineError",
+    "ScalingWarning",
+    "compile_scenario",
+    "Problem",
+    "Solution",
+    "synth",
 )
 # Modules outside the top-level namespace that users import by name.
 EXTRA_MODULES = (
@@ -41,8 +58,17 @@ EXTRA_MODULES = (
     ("baohu_assign.geocode", ""),
 )
 SECTIONS = {
-    "Parameters", "Other Parameters", "Returns", "Yields", "Raises", "Warns", "Attributes",
-    "Examples", "Notes", "See Also", "References",
+    "Parameters",
+    "Other Parameters",
+    "Returns",
+    "Yields",
+    "Raises",
+    "Warns",
+    "Attributes",
+    "Examples",
+    "Notes",
+    "See Also",
+    "References",
 }
 LIST_SECTIONS = {"Parameters", "Other Parameters", "Returns", "Yields", "Raises", "Warns", "Attributes"}
 
@@ -116,7 +142,7 @@ def _take_indented(lines: list[str], i: int, keep: bool = False) -> tuple[list[s
         if line.strip() and not line.startswith(" "):
             break
         if not line.strip():
-            following = next((ln for ln in lines[i + 1:] if ln.strip()), "")
+            following = next((ln for ln in lines[i + 1 :] if ln.strip()), "")
             if not following.startswith(" "):
                 break
         block.append(line)
@@ -131,8 +157,12 @@ def _take_block(lines: list[str], i: int) -> tuple[list[str], int]:
     """Lines up to the next numpydoc section heading."""
     block: list[str] = []
     while i < len(lines):
-        if (lines[i].strip() in SECTIONS and i + 1 < len(lines)
-                and lines[i + 1].strip() and set(lines[i + 1].strip()) == {"-"}):
+        if (
+            lines[i].strip() in SECTIONS
+            and i + 1 < len(lines)
+            and lines[i + 1].strip()
+            and set(lines[i + 1].strip()) == {"-"}
+        ):
             break
         block.append(lines[i])
         i += 1
@@ -265,7 +295,8 @@ def _module(module: ModuleType, heading: str, note: str = "") -> list[str]:
         out += [f"*{note}*", ""]
     out += [_docstring(module.__doc__)]
     names = getattr(module, "__all__", None) or [
-        n for n, v in vars(module).items()
+        n
+        for n, v in vars(module).items()
         if not n.startswith("_") and getattr(v, "__module__", None) == module.__name__
     ]
     sub = "#" * (len(heading) + 1)

@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, settings
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import baohu_assign as ba  # noqa: E402
-from baohu_assign.solve import STRICT_ENGINES_ENV  # noqa: E402
+import baohu_assign as ba
+from baohu_assign.solve import STRICT_ENGINES_ENV
 
 # A fault inside an engine fails the test instead of hiding behind the greedy
 # fallback (subprocesses of the CLI tests inherit it too).
@@ -35,10 +35,12 @@ def first_plan(tmp_path_factory):
 
     The starting point of the rebalance tests: its plan is "the last plan".
     """
-    town = ba.synth.make_town(5, households=150, branches=3, stairwells=False, relocation=False,
-                              members_per_household=1 / 8)
-    scenario = ba.Scenario.from_frames(town.members, town.households.drop(columns=["current_member_id"],
-                                                                          errors="ignore"))
+    town = ba.synth.make_town(
+        5, households=150, branches=3, stairwells=False, relocation=False, members_per_household=1 / 8
+    )
+    scenario = ba.Scenario.from_frames(
+        town.members, town.households.drop(columns=["current_member_id"], errors="ignore")
+    )
     plan = ba.solve(scenario, objective="distance")
     folder = tmp_path_factory.mktemp("first")
     plan.write(folder)

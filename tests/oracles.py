@@ -75,7 +75,7 @@ def rule_violations(
     """
     problems = []
     pairs = eligible_pairs(members, households)
-    assigned = dict(zip(assignments["household_id"], assignments["member_id"]))
+    assigned = dict(zip(assignments["household_id"], assignments["member_id"], strict=True))
     if sorted(assigned) != sorted(households["household_id"]):
         problems.append("households missing or added in the output")
     served: dict[str, list[str]] = {}
@@ -85,7 +85,7 @@ def rule_violations(
         if (h, m) not in pairs:
             problems.append(f"{h} -> {m} not eligible")
         served.setdefault(m, []).append(h)
-    caps = dict(zip(members["member_id"], members["capacity"]))
+    caps = dict(zip(members["member_id"], members["capacity"], strict=True))
     unit_of = unit_of_households(households)
     for m, hs in served.items():
         if not load_within_rule(hs, int(caps[m]), unit_of, one_unit_over_capacity):
@@ -142,7 +142,7 @@ def max_coverage(members: pd.DataFrame, households: pd.DataFrame) -> dict[str, i
     covers rank(critical), rank(critical ∪ elevated) - rank(critical), …
     """
     pairs = eligible_pairs(members, households)
-    caps = dict(zip(members["member_id"], members["capacity"]))
+    caps = dict(zip(members["member_id"], members["capacity"], strict=True))
     result = {}
     previous = 0
     chosen: list[str] = []
@@ -151,7 +151,7 @@ def max_coverage(members: pd.DataFrame, households: pd.DataFrame) -> dict[str, i
         graph = nx.DiGraph()
         for h in chosen:
             graph.add_edge("s", ("h", h), capacity=1)
-        for (h, m) in pairs:
+        for h, m in pairs:
             if h in chosen:
                 graph.add_edge(("h", h), ("m", m), capacity=1)
                 graph.add_edge(("m", m), "t", capacity=int(caps[m]))
@@ -176,7 +176,7 @@ def brute_force(
     pairs = eligible_pairs(members, households)
     ids = households["household_id"].tolist()
     options = [[None] + [m for (hh, m) in pairs if hh == h] for h in ids]
-    caps = dict(zip(members["member_id"], members["capacity"]))
+    caps = dict(zip(members["member_id"], members["capacity"], strict=True))
     groups = None
     if "group_id" in households:
         keyed = households.set_index("household_id")
@@ -185,12 +185,12 @@ def brute_force(
     best = None
     for combo in itertools.product(*options):
         served: dict[str, list[str]] = {}
-        for h, m in zip(ids, combo):
+        for h, m in zip(ids, combo, strict=True):
             if m is not None:
                 served.setdefault(m, []).append(h)
         if not all(load_within_rule(hs, int(caps[m]), unit_of, one_unit_over_capacity) for m, hs in served.items()):
             continue
-        assignment = dict(zip(ids, combo))
+        assignment = dict(zip(ids, combo, strict=True))
         if groups is not None:
             split = False
             for g in set(groups.dropna()):
@@ -215,7 +215,8 @@ def model_objective(branch, member_of, backup_of=None) -> int:
     churn ``K = 2·M·max travel + 1`` under min-churn on every arc that is not
     the household's current member and on the "uncovered" of a household that
     has one, and, in a rebalance (some household of the branch names a current
-    member), on every arc of a household that names none, tier penalties, balance steps ``round(λ(2k−1)/c)``, and backups
+    member), on every arc of a household that names none, tier penalties,
+    balance steps ``round(λ(2k−1)/c)``, and backups
     (the backup arc's cost, or the backup penalty when one is wanted and missing).
     """
     p = branch.problem

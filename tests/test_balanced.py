@@ -28,7 +28,7 @@ def test_balanced_stays_within_travel_budget_and_reduces_imbalance(full_town):
     """On the 12k town: every branch within +5 % travel, same coverage, at least half the excess imbalance gone."""
     distance = ba.solve(full_town, objective="distance")
     balanced = ba.solve(full_town, objective="balanced")
-    for d, b in zip(distance.report.branches, balanced.report.branches):
+    for d, b in zip(distance.report.branches, balanced.report.branches, strict=True):
         assert b.travel_m_per_week <= d.travel_m_per_week * 1.05 + 1.0
         assert b.imbalance <= d.imbalance + 1e-9
         assert b.covered == d.covered
@@ -36,11 +36,14 @@ def test_balanced_stays_within_travel_budget_and_reduces_imbalance(full_town):
 
 
 def test_no_point_of_the_trade_off_dominates_balanced(town):
-    """For every branch, no weight on a wide grid gives a plan at least as good on travel and imbalance and better on one."""
+    """For every branch, no weight on a wide grid gives a plan at least as good on travel and
+    imbalance and better on one."""
     balanced = ba.solve(town, objective="balanced")
     for result in balanced.results:
         chosen = evaluate(result.branch.problem, result.solution.member_of)
-        base = compile_scenario(town.members, town.households.iloc[result.branch.household_rows], objective="balanced")[0]
+        base = compile_scenario(town.members, town.households.iloc[result.branch.household_rows], objective="balanced")[
+            0
+        ]
         for weight in np.geomspace(1.0, 1e6, 25):
             tuned = with_balance(base, float(weight))
             other = evaluate(tuned.problem, flow.solve(tuned.problem).member_of)

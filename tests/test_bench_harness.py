@@ -38,11 +38,10 @@ def test_every_gap_instance_the_benchmarks_name_ships_with_the_repository() -> N
     sys.path.insert(0, str(BENCH))
     import bench
     import gap_bench
-
     from baohu_assign.gap import read_instance
 
     data = ROOT / "benchmarks" / "data" / "gap"
-    assert gap_bench.DATA == data
+    assert data == gap_bench.DATA
     names = {*gap_bench.INSTANCES, *gap_bench.QUICK, *bench.QUICK_GAP, "gap1-0"}
     with open(data / "best_known.csv", encoding="utf-8", newline="") as handle:
         table = {row["instance"]: row for row in csv.DictReader(handle)}
@@ -61,9 +60,25 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("bench") / "latest.csv"
     gap = ["--gap-instances", "gap1-0", "--gap-limits", "0.5", "--gap-solvers", "ours,highs"]
     proc = subprocess.run(
-        [sys.executable, str(BENCH / "bench.py"), "--cases", "town_60", "--strategies", "flow,greedy,highs,cbc",
-         "--repeats", "1", *gap, "--out", str(out), "--work", str(out.parent / "work")],
-        capture_output=True, text=True, cwd=ROOT, timeout=300,
+        [
+            sys.executable,
+            str(BENCH / "bench.py"),
+            "--cases",
+            "town_60",
+            "--strategies",
+            "flow,greedy,highs,cbc",
+            "--repeats",
+            "1",
+            *gap,
+            "--out",
+            str(out),
+            "--work",
+            str(out.parent / "work"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     return out
@@ -121,8 +136,9 @@ def test_report_rewrites_only_its_block_and_draws_the_plots(results: Path, tmp_p
 
     doc = tmp_path / "docs" / "benchmarks.md"
     doc.parent.mkdir()
-    doc.write_text("# Benchmarks\n\nHand-written intro.\n\n## Walking networks\n\nHand-written section.\n",
-                   encoding="utf-8")
+    doc.write_text(
+        "# Benchmarks\n\nHand-written intro.\n\n## Walking networks\n\nHand-written section.\n", encoding="utf-8"
+    )
     img = tmp_path / "docs" / "img"
     for _ in range(2):  # the second run replaces the block instead of adding one
         assert report.main(["--results", str(results), "--doc", str(doc), "--img", str(img)]) == 0

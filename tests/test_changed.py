@@ -10,15 +10,13 @@ from pathlib import Path
 import numpy as np
 import openpyxl
 import pandas as pd
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from oracles import primary_contacts
 
 import baohu_assign as ba
 from baohu_assign.explain import changed_mask
 from baohu_assign.roster import write_roster
+from oracles import primary_contacts
 
 KM_LAT = 1000 / 111_195  # degrees of latitude per kilometre
 
@@ -36,7 +34,7 @@ def _roster_counts(path: Path) -> tuple[int | None, set[str]]:
     book = openpyxl.load_workbook(path)
     summary = book["汇总"]
     header = [cell.value for cell in summary[3]]
-    total_row = [row for row in summary.iter_rows(min_row=4, values_only=True) if row[0] == "合计"][0]
+    total_row = next(row for row in summary.iter_rows(min_row=4, values_only=True) if row[0] == "合计")
     total = total_row[header.index("联系人变动")]
     lost: set[str] = set()
     for name in book.sheetnames[1:]:
@@ -64,14 +62,26 @@ def test_changed_mask_blank_on_either_side_counts():
 
 def test_lost_contact_is_a_change():
     """A household whose member left (deleted) and that nobody can take is changed, everywhere."""
-    members = pd.DataFrame({"member_id": ["M1", "M2"], "branch": ["甲村", "甲村"], "lat": [34.7, 34.7],
-                            "lon": [114.0, 114.0], "capacity": [1, 1]})
-    households = pd.DataFrame({
-        "household_id": ["H1", "H2", "H3", "H4"], "branch": "甲村", "lat": 34.7, "lon": 114.0,
-        "priority": ["critical", "normal", "normal", "normal"],
-        # H2's member was deleted from the members table; H3's member is still there; H4 never had one.
-        "current_member_id": ["M1", "M-gone", "M2", ""],
-    })
+    members = pd.DataFrame(
+        {
+            "member_id": ["M1", "M2"],
+            "branch": ["甲村", "甲村"],
+            "lat": [34.7, 34.7],
+            "lon": [114.0, 114.0],
+            "capacity": [1, 1],
+        }
+    )
+    households = pd.DataFrame(
+        {
+            "household_id": ["H1", "H2", "H3", "H4"],
+            "branch": "甲村",
+            "lat": 34.7,
+            "lon": 114.0,
+            "priority": ["critical", "normal", "normal", "normal"],
+            # H2's member was deleted from the members table; H3's member is still there; H4 never had one.
+            "current_member_id": ["M1", "M-gone", "M2", ""],
+        }
+    )
     plan = ba.rebalance(ba.Scenario.from_frames(members, households))
     frame = plan.assignments.set_index("household_id")
     assert frame.loc["H1", "member_id"] == "M1" and frame.loc["H3", "member_id"] == "M2"
@@ -85,8 +95,9 @@ def test_lost_contact_is_a_change():
 
 def test_uncovered_household_whose_member_serves_another_branch_is_changed():
     members = pd.DataFrame({"member_id": ["M1"], "branch": ["乙村"], "lat": [34.7], "lon": [114.0]})
-    households = pd.DataFrame({"household_id": ["H1"], "branch": ["甲村"], "lat": [34.7], "lon": [114.0],
-                               "current_member_id": ["M1"]})
+    households = pd.DataFrame(
+        {"household_id": ["H1"], "branch": ["甲村"], "lat": [34.7], "lon": [114.0], "current_member_id": ["M1"]}
+    )
     plan = ba.rebalance(ba.Scenario.from_frames(members, households))
     assert bool(plan.assignments.loc[0, "changed"]) is True
     assert plan.report.components.changed == 1
@@ -94,12 +105,25 @@ def test_uncovered_household_whose_member_serves_another_branch_is_changed():
 
 def test_min_churn_keeps_a_lost_household_rather_than_a_new_one():
     """One place left: covering the household that lost its contact changes 1, the new one 2."""
-    members = pd.DataFrame({"member_id": ["M1", "M2"], "branch": "甲村", "lat": 34.7, "lon": 114.0,
-                            "capacity": [1, 1], "available": [True, False]})
-    households = pd.DataFrame({
-        "household_id": ["H-new", "H-lost"], "branch": "甲村", "lat": 34.7, "lon": [114.0, 114.001],
-        "current_member_id": ["", "M2"],  # M2 fell ill
-    })
+    members = pd.DataFrame(
+        {
+            "member_id": ["M1", "M2"],
+            "branch": "甲村",
+            "lat": 34.7,
+            "lon": 114.0,
+            "capacity": [1, 1],
+            "available": [True, False],
+        }
+    )
+    households = pd.DataFrame(
+        {
+            "household_id": ["H-new", "H-lost"],
+            "branch": "甲村",
+            "lat": 34.7,
+            "lon": [114.0, 114.001],
+            "current_member_id": ["", "M2"],  # M2 fell ill
+        }
+    )
     plan = ba.rebalance(ba.Scenario.from_frames(members, households))
     assert plan.assignments.set_index("household_id").loc["H-lost", "member_id"] == "M1"
     assert plan.report.components.changed == 1

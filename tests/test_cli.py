@@ -31,8 +31,16 @@ def test_solve_writes_the_contract_files(town_files, tmp_path, capsys):
     assert assignments["household_id"].tolist() == source["household_id"].tolist()
     assert "address" in assignments.columns, "unknown input columns pass through"
     summary = pd.read_csv(tmp_path / "members.csv", encoding="utf-8-sig")
-    for column in ("member_id", "branch", "households", "capacity", "utilisation", "visits_per_week",
-                   "travel_m_per_week", "critical_households"):
+    for column in (
+        "member_id",
+        "branch",
+        "households",
+        "capacity",
+        "utilisation",
+        "visits_per_week",
+        "travel_m_per_week",
+        "critical_households",
+    ):
         assert column in summary.columns
     report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
     for key in ("status", "strategy", "components", "bound", "gap", "wall_s", "counts", "warnings"):
@@ -50,8 +58,19 @@ def test_rebalance_command(town_files, tmp_path):
 def test_python_dash_m_is_the_same_program(town_files, tmp_path):
     members, households = town_files
     proc = subprocess.run(
-        [sys.executable, "-m", "baohu_assign", "solve", str(members), str(households), "--out", str(tmp_path), "--quiet"],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "baohu_assign",
+            "solve",
+            str(members),
+            str(households),
+            "--out",
+            str(tmp_path),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "report.json").exists()

@@ -6,17 +6,15 @@ import csv
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from oracles import primary_contacts
-
 import baohu_assign as ba
 from baohu_assign.cli import main
 from baohu_assign.compare import CHANGE_KINDS, DIFFERING_COLUMNS, KPI_ROWS
+from oracles import primary_contacts
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +35,14 @@ def test_differing_list_equals_an_independent_computation(plans):
     a, b = primary_contacts(dir_a / "assignments.csv"), primary_contacts(dir_b / "assignments.csv")
     expected = {(h, a.get(h, ""), b.get(h, "")) for h in a.keys() | b.keys() if a.get(h, "") != b.get(h, "")}
     comparison = ba.compare(dir_a, dir_b)
-    got = set(zip(comparison.differing["household_id"], comparison.differing["member_a"],
-                  comparison.differing["member_b"], strict=True))
+    got = set(
+        zip(
+            comparison.differing["household_id"],
+            comparison.differing["member_a"],
+            comparison.differing["member_b"],
+            strict=True,
+        )
+    )
     assert expected, "the relocation and illness must change some contacts"
     assert got == expected
     assert comparison.num_differing == len(expected)
@@ -173,7 +177,9 @@ def test_cli_exit_2_for_a_missing_folder_or_column(plans, tmp_path, capsys):
 def test_module_entry_point_exit_code(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "baohu_assign", "compare", str(tmp_path / "a"), str(tmp_path / "b")],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 2
     assert "plan folder not found" in result.stderr

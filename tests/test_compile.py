@@ -35,8 +35,10 @@ def test_arcs_are_exactly_the_pairs_within_reach():
         mem = scenario.members.iloc[branch.member_rows]
         hh = scenario.households.iloc[branch.household_rows]
         d = great_circle_m(
-            hh["lat"].to_numpy()[:, None], hh["lon"].to_numpy()[:, None],
-            mem["lat"].to_numpy()[None, :], mem["lon"].to_numpy()[None, :],
+            hh["lat"].to_numpy()[:, None],
+            hh["lon"].to_numpy()[:, None],
+            mem["lat"].to_numpy()[None, :],
+            mem["lon"].to_numpy()[None, :],
         )
         active = (mem["available"].to_numpy() & (mem["capacity"].to_numpy() > 0))[None, :]
         ok = active & ((d <= mem["max_distance_m"].to_numpy()[None, :]) | mem["mobile"].to_numpy()[None, :])
@@ -56,7 +58,9 @@ def test_group_keeps_only_members_reaching_the_whole_unit():
         {"household_id": "H1", "branch": "A", "lat": 34.701, "lon": 114.0, "group_id": "U1"},
         {"household_id": "H2", "branch": "A", "lat": 34.705, "lon": 114.0, "group_id": "U1"},
     ]
-    (branch,) = compile_scenario(*(lambda s: (s.members, s.households))(_scenario(members, households)), objective="distance")
+    (branch,) = compile_scenario(
+        *(lambda s: (s.members, s.households))(_scenario(members, households)), objective="distance"
+    )
     # M1 reaches H1 only (H2 is 556 m away); M2 reaches H2 only: nobody takes the whole unit.
     assert branch.problem.num_arcs == 0
     assert branch.reachable_members.tolist() == [1, 1]
@@ -65,10 +69,24 @@ def test_group_keeps_only_members_reaching_the_whole_unit():
 def test_pins_over_capacity_keep_the_most_critical():
     members = [{"member_id": "M1", "branch": "A", "lat": 34.7, "lon": 114.0, "capacity": 1}]
     households = [
-        {"household_id": "H1", "branch": "A", "lat": 34.7, "lon": 114.0, "priority": "normal",
-         "current_member_id": "M1", "pinned": True},
-        {"household_id": "H2", "branch": "A", "lat": 34.7, "lon": 114.0, "priority": "critical",
-         "current_member_id": "M1", "pinned": True},
+        {
+            "household_id": "H1",
+            "branch": "A",
+            "lat": 34.7,
+            "lon": 114.0,
+            "priority": "normal",
+            "current_member_id": "M1",
+            "pinned": True,
+        },
+        {
+            "household_id": "H2",
+            "branch": "A",
+            "lat": 34.7,
+            "lon": 114.0,
+            "priority": "critical",
+            "current_member_id": "M1",
+            "pinned": True,
+        },
     ]
     scenario = _scenario(members, households)
     plan = ba.rebalance(scenario)

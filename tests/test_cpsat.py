@@ -58,7 +58,7 @@ def random_problem(
     if groups:
         free = np.flatnonzero(pin < 0)
         count = 0
-        for g, chunk in enumerate(np.array_split(rng.permutation(free), max(1, free.size // 2))):
+        for _g, chunk in enumerate(np.array_split(rng.permutation(free), max(1, free.size // 2))):
             if chunk.size >= 2 and rng.random() < 0.7:
                 group[chunk] = count
                 count += 1
@@ -105,7 +105,9 @@ def random_problem(
         extra["member_backup_capacity"] = rng.integers(0, 3, M).astype(np.int32)
         extra["backup_penalty"] = int(cost.max(initial=0)) * 3 + 1
         if safe_backups:
-            room = int(np.asarray(extra["household_backup"]).sum()) * max(int(extra["backup_penalty"]), int(cost.max(initial=0)))
+            room = int(np.asarray(extra["household_backup"]).sum()) * max(
+                int(extra["backup_penalty"]), int(cost.max(initial=0))
+            )
             penalty = penalty + room * np.array([1, 2, 3], dtype=np.int64)
     problem = replace(problem, tier_penalty=penalty, **extra)
     problem.validate()
@@ -117,9 +119,7 @@ def brute_force(problem: Problem) -> int:
     H = problem.num_households
     choices = [[-1, *problem.arc_member[problem.arcs_of(h)].tolist()] for h in range(H)]
     best = None
-    wants = (
-        np.flatnonzero(problem.household_backup) if problem.household_backup is not None else np.zeros(0, np.int64)
-    )
+    wants = np.flatnonzero(problem.household_backup) if problem.household_backup is not None else np.zeros(0, np.int64)
     for plan in itertools.product(*choices):
         member_of = np.array(plan, dtype=np.int64)
         if violations(problem, member_of):
@@ -162,7 +162,12 @@ def check(problem: Problem, params: SolveParams = WORK):
 def test_matches_brute_force_with_groups_budgets_pins(seed):
     """Tiny cases (≤ 6 households, ≤ 3 members): CP-SAT proves the brute-force optimum."""
     problem = random_problem(
-        seed, households=6, members=3, groups=seed % 2 == 0, budgets=seed % 3 != 0, pins=seed % 4 < 2,
+        seed,
+        households=6,
+        members=3,
+        groups=seed % 2 == 0,
+        budgets=seed % 3 != 0,
+        pins=seed % 4 < 2,
         balance=40.0 if seed % 5 == 0 else 0.0,
     )
     solution = check(problem)
@@ -250,10 +255,15 @@ def test_empty_and_unservable():
     empty = random_problem(0, households=1, members=1)
     empty = replace(
         empty,
-        household_tier=empty.household_tier[:0], household_visits=empty.household_visits[:0],
-        household_group=empty.household_group[:0], household_pin=empty.household_pin[:0],
-        household_current=empty.household_current[:0], arc_household=empty.arc_household[:0],
-        arc_member=empty.arc_member[:0], arc_distance_m=empty.arc_distance_m[:0], arc_cost=empty.arc_cost[:0],
+        household_tier=empty.household_tier[:0],
+        household_visits=empty.household_visits[:0],
+        household_group=empty.household_group[:0],
+        household_pin=empty.household_pin[:0],
+        household_current=empty.household_current[:0],
+        arc_household=empty.arc_household[:0],
+        arc_member=empty.arc_member[:0],
+        arc_distance_m=empty.arc_distance_m[:0],
+        arc_cost=empty.arc_cost[:0],
         household_arc_ptr=np.zeros(1, dtype=np.int64),
     )
     assert cpsat.solve(empty).status == "optimal"

@@ -29,14 +29,13 @@ def _households(n: int, branches: tuple[str, ...] = ("甲村",), lat: float | No
     rows = []
     for i in range(n):
         y = lat if lat is not None else 34.700 + 0.0004 * (i % 7)
-        rows.append(
-            f"H{i:03d},户主{i},{branches[i % len(branches)]},{y:.4f},114.0,"
-            f"{priorities[i % 4]},,,,note-{i}"
-        )
+        rows.append(f"H{i:03d},户主{i},{branches[i % len(branches)]},{y:.4f},114.0,{priorities[i % 4]},,,,note-{i}")
     return rows
 
 
-def _run(tmp_path: Path, members: list[str], households: list[str], command: str = "solve") -> tuple[pd.DataFrame, dict]:
+def _run(
+    tmp_path: Path, members: list[str], households: list[str], command: str = "solve"
+) -> tuple[pd.DataFrame, dict]:
     """Run the CLI; check exit 0, every household listed in input order, reasons and extra columns kept."""
     m, h = _write(tmp_path, members, households)
     out = tmp_path / "out"
@@ -90,8 +89,13 @@ def test_every_member_unavailable(tmp_path, command):
     assert (frame["member_id"] == "").all()
     assert set(frame["reason"]) == {"no_member_in_branch"}
     assert "branch_without_available_members" in {w["code"] for w in report["warnings"]}
-    assert sum(s["uncovered"]["critical"] + s["uncovered"]["elevated"] + s["uncovered"]["normal"]
-               for s in report["shortfalls"]) == 9
+    assert (
+        sum(
+            s["uncovered"]["critical"] + s["uncovered"]["elevated"] + s["uncovered"]["normal"]
+            for s in report["shortfalls"]
+        )
+        == 9
+    )
 
 
 def test_all_households_at_one_coordinate(tmp_path):
@@ -118,9 +122,7 @@ def test_capacity_zero_everywhere(tmp_path):
 
 def test_group_spanning_two_branches_is_a_warning(tmp_path):
     members = ["M1,甲,甲村,34.7,114.0,12,,,x", "M2,乙,乙村,34.7,114.0,12,,,x"]
-    households = [
-        f"H{i},户{i},{'甲村' if i < 3 else '乙村'},34.7,114.0,normal,U1,,,n{i}" for i in range(5)
-    ]
+    households = [f"H{i},户{i},{'甲村' if i < 3 else '乙村'},34.7,114.0,normal,U1,,,n{i}" for i in range(5)]
     frame, report = _run(tmp_path, members, households)
     (warning,) = [w for w in report["warnings"] if w["code"] == "group_spans_branches"]
     assert warning["examples"] == ["U1"] and warning["count"] == 1
@@ -187,12 +189,18 @@ def test_reasons_for_100k_uncovered_households_with_hour_budgets_are_linear():
         {"household_id": [f"H{i:06d}" for i in range(n)], "branch": "甲村", "lat": 34.7, "lon": 114.0}
     )
     members = pd.DataFrame(
-        {"member_id": ["M1"], "branch": ["甲村"], "lat": [34.7], "lon": [114.0], "mobile": [True],
-         "capacity": [n], "hours_per_week": [1.0]}
+        {
+            "member_id": ["M1"],
+            "branch": ["甲村"],
+            "lat": [34.7],
+            "lon": [114.0],
+            "mobile": [True],
+            "capacity": [n],
+            "hours_per_week": [1.0],
+        }
     )
     scenario = ba.Scenario.from_frames(members, households)
-    (branch,) = ba.compile_scenario(scenario.members, scenario.households, objective="distance",
-                                    policy=scenario.policy)
+    (branch,) = ba.compile_scenario(scenario.members, scenario.households, objective="distance", policy=scenario.policy)
     member_of = np.full(n, -1, dtype=np.int32)
     member_of[:4] = 0  # one hour a week: four 15-minute visits
     started = time.perf_counter()

@@ -55,9 +55,23 @@ def _cli_solve(files, out, hash_seed: str, *extra: str) -> None:
     locations, members, households = files
     env = {**os.environ, "PYTHONHASHSEED": hash_seed}
     subprocess.run(
-        [sys.executable, "-m", "baohu_assign", "solve", str(members), str(households), "--locations", str(locations),
-         "--out", str(out), "--quiet", *extra],
-        check=True, env=env, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "baohu_assign",
+            "solve",
+            str(members),
+            str(households),
+            "--locations",
+            str(locations),
+            "--out",
+            str(out),
+            "--quiet",
+            *extra,
+        ],
+        check=True,
+        env=env,
+        capture_output=True,
     )
 
 

@@ -7,10 +7,10 @@ import json
 import pandas as pd
 import pytest
 from hypothesis import given, settings
-from strategies import scenarios
 
 import baohu_assign as ba
 from baohu_assign.diagnose import CHECK_COLUMNS, diagnose, scenario_check
+from strategies import scenarios
 
 TIERS = ("critical", "elevated", "normal")
 STEP = 0.001  # degrees of latitude: about 111 m
@@ -33,11 +33,23 @@ def _short_town() -> tuple[pd.DataFrame, pd.DataFrame]:
             ("M03", "王五", "甲村", 34.700, 114.000, 5, 300.0, False, False, 66),
             ("M11", "赵六", "乙村", 34.800, 114.000, 5, 500.0, False, True, 38),
         ],
-        columns=["member_id", "name", "branch", "lat", "lon", "capacity", "max_distance_m", "mobile",
-                 "available", "age"],
+        columns=[
+            "member_id",
+            "name",
+            "branch",
+            "lat",
+            "lon",
+            "capacity",
+            "max_distance_m",
+            "mobile",
+            "available",
+            "age",
+        ],
     )
     priorities = ["critical", "critical", "elevated", "normal", "normal", "normal"]
-    rows = [(f"H0{i + 1}", f"户主{i + 1}", "甲村", 34.700 + STEP * (i % 2), 114.000, p) for i, p in enumerate(priorities)]
+    rows = [
+        (f"H0{i + 1}", f"户主{i + 1}", "甲村", 34.700 + STEP * (i % 2), 114.000, p) for i, p in enumerate(priorities)
+    ]
     rows += [
         ("H07", "户主7", "甲村", 34.705, 114.0005, "normal"),
         ("H08", "户主8", "甲村", 34.730, 114.000, "elevated"),
@@ -126,7 +138,9 @@ def test_report_json_and_summary_carry_the_diagnosis(short, tmp_path):
     assert entry["branch"] == "甲村"
     assert entry["uncovered"] == {"critical": 0, "elevated": 2, "normal": 3}
     assert entry["suggestions"][0] == {
-        "member_id": "M02", "change": "mobile", "extra_capacity": 0,
+        "member_id": "M02",
+        "change": "mobile",
+        "extra_capacity": 0,
         "covers": {"critical": 0, "elevated": 2, "normal": 0},
         "text": "making M02 mobile (移动包户) covers 2 more (2 elevated)",
     }
@@ -145,19 +159,24 @@ def test_diagnosis_is_deterministic(short):
 
 def test_stairwell_units_get_the_smallest_capacity_change_that_covers_them():
     """Without units over capacity: M2 (capacity 1) needs +3 for a unit of 4; M1, carrying one, +4."""
-    members = pd.DataFrame(
-        {"member_id": ["M1", "M2"], "branch": "甲村", "lat": 34.7, "lon": 114.0, "capacity": [4, 1]}
-    )
+    members = pd.DataFrame({"member_id": ["M1", "M2"], "branch": "甲村", "lat": 34.7, "lon": 114.0, "capacity": [4, 1]})
     households = pd.DataFrame(
-        {"household_id": [f"H{i}" for i in range(8)], "branch": "甲村", "lat": 34.7, "lon": 114.0,
-         "group_id": ["U1"] * 4 + ["U2"] * 4}
+        {
+            "household_id": [f"H{i}" for i in range(8)],
+            "branch": "甲村",
+            "lat": 34.7,
+            "lon": 114.0,
+            "group_id": ["U1"] * 4 + ["U2"] * 4,
+        }
     )
     policy = ba.Policy(one_unit_over_capacity=False)
     plan = ba.solve(ba.Scenario.from_frames(members, households, policy=policy))
     (shortfall,) = diagnose(plan)
     assert shortfall.engine == "greedy"
     assert shortfall.uncovered.normal == 4
-    offered = {(s.member_id, s.extra_capacity): s.covers.normal for s in shortfall.suggestions if s.change == "capacity"}
+    offered = {
+        (s.member_id, s.extra_capacity): s.covers.normal for s in shortfall.suggestions if s.change == "capacity"
+    }
     assert offered == {("M1", 4): 4, ("M2", 3): 4}
 
 

@@ -20,8 +20,21 @@ def test_same_plan_whatever_the_encoding(tmp_path, encoding):
     outputs = {}
     for name, folder in (("utf8", tmp_path / "utf8"), (encoding, encoded)):
         out = tmp_path / f"out-{name}"
-        assert main(["solve", str(folder / "members.csv"), str(folder / "households.csv"),
-                     "--out", str(out), "--quiet", "--objective", "distance"]) == 0
+        assert (
+            main(
+                [
+                    "solve",
+                    str(folder / "members.csv"),
+                    str(folder / "households.csv"),
+                    "--out",
+                    str(out),
+                    "--quiet",
+                    "--objective",
+                    "distance",
+                ]
+            )
+            == 0
+        )
         outputs[name] = (out / "assignments.csv").read_bytes()
     assert outputs["utf8"] == outputs[encoding]
     frame = pd.read_csv(tmp_path / "out-utf8" / "assignments.csv", encoding="utf-8-sig", dtype=str)

@@ -16,8 +16,6 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from oracles import model_objective
-from strategies import scenarios
 
 import baohu_assign as ba
 from baohu_assign import engines
@@ -25,12 +23,20 @@ from baohu_assign.compile import compile_scenario, with_balance
 from baohu_assign.params import SolveParams
 from baohu_assign.problem import OBJECTIVES
 from baohu_assign.solution import violations
+from oracles import model_objective
+from strategies import scenarios
 
 EXAMPLES = max(10, settings.default.max_examples // 3)
 """A third of the profile's examples: each one runs every engine under several objectives."""
 
 BRANCH_FRAMES = scenarios(
-    max_members=5, max_households=9, max_branches=1, groups=True, pins=True, current=True, hours=True,
+    max_members=5,
+    max_households=9,
+    max_branches=1,
+    groups=True,
+    pins=True,
+    current=True,
+    hours=True,
     max_capacity=5,
 )
 
@@ -121,7 +127,9 @@ def test_an_unproven_cpsat_plan_is_priced_at_its_balance_cost():
     )
     households, members = town.households, town.members
     unit_holders = households.dropna(subset=["group_id"]).groupby("group_id")["current_member_id"].first().dropna()
-    members.loc[members["member_id"].isin(rng.choice(unit_holders.unique(), size=3, replace=False)), "available"] = False
+    members.loc[members["member_id"].isin(rng.choice(unit_holders.unique(), size=3, replace=False)), "available"] = (
+        False
+    )
     households["pinned"] = households["current_member_id"].notna() & (rng.random(len(households)) < 0.05)
     village = "李小安村"
     scenario = _scenario(

@@ -15,7 +15,7 @@ from baohu_assign.objective import evaluate
 from baohu_assign.solution import violations
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
-from peers import highs_solve  # noqa: E402
+from peers import highs_solve
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +43,9 @@ def test_flow_refuses_groups():
     """Stairwell units cannot be expressed as a flow: supports() says so and solve() raises."""
     synthetic = ba.synth.make_town(2, households=600, branches=3, stairwells=True)
     scenario = ba.Scenario.from_frames(synthetic.members, synthetic.households)
-    grouped = [b for b in compile_scenario(scenario.members, scenario.households, objective="distance") if b.problem.has_groups]
+    grouped = [
+        b for b in compile_scenario(scenario.members, scenario.households, objective="distance") if b.problem.has_groups
+    ]
     assert grouped, "the synthetic town has a community with stairwell units"
     assert not flow.supports(grouped[0].problem)
     with pytest.raises(ba.EngineError):
@@ -55,7 +57,9 @@ def test_flow_empty_and_capacity_zero():
     import pandas as pd
 
     members = pd.DataFrame({"member_id": ["M1"], "branch": ["A"], "lat": [34.7], "lon": [114.0], "capacity": [0]})
-    households = pd.DataFrame({"household_id": ["H1", "H2"], "branch": ["A", "B"], "lat": [34.7, 34.7], "lon": [114.0, 114.0]})
+    households = pd.DataFrame(
+        {"household_id": ["H1", "H2"], "branch": ["A", "B"], "lat": [34.7, 34.7], "lon": [114.0, 114.0]}
+    )
     plan = ba.solve(ba.Scenario.from_frames(members, households), strategy="flow")
     assert plan.assignments["member_id"].isna().all()
     assert plan.assignments["reason"].tolist() == ["no_member_in_branch", "no_member_in_branch"]

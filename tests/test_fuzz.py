@@ -35,16 +35,41 @@ FAST = settings(suppress_health_check=_HEALTH)
 SLOW = settings(max_examples=min(settings().max_examples, 60), suppress_health_check=_HEALTH)
 
 MEMBERS = [
-    ["member_id", "name", "branch", "lat", "lon", "age", "capacity", "max_distance_m", "mobile", "available",
-     "hours_per_week", "备注"],
+    [
+        "member_id",
+        "name",
+        "branch",
+        "lat",
+        "lon",
+        "age",
+        "capacity",
+        "max_distance_m",
+        "mobile",
+        "available",
+        "hours_per_week",
+        "备注",
+    ],
     ["M01", "张一", "甲村", "34.700", "114.000", "45", "", "", "false", "true", "", "a"],
     ["M02", "李二", "甲村", "34.703", "114.001", "63", "3", "800", "", "", "", ""],
     ["M03", "王三", "乙村", "34.710", "114.010", "", "2", "", "是", "否", "", "c"],
     ["007", "赵四", "乙村", "34.712", "114.011", "71", "", "1500", "no", "yes", "", ""],
 ]
 HOUSEHOLDS = [
-    ["household_id", "head_name", "branch", "lat", "lon", "size", "priority", "visits_per_week", "group_id",
-     "current_member_id", "pinned", "minutes_per_visit", "note"],
+    [
+        "household_id",
+        "head_name",
+        "branch",
+        "lat",
+        "lon",
+        "size",
+        "priority",
+        "visits_per_week",
+        "group_id",
+        "current_member_id",
+        "pinned",
+        "minutes_per_visit",
+        "note",
+    ],
     ["H01", "户一", "甲村", "34.7001", "114.0002", "2", "critical", "", "", "M01", "true", "", "x"],
     ["H02", "户二", "甲村", "34.7012", "114.0004", "1", "重点", "", "U1", "", "", "", ""],
     ["H03", "户三", "甲村", "34.7013", "114.0004", "", "elevated", "2", "U1", "M02", "", "", ""],
@@ -54,15 +79,59 @@ HOUSEHOLDS = [
 ]
 
 TRICKY = [
-    "", " ", "nan", "NaN", "inf", "-inf", "-1", "0", "1e400", "1e-400", "１２", "3,5", "1.0.0", "0x10", "true",
-    "FALSE", "是", "否", "normal", "critical", "重点户", "urgent", "M01", "M09", "H01", "\t", "\"", "'", ",",
-    "\n", "\r\n", "=1+1", "null", "None", "90.1", "-90.1", "180.5", "34.7", "114.0", "1000001", "1000000",
-    "168.1", "9" * 40, "\u3000", "\ufeff", "𝟙", "é", "👍",
+    "",
+    " ",
+    "nan",
+    "NaN",
+    "inf",
+    "-inf",
+    "-1",
+    "0",
+    "1e400",
+    "1e-400",
+    "１２",
+    "3,5",
+    "1.0.0",
+    "0x10",
+    "true",
+    "FALSE",
+    "是",
+    "否",
+    "normal",
+    "critical",
+    "重点户",
+    "urgent",
+    "M01",
+    "M09",
+    "H01",
+    "\t",
+    '"',
+    "'",
+    ",",
+    "\n",
+    "\r\n",
+    "=1+1",
+    "null",
+    "None",
+    "90.1",
+    "-90.1",
+    "180.5",
+    "34.7",
+    "114.0",
+    "1000001",
+    "1000000",
+    "168.1",
+    "9" * 40,
+    "\u3000",
+    "\ufeff",
+    "𝟙",
+    "é",
+    "👍",
 ]
 CELL = st.one_of(
     st.sampled_from(TRICKY),
     st.text(max_size=12),
-    st.integers(-10**6, 10**6).map(str),
+    st.integers(-(10**6), 10**6).map(str),
     st.floats(allow_nan=True, allow_infinity=True).map(repr),
 )
 
@@ -175,15 +244,50 @@ def test_damaged_workbook_names_the_file(flips):
 
 TOKENS = st.one_of(
     st.sampled_from(
-        ["M01", "H01", "007", "甲村", "34.7", "114.0", "-200", "critical", "重点", "true", "否", "", " ", "\"",
-         "\"\"", "\"x,y\"", "1e9", "nan", "\x07"]
+        [
+            "M01",
+            "H01",
+            "007",
+            "甲村",
+            "34.7",
+            "114.0",
+            "-200",
+            "critical",
+            "重点",
+            "true",
+            "否",
+            "",
+            " ",
+            '"',
+            '""',
+            '"x,y"',
+            "1e9",
+            "nan",
+            "\x07",
+        ]
     ),
     st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=6),
 )
 HEADERS = st.one_of(
     st.sampled_from(
-        ["member_id", "household_id", "branch", "lat", "lon", "capacity", "priority", "group_id", "pinned",
-         "available", "mobile", "age", "Member ID", " LAT ", "备注", ""]
+        [
+            "member_id",
+            "household_id",
+            "branch",
+            "lat",
+            "lon",
+            "capacity",
+            "priority",
+            "group_id",
+            "pinned",
+            "available",
+            "mobile",
+            "age",
+            "Member ID",
+            " LAT ",
+            "备注",
+            "",
+        ]
     ),
     TOKENS,
 )
@@ -299,8 +403,9 @@ def test_random_cells_through_the_cli(case, capsys):
             assert any(f"'{c}'" in err for c in named) or "members.csv:" in err or "households.csv:" in err, err
             assert re.search(r"(members|households)\.csv", err)
         else:
-            frame = pd.read_csv(Path(folder) / "out" / "assignments.csv", dtype=str, keep_default_na=False,
-                                encoding="utf-8-sig")
+            frame = pd.read_csv(
+                Path(folder) / "out" / "assignments.csv", dtype=str, keep_default_na=False, encoding="utf-8-sig"
+            )
             assert len(frame[frame["role"] != "backup"]) == len(households) - 1
             assert (frame.loc[frame["member_id"] == "", "reason"] != "").all()
 
@@ -318,8 +423,7 @@ def test_logs_above_debug_carry_no_personal_data(tmp_path, caplog):
         plan.write(tmp_path / "api")
         plan.summary()
     assert main(["solve", str(members_path), str(households_path), "--out", str(tmp_path / "cli"), "--quiet"]) == 0
-    assert main(["rebalance", str(members_path), str(households_path), "--out", str(tmp_path / "cli2"),
-                 "--quiet"]) == 0
+    assert main(["rebalance", str(members_path), str(households_path), "--out", str(tmp_path / "cli2"), "--quiet"]) == 0
     records = [r for r in caplog.records if r.levelno > logging.DEBUG]
     assert records, "INFO logging was captured"
     text = "\n".join(r.getMessage() for r in records)

@@ -95,7 +95,7 @@ def test_wrong_token_count_names_the_file(tmp_path: Path, text: str, fragment: s
     """A token count other than 2 + 2mn + m is a ValueError that names the file."""
     path = tmp_path / "broken.txt"
     path.write_text(text)
-    with pytest.raises(ValueError, match="broken.txt") as error:
+    with pytest.raises(ValueError, match=r"broken\.txt") as error:
         read_instance(path)
     assert fragment in str(error.value)
 
@@ -103,7 +103,7 @@ def test_wrong_token_count_names_the_file(tmp_path: Path, text: str, fragment: s
 def test_non_integer_token_names_the_file(tmp_path: Path):
     path = tmp_path / "letters.txt"
     path.write_text(" 1 1\n 5\n x\n 9\n")
-    with pytest.raises(ValueError, match="letters.txt"):
+    with pytest.raises(ValueError, match=r"letters\.txt"):
         read_instance(path)
 
 

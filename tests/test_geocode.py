@@ -6,11 +6,11 @@ import io
 
 import pandas as pd
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from geopy.exc import GeocoderAuthenticationFailure, GeocoderServiceError
 from geopy.extra.rate_limiter import RateLimiter
 from geopy.location import Location
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from baohu_assign import geocode
 from baohu_assign.cli import main
@@ -55,21 +55,28 @@ def households(rows):
     return pd.DataFrame(rows, columns=["household_id", "address", "lat", "lon"]).astype(str)
 
 
-FRAME = households([
-    ["H1", "郑州市金水路1号", "", ""],
-    ["H2", "郑州市 金水路 1号", "", ""],  # the same address once normalised: asked once
-    ["H3", "无此地", "", ""],
-    ["H4", "郑州市金水路2号", "30.1", "110.2"],  # given: kept
-    ["H5", "朱大汉社区一号院3号楼2单元", "", ""],
-    ["H6", "", "", ""],
-])
+FRAME = households(
+    [
+        ["H1", "郑州市金水路1号", "", ""],
+        ["H2", "郑州市 金水路 1号", "", ""],  # the same address once normalised: asked once
+        ["H3", "无此地", "", ""],
+        ["H4", "郑州市金水路2号", "30.1", "110.2"],  # given: kept
+        ["H5", "朱大汉社区一号院3号楼2单元", "", ""],
+        ["H6", "", "", ""],
+    ]
+)
 
 
 def test_fills_blanks_reports_misses_with_rows_and_keeps_given_coordinates(tmp_path):
     fake = FakeGeocoder()
-    result = geocode_table(FRAME, geocoder=fake, provider="fake", cache=tmp_path / "cache.csv",
-                           locations=Locations.from_frame(pd.read_csv(io.StringIO(TREE), dtype=str)),
-                           min_delay_seconds=0)
+    result = geocode_table(
+        FRAME,
+        geocoder=fake,
+        provider="fake",
+        cache=tmp_path / "cache.csv",
+        locations=Locations.from_frame(pd.read_csv(io.StringIO(TREE), dtype=str)),
+        min_delay_seconds=0,
+    )
     table = result.table
     assert list(table["household_id"]) == ["H1", "H2", "H3", "H4", "H5", "H6"]
     assert list(table["lat"]) == ["34.75", "34.75", "", "30.1", "34.7206", ""]
@@ -77,8 +84,7 @@ def test_fills_blanks_reports_misses_with_rows_and_keeps_given_coordinates(tmp_p
     assert list(table[geocode.SOURCE_COLUMN]) == ["fake", "fake", "", "input", "locations", ""]
     assert result.counts == {"input": 1, "locations": 1, "cache": 1, "provider": 1, "": 2}
     assert fake.calls == ["郑州市金水路1号", "无此地"]  # the unit was placed without any lookup
-    assert [(m.row, m.address, m.reason) for m in result.missing] == [
-        (4, "无此地", "not found"), (7, "", "no address")]
+    assert [(m.row, m.address, m.reason) for m in result.missing] == [(4, "无此地", "not found"), (7, "", "no address")]
 
 
 def test_rerun_asks_nothing_and_works_offline_on_a_filled_cache(tmp_path):
@@ -124,8 +130,9 @@ def test_an_interrupted_run_keeps_the_answers_it_got(tmp_path):
 def test_a_provider_error_is_reported_not_cached_and_a_refused_key_stops(tmp_path):
     cache = tmp_path / "cache.csv"
     fake = FakeGeocoder(fail_on={"郑州市金水路1号"})
-    result = geocode_table(FRAME, geocoder=fake, provider="fake", cache=cache, min_delay_seconds=0,
-                           max_retries=0, error_wait_seconds=0)
+    result = geocode_table(
+        FRAME, geocoder=fake, provider="fake", cache=cache, min_delay_seconds=0, max_retries=0, error_wait_seconds=0
+    )
     assert result.missing[0].row == 2 and result.missing[0].reason.startswith("provider error")
     assert ("fake", "郑州市金水路1号") not in GeocodeCache.open(cache).entries
 
@@ -136,8 +143,9 @@ def test_a_provider_error_is_reported_not_cached_and_a_refused_key_stops(tmp_pat
 
     refusing = Refusing()
     with pytest.raises(geocode.InputError, match="--key: fake refused the key"):
-        geocode_table(FRAME, geocoder=refusing, provider="fake", min_delay_seconds=0, max_retries=2,
-                      error_wait_seconds=0)
+        geocode_table(
+            FRAME, geocoder=refusing, provider="fake", min_delay_seconds=0, max_retries=2, error_wait_seconds=0
+        )
     assert len(refusing.calls) == 1  # not retried
 
 
@@ -145,8 +153,13 @@ def test_a_row_naming_its_place_by_location_id_takes_the_place_without_lookup():
     frame = households([["H1", "郑州市金水路1号", "", ""], ["H2", "", "", ""], ["H3", "郑州市金水路2号", "", ""]])
     frame["location_id"] = ["B2", "U1", "nowhere"]
     fake = FakeGeocoder()
-    result = geocode_table(frame, geocoder=fake, provider="fake", min_delay_seconds=0,
-                           locations=Locations.from_frame(pd.read_csv(io.StringIO(TREE), dtype=str)))
+    result = geocode_table(
+        frame,
+        geocoder=fake,
+        provider="fake",
+        min_delay_seconds=0,
+        locations=Locations.from_frame(pd.read_csv(io.StringIO(TREE), dtype=str)),
+    )
     assert list(result.table["lat"]) == ["34.7301", "34.7206", "34.76"]
     assert list(result.table[geocode.SOURCE_COLUMN]) == ["locations", "locations", "fake"]
     assert fake.calls == ["郑州市金水路2号"] and not result.missing
@@ -178,7 +191,7 @@ def matching_place(address: str, table: pd.DataFrame) -> str | None:
     by_id = {row.location_id: row for row in table.itertuples(index=False)}
     found = set()
     for row in table.itertuples(index=False):
-        if row.kind not in ("compound", "building", "unit") or not row.lat == row.lat:
+        if row.kind not in ("compound", "building", "unit") or row.lat != row.lat:
             continue
         if "address" in table.columns and isinstance(row.address, str) and normalise_address(row.address) == wanted:
             found.add(row.location_id)
@@ -209,8 +222,17 @@ def place_trees(draw):
             if parent is None:
                 break
             located = draw(st.booleans())
-            rows.append([f"{kind[0]}{i}", parent, kind, draw(NAMES), "34.71" if located else "",
-                         "114.01" if located else "", draw(NAMES)])
+            rows.append(
+                [
+                    f"{kind[0]}{i}",
+                    parent,
+                    kind,
+                    draw(NAMES),
+                    "34.71" if located else "",
+                    "114.01" if located else "",
+                    draw(NAMES),
+                ]
+            )
     return pd.DataFrame(rows, columns=["location_id", "parent_id", "kind", "name", "lat", "lon", "address"])
 
 
@@ -266,8 +288,9 @@ def test_default_delay_follows_the_provider(monkeypatch):
 def test_the_rate_limiter_never_shows_the_address_in_its_warnings(caplog):
     fake = FakeGeocoder(fail_on={"郑州市金水路1号"})
     with caplog.at_level("INFO"):
-        result = geocode_table(FRAME.head(1), geocoder=fake, provider="fake", min_delay_seconds=0, max_retries=1,
-                               error_wait_seconds=0)
+        result = geocode_table(
+            FRAME.head(1), geocoder=fake, provider="fake", min_delay_seconds=0, max_retries=1, error_wait_seconds=0
+        )
     assert len(fake.calls) == 2  # retried once
     assert result.missing[0].reason.startswith("provider error")
     assert "金水路" not in caplog.text
@@ -298,8 +321,18 @@ def test_cli_gbk_csv_in_csv_out_with_report_and_cache(tmp_path, capsys, fake_pro
     table.write_bytes(CSV_TEXT.encode("gbk"))
     (tmp_path / "locations.csv").write_text(TREE, encoding="utf-8")
     monkeypatch.setenv(geocode.KEY_ENV, "secret-key")
-    argv = ["geocode", str(table), "--address-column", "address", "--provider", "baiduv3",
-            "--locations", str(tmp_path / "locations.csv"), "--min-delay", "0"]
+    argv = [
+        "geocode",
+        str(table),
+        "--address-column",
+        "address",
+        "--provider",
+        "baiduv3",
+        "--locations",
+        str(tmp_path / "locations.csv"),
+        "--min-delay",
+        "0",
+    ]
     assert main(argv) == 0
     out = read_table(tmp_path / "households.geocoded.csv")
     assert list(out.attrs["original_columns"].values()) == ["户号", "Address", "备注", "lat", "lon", "lat_lon_source"]
@@ -328,15 +361,20 @@ def test_cli_xlsx_in_xlsx_out(tmp_path, fake_provider):
 
     book = Workbook()
     sheet = book.active
-    for row in [["household_id", "address", "lat", "lon"], ["0007", "郑州市金水路2号", None, None],
-                ["0008", "无此地", 34.1, 113.1]]:
+    for row in [
+        ["household_id", "address", "lat", "lon"],
+        ["0007", "郑州市金水路2号", None, None],
+        ["0008", "无此地", 34.1, 113.1],
+    ]:
         sheet.append(row)
     book.save(tmp_path / "h.xlsx")
     assert main(["geocode", str(tmp_path / "h.xlsx"), "--key", "k", "--min-delay", "0", "--quiet"]) == 0
     rows = list(load_workbook(tmp_path / "h.geocoded.xlsx").active.iter_rows(values_only=True))
-    assert rows == [("household_id", "address", "lat", "lon", "lat_lon_source"),
-                    ("0007", "郑州市金水路2号", 34.76, 113.67, "baiduv3"),
-                    ("0008", "无此地", 34.1, 113.1, "input")]
+    assert rows == [
+        ("household_id", "address", "lat", "lon", "lat_lon_source"),
+        ("0007", "郑州市金水路2号", 34.76, 113.67, "baiduv3"),
+        ("0008", "无此地", 34.1, 113.1, "input"),
+    ]
     assert fake_provider.calls == ["郑州市金水路2号"]
 
 
@@ -401,12 +439,14 @@ def test_neither_key_nor_address_leaves_through_a_provider_error(caplog):
             self.calls.append(query)
             raise GeocoderUnavailable(
                 f"HTTPSConnectionPool: Max retries exceeded with url: /geocoding/v3/?ak=SECRET&address={query} "
-                f"(while asking for {query})")
+                f"(while asking for {query})"
+            )
 
     fake = Unreachable()
     with caplog.at_level("DEBUG", logger="geopy"):
-        result = geocode_table(FRAME.head(1), geocoder=fake, provider="fake", min_delay_seconds=0, max_retries=1,
-                               error_wait_seconds=0)
+        result = geocode_table(
+            FRAME.head(1), geocoder=fake, provider="fake", min_delay_seconds=0, max_retries=1, error_wait_seconds=0
+        )
     assert len(fake.calls) == 2
     reason = result.missing[0].reason
     assert reason.startswith("provider error: GeocoderUnavailable")
@@ -442,11 +482,12 @@ def test_service_keeps_failing_or_quota_used_up_exit_1_keeping_the_cache(tmp_pat
     table.write_text("household_id,address\nH1,郑州市金水路1号\nH2,郑州市金水路2号\n", encoding="utf-8")
     assert main(["geocode", str(table), "--key", "k", "--min-delay", "0"]) == 1
     assert "quota" in capsys.readouterr().err
-    assert GeocodeCache.open(tmp_path / "geocode-cache.csv").entries == {("baiduv3", "郑州市金水路1号"): (34.75, 113.66)}
+    assert GeocodeCache.open(tmp_path / "geocode-cache.csv").entries == {
+        ("baiduv3", "郑州市金水路1号"): (34.75, 113.66)
+    }
 
     down = FakeGeocoder(fail_on=set(map(normalise_address, FRAME["address"])) | {"a", "b", "c", "d", "e"})
     frame = households([[f"H{i}", text, "", ""] for i, text in enumerate("abcdef")])
     with pytest.raises(geocode.GeocoderFailed, match="5 times in a row"):
-        geocode_table(frame, geocoder=down, provider="fake", min_delay_seconds=0, max_retries=0,
-                      error_wait_seconds=0)
+        geocode_table(frame, geocoder=down, provider="fake", min_delay_seconds=0, max_retries=0, error_wait_seconds=0)
     assert len(down.calls) == 5

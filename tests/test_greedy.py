@@ -171,7 +171,7 @@ def assignment_optimum(problem: Problem) -> int:
         return 0
     slot_member = np.repeat(np.arange(problem.num_members), problem.member_capacity)
     steps = [problem.balance_step_costs(m) for m in range(problem.num_members)]
-    slot_cost = np.concatenate(steps + [np.zeros(0, np.int64)])
+    slot_cost = np.concatenate([*steps, np.zeros(0, np.int64)])
     slots_of = [np.flatnonzero(slot_member == m) for m in range(problem.num_members)]
     big = float(problem.uncovered_cost().max()) * (H + 1) * 4
     matrix = np.full((H, slot_member.size + H), big)
@@ -184,7 +184,7 @@ def assignment_optimum(problem: Problem) -> int:
     rows, cols = linear_sum_assignment(matrix)
     total = matrix[rows, cols].sum()
     assert total < big
-    return int(round(total))
+    return round(total)
 
 
 def brute_force(problem: Problem) -> tuple[int, tuple[int, int, int], int]:
@@ -195,7 +195,7 @@ def brute_force(problem: Problem) -> tuple[int, tuple[int, int, int], int]:
     the assignments with that coverage.
     """
     H, M = problem.num_households, problem.num_members
-    options = [[-1] + problem.arc_member[problem.arcs_of(h)].tolist() for h in range(H)]
+    options = [[-1, *problem.arc_member[problem.arcs_of(h)].tolist()] for h in range(H)]
     for h in np.flatnonzero(problem.household_pin >= 0):
         options[h] = [int(problem.household_pin[h])]
     if H == 0:
@@ -242,7 +242,6 @@ def _problem_with(base: Problem, **changes) -> Problem:
     fields = {f: getattr(base, f) for f in base.__dataclass_fields__}
     fields.update(changes)
     return Problem(**fields)
-
 
 
 # ------------------------------------------------------------------- tests

@@ -9,12 +9,12 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from oracles import haversine_m
 
 import baohu_assign as ba
 from baohu_assign.cli import main
 from baohu_assign.leaders import LEADER_COLUMNS, choose_leaders
 from baohu_assign.synth import make_community_with_locations
+from oracles import haversine_m
 
 LAT0, LON0 = 34.72, 114.0
 DEG = 1e-3  # about 111 m of latitude
@@ -34,24 +34,38 @@ def tiny_estates(draw):
     buildings = draw(st.integers(1, 4))
     locations = [("Y", "", "compound", LAT0, LON0)]
     for b in range(buildings):
-        locations.append((f"B{b}", "Y", "building", LAT0 + draw(st.integers(0, 5)) * DEG,
-                          LON0 + draw(st.integers(0, 5)) * DEG))
+        locations.append(
+            (f"B{b}", "Y", "building", LAT0 + draw(st.integers(0, 5)) * DEG, LON0 + draw(st.integers(0, 5)) * DEG)
+        )
         locations.append((f"B{b}U", f"B{b}", "unit", None, None))
     households = [{"household_id": f"H{b}", "branch": "A", "location_id": f"B{b}U"} for b in range(buildings)]
     homes = [*(f"B{b}" for b in range(buildings)), *(f"B{b}U" for b in range(buildings)), None]
     members = []
     for m in range(draw(st.integers(0, 5))):
         home = draw(st.sampled_from(homes))
-        members.append({
-            "member_id": f"M{m}", "branch": "A", "location_id": home,
-            "lat": None if home else LAT0 + draw(st.integers(0, 6)) * DEG,
-            "lon": None if home else LON0 + draw(st.integers(0, 6)) * DEG,
-            "available": draw(st.booleans()),
-            "role": draw(st.sampled_from(["", "cadre", "Cadre ", "干部", "member"])),
-        })
+        members.append(
+            {
+                "member_id": f"M{m}",
+                "branch": "A",
+                "location_id": home,
+                "lat": None if home else LAT0 + draw(st.integers(0, 6)) * DEG,
+                "lon": None if home else LON0 + draw(st.integers(0, 6)) * DEG,
+                "available": draw(st.booleans()),
+                "role": draw(st.sampled_from(["", "cadre", "Cadre ", "干部", "member"])),
+            }
+        )
     # A member of another branch living in the first building: never a candidate.
-    members.append({"member_id": "Z", "branch": "other", "location_id": "B0U", "lat": None, "lon": None,
-                    "available": True, "role": "cadre"})
+    members.append(
+        {
+            "member_id": "Z",
+            "branch": "other",
+            "location_id": "B0U",
+            "lat": None,
+            "lon": None,
+            "available": True,
+            "role": "cadre",
+        }
+    )
     return locations, members, households
 
 
@@ -134,8 +148,10 @@ def member(member_id, home=None, lat=None, lon=None, **extra):
     return {"member_id": member_id, "branch": "A", "location_id": home, "lat": lat, "lon": lon, **extra}
 
 
-HOUSEHOLDS = [{"household_id": "H1", "branch": "A", "location_id": "B1U"},
-              {"household_id": "H2", "branch": "A", "location_id": "B2"}]
+HOUSEHOLDS = [
+    {"household_id": "H1", "branch": "A", "location_id": "B1U"},
+    {"household_id": "H2", "branch": "A", "location_id": "B2"},
+]
 
 
 def leader_of(leaders: pd.DataFrame, location_id: str) -> object:
@@ -144,8 +160,9 @@ def leader_of(leaders: pd.DataFrame, location_id: str) -> object:
 
 def test_a_member_living_in_the_building_leads_it_even_when_another_is_nearer_its_centre():
     # M2 stands on B1's coordinates but lives elsewhere; M1 lives in B1's unit.
-    leaders = choose_leaders(scenario_of(TWO_BUILDINGS, [member("M1", "B1U"), member("M2", None, LAT0, LON0)],
-                                         HOUSEHOLDS))
+    leaders = choose_leaders(
+        scenario_of(TWO_BUILDINGS, [member("M1", "B1U"), member("M2", None, LAT0, LON0)], HOUSEHOLDS)
+    )
     assert leader_of(leaders, "B1") == "M1"
     assert leaders.set_index("location_id").loc["B1", "distance_m"] == 0.0
     assert leader_of(leaders, "B2") == "M2"
@@ -172,8 +189,11 @@ def test_compound_leaders_are_cadres_only_and_may_also_lead_a_building():
 
 def test_blank_leaders_say_why():
     locations = [*TWO_BUILDINGS, ("B3", "Y", "building", LAT0, LON0 + DEG), ("B4", "Y", "building", None, None)]
-    households = [*HOUSEHOLDS, {"household_id": "H3", "branch": "A", "location_id": "B3"},
-                  {"household_id": "H4", "branch": "B", "location_id": "B4", "lat": LAT0, "lon": LON0}]
+    households = [
+        *HOUSEHOLDS,
+        {"household_id": "H3", "branch": "A", "location_id": "B3"},
+        {"household_id": "H4", "branch": "B", "location_id": "B4", "lat": LAT0, "lon": LON0},
+    ]
     leaders = choose_leaders(scenario_of(locations, [member("M1", "B1U")], households)).set_index("location_id")
     assert leaders.loc["B1", "leader_member_id"] == "M1"
     assert leaders.loc[["B2", "B3"], "reason"].tolist() == ["candidates_lead_elsewhere"] * 2
@@ -205,7 +225,8 @@ def test_leaders_do_not_depend_on_row_order():
     community = make_community_with_locations(1)
     scenario = ba.Scenario.from_frames(community.members, community.households, locations=community.locations)
     shuffled = ba.Scenario.from_frames(
-        community.members.sample(frac=1.0, random_state=3), community.households.sample(frac=1.0, random_state=4),
+        community.members.sample(frac=1.0, random_state=3),
+        community.households.sample(frac=1.0, random_state=4),
         locations=community.locations,
     )
     pd.testing.assert_frame_equal(choose_leaders(scenario), choose_leaders(shuffled))
@@ -233,8 +254,22 @@ def test_cli_writes_leaders_csv_and_the_roster_sheet(tmp_path):
     community = make_community_with_locations(0)
     locations, members, households = community.write_csv(tmp_path / "in")
     out = tmp_path / "out"
-    code = main(["rebalance", str(members), str(households), "--locations", str(locations), "--leaders",
-                 "--xlsx", "--out", str(out), "--quiet", "--objective", "distance"])
+    code = main(
+        [
+            "rebalance",
+            str(members),
+            str(households),
+            "--locations",
+            str(locations),
+            "--leaders",
+            "--xlsx",
+            "--out",
+            str(out),
+            "--quiet",
+            "--objective",
+            "distance",
+        ]
+    )
     assert code == 0
     written = pd.read_csv(out / "leaders.csv", encoding="utf-8-sig", dtype=str, keep_default_na=False)
     assert list(written.columns) == list(LEADER_COLUMNS)

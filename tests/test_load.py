@@ -34,8 +34,17 @@ def test_every_cell_is_text_and_blank_is_empty_string():
     """Cells come back exactly as typed: text, '' for blank, leading zeros kept."""
     frame = read_table(MEMBERS)
     assert list(frame.columns) == [
-        "member_id", "name", "branch", "lat", "lon", "age", "capacity",
-        "max_distance_m", "mobile", "available", "phone_number",
+        "member_id",
+        "name",
+        "branch",
+        "lat",
+        "lon",
+        "age",
+        "capacity",
+        "max_distance_m",
+        "mobile",
+        "available",
+        "phone_number",
     ]
     assert isinstance(frame.index, pd.RangeIndex)
     assert len(frame) == 4

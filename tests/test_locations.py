@@ -102,8 +102,15 @@ def test_location_without_any_coordinates_is_an_error_only_where_needed(tmp_path
     tree = "location_id,parent_id,kind\nV,,village\nB,V,building\n"
     locations = Locations.from_frame(pd.read_csv(pd.io.common.StringIO(tree), dtype=str, keep_default_na=False))
     members = pd.DataFrame({"member_id": ["M1"], "branch": ["V"], "lat": [LAT0], "lon": [LON0], "location_id": ["B"]})
-    households = pd.DataFrame({"household_id": ["H1", "H2"], "branch": ["V", "V"], "lat": [LAT0, None],
-                               "lon": [LON0, None], "location_id": ["B", "B"]})
+    households = pd.DataFrame(
+        {
+            "household_id": ["H1", "H2"],
+            "branch": ["V", "V"],
+            "lat": [LAT0, None],
+            "lon": [LON0, None],
+            "location_id": ["B", "B"],
+        }
+    )
     with pytest.raises(ba.InputError) as caught:
         ba.Scenario.from_frames(members, households, locations=locations)
     issues = caught.value.issues
@@ -140,14 +147,26 @@ def test_ancestor_and_counts():
 
 
 def test_chinese_kind_words_are_accepted():
-    frame = pd.DataFrame({"location_id": ["C", "Y", "B", "U"], "parent_id": ["", "C", "Y", "B"],
-                          "kind": ["社区", "楼院", "楼栋", "单元"]})
+    frame = pd.DataFrame(
+        {
+            "location_id": ["C", "Y", "B", "U"],
+            "parent_id": ["", "C", "Y", "B"],
+            "kind": ["社区", "楼院", "楼栋", "单元"],
+        }
+    )
     assert Locations.from_frame(frame).table["kind"].tolist() == ["community", "compound", "building", "unit"]
 
 
 def test_rows_take_location_coordinates_and_explicit_ones_win():
-    members = pd.DataFrame({"member_id": ["M1", "M2"], "branch": ["C", "C"], "location_id": ["U1", "B2"],
-                            "lat": [None, 34.73], "lon": [None, 114.01]})
+    members = pd.DataFrame(
+        {
+            "member_id": ["M1", "M2"],
+            "branch": ["C", "C"],
+            "location_id": ["U1", "B2"],
+            "lat": [None, 34.73],
+            "lon": [None, 114.01],
+        }
+    )
     households = pd.DataFrame({"household_id": ["H1"], "branch": ["C"], "location_id": ["U3"]})
     scenario = ba.Scenario.from_frames(members, households, locations=tree_locations())
     assert scenario.members[["lat", "lon"]].to_numpy().tolist() == [[34.7206, 114.0006], [34.73, 114.01]]
@@ -157,10 +176,14 @@ def test_rows_take_location_coordinates_and_explicit_ones_win():
 
 def test_a_unit_implies_the_group_and_an_explicit_group_wins_with_a_warning():
     members = pd.DataFrame({"member_id": ["M1"], "branch": ["C"], "location_id": ["U1"]})
-    households = pd.DataFrame({
-        "household_id": ["H1", "H2", "H3", "H4"], "branch": ["C"] * 4,
-        "location_id": ["U1", "U1", "B1", "U2"], "group_id": [None, None, None, "G7"],
-    })
+    households = pd.DataFrame(
+        {
+            "household_id": ["H1", "H2", "H3", "H4"],
+            "branch": ["C"] * 4,
+            "location_id": ["U1", "U1", "B1", "U2"],
+            "group_id": [None, None, None, "G7"],
+        }
+    )
     scenario = ba.Scenario.from_frames(members, households, locations=tree_locations())
     assert scenario.households["group_id"].tolist() == ["U1", "U1", pd.NA, "G7"]
     warning = next(w for w in scenario.warnings if w.code == "group_differs_from_unit")
@@ -204,7 +227,7 @@ def test_locations_solve_the_same_as_explicit_coordinates_and_groups(community):
         compile_scenario(s.members, s.households, objective="distance", policy=s.policy) for s in (located, explicit)
     ]
     assert [b.branch for b in compiled[0]] == [b.branch for b in compiled[1]]
-    for one, other in zip(*compiled):
+    for one, other in zip(*compiled, strict=True):
         for name in one.problem.__dataclass_fields__:
             x, y = getattr(one.problem, name), getattr(other.problem, name)
             assert np.array_equal(x, y) if isinstance(x, np.ndarray) else x == y, name
@@ -221,8 +244,21 @@ def test_cli_with_locations_writes_the_same_plan_as_explicit_files(community, tm
     explicit = community.write_csv(tmp_path / "explicit", explicit=True)
     assert b"group_id" not in located[2].read_bytes()
     common = ["--objective", "distance", "--quiet"]
-    assert main(["solve", str(located[1]), str(located[2]), "--locations", str(located[0]),
-                 "--out", str(tmp_path / "a"), *common]) == 0
+    assert (
+        main(
+            [
+                "solve",
+                str(located[1]),
+                str(located[2]),
+                "--locations",
+                str(located[0]),
+                "--out",
+                str(tmp_path / "a"),
+                *common,
+            ]
+        )
+        == 0
+    )
     assert main(["solve", str(explicit[1]), str(explicit[2]), "--out", str(tmp_path / "b"), *common]) == 0
     for name in ("assignments.csv", "members.csv"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
@@ -265,30 +301,34 @@ def placed_towns(draw):
     n_m = draw(st.integers(0, 8))
     h_loc = draw(st.lists(spot, min_size=n_h, max_size=n_h))
     m_loc = draw(st.lists(spot, min_size=n_m, max_size=n_m))
-    households = pd.DataFrame({
-        "household_id": [f"H{i:02d}" for i in range(n_h)],
-        "branch": draw(st.lists(st.sampled_from(["A", "B"]), min_size=n_h, max_size=n_h)),
-        "priority": draw(st.lists(st.sampled_from(["normal", "elevated", "critical"]), min_size=n_h, max_size=n_h)),
-        "location_id": h_loc,
-        "lat": ["" if loc else str(LAT0 + 0.0005) for loc in h_loc],
-        "lon": ["" if loc else str(LON0) for loc in h_loc],
-    })
-    members = pd.DataFrame({
-        "member_id": [f"M{i}" for i in range(n_m)],
-        "branch": draw(st.lists(st.sampled_from(["A", "B"]), min_size=n_m, max_size=n_m)),
-        "capacity": draw(st.lists(st.integers(0, 12), min_size=n_m, max_size=n_m)),
-        "available": draw(st.lists(st.booleans(), min_size=n_m, max_size=n_m)),
-        "location_id": m_loc,
-        "lat": ["" if loc else str(LAT0) for loc in m_loc],
-        "lon": ["" if loc else str(LON0) for loc in m_loc],
-    })
+    households = pd.DataFrame(
+        {
+            "household_id": [f"H{i:02d}" for i in range(n_h)],
+            "branch": draw(st.lists(st.sampled_from(["A", "B"]), min_size=n_h, max_size=n_h)),
+            "priority": draw(st.lists(st.sampled_from(["normal", "elevated", "critical"]), min_size=n_h, max_size=n_h)),
+            "location_id": h_loc,
+            "lat": ["" if loc else str(LAT0 + 0.0005) for loc in h_loc],
+            "lon": ["" if loc else str(LON0) for loc in h_loc],
+        }
+    )
+    members = pd.DataFrame(
+        {
+            "member_id": [f"M{i}" for i in range(n_m)],
+            "branch": draw(st.lists(st.sampled_from(["A", "B"]), min_size=n_m, max_size=n_m)),
+            "capacity": draw(st.lists(st.integers(0, 12), min_size=n_m, max_size=n_m)),
+            "available": draw(st.lists(st.booleans(), min_size=n_m, max_size=n_m)),
+            "location_id": m_loc,
+            "lat": ["" if loc else str(LAT0) for loc in m_loc],
+            "lon": ["" if loc else str(LON0) for loc in m_loc],
+        }
+    )
     return locations, members, households
 
 
 def under(locations: pd.DataFrame, location: str, kind: str) -> str | None:
     """Oracle: walk the parent links up from ``location`` until a location of ``kind``."""
-    parent = dict(zip(locations["location_id"], locations["parent_id"]))
-    kinds = dict(zip(locations["location_id"], locations["kind"]))
+    parent = dict(zip(locations["location_id"], locations["parent_id"], strict=True))
+    kinds = dict(zip(locations["location_id"], locations["kind"], strict=True))
     while location:
         if kinds[location] == kind:
             return location

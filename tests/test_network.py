@@ -17,12 +17,12 @@ import pytest
 import scipy.sparse as sp
 from hypothesis import assume, given
 from hypothesis import strategies as st
-from oracles import haversine_m
 from scipy.optimize import LinearConstraint, milp
 
 import baohu_assign as ba
 from baohu_assign.cli import main
 from baohu_assign.network import WalkingNetwork
+from oracles import haversine_m
 
 LAT0, LON0 = 34.72, 114.0
 DEG = 1e-3  # about 111 m of latitude, 91 m of longitude here
@@ -56,7 +56,7 @@ def _length(data: dict) -> float:
 
 
 def arcs_dict(arcs: tuple[np.ndarray, np.ndarray, np.ndarray]) -> dict[tuple[int, int], float]:
-    return {(int(h), int(m)): float(d) for h, m, d in zip(*arcs)}
+    return {(int(h), int(m)): float(d) for h, m, d in zip(*arcs, strict=True)}
 
 
 def grid_graph(rows: int, cols: int, *, spacing_deg: float = DEG, directed: bool = False) -> nx.Graph:
@@ -87,16 +87,28 @@ def test_snap_path_snap_on_a_hand_made_graph():
     network = WalkingNetwork.from_graph(graph)
     members = [(LAT0 + 0.0001, LON0 + 0.0002), (LAT0 + 0.0011, LON0 + 0.0021)]
     households = [(LAT0 + 0.0009, LON0 + 0.0019), (LAT0 - 0.0002, LON0 + 0.0011), (LAT0, LON0)]
-    arcs = arcs_dict(network.candidate_arcs(
-        np.array([m[0] for m in members]), np.array([m[1] for m in members]), np.array([10_000.0, 10_000.0]),
-        np.array([False, False]), np.array([h[0] for h in households]), np.array([h[1] for h in households]),
-    ))
+    arcs = arcs_dict(
+        network.candidate_arcs(
+            np.array([m[0] for m in members]),
+            np.array([m[1] for m in members]),
+            np.array([10_000.0, 10_000.0]),
+            np.array([False, False]),
+            np.array([h[0] for h in households]),
+            np.array([h[1] for h in households]),
+        )
+    )
     assert len(arcs) == 6
     for (h, m), distance in arcs.items():
         assert distance == pytest.approx(network_distance_oracle(graph, members[m], households[h]), abs=1e-6)
     # Same node: the two snaps, no path.
-    same = network.candidate_arcs(np.array([LAT0 + 0.0001]), np.array([LON0]), np.array([1000.0]),
-                                  np.array([False]), np.array([LAT0]), np.array([LON0 + 0.0001]))
+    same = network.candidate_arcs(
+        np.array([LAT0 + 0.0001]),
+        np.array([LON0]),
+        np.array([1000.0]),
+        np.array([False]),
+        np.array([LAT0]),
+        np.array([LON0 + 0.0001]),
+    )
     node_snaps = haversine_m(LAT0 + 0.0001, LON0, LAT0, LON0) + haversine_m(LAT0, LON0 + 0.0001, LAT0, LON0)
     assert same[2].tolist() == pytest.approx([node_snaps])
 
@@ -111,14 +123,24 @@ def test_reach_is_measured_along_the_network():
                 graph.add_edge((street, k - 1), (street, k), length=100.0)
     graph.add_edge((0, 20), (1, 20), length=111.0)
     network = WalkingNetwork.from_graph(graph)
-    arc_h, arc_m, distance = network.candidate_arcs(
-        np.array([LAT0]), np.array([LON0]), np.array([1500.0]), np.array([False]),
-        np.array([LAT0 + DEG, LAT0]), np.array([LON0, LON0 + 0.0011 * 5]),
+    arc_h, _arc_m, distance = network.candidate_arcs(
+        np.array([LAT0]),
+        np.array([LON0]),
+        np.array([1500.0]),
+        np.array([False]),
+        np.array([LAT0 + DEG, LAT0]),
+        np.array([LON0, LON0 + 0.0011 * 5]),
     )
     assert arc_h.tolist() == [1], "the household across is 111 m away in a straight line but 4 km on foot"
     assert distance[0] == pytest.approx(500.0)
-    far = network.candidate_arcs(np.array([LAT0]), np.array([LON0]), np.array([1500.0]), np.array([True]),
-                                 np.array([LAT0 + DEG]), np.array([LON0]))
+    far = network.candidate_arcs(
+        np.array([LAT0]),
+        np.array([LON0]),
+        np.array([1500.0]),
+        np.array([True]),
+        np.array([LAT0 + DEG]),
+        np.array([LON0]),
+    )
     assert far[2][0] == pytest.approx(20 * 100.0 * 2 + 111.0), "a mobile member walks the long way"
 
 
@@ -128,16 +150,34 @@ def test_directed_edges_are_one_way_and_undirected_both_ways():
     one_way.add_node(1, x=LON0 + 0.01, y=LAT0)
     one_way.add_edge(0, 1, length=950.0)
     network = WalkingNetwork.from_graph(one_way)
-    forward = network.candidate_arcs(np.array([LAT0]), np.array([LON0]), np.array([2000.0]), np.array([False]),
-                                     np.array([LAT0]), np.array([LON0 + 0.01]))
-    backward = network.candidate_arcs(np.array([LAT0]), np.array([LON0 + 0.01]), np.array([2000.0]),
-                                      np.array([True]), np.array([LAT0]), np.array([LON0]))
+    forward = network.candidate_arcs(
+        np.array([LAT0]),
+        np.array([LON0]),
+        np.array([2000.0]),
+        np.array([False]),
+        np.array([LAT0]),
+        np.array([LON0 + 0.01]),
+    )
+    backward = network.candidate_arcs(
+        np.array([LAT0]),
+        np.array([LON0 + 0.01]),
+        np.array([2000.0]),
+        np.array([True]),
+        np.array([LAT0]),
+        np.array([LON0]),
+    )
     assert forward[2].tolist() == [950.0]
     assert backward[0].size == 0, "against a one-way edge there is no path, even for a mobile member"
     both = WalkingNetwork.from_graph(one_way.to_undirected())
     assert not both.directed
-    back = both.candidate_arcs(np.array([LAT0]), np.array([LON0 + 0.01]), np.array([2000.0]), np.array([False]),
-                               np.array([LAT0]), np.array([LON0]))
+    back = both.candidate_arcs(
+        np.array([LAT0]),
+        np.array([LON0 + 0.01]),
+        np.array([2000.0]),
+        np.array([False]),
+        np.array([LAT0]),
+        np.array([LON0]),
+    )
     assert back[2].tolist() == [950.0]
 
 
@@ -153,8 +193,14 @@ def test_parallel_edges_keep_the_shortest_and_zero_lengths_connect():
     network = WalkingNetwork.from_graph(graph)
     dense = network.adjacency.toarray()
     assert dense[0, 1] == dense[1, 0] == 120.0
-    arcs = network.candidate_arcs(np.array([LAT0]), np.array([LON0]), np.array([500.0]), np.array([False]),
-                                  np.array([LAT0]), np.array([LON0 + 2 * DEG]))
+    arcs = network.candidate_arcs(
+        np.array([LAT0]),
+        np.array([LON0]),
+        np.array([500.0]),
+        np.array([False]),
+        np.array([LAT0]),
+        np.array([LON0 + 2 * DEG]),
+    )
     assert arcs[2].tolist() == [120.0], "a zero-length edge is an edge"
 
 
@@ -165,8 +211,14 @@ def test_reach_boundary_is_inclusive_to_the_millimetre():
     graph.add_edge(0, 1, length=950.0)
     network = WalkingNetwork.from_graph(graph)
     for reach, expected in ((950.001, 1), (950.0, 1), (949.999, 0)):
-        arcs = network.candidate_arcs(np.array([LAT0]), np.array([LON0]), np.array([reach]), np.array([False]),
-                                      np.array([LAT0]), np.array([LON0 + 0.01]))
+        arcs = network.candidate_arcs(
+            np.array([LAT0]),
+            np.array([LON0]),
+            np.array([reach]),
+            np.array([False]),
+            np.array([LAT0]),
+            np.array([LON0 + 0.01]),
+        )
         assert arcs[0].size == expected, reach
 
 
@@ -182,15 +234,28 @@ def test_random_networks_match_networkx_exactly(seed):
         u = int(rng.integers(n))
         v = int(np.argsort((lat - lat[u]) ** 2 + (lon - lon[u]) ** 2)[rng.integers(1, 5)])
         graph.add_edge(u, v, length=haversine_m(lat[u], lon[u], lat[v], lon[v]) * rng.uniform(1.0, 1.6))
-    members = [((LAT0 + a, LON0 + b), r, mob) for a, b, r, mob in zip(
-        rng.uniform(0, 0.02, 30), rng.uniform(0, 0.02, 30), rng.uniform(300, 2500, 30), rng.random(30) < 0.1)]
-    households = list(zip(LAT0 + rng.uniform(0, 0.02, 40), LON0 + rng.uniform(0, 0.02, 40)))
+    members = [
+        ((LAT0 + a, LON0 + b), r, mob)
+        for a, b, r, mob in zip(
+            rng.uniform(0, 0.02, 30),
+            rng.uniform(0, 0.02, 30),
+            rng.uniform(300, 2500, 30),
+            rng.random(30) < 0.1,
+            strict=True,
+        )
+    ]
+    households = list(zip(LAT0 + rng.uniform(0, 0.02, 40), LON0 + rng.uniform(0, 0.02, 40), strict=True))
     network = WalkingNetwork.from_graph(graph)
-    found = arcs_dict(network.candidate_arcs(
-        np.array([m[0][0] for m in members]), np.array([m[0][1] for m in members]),
-        np.array([m[1] for m in members]), np.array([m[2] for m in members]),
-        np.array([h[0] for h in households]), np.array([h[1] for h in households]),
-    ))
+    found = arcs_dict(
+        network.candidate_arcs(
+            np.array([m[0][0] for m in members]),
+            np.array([m[0][1] for m in members]),
+            np.array([m[1] for m in members]),
+            np.array([m[2] for m in members]),
+            np.array([h[0] for h in households]),
+            np.array([h[1] for h in households]),
+        )
+    )
     expected = {}
     for h, home in enumerate(households):
         for m, (position, reach, mobile) in enumerate(members):
@@ -210,9 +275,12 @@ def tiny_cases(draw):
     graph = nx.MultiDiGraph() if directed else nx.MultiGraph()
     for i, (r, c) in enumerate(cells):
         graph.add_node(i, x=LON0 + c * DEG, y=LAT0 + r * DEG)
-    edges = draw(st.lists(
-        st.tuples(st.integers(0, n - 1), st.integers(0, n - 1), st.floats(0.0, 3000.0)), max_size=12,
-    ))
+    edges = draw(
+        st.lists(
+            st.tuples(st.integers(0, n - 1), st.integers(0, n - 1), st.floats(0.0, 3000.0)),
+            max_size=12,
+        )
+    )
     for u, v, length in edges:
         graph.add_edge(u, v, length=length)
     assume(graph.number_of_edges() > 0)
@@ -229,9 +297,12 @@ def test_every_arc_is_snap_plus_shortest_path_plus_snap(case):
         assume(snap_oracle(graph, lat, lon)[2] > 1e-3)  # no tie for the nearest node
     network = WalkingNetwork.from_graph(graph)
     arcs = network.candidate_arcs(
-        np.array([m[0][0] for m in members]), np.array([m[0][1] for m in members]),
-        np.array([m[1] for m in members]), np.array([m[2] for m in members]),
-        np.array([h[0] for h in households]), np.array([h[1] for h in households]),
+        np.array([m[0][0] for m in members]),
+        np.array([m[0][1] for m in members]),
+        np.array([m[1] for m in members]),
+        np.array([m[2] for m in members]),
+        np.array([h[0] for h in households]),
+        np.array([h[1] for h in households]),
     )
     order = np.lexsort((arcs[1], arcs[0]))
     assert (order == np.arange(order.size)).all(), "sorted by household, then member"
@@ -323,10 +394,22 @@ def test_edge_csv_merges_endpoints_and_honours_oneway(tmp_path):
     )
     network = WalkingNetwork.read(path)
     assert network.num_nodes == 3 and network.edges == 2 and network.directed
-    there = network.candidate_arcs(np.array([LAT0]), np.array([LON0]), np.array([1000.0]), np.array([False]),
-                                   np.array([LAT0 + DEG]), np.array([LON0 + DEG]))
-    back = network.candidate_arcs(np.array([LAT0 + DEG]), np.array([LON0 + DEG]), np.array([1000.0]),
-                                  np.array([False]), np.array([LAT0]), np.array([LON0]))
+    there = network.candidate_arcs(
+        np.array([LAT0]),
+        np.array([LON0]),
+        np.array([1000.0]),
+        np.array([False]),
+        np.array([LAT0 + DEG]),
+        np.array([LON0 + DEG]),
+    )
+    back = network.candidate_arcs(
+        np.array([LAT0 + DEG]),
+        np.array([LON0 + DEG]),
+        np.array([1000.0]),
+        np.array([False]),
+        np.array([LAT0]),
+        np.array([LON0]),
+    )
     assert there[2].tolist() == [215.5]
     assert back[0].size == 0
 
@@ -344,11 +427,22 @@ def test_household_on_an_island_is_unreachable_with_its_own_reason():
     graph.add_node("islet", x=LON0 + 0.031, y=LAT0)
     graph.add_edge("island", "islet", length=90.0)
     members, households = _frames(
-        [{"member_id": "M1", "branch": "A", "lat": LAT0, "lon": LON0, "capacity": 5, "mobile": True},
-         {"member_id": "M2", "branch": "A", "lat": LAT0 + DEG, "lon": LON0, "capacity": 5, "mobile": False,
-          "max_distance_m": 150}],
-        [{"household_id": "H1", "branch": "A", "lat": LAT0 + 2 * DEG, "lon": LON0 + 2 * DEG},
-         {"household_id": "H2", "branch": "A", "lat": LAT0, "lon": LON0 + 0.0305}],
+        [
+            {"member_id": "M1", "branch": "A", "lat": LAT0, "lon": LON0, "capacity": 5, "mobile": True},
+            {
+                "member_id": "M2",
+                "branch": "A",
+                "lat": LAT0 + DEG,
+                "lon": LON0,
+                "capacity": 5,
+                "mobile": False,
+                "max_distance_m": 150,
+            },
+        ],
+        [
+            {"household_id": "H1", "branch": "A", "lat": LAT0 + 2 * DEG, "lon": LON0 + 2 * DEG},
+            {"household_id": "H2", "branch": "A", "lat": LAT0, "lon": LON0 + 0.0305},
+        ],
     )
     scenario = ba.Scenario.from_frames(members, households, network=WalkingNetwork.from_graph(graph))
     plan = ba.solve(scenario, objective="distance")
@@ -382,7 +476,12 @@ def test_network_survives_replace_and_rebalance():
 def river():
     """A 4 × 4 km town astride a river, bridges every 3 km, streets every 100 m."""
     town, streets = ba.synth.make_river_town(
-        3, households=600, branches=4, size_m=4000.0, street_spacing_m=100.0, bridge_spacing_m=3000.0,
+        3,
+        households=600,
+        branches=4,
+        size_m=4000.0,
+        street_spacing_m=100.0,
+        bridge_spacing_m=3000.0,
     )
     scenario = ba.Scenario.from_frames(town.members, town.households, network=WalkingNetwork.from_graph(streets))
     plan = ba.solve(scenario, objective="distance")
@@ -401,7 +500,7 @@ def _oracle_pairs(scenario: ba.Scenario, streets: nx.Graph) -> dict[tuple[int, i
         return nodes[best], float(dist[best])
 
     mem, hh = scenario.members, scenario.households
-    h_snaps = [snap(a, b) for a, b in zip(hh["lat"], hh["lon"])]
+    h_snaps = [snap(a, b) for a, b in zip(hh["lat"], hh["lon"], strict=True)]
     pairs = {}
     for m, row in enumerate(mem.itertuples()):
         if not row.available or row.capacity <= 0:
@@ -446,7 +545,7 @@ def _optimum_on(scenario: ba.Scenario, pairs: dict[tuple[int, int], float]) -> t
     best = milp(-weight, constraints=rules, integrality=np.ones(n), bounds=(0, 1))
     chosen = best.x > 0.5
     covered = [int((chosen & (tier == t)).sum()) for t in (2, 1, 0)]
-    for t, count in zip((2, 1, 0), covered):
+    for t, count in zip((2, 1, 0), covered, strict=True):
         rules.append(LinearConstraint((tier == t).astype(float)[None, :], count, np.inf))
     travel = hh["visits_per_week"].to_numpy()[h] * distance
     best = milp(travel, constraints=rules, integrality=np.ones(n), bounds=(0, 1))
@@ -459,19 +558,25 @@ def test_river_town_plan_respects_walking_reach_and_is_optimal_on_the_network(ri
     pairs = _oracle_pairs(scenario, streets)
     # The river matters: some pairs within reach in a straight line are not on foot.
     hh, mem = scenario.households, scenario.members
-    straight = haversine_np(hh["lat"].to_numpy()[:, None], hh["lon"].to_numpy()[:, None],
-                            mem["lat"].to_numpy()[None, :], mem["lon"].to_numpy()[None, :])
-    allowed = ((hh["branch"].to_numpy()[:, None] == mem["branch"].to_numpy()[None, :])
-               & (mem["available"] & ~mem["mobile"]).to_numpy()[None, :]
-               & (straight <= mem["max_distance_m"].to_numpy()[None, :] - 5))
-    cut = sum(1 for h, m in zip(*np.nonzero(allowed)) if (int(h), int(m)) not in pairs)
+    straight = haversine_np(
+        hh["lat"].to_numpy()[:, None],
+        hh["lon"].to_numpy()[:, None],
+        mem["lat"].to_numpy()[None, :],
+        mem["lon"].to_numpy()[None, :],
+    )
+    allowed = (
+        (hh["branch"].to_numpy()[:, None] == mem["branch"].to_numpy()[None, :])
+        & (mem["available"] & ~mem["mobile"]).to_numpy()[None, :]
+        & (straight <= mem["max_distance_m"].to_numpy()[None, :] - 5)
+    )
+    cut = sum(1 for h, m in zip(*np.nonzero(allowed), strict=True) if (int(h), int(m)) not in pairs)
     assert cut > 100
 
     member_row = {mid: i for i, mid in enumerate(mem["member_id"])}
     primary = plan.primary
     assigned = primary[primary["member_id"].notna()]
     assert len(assigned) > 0.9 * len(hh)
-    for h, (mid, reported) in enumerate(zip(primary["member_id"], primary["distance_m"])):
+    for h, (mid, reported) in enumerate(zip(primary["member_id"], primary["distance_m"], strict=True)):
         if pd.isna(mid):
             continue
         assert (h, member_row[mid]) in pairs, "every assignment is within walking reach"
@@ -489,8 +594,7 @@ def test_river_town_distances_exceed_straight_lines_and_report_says_so(river):
     mem = scenario.members.set_index("member_id")
     assigned = primary[primary["member_id"].notna()]
     straight = [
-        haversine_m(r.lat, r.lon, mem.at[r.member_id, "lat"], mem.at[r.member_id, "lon"])
-        for r in assigned.itertuples()
+        haversine_m(r.lat, r.lon, mem.at[r.member_id, "lat"], mem.at[r.member_id, "lon"]) for r in assigned.itertuples()
     ]
     assert (assigned["distance_m"].to_numpy() >= np.array(straight) - 0.1).all()
     summary = plan.report.network
@@ -513,15 +617,33 @@ def river_files(tmp_path_factory):
 
 def test_cli_solve_with_network_writes_network_distances(river_files, tmp_path):
     members, households, network = river_files
-    code = main(["solve", str(members), str(households), "--network", str(network), "--out", str(tmp_path),
-                 "--objective", "distance", "--quiet"])
+    code = main(
+        [
+            "solve",
+            str(members),
+            str(households),
+            "--network",
+            str(network),
+            "--out",
+            str(tmp_path),
+            "--objective",
+            "distance",
+            "--quiet",
+        ]
+    )
     assert code == 0
     report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
     assert report["network"]["file"] == "walk.graphml" and report["network"]["nodes"] == 31 * 31
     assert report["network"]["directed"] is True
     assert set(report["network"]) == {
-        "file", "nodes", "edges", "directed", "member_snap_median_m", "member_snap_max_m",
-        "household_snap_median_m", "household_snap_max_m",
+        "file",
+        "nodes",
+        "edges",
+        "directed",
+        "member_snap_median_m",
+        "member_snap_max_m",
+        "household_snap_median_m",
+        "household_snap_max_m",
     }
     written = pd.read_csv(tmp_path / "assignments.csv", encoding="utf-8-sig")
     expected = ba.solve(ba.Scenario.from_csv(members, households, network=network), objective="distance").primary
@@ -549,33 +671,67 @@ _GOOD_NODES = _NODE.format(id=1, x=LON0, y=LAT0) + _NODE.format(id=2, x=LON0 + D
 @pytest.mark.parametrize(
     ("name", "write", "expected"),
     [
-        ("no_y.graphml", lambda p: _graphml(p, _GOOD_NODES.replace(f'<data key="y">{LAT0}</data>', "", 1),
-                                            '<edge source="1" target="2"><data key="len">90</data></edge>'),
-         ["no_y.graphml", "'y'", "node '1'"]),
-        ("negative.graphml", lambda p: _graphml(p, _GOOD_NODES,
-                                                '<edge source="1" target="2"><data key="len">-4</data></edge>'),
-         ["negative.graphml", "'length'", "negative length"]),
-        ("nolength.graphml", lambda p: _graphml(p, _GOOD_NODES, '<edge source="1" target="2"/>'),
-         ["nolength.graphml", "'length'", "missing"]),
+        (
+            "no_y.graphml",
+            lambda p: _graphml(
+                p,
+                _GOOD_NODES.replace(f'<data key="y">{LAT0}</data>', "", 1),
+                '<edge source="1" target="2"><data key="len">90</data></edge>',
+            ),
+            ["no_y.graphml", "'y'", "node '1'"],
+        ),
+        (
+            "negative.graphml",
+            lambda p: _graphml(p, _GOOD_NODES, '<edge source="1" target="2"><data key="len">-4</data></edge>'),
+            ["negative.graphml", "'length'", "negative length"],
+        ),
+        (
+            "nolength.graphml",
+            lambda p: _graphml(p, _GOOD_NODES, '<edge source="1" target="2"/>'),
+            ["nolength.graphml", "'length'", "missing"],
+        ),
         ("empty.graphml", lambda p: _graphml(p, "", ""), ["empty.graphml", "no nodes"]),
-        ("broken.graphml", lambda p: p.write_text("<graphml><graph>", encoding="utf-8"),
-         ["broken.graphml", "not a readable GraphML"]),
-        ("other.graphml", lambda p: p.write_text("<svg><g/></svg>", encoding="utf-8"),
-         ["other.graphml", "not a readable GraphML", "<svg>"]),
-        ("hyper.graphml", lambda p: _graphml(p, _GOOD_NODES, '<hyperedge><endpoint node="1"/></hyperedge>'),
-         ["hyper.graphml", "hyperedge"]),
-        ("dangling.graphml", lambda p: _graphml(p, _GOOD_NODES,
-                                                '<edge source="1" target="7"><data key="len">9</data></edge>'),
-         ["dangling.graphml", "node '7' is not declared"]),
-        ("edges.csv", lambda p: p.write_text(
-            f"from_lat,from_lon,to_lat,to_lon,length_m\n{LAT0},{LON0},{LAT0},{LON0 + DEG},90\n"
-            f"{LAT0},{LON0},{LAT0 + DEG},{LON0},abc\n", encoding="utf-8"),
-         ["edges.csv", "row 3", "'length_m'", "abc"]),
-        ("short.csv", lambda p: p.write_text("from_lat,from_lon,to_lat,length_m\n1,2,3,4\n", encoding="utf-8"),
-         ["short.csv", "'to_lon'", "missing"]),
-        ("far.csv", lambda p: p.write_text(f"from_lat,from_lon,to_lat,to_lon,length_m\n{LAT0},{LON0},95,{LON0},9\n",
-                                           encoding="utf-8"),
-         ["far.csv", "row 2", "'to_lat'"]),
+        (
+            "broken.graphml",
+            lambda p: p.write_text("<graphml><graph>", encoding="utf-8"),
+            ["broken.graphml", "not a readable GraphML"],
+        ),
+        (
+            "other.graphml",
+            lambda p: p.write_text("<svg><g/></svg>", encoding="utf-8"),
+            ["other.graphml", "not a readable GraphML", "<svg>"],
+        ),
+        (
+            "hyper.graphml",
+            lambda p: _graphml(p, _GOOD_NODES, '<hyperedge><endpoint node="1"/></hyperedge>'),
+            ["hyper.graphml", "hyperedge"],
+        ),
+        (
+            "dangling.graphml",
+            lambda p: _graphml(p, _GOOD_NODES, '<edge source="1" target="7"><data key="len">9</data></edge>'),
+            ["dangling.graphml", "node '7' is not declared"],
+        ),
+        (
+            "edges.csv",
+            lambda p: p.write_text(
+                f"from_lat,from_lon,to_lat,to_lon,length_m\n{LAT0},{LON0},{LAT0},{LON0 + DEG},90\n"
+                f"{LAT0},{LON0},{LAT0 + DEG},{LON0},abc\n",
+                encoding="utf-8",
+            ),
+            ["edges.csv", "row 3", "'length_m'", "abc"],
+        ),
+        (
+            "short.csv",
+            lambda p: p.write_text("from_lat,from_lon,to_lat,length_m\n1,2,3,4\n", encoding="utf-8"),
+            ["short.csv", "'to_lon'", "missing"],
+        ),
+        (
+            "far.csv",
+            lambda p: p.write_text(
+                f"from_lat,from_lon,to_lat,to_lon,length_m\n{LAT0},{LON0},95,{LON0},9\n", encoding="utf-8"
+            ),
+            ["far.csv", "row 2", "'to_lat'"],
+        ),
         ("streets.shp", lambda p: p.write_bytes(b"\x00\x00"), ["streets.shp", ".graphml", ".csv"]),
         ("absent.graphml", lambda p: None, ["absent.graphml", "file not found"]),
     ],

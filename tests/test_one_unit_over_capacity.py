@@ -7,12 +7,12 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from oracles import rule_violations
 
 import baohu_assign as ba
 from baohu_assign.cli import main
 from baohu_assign.compile import compile_scenario
 from baohu_assign.objective import evaluate
+from oracles import rule_violations
 
 UNITS, UNIT_SIZE = 9, 12
 CRITICAL = (5, 30, 55, 80, 100)
@@ -86,13 +86,24 @@ def test_without_the_key_units_are_too_large_and_plus_two_covers_one(tmp_path):
 
 def test_the_smallest_change_comes_first_when_it_covers_as_much():
     """The first member (capacity 7, nearest) needs +5 for a unit of 12, the second (capacity 10) +2: +2 first."""
-    members = pd.DataFrame({
-        "member_id": ["DY01", "DY02"], "branch": "社区", "lat": [30.0, 30.0018], "lon": 114.0, "age": [65, 30],
-    })
-    households = pd.DataFrame({
-        "household_id": [f"H{i:02d}" for i in range(12)], "branch": "社区", "lat": 30.0001, "lon": 114.0,
-        "group_id": "1号楼1单元",
-    })
+    members = pd.DataFrame(
+        {
+            "member_id": ["DY01", "DY02"],
+            "branch": "社区",
+            "lat": [30.0, 30.0018],
+            "lon": 114.0,
+            "age": [65, 30],
+        }
+    )
+    households = pd.DataFrame(
+        {
+            "household_id": [f"H{i:02d}" for i in range(12)],
+            "branch": "社区",
+            "lat": 30.0001,
+            "lon": 114.0,
+            "group_id": "1号楼1单元",
+        }
+    )
     policy = ba.Policy(one_unit_over_capacity=False)
     plan = ba.solve(ba.Scenario.from_frames(members, households, policy=policy), seed=0)
     [shortfall] = plan.report.shortfalls
@@ -107,7 +118,10 @@ def test_cli_and_files_report_members_carrying_a_unit(tmp_path, capsys):
     members.to_csv(tmp_path / "members.csv", index=False)
     households.to_csv(tmp_path / "households.csv", index=False)
     out = tmp_path / "out"
-    assert main(["solve", str(tmp_path / "members.csv"), str(tmp_path / "households.csv"), "--out", str(out), "--quiet"]) == 0
+    assert (
+        main(["solve", str(tmp_path / "members.csv"), str(tmp_path / "households.csv"), "--out", str(out), "--quiet"])
+        == 0
+    )
     written = pd.read_csv(out / "members.csv", dtype=str, keep_default_na=False, encoding="utf-8-sig")
     assert written["over_capacity_unit"].value_counts().to_dict() == {"true": UNITS, "false": len(AGES) - UNITS}
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))

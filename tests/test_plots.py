@@ -17,13 +17,13 @@ import baohu_assign as ba
 
 pytest.importorskip("matplotlib")
 
-from matplotlib import font_manager  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.font_manager import FontProperties  # noqa: E402
-from matplotlib.text import Text  # noqa: E402
+from matplotlib import font_manager
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
+from matplotlib.text import Text
 
-from baohu_assign import plots  # noqa: E402
+from baohu_assign import plots
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +44,7 @@ def _render(fig: Figure) -> bytes:
 @pytest.fixture
 def fresh_font_lookup():
     """cjk_font() and its warning start afresh, and nothing this test changed outlives it."""
+
     def clear() -> None:
         plots.cjk_font.cache_clear()
         plots._warn_no_cjk_font.cache_clear()
@@ -173,15 +174,16 @@ def test_a_font_installed_after_matplotlib_cached_its_list_is_found(tmp_path):
     """matplotlib's font cache does not see a font installed later; the lookup still does."""
     packaged = pytest.importorskip("noto_cjk_sans_otc", reason="a CJK font file to install is needed")
     env = {
-        **os.environ, "HOME": str(tmp_path / "home"), "XDG_DATA_HOME": str(tmp_path / "data"),
-        "MPLCONFIGDIR": str(tmp_path / "mpl"), "XDG_CACHE_HOME": str(tmp_path / "cache"),
+        **os.environ,
+        "HOME": str(tmp_path / "home"),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "MPLCONFIGDIR": str(tmp_path / "mpl"),
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),
     }
     env["PYTHONPATH"] = os.pathsep.join([str(Path(plots.__file__).parents[1]), env.get("PYTHONPATH", "")])
     # The font package hidden: the font must come from the system folder, as after an OS package install.
     code = (
-        "import sys; sys.modules['noto_cjk_sans_otc'] = None\n"
-        "from baohu_assign import plots\n"
-        "print(plots.cjk_font())\n"
+        "import sys; sys.modules['noto_cjk_sans_otc'] = None\nfrom baohu_assign import plots\nprint(plots.cjk_font())\n"
     )
 
     def lookup() -> str:
@@ -203,8 +205,12 @@ def test_no_cjk_font_means_numbered_branches_and_one_warning(plans, bare_machine
     before, after = plans
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        figs = [plots.plot_loads(before), plots.plot_distances(before), plots.plot_rebalance(before, after),
-                plots.plot_loads(after)]
+        figs = [
+            plots.plot_loads(before),
+            plots.plot_distances(before),
+            plots.plot_rebalance(before, after),
+            plots.plot_loads(after),
+        ]
         for fig in figs:
             _render(fig)
     messages = [str(w.message) for w in caught]

@@ -79,7 +79,16 @@ def test_cli_draws_progress_on_a_pseudo_terminal(tmp_path: Path, quiet: bool):
     town.members.to_csv(members, index=False)
     town.households.to_csv(households, index=False)
     main_fd, child_fd = pty.openpty()
-    args = [sys.executable, "-m", "baohu_assign", "solve", str(members), str(households), "--out", str(tmp_path / "out")]
+    args = [
+        sys.executable,
+        "-m",
+        "baohu_assign",
+        "solve",
+        str(members),
+        str(households),
+        "--out",
+        str(tmp_path / "out"),
+    ]
     if quiet:
         args.append("--quiet")
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=child_fd, close_fds=True)

@@ -12,7 +12,7 @@ import baohu_assign as ba
 from baohu_assign.compile import compile_scenario
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
-from peers import highs_solve  # noqa: E402
+from peers import highs_solve
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +36,7 @@ def test_changed_contacts_are_the_minimum(relocated):
     for branch in compile_scenario(relocated.members, relocated.households, objective="min-churn"):
         member_of, _, status, _ = highs_solve(branch.problem)
         assert status == "optimal"
-        for h, m in zip(branch.household_rows, member_of):
+        for h, m in zip(branch.household_rows, member_of, strict=True):
             chosen[h] = member_ids[branch.member_rows[m]] if m >= 0 else None
     assert plan.report.components.changed == _changed_count(relocated.households, chosen)
     assert plan.report.status == ba.Status.OPTIMAL
@@ -48,8 +48,15 @@ def test_every_change_has_a_reason(relocated):
     changed = frame[frame["changed"].fillna(False).astype(bool)]
     assert len(changed) > 0
     assert (changed["reason"].fillna("") != "").all()
-    allowed = {"new_household", "member_unavailable", "out_of_reach", "over_capacity", "coverage",
-               "capacity_exhausted", "no_member_in_branch"}
+    allowed = {
+        "new_household",
+        "member_unavailable",
+        "out_of_reach",
+        "over_capacity",
+        "coverage",
+        "capacity_exhausted",
+        "no_member_in_branch",
+    }
     assert set(changed["reason"].str.split(";").str[0]) <= allowed
     ill = set(relocated.members.loc[~relocated.members["available"], "member_id"])
     lost = changed[changed["current_member_id"].isin(ill) & changed["member_id"].notna()]
@@ -71,8 +78,14 @@ def test_pins_hold_where_possible(relocated):
 def test_pin_to_missing_member_is_a_warning_and_household_still_covered():
     members = pd.DataFrame({"member_id": ["M1"], "branch": ["A"], "lat": [34.7], "lon": [114.0]})
     households = pd.DataFrame(
-        {"household_id": ["H1"], "branch": ["A"], "lat": [34.7], "lon": [114.0],
-         "current_member_id": ["M-gone"], "pinned": [True]}
+        {
+            "household_id": ["H1"],
+            "branch": ["A"],
+            "lat": [34.7],
+            "lon": [114.0],
+            "current_member_id": ["M-gone"],
+            "pinned": [True],
+        }
     )
     plan = ba.rebalance(ba.Scenario.from_frames(members, households))
     assert plan.assignments.loc[0, "member_id"] == "M1"

@@ -9,25 +9,26 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from oracles import primary_contacts
-
 import baohu_assign as ba
 from baohu_assign.cli import main
+from oracles import primary_contacts
 
 KM_LAT = 1000 / 111_195  # degrees of latitude per kilometre
-
 
 
 @pytest.fixture(scope="module")
 def moved_files(first_plan, tmp_path_factory):
     """The town after an event, as CSV files: without current_member_id, and with it filled by hand."""
-    town, plan, first_folder = first_plan
+    town, _plan, first_folder = first_plan
     before = primary_contacts(first_folder / "assignments.csv")
     members = town.members[~town.members["member_id"].isin(sorted(town.members["member_id"])[:3])].copy()
     households = town.households.drop(columns=["current_member_id"], errors="ignore").copy()
     households.loc[:39, "lat"] = households.loc[:39, "lat"] + 4 * KM_LAT
-    members["mobile"] = np.where(members["member_id"].isin({before[h] for h in households["household_id"][:40]}),
-                                 "是", np.where(members["mobile"], "是", "否"))
+    members["mobile"] = np.where(
+        members["member_id"].isin({before[h] for h in households["household_id"][:40]}),
+        "是",
+        np.where(members["mobile"], "是", "否"),
+    )
     folder = tmp_path_factory.mktemp("moved")
     members.to_csv(folder / "members.csv", index=False)
     households.to_csv(folder / "households.csv", index=False)
@@ -40,12 +41,40 @@ def moved_files(first_plan, tmp_path_factory):
 def test_current_dir_equals_current_member_id_filled_by_hand(moved_files, tmp_path, capsys):
     folder, first_folder = moved_files
     members = str(folder / "members.csv")
-    assert main(["rebalance", members, str(folder / "households_by_hand.csv"), "--out", str(tmp_path / "hand"),
-                 "--quiet"]) == 0
-    assert main(["rebalance", members, str(folder / "households.csv"), "--current", str(first_folder),
-                 "--out", str(tmp_path / "dir"), "--quiet"]) == 0
-    assert main(["rebalance", members, str(folder / "households.csv"), "--current",
-                 str(first_folder / "assignments.csv"), "--out", str(tmp_path / "file"), "--quiet"]) == 0
+    assert (
+        main(["rebalance", members, str(folder / "households_by_hand.csv"), "--out", str(tmp_path / "hand"), "--quiet"])
+        == 0
+    )
+    assert (
+        main(
+            [
+                "rebalance",
+                members,
+                str(folder / "households.csv"),
+                "--current",
+                str(first_folder),
+                "--out",
+                str(tmp_path / "dir"),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "rebalance",
+                members,
+                str(folder / "households.csv"),
+                "--current",
+                str(first_folder / "assignments.csv"),
+                "--out",
+                str(tmp_path / "file"),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     hand = (tmp_path / "hand" / "assignments.csv").read_bytes()
     assert (tmp_path / "dir" / "assignments.csv").read_bytes() == hand
     assert (tmp_path / "file" / "assignments.csv").read_bytes() == hand
@@ -126,8 +155,17 @@ def test_bad_current_plan_exits_2_naming_file_row_and_column(moved_files, tmp_pa
         current = _bad_plan(tmp_path, "household_id,member_id,role\nH1,M1,primary\nH1,M2,backup\nH1,M3,primary\n")
     else:
         current = _bad_plan(tmp_path, "household_id,member_id,role\nH1,M1,primary\n,M2,primary\n")
-    code = main(["rebalance", str(folder / "members.csv"), str(folder / "households.csv"),
-                 "--current", str(current), "--out", str(tmp_path / "out")])
+    code = main(
+        [
+            "rebalance",
+            str(folder / "members.csv"),
+            str(folder / "households.csv"),
+            "--current",
+            str(current),
+            "--out",
+            str(tmp_path / "out"),
+        ]
+    )
     assert code == 2
     err = capsys.readouterr().err
     for part in expected:

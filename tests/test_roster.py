@@ -30,9 +30,7 @@ def _short_town_plan(seed: int = 1, households: int = 600, branches: int = 4) ->
     short = members["branch"].iloc[-1]
     idle = members.index[members["branch"] == short][:-SHORT_BRANCH_AVAILABLE]
     members.loc[idle, "available"] = False
-    scenario = ba.Scenario.from_frames(
-        members, town.households, policy=ba.Policy(backup_tiers=("critical",))
-    )
+    scenario = ba.Scenario.from_frames(members, town.households, policy=ba.Policy(backup_tiers=("critical",)))
     return ba.solve(scenario, seed=0)
 
 
@@ -63,7 +61,7 @@ def test_a_sheet_per_branch_after_the_summary(plan: ba.Plan, roster: Path) -> No
 def test_every_household_exactly_once_as_primary_or_uncovered(plan: ba.Plan, roster: Path) -> None:
     book = openpyxl.load_workbook(roster)
     seen: Counter[str] = Counter()
-    branch_of = dict(zip(plan.primary["household_id"], plan.primary["branch"].astype(str)))
+    branch_of = dict(zip(plan.primary["household_id"], plan.primary["branch"].astype(str), strict=True))
     for name in book.sheetnames[1:]:
         header, rows = _branch_rows(book[name])
         hid, role = header.index("户编号"), header.index("联系类型")
@@ -79,7 +77,9 @@ def test_members_are_header_rows_with_name_id_capacity_and_load(plan: ba.Plan, r
     book = openpyxl.load_workbook(roster)
     members = plan.members[plan.members["households"] > 0]
     texts = [
-        row[0] for name in book.sheetnames[1:] for row in book[name].iter_rows(values_only=True)
+        row[0]
+        for name in book.sheetnames[1:]
+        for row in book[name].iter_rows(values_only=True)
         if isinstance(row[0], str) and row[0].startswith("党员：")
     ]
     for record in members.head(20).to_dict("records"):
@@ -96,8 +96,11 @@ def test_uncovered_section_lists_households_with_reasons_in_chinese(plan: ba.Pla
         header, rows = _branch_rows(book[branch])
         marker = next(i for i, r in enumerate(rows) if isinstance(r[0], str) and r[0].startswith("未覆盖"))
         assert f"{len(group)} 户" in rows[marker][0]
-        listed = {r[header.index("户编号")]: r[header.index("备注")] for r in rows[marker + 1:]
-                  if r[header.index("联系类型")] == "未覆盖"}
+        listed = {
+            r[header.index("户编号")]: r[header.index("备注")]
+            for r in rows[marker + 1 :]
+            if r[header.index("联系类型")] == "未覆盖"
+        }
         assert set(listed) == set(group["household_id"])
         assert set(listed.values()) <= set(REASON_ZH.values())
 
@@ -118,7 +121,9 @@ def test_headers_are_chinese_and_only_input_columns(roster: Path) -> None:
     book = openpyxl.load_workbook(roster)
     summary = [c for c in next(book[SUMMARY_SHEET].iter_rows(min_row=3, max_row=3, values_only=True))]
     assert summary[:4] == ["支部", "党员", "可用党员", "联系户"]
-    assert {"重点户覆盖", "关注户覆盖", "普通户覆盖", "平均负荷率", "最高负荷率", "未覆盖", "未覆盖原因"} <= set(summary)
+    assert {"重点户覆盖", "关注户覆盖", "普通户覆盖", "平均负荷率", "最高负荷率", "未覆盖", "未覆盖原因"} <= set(
+        summary
+    )
     header, _ = _branch_rows(book[book.sheetnames[1]])
     assert header[:3] == ["序号", "户编号", "户主"]
     assert {"类别", "每周走访", "距离（米）", "联系类型", "地址", "人数", "备注"} <= set(header)
@@ -157,13 +162,14 @@ def test_same_plan_same_bytes(plan: ba.Plan, roster: Path, tmp_path: Path) -> No
 def test_no_address_column_when_input_has_none_and_text_never_becomes_a_formula(tmp_path: Path) -> None:
     town = make_town(2, households=80, branches=2, stairwells=False, relocation=False)
     households = town.households.drop(columns=["address"])
-    households.loc[0, "head_name"] = "=HYPERLINK(\"x\")"
+    households.loc[0, "head_name"] = '=HYPERLINK("x")'
     plan = ba.solve(ba.Scenario.from_frames(town.members, households), seed=0)
     book = openpyxl.load_workbook(write_roster(plan, tmp_path / "r.xlsx"))
-    header, rows = _branch_rows(book[str(households.loc[0, "branch"])])
+    header, _rows = _branch_rows(book[str(households.loc[0, "branch"])])
     assert "地址" not in header and "备用联系人" not in header
-    cells = [c for row in book[str(households.loc[0, "branch"])].iter_rows() for c in row
-             if c.value == "=HYPERLINK(\"x\")"]
+    cells = [
+        c for row in book[str(households.loc[0, "branch"])].iter_rows() for c in row if c.value == '=HYPERLINK("x")'
+    ]
     assert len(cells) == 1 and cells[0].data_type == "s"
 
 
@@ -178,11 +184,25 @@ def test_sheet_names_are_valid_and_unique() -> None:
 
 
 def test_reason_codes_have_chinese_texts() -> None:
-    for code in ("no_member_in_branch", "out_of_reach", "group_too_large", "no_member_for_group",
-                 "capacity_exhausted", "hour_budget_exhausted"):
+    for code in (
+        "no_member_in_branch",
+        "out_of_reach",
+        "group_too_large",
+        "no_member_for_group",
+        "capacity_exhausted",
+        "hour_budget_exhausted",
+    ):
         assert reason_zh(code, covered=False) == REASON_ZH[code]
-    for code in ("new_household", "member_unavailable", "out_of_reach", "over_capacity", "coverage",
-                 "balance", "travel", "pin_kept"):
+    for code in (
+        "new_household",
+        "member_unavailable",
+        "out_of_reach",
+        "over_capacity",
+        "coverage",
+        "balance",
+        "travel",
+        "pin_kept",
+    ):
         assert reason_zh(code, covered=True) == CHANGE_REASON_ZH[code]
     text = reason_zh("coverage; pin broken: member unavailable", covered=True)
     assert text == "为覆盖更多户而调整；固定联系人未能保持：原联系人不可用"

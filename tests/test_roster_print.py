@@ -4,6 +4,7 @@ map.html: the legend leaves the data visible."""
 from __future__ import annotations
 
 import io
+import itertools
 from types import SimpleNamespace
 
 import pytest
@@ -56,7 +57,7 @@ def _pages_keep_blocks_whole(blocks: list[tuple[int, int]], breaks: list[int]) -
     starts = {start for start, _ in blocks}
     assert all(after + 1 in starts for after in breaks), "a break inside a member's block"
     edges = [FIRST_DATA_ROW - 1, *sorted(breaks), blocks[-1][0] + blocks[-1][1] - 1]
-    for low, high in zip(edges, edges[1:]):
+    for low, high in itertools.pairwise(edges):
         inside = [(s, n) for s, n in blocks if low < s <= high]
         rows = sum(n for _, n in inside)
         assert rows <= ROWS_PER_PAGE or len(inside) == 1, f"rows {low + 1}-{high} do not fit one page"
@@ -110,11 +111,11 @@ def test_extra_input_columns_are_printed_under_their_own_headers(plan: ba.Plan, 
 
 def test_the_map_legend_sits_bottom_right_folds_and_the_first_view_keeps_data_above_it(plan: ba.Plan) -> None:
     page = map_html(plan)
-    script = page[page.index("var legend = L.control("):]
+    script = page[page.index("var legend = L.control(") :]
     assert script.startswith('var legend = L.control({position: "bottomright"})')
     assert 'position: "bottomleft"' not in page  # the scale bar keeps the bottom left
     assert 'classList.toggle("folded")' in script and ".baohu-legend.folded .legend-body { display: none; }" in page
     # The first view is fitted after the legend exists, with its height kept free at the bottom.
     fit = script.index("map.fitBounds(")
     assert script.index("legend.addTo(map)") < fit
-    assert "paddingBottomRight: [20, legendHeight + 30]" in script[fit:fit + 120]
+    assert "paddingBottomRight: [20, legendHeight + 30]" in script[fit : fit + 120]

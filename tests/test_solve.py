@@ -30,8 +30,15 @@ def test_auto_uses_flow_without_groups_and_cpsat_with_groups(town):
 
 def test_without_ortools_auto_falls_back(monkeypatch, town, tmp_path):
     """OR-Tools not importable: auto still writes a valid plan, status fallback, reason in warnings."""
-    for name in ("ortools", "ortools.graph", "ortools.graph.python", "ortools.graph.python.min_cost_flow",
-                 "ortools.sat", "ortools.sat.python", "ortools.sat.python.cp_model"):
+    for name in (
+        "ortools",
+        "ortools.graph",
+        "ortools.graph.python",
+        "ortools.graph.python.min_cost_flow",
+        "ortools.sat",
+        "ortools.sat.python",
+        "ortools.sat.python.cp_model",
+    ):
         monkeypatch.setitem(sys.modules, name, None)
     plan = ba.solve(town, objective="balanced")
     assert plan.report.status == ba.Status.FALLBACK

@@ -9,10 +9,31 @@ import pytest
 from baohu_assign import synth
 from baohu_assign.policy import Policy
 
-MEMBER_COLUMNS = ["member_id", "name", "branch", "lat", "lon", "age", "capacity", "max_distance_m", "mobile",
-                  "available"]
-HOUSEHOLD_COLUMNS = ["household_id", "head_name", "branch", "lat", "lon", "size", "priority", "visits_per_week",
-                     "group_id", "current_member_id", "pinned"]
+MEMBER_COLUMNS = [
+    "member_id",
+    "name",
+    "branch",
+    "lat",
+    "lon",
+    "age",
+    "capacity",
+    "max_distance_m",
+    "mobile",
+    "available",
+]
+HOUSEHOLD_COLUMNS = [
+    "household_id",
+    "head_name",
+    "branch",
+    "lat",
+    "lon",
+    "size",
+    "priority",
+    "visits_per_week",
+    "group_id",
+    "current_member_id",
+    "pinned",
+]
 
 
 def distance_m(lat1, lon1, lat2, lon2) -> np.ndarray:
@@ -151,7 +172,7 @@ def test_relocate_keeps_ids_and_marks_the_event(served):
     old, new = served.households, after.households
     assert new["household_id"].iloc[: len(old)].tolist() == old["household_id"].tolist()
     assert new["current_member_id"].iloc[: len(old)].equals(old["current_member_id"])
-    arrivals = new.iloc[len(old):]
+    arrivals = new.iloc[len(old) :]
     assert len(arrivals) == 20 and arrivals["current_member_id"].isna().all() and new["household_id"].is_unique
     assert after.members["member_id"].tolist() == served.members["member_id"].tolist()
     newly_ill = served.members["available"] & ~after.members["available"]

@@ -114,9 +114,7 @@ def _branch_cut(cuts: dict[str, int], text: str) -> int:
 
 
 @pytest.mark.parametrize("objective", ["distance", "balanced"])
-def test_limit_passed_while_compiling_gives_greedy_constructions_and_says_so(
-    monkeypatch, clock, short_town, objective
-):
+def test_limit_passed_while_compiling_gives_greedy_constructions_and_says_so(monkeypatch, clock, short_town, objective):
     """Compiling finishes, then each branch gets only greedy's construction: no local search, no
     balance calibration, no CP-SAT, no what-if of the diagnosis."""
     Calls(monkeypatch, SOLVE, "compile_scenario", after=lambda n: clock.jump())

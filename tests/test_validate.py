@@ -72,15 +72,35 @@ def households() -> pd.DataFrame:
 def test_members_frame_types_and_order(members):
     """Known columns first in contract order, then pass-through columns, then row."""
     assert list(members.columns) == [
-        "member_id", "name", "branch", "lat", "lon", "age", "capacity",
-        "max_distance_m", "mobile", "available", "hours_per_week", "phone_number", "row",
+        "member_id",
+        "name",
+        "branch",
+        "lat",
+        "lon",
+        "age",
+        "capacity",
+        "max_distance_m",
+        "mobile",
+        "available",
+        "hours_per_week",
+        "phone_number",
+        "row",
     ]
     assert isinstance(members.index, pd.RangeIndex)
     assert members.dtypes.astype(str).to_dict() == {
-        "member_id": "string", "name": "string", "branch": "string", "lat": "float64",
-        "lon": "float64", "age": "float64", "capacity": "int64", "max_distance_m": "float64",
-        "mobile": "bool", "available": "bool", "hours_per_week": "float64",
-        "phone_number": "string", "row": "int64",
+        "member_id": "string",
+        "name": "string",
+        "branch": "string",
+        "lat": "float64",
+        "lon": "float64",
+        "age": "float64",
+        "capacity": "int64",
+        "max_distance_m": "float64",
+        "mobile": "bool",
+        "available": "bool",
+        "hours_per_week": "float64",
+        "phone_number": "string",
+        "row": "int64",
     }
     assert members["row"].tolist() == [2, 3, 4, 5]
 
@@ -101,8 +121,9 @@ def test_member_defaults_come_from_policy(members):
 
 
 def test_defaults_follow_a_different_policy():
-    policy = Policy(capacity_unknown_age=5, max_distance_m=800.0,
-                    visits_per_week={"normal": 2.0, "elevated": 4.0, "critical": 7.0})
+    policy = Policy(
+        capacity_unknown_age=5, max_distance_m=800.0, visits_per_week={"normal": 2.0, "elevated": 4.0, "critical": 7.0}
+    )
     frame = validate_members(members_raw(age=["", "80"]), policy)
     assert frame["capacity"].tolist() == [5, 4]
     assert frame["max_distance_m"].tolist() == [800.0, 800.0]
@@ -112,8 +133,20 @@ def test_defaults_follow_a_different_policy():
 
 def test_households_frame(households):
     assert list(households.columns) == [
-        "household_id", "head_name", "branch", "lat", "lon", "size", "priority",
-        "visits_per_week", "group_id", "current_member_id", "pinned", "minutes_per_visit", "备注", "row",
+        "household_id",
+        "head_name",
+        "branch",
+        "lat",
+        "lon",
+        "size",
+        "priority",
+        "visits_per_week",
+        "group_id",
+        "current_member_id",
+        "pinned",
+        "minutes_per_visit",
+        "备注",
+        "row",
     ]
     assert str(households["size"].dtype) == "Int64"
     assert households["priority"].tolist() == ["critical", "normal", "elevated", "normal"]
@@ -127,8 +160,16 @@ def test_households_frame(households):
 
 @pytest.mark.parametrize(
     ("word", "tier"),
-    [("普通", "normal"), ("一般", "normal"), ("关注", "elevated"), ("重点", "critical"),
-     ("重点户", "critical"), ("CRITICAL", "critical"), (" Elevated ", "elevated"), ("", "normal")],
+    [
+        ("普通", "normal"),
+        ("一般", "normal"),
+        ("关注", "elevated"),
+        ("重点", "critical"),
+        ("重点户", "critical"),
+        ("CRITICAL", "critical"),
+        (" Elevated ", "elevated"),
+        ("", "normal"),
+    ],
 )
 def test_priority_spellings(word, tier):
     frame = validate_households(households_raw(priority=[word, "normal"]), POLICY)
@@ -139,7 +180,9 @@ def test_booleans_accept_every_documented_spelling():
     words = sorted(BOOL_TRUE | BOOL_FALSE)
     raw = members_raw(
         member_id=[f"M{i}" for i in range(len(words))],
-        branch=["b"] * len(words), lat=["1"] * len(words), lon=["2"] * len(words),
+        branch=["b"] * len(words),
+        lat=["1"] * len(words),
+        lon=["2"] * len(words),
         mobile=[w.upper() if w.isascii() else w for w in words],
     )
     frame = validate_members(raw, POLICY)
@@ -167,8 +210,14 @@ def test_ids_are_stripped_and_passthrough_is_not():
 def test_blank_rows_are_skipped_and_row_numbers_kept():
     """Excel's leftover empty rows vanish; later rows keep their spreadsheet numbers."""
     raw = pd.DataFrame(
-        {"member_id": ["M1", "", " ", "M4"], "branch": ["b", "", "", "b"],
-         "lat": ["1", "", "", "x"], "lon": ["2", "", "", "2"]}, dtype="str")
+        {
+            "member_id": ["M1", "", " ", "M4"],
+            "branch": ["b", "", "", "b"],
+            "lat": ["1", "", "", "x"],
+            "lon": ["2", "", "", "2"],
+        },
+        dtype="str",
+    )
     issues = issues_of(validate_members, raw, POLICY)
     assert where(issues) == [(5, "lat")]
     frame = validate_members(raw.iloc[:3], POLICY)
@@ -177,10 +226,17 @@ def test_blank_rows_are_skipped_and_row_numbers_kept():
 
 def test_typed_frames_validate_like_text():
     """Frames built in a notebook (numbers, bools, NaN) give the same result as the file."""
-    typed = pd.DataFrame({
-        "Member ID": ["M1", "M2"], "branch": ["b", "b"], "lat": [34.5, 34.6], "lon": [113.0, 113.1],
-        "age": [np.nan, 61.0], "mobile": [True, False], "capacity": [np.nan, 3.0],
-    })
+    typed = pd.DataFrame(
+        {
+            "Member ID": ["M1", "M2"],
+            "branch": ["b", "b"],
+            "lat": [34.5, 34.6],
+            "lon": [113.0, 113.1],
+            "age": [np.nan, 61.0],
+            "mobile": [True, False],
+            "capacity": [np.nan, 3.0],
+        }
+    )
     frame = validate_members(typed, POLICY)
     assert frame["member_id"].tolist() == ["M1", "M2"]
     assert frame["capacity"].tolist() == [7, 3]
@@ -260,8 +316,9 @@ def test_bad_capacity(value):
     assert "whole number" in issues[0].message
 
 
-@pytest.mark.parametrize(("column", "value"), [("max_distance_m", "0"), ("max_distance_m", "-5"), ("age", "121"),
-                                               ("age", "-1")])
+@pytest.mark.parametrize(
+    ("column", "value"), [("max_distance_m", "0"), ("max_distance_m", "-5"), ("age", "121"), ("age", "-1")]
+)
 def test_bad_reach_and_age(column, value):
     issues = issues_of(validate_members, members_raw(**{column: ["", value]}), POLICY)
     assert where(issues) == [(3, column)]
@@ -298,16 +355,30 @@ def test_every_error_is_reported_together():
     issues = issues_of(validate_members, read_table(DATA / "members_errors.csv"), POLICY, file="members_errors.csv")
     assert where(issues) == [
         (3, "member_id"),
-        (4, "branch"), (4, "lat"), (4, "capacity"),
-        (5, "lat"), (5, "age"), (5, "capacity"), (5, "max_distance_m"), (5, "mobile"),
-        (6, "member_id"), (6, "lon"),
+        (4, "branch"),
+        (4, "lat"),
+        (4, "capacity"),
+        (5, "lat"),
+        (5, "age"),
+        (5, "capacity"),
+        (5, "max_distance_m"),
+        (5, "mobile"),
+        (6, "member_id"),
+        (6, "lon"),
     ]
     assert {i.file for i in issues} == {"members_errors.csv"}
     hh = issues_of(validate_households, read_table(DATA / "households_errors.csv"), POLICY)
     assert where(hh) == [
-        (2, "size"), (2, "priority"), (2, "visits_per_week"),
-        (3, "household_id"), (3, "lat"), (3, "visits_per_week"), (3, "pinned"),
-        (4, "lat"), (4, "size"), (4, "visits_per_week"),
+        (2, "size"),
+        (2, "priority"),
+        (2, "visits_per_week"),
+        (3, "household_id"),
+        (3, "lat"),
+        (3, "visits_per_week"),
+        (3, "pinned"),
+        (4, "lat"),
+        (4, "size"),
+        (4, "visits_per_week"),
     ]
     assert hh[0].file == "households.csv"
 
@@ -315,8 +386,9 @@ def test_every_error_is_reported_together():
 def test_issue_limit():
     """Past the limit, one closing issue says how many more there are."""
     n = 120
-    raw = pd.DataFrame({"member_id": [f"M{i}" for i in range(n)], "branch": ["b"] * n,
-                        "lat": ["x"] * n, "lon": ["1"] * n}, dtype="str")
+    raw = pd.DataFrame(
+        {"member_id": [f"M{i}" for i in range(n)], "branch": ["b"] * n, "lat": ["x"] * n, "lon": ["1"] * n}, dtype="str"
+    )
     issues = issues_of(validate_members, raw, POLICY)
     assert len(issues) == MAX_ISSUES + 1 == 51
     assert [i.row for i in issues[:MAX_ISSUES]] == list(range(2, 2 + MAX_ISSUES))
@@ -347,21 +419,29 @@ def test_cross_check_warnings():
         members_raw(member_id=["M1", "M2"], branch=["a", "a"], available=["yes", "no"], name=["张伟", "李娜"]), POLICY
     )
     hh = validate_households(
-        pd.DataFrame({
-            "household_id": ["H1", "H2", "H3", "H4", "H5", "H6"],
-            "head_name": ["刘大爷", "", "", "", "", ""],
-            "branch": ["a", "a", "a", "b", "a", "c"],
-            "lat": ["1"] * 6, "lon": ["2"] * 6,
-            "current_member_id": ["M9", "", "M2", "M1", "M9", "M1"],
-            "pinned": ["是", "是", "是", "", "", ""],
-            "group_id": ["", "", "", "U1", "U1", ""],
-        }, dtype="str"),
+        pd.DataFrame(
+            {
+                "household_id": ["H1", "H2", "H3", "H4", "H5", "H6"],
+                "head_name": ["刘大爷", "", "", "", "", ""],
+                "branch": ["a", "a", "a", "b", "a", "c"],
+                "lat": ["1"] * 6,
+                "lon": ["2"] * 6,
+                "current_member_id": ["M9", "", "M2", "M1", "M9", "M1"],
+                "pinned": ["是", "是", "是", "", "", ""],
+                "group_id": ["", "", "", "U1", "U1", ""],
+            },
+            dtype="str",
+        ),
         POLICY,
     )
     warnings = {w.code: w for w in cross_check(mem, hh)}
     assert list(warnings) == [
-        "unknown_current_member", "pin_without_member", "pin_unknown_member", "pin_unavailable_member",
-        "group_spans_branches", "branch_without_members",
+        "unknown_current_member",
+        "pin_without_member",
+        "pin_unknown_member",
+        "pin_unavailable_member",
+        "group_spans_branches",
+        "branch_without_members",
     ]
     assert warnings["unknown_current_member"].examples == ["H1", "H5"]
     assert warnings["unknown_current_member"].count == 2

@@ -19,8 +19,11 @@ from baohu_assign.webmap import member_colours, write_map
 
 # A headless browser if the machine has one (optional: the screenshot test skips without it).
 CHROMIUM = next(
-    (Path(found) for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-     if (found := shutil.which(name))),
+    (
+        Path(found)
+        for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+        if (found := shutil.which(name))
+    ),
     Path("/usr/bin/chromium"),
 )
 _DATA = re.compile(r'<script type="application/json" id="baohu-data">(.*?)</script>', re.S)
@@ -72,7 +75,7 @@ def test_data_for_every_household_and_member(plan: ba.Plan, page: Path) -> None:
     assert [h[0] for h in data["h"]] == primary["household_id"].tolist()
     member_ids = [m[0] for m in data["m"]]
     assert member_ids == plan.members["member_id"].tolist()
-    for h, member in zip(data["h"], primary["member_id"]):
+    for h, member in zip(data["h"], primary["member_id"], strict=True):
         assert (member_ids[h[5]] if h[5] >= 0 else None) == (None if pd.isna(member) else member)
     uncovered = [h for h in data["h"] if h[5] < 0]
     assert len(uncovered) == len(plan.uncovered())
@@ -113,8 +116,8 @@ def _decode_png(data: bytes) -> tuple[int, int, int, list[bytes]]:
     pos, idat = 8, []
     width = height = bpp = 0
     while pos < len(data):
-        size, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        body = data[pos + 8:pos + 8 + size]
+        size, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        body = data[pos + 8 : pos + 8 + size]
         pos += 12 + size
         if kind == b"IHDR":
             width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", body)
@@ -128,7 +131,7 @@ def _decode_png(data: bytes) -> tuple[int, int, int, list[bytes]]:
     rows = []
     for y in range(height):
         start = y * (stride + 1)
-        kind, cur = raw[start], bytearray(raw[start + 1:start + 1 + stride])
+        kind, cur = raw[start], bytearray(raw[start + 1 : start + 1 + stride])
         for i in range(stride):  # undo the row filter (PNG spec, section 9)
             a = cur[i - bpp] if i >= bpp else 0
             b = prev[i]
@@ -152,16 +155,26 @@ def _decode_png(data: bytes) -> tuple[int, int, int, list[bytes]]:
 def test_renders_offline_in_headless_chromium(page: Path, tmp_path: Path) -> None:
     shot = tmp_path / "map.png"
     command = [
-        str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}", "--window-size=1200,900",
-        "--virtual-time-budget=5000", page.resolve().as_uri(),
+        str(CHROMIUM),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        f"--screenshot={shot}",
+        "--window-size=1200,900",
+        "--virtual-time-budget=5000",
+        page.resolve().as_uri(),
     ]
     subprocess.run(command, capture_output=True, timeout=180, check=False)
     assert shot.is_file() and shot.stat().st_size > 0
     width, height, bpp, rows = _decode_png(shot.read_bytes())
     assert (width, height) == (1200, 900)
-    colours = {row[i:i + 3] for row in rows for i in range(0, len(row), bpp)}
+    colours = {row[i : i + 3] for row in rows for i in range(0, len(row), bpp)}
     assert len(colours) > 50  # markers, lines, legend: far from a blank page
     assert bytes.fromhex("ffd400") in colours  # uncovered households are drawn
     assert bytes.fromhex("f2f1ec") in colours  # the plain offline background

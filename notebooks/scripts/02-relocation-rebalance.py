@@ -57,7 +57,9 @@ ill = int((town.members["available"] & ~moved.members["available"]).sum())
 arrived = len(new) - len(old)
 print(f"relocated village: {village} ({int(shifted.sum()):,} households moved)")
 print(f"members now mobile: {int(moved.members['mobile'].sum() - town.members['mobile'].sum()):,}")
-print(f"members fallen ill: {ill:,}; households arrived: {arrived:,}; pinned: {int(moved.households['pinned'].sum()):,}")
+print(
+    f"members fallen ill: {ill:,}; households arrived: {arrived:,}; pinned: {int(moved.households['pinned'].sum()):,}"
+)
 
 # %% [markdown]
 # ## 3. Rebalance

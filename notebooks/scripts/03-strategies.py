@@ -35,11 +35,12 @@ TIME_LIMIT = 120.0  # seconds per solve; the exact engines need far less on thes
 
 STRATEGIES = ["greedy", "flow"]
 try:
-    import baohu_assign.engines.cpsat  # noqa: F401
+    import baohu_assign.engines.cpsat
+
     STRATEGIES.append("cpsat")
 except ImportError as exc:
     print(f"cpsat engine not available ({exc}); compared without it")
-print("sizes:", SIZES, "strategies:", STRATEGIES + ["highs"])
+print("sizes:", SIZES, "strategies:", [*STRATEGIES, "highs"])
 
 # %% [markdown]
 # ## HiGHS on the compiled problems
@@ -48,6 +49,7 @@ print("sizes:", SIZES, "strategies:", STRATEGIES + ["highs"])
 # variable per candidate pair and one "uncovered" variable per household, each
 # household covered once or paying its tier's penalty, each member within
 # capacity. The matrix is a transportation matrix, so the LP optimum is integral.
+
 
 # %%
 def highs_branch(problem):
@@ -61,9 +63,7 @@ def highs_branch(problem):
         (np.ones(A + H), (np.concatenate([problem.arc_household, np.arange(H)]), np.arange(A + H))),
         shape=(H, A + H),
     )
-    capacity = sp.csr_matrix(
-        (np.ones(A), (problem.arc_member, np.arange(A))), shape=(problem.num_members, A + H)
-    )
+    capacity = sp.csr_matrix((np.ones(A), (problem.arc_member, np.arange(A))), shape=(problem.num_members, A + H))
     result = milp(
         cost,
         integrality=np.ones(A + H),
@@ -79,11 +79,10 @@ def highs_branch(problem):
 
 def highs(scenario):
     started = time.perf_counter()
-    branches = ba.compile_scenario(
-        scenario.members, scenario.households, objective="distance", policy=scenario.policy
-    )
+    branches = ba.compile_scenario(scenario.members, scenario.households, objective="distance", policy=scenario.policy)
     objective = sum(highs_branch(branch.problem) for branch in branches)
     return objective, time.perf_counter() - started
+
 
 # %% [markdown]
 # ## Run every strategy on every size
@@ -97,16 +96,29 @@ for size in SIZES:
         started = time.perf_counter()
         plan = ba.solve(scenario, objective="distance", strategy=strategy, time_limit=TIME_LIMIT, seed=0)
         r = plan.report
-        rows.append({
-            "households": size, "strategy": strategy, "wall_s": time.perf_counter() - started,
-            "objective": r.objective_value, "status": r.status.value, "uncovered": r.counts.uncovered,
-            "travel_km": r.components.travel_m_per_week / 1000,
-        })
+        rows.append(
+            {
+                "households": size,
+                "strategy": strategy,
+                "wall_s": time.perf_counter() - started,
+                "objective": r.objective_value,
+                "status": r.status.value,
+                "uncovered": r.counts.uncovered,
+                "travel_km": r.components.travel_m_per_week / 1000,
+            }
+        )
     objective, wall = highs(scenario)
-    rows.append({
-        "households": size, "strategy": "highs", "wall_s": wall, "objective": objective,
-        "status": "optimal", "uncovered": np.nan, "travel_km": np.nan,
-    })
+    rows.append(
+        {
+            "households": size,
+            "strategy": "highs",
+            "wall_s": wall,
+            "objective": objective,
+            "status": "optimal",
+            "uncovered": np.nan,
+            "travel_km": np.nan,
+        }
+    )
 results = pd.DataFrame(rows)
 best = results.groupby("households")["objective"].transform("min")
 results["above_best_%"] = 100.0 * (results["objective"] - best) / best
@@ -121,7 +133,7 @@ results.round({"wall_s": 2, "travel_km": 1, "above_best_%": 4})
 # %%
 fig, (time_ax, gap_ax) = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
 # Distinct markers and sizes: equal objectives draw on top of each other and must stay visible.
-styles = zip(results["strategy"].unique(), "osD^", (11, 8, 6, 4))
+styles = zip(results["strategy"].unique(), "osD^", (11, 8, 6, 4), strict=False)  # up to four strategies
 for strategy, marker, size in styles:
     group = results[results["strategy"] == strategy]
     time_ax.plot(group["households"], group["wall_s"], marker=marker, markersize=size, label=strategy)
@@ -129,7 +141,7 @@ for strategy, marker, size in styles:
 time_ax.set(xscale="log", yscale="log", xlabel="households", ylabel="wall time (s)", title="Speed")
 gap_ax.set(xscale="log", xlabel="households", ylabel="objective above the best (%)", title="Quality")
 time_ax.legend()
-gap_ax.legend();
+gap_ax.legend()
 
 # %% [markdown]
 # ## Stairwell units
@@ -146,8 +158,14 @@ unit_rows = []
 for strategy in [s for s in STRATEGIES if s != "flow"] + ["auto"]:
     plan = ba.solve(scenario, objective="distance", strategy=strategy, time_limit=TIME_LIMIT, seed=0)
     r = plan.report
-    unit_rows.append({
-        "strategy": strategy, "engines": dict(r.engines), "status": r.status.value,
-        "objective": r.objective_value, "uncovered": r.counts.uncovered, "wall_s": round(r.wall_s, 2),
-    })
+    unit_rows.append(
+        {
+            "strategy": strategy,
+            "engines": dict(r.engines),
+            "status": r.status.value,
+            "objective": r.objective_value,
+            "uncovered": r.counts.uncovered,
+            "wall_s": round(r.wall_s, 2),
+        }
+    )
 display(pd.DataFrame(unit_rows))

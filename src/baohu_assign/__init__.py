@@ -14,22 +14,22 @@ import logging
 
 __version__ = "0.1.0"
 
-from . import synth  # noqa: E402
-from .compare import Comparison, compare, compare_plans  # noqa: E402
-from .compile import compile_scenario  # noqa: E402
-from .errors import BaohuError, EngineError, EngineUnavailable, InputError, Issue, ScalingWarning  # noqa: E402
-from .leaders import choose_leaders  # noqa: E402
-from .locations import Locations  # noqa: E402
-from .network import WalkingNetwork  # noqa: E402
-from .params import SolveParams  # noqa: E402
-from .plan import Plan, PlanFolder, read_plan_folder  # noqa: E402
-from .policy import Policy  # noqa: E402
-from .problem import Problem  # noqa: E402
-from .rebalance import rebalance  # noqa: E402
-from .report import Report, Status  # noqa: E402
-from .scenario import Scenario  # noqa: E402
-from .solution import Solution  # noqa: E402
-from .solve import solve  # noqa: E402
+from . import synth
+from .compare import Comparison, compare, compare_plans
+from .compile import compile_scenario
+from .errors import BaohuError, EngineError, EngineUnavailable, InputError, Issue, ScalingWarning
+from .leaders import choose_leaders
+from .locations import Locations
+from .network import WalkingNetwork
+from .params import SolveParams
+from .plan import Plan, PlanFolder, read_plan_folder
+from .policy import Policy
+from .problem import Problem
+from .rebalance import rebalance
+from .report import Report, Status
+from .scenario import Scenario
+from .solution import Solution
+from .solve import solve
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 

@@ -10,8 +10,8 @@ import argparse
 import logging
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from . import __version__
 from .engines import STRATEGIES
@@ -19,7 +19,7 @@ from .errors import InputError
 from .plan import FOLDER_FILES
 from .policy import Policy
 from .problem import OBJECTIVES
-from .progress import ProgressCallback, terminal_progress
+from .progress import TerminalProgress, terminal_progress
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
 OUTPUT_FILES = FOLDER_FILES
@@ -34,65 +34,122 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def common(sub: argparse.ArgumentParser, default_objective: str) -> None:
-        sub.add_argument("--objective", choices=OBJECTIVES, default=default_objective,
-                         help=f"what to optimise after coverage (default {default_objective})")
-        sub.add_argument("--strategy", choices=STRATEGIES, default="auto",
-                         help="engine: auto (best per branch), flow, cpsat, greedy")
-        sub.add_argument("--time-limit", type=_seconds, default=None, metavar="SECONDS",
-                         help="wall-clock budget for the whole solve (best use of the time; a plan found under it may differ between runs, so leave it out for reproducible plans)")
-        sub.add_argument("--seed", type=_seed, default=0, help="seed (without --time-limit: same input and seed, same plan)")
-        sub.add_argument("--policy", type=Path, default=None, metavar="POLICY.toml",
-                         help="policy file overriding defaults (capacities, visits, reach, weights)")
-        sub.add_argument("--backup", default=None, metavar="TIERS",
-                         help="also give each covered household of these priorities a backup member "
-                              "(comma-separated, e.g. 'critical' or 'critical,elevated')")
-        sub.add_argument("--xlsx", action="store_true",
-                         help="also write roster.xlsx: printable per-branch rosters (联户台账) and a summary")
-        sub.add_argument("--map", action="store_true",
-                         help="also write map.html: a self-contained map that works offline")
-        sub.add_argument("--tile-url", default=None, metavar="URL",
-                         help="base-map tile URL template for map.html, e.g. an intranet tile server "
-                              "(implies --map; default: no base map)")
-        sub.add_argument("--quiet", action="store_true",
-                         help="print nothing but errors (also hides the progress line shown on a terminal)")
+        sub.add_argument(
+            "--objective",
+            choices=OBJECTIVES,
+            default=default_objective,
+            help=f"what to optimise after coverage (default {default_objective})",
+        )
+        sub.add_argument(
+            "--strategy", choices=STRATEGIES, default="auto", help="engine: auto (best per branch), flow, cpsat, greedy"
+        )
+        sub.add_argument(
+            "--time-limit",
+            type=_seconds,
+            default=None,
+            metavar="SECONDS",
+            help="wall-clock budget for the whole solve (best use of the time; a plan found under it may differ"
+            " between runs, so leave it out for reproducible plans)",
+        )
+        sub.add_argument(
+            "--seed", type=_seed, default=0, help="seed (without --time-limit: same input and seed, same plan)"
+        )
+        sub.add_argument(
+            "--policy",
+            type=Path,
+            default=None,
+            metavar="POLICY.toml",
+            help="policy file overriding defaults (capacities, visits, reach, weights)",
+        )
+        sub.add_argument(
+            "--backup",
+            default=None,
+            metavar="TIERS",
+            help="also give each covered household of these priorities a backup member "
+            "(comma-separated, e.g. 'critical' or 'critical,elevated')",
+        )
+        sub.add_argument(
+            "--xlsx",
+            action="store_true",
+            help="also write roster.xlsx: printable per-branch rosters (联户台账) and a summary",
+        )
+        sub.add_argument(
+            "--map", action="store_true", help="also write map.html: a self-contained map that works offline"
+        )
+        sub.add_argument(
+            "--tile-url",
+            default=None,
+            metavar="URL",
+            help="base-map tile URL template for map.html, e.g. an intranet tile server "
+            "(implies --map; default: no base map)",
+        )
+        sub.add_argument(
+            "--quiet",
+            action="store_true",
+            help="print nothing but errors (also hides the progress line shown on a terminal)",
+        )
         sub.add_argument("--debug", action="store_true", help="debug logging and tracebacks")
 
     for name, objective, text in (
         ("solve", "balanced", "assign members to households"),
-        ("rebalance", "min-churn",
-         "repair today's assignment (current_member_id, or --current DIR) with fewest changes"),
+        (
+            "rebalance",
+            "min-churn",
+            "repair today's assignment (current_member_id, or --current DIR) with fewest changes",
+        ),
     ):
         sub = commands.add_parser(name, help=text, description=text)
         sub.add_argument("members", type=Path, metavar="MEMBERS.csv")
         sub.add_argument("households", type=Path, metavar="HOUSEHOLDS.csv")
         sub.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
-        sub.add_argument("--network", type=Path, default=None, metavar="FILE",
-                         help="walking network to measure distances along: GraphML from OSMnx (.graphml) "
-                              "or an edge list (.csv: from_lat, from_lon, to_lat, to_lon, length_m); "
-                              "default: straight-line (great-circle) distance")
-        sub.add_argument("--locations", type=Path, default=None, metavar="FILE",
-                         help="place hierarchy (locations.csv: location_id, parent_id, kind, name, lat, lon); "
-                              "rows may then give location_id instead of lat/lon, a unit implies the group; "
-                              "adds rollup_buildings.csv and rollup_compounds.csv")
-        sub.add_argument("--leaders", action="store_true",
-                         help="also choose building leaders (楼栋长) and compound leaders (楼院长, from role=cadre) "
-                              "and write leaders.csv; needs --locations")
+        sub.add_argument(
+            "--network",
+            type=Path,
+            default=None,
+            metavar="FILE",
+            help="walking network to measure distances along: GraphML from OSMnx (.graphml) "
+            "or an edge list (.csv: from_lat, from_lon, to_lat, to_lon, length_m); "
+            "default: straight-line (great-circle) distance",
+        )
+        sub.add_argument(
+            "--locations",
+            type=Path,
+            default=None,
+            metavar="FILE",
+            help="place hierarchy (locations.csv: location_id, parent_id, kind, name, lat, lon); "
+            "rows may then give location_id instead of lat/lon, a unit implies the group; "
+            "adds rollup_buildings.csv and rollup_compounds.csv",
+        )
+        sub.add_argument(
+            "--leaders",
+            action="store_true",
+            help="also choose building leaders (楼栋长) and compound leaders (楼院长, from role=cadre) "
+            "and write leaders.csv; needs --locations",
+        )
         if name == "rebalance":
-            sub.add_argument("--current", type=Path, default=None, metavar="DIR",
-                             help="take today's contacts from a previous plan: its output folder (or its "
-                                  "assignments.csv); replaces current_member_id of HOUSEHOLDS.csv")
+            sub.add_argument(
+                "--current",
+                type=Path,
+                default=None,
+                metavar="DIR",
+                help="take today's contacts from a previous plan: its output folder (or its "
+                "assignments.csv); replaces current_member_id of HOUSEHOLDS.csv",
+            )
         common(sub, objective)
 
-    demo = commands.add_parser("demo", help="solve the embedded example town",
-                               description="Generate the example town, solve it, write inputs and outputs.")
+    demo = commands.add_parser(
+        "demo",
+        help="solve the embedded example town",
+        description="Generate the example town, solve it, write inputs and outputs.",
+    )
     demo.add_argument("--out", type=Path, default=Path("out/demo"), metavar="DIR")
     demo.add_argument("--households", type=int, default=12_000, help="town size (default 12000)")
     common(demo, "balanced")
 
     gap = commands.add_parser(
-        "gap", help="solve a Generalized Assignment Problem instance (OR-Library / Yagiura format)",
-        description="Solve a GAP instance (minimisation) and print one JSON line: "
-                    "objective, status, bound, wall_s.",
+        "gap",
+        help="solve a Generalized Assignment Problem instance (OR-Library / Yagiura format)",
+        description="Solve a GAP instance (minimisation) and print one JSON line: objective, status, bound, wall_s.",
     )
     gap.add_argument("instance", type=Path, metavar="FILE")
     gap.add_argument("--time-limit", type=float, default=10.0, metavar="SECONDS")
@@ -101,45 +158,84 @@ def _parser() -> argparse.ArgumentParser:
     gap.add_argument("--debug", action="store_true", help="debug logging and tracebacks")
 
     compare = commands.add_parser(
-        "compare", help="compare two plan folders: KPIs side by side and the households whose contact differs",
+        "compare",
+        help="compare two plan folders: KPIs side by side and the households whose contact differs",
         description="Compare two output folders of solve/rebalance (assignments.csv, members.csv, report.json): "
-                    "print the KPI table and the number of households whose contact differs.",
+        "print the KPI table and the number of households whose contact differs.",
     )
     compare.add_argument("plan_a", type=Path, metavar="PLAN_A_DIR", help="first plan folder (e.g. before)")
     compare.add_argument("plan_b", type=Path, metavar="PLAN_B_DIR", help="second plan folder (e.g. after)")
-    compare.add_argument("--out", type=Path, default=None, metavar="FILE.csv",
-                         help="write the households whose contact differs, with both members, to this CSV")
+    compare.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="FILE.csv",
+        help="write the households whose contact differs, with both members, to this CSV",
+    )
     compare.add_argument("--debug", action="store_true", help="debug logging and tracebacks")
 
     geocode = commands.add_parser(
-        "geocode", help="fill blank lat/lon of a table from its addresses (Baidu Maps and other geocoders)",
+        "geocode",
+        help="fill blank lat/lon of a table from its addresses (Baidu Maps and other geocoders)",
         description="Fill blank lat/lon of a CSV or .xlsx table from an address column: from places of "
-                    "--locations the address names, from the cache beside the input, else from the provider "
-                    "(rate-limited). Writes TABLE.geocoded.csv/.xlsx and a not-found report; guesses nothing.",
+        "--locations the address names, from the cache beside the input, else from the provider "
+        "(rate-limited). Writes TABLE.geocoded.csv/.xlsx and a not-found report; guesses nothing.",
     )
     geocode.add_argument("table", type=Path, metavar="TABLE", help="households (or members) as CSV or .xlsx")
-    geocode.add_argument("--address-column", default="address", metavar="COLUMN",
-                         help="the column holding the address (default: address)")
-    geocode.add_argument("--provider", default="baiduv3", metavar="NAME",
-                         help="geopy geocoder: baiduv3 (Baidu Maps, BD-09 coordinates; the default), "
-                              "baiduv3-gcj02 (Baidu Maps, GCJ-02 as Amap/Tencent), nominatim (OpenStreetMap), ...")
-    geocode.add_argument("--key", default=None, metavar="KEY",
-                         help="the provider's API key (Baidu: AK); default: environment variable BAOHU_GEOCODE_KEY")
-    geocode.add_argument("--out", type=Path, default=None, metavar="FILE",
-                         help="output table (default TABLE.geocoded.csv or .xlsx beside the input)")
-    geocode.add_argument("--cache", type=Path, default=None, metavar="FILE",
-                         help="answers kept between runs (default geocode-cache.csv beside the input)")
-    geocode.add_argument("--locations", type=Path, default=None, metavar="FILE",
-                         help="place hierarchy: an address naming a compound, building or unit takes its "
-                              "coordinates without any lookup")
-    geocode.add_argument("--overwrite", action="store_true",
-                         help="also replace coordinates the table gives (rows with an address)")
-    geocode.add_argument("--retry-missing", action="store_true",
-                         help="ask again for addresses the cache records as not found")
-    geocode.add_argument("--offline", action="store_true",
-                         help="ask no provider: only the cache and --locations")
-    geocode.add_argument("--min-delay", type=_seconds, default=None, metavar="SECONDS",
-                         help="seconds between requests (default 0.34 for Baidu, 1 for others)")
+    geocode.add_argument(
+        "--address-column",
+        default="address",
+        metavar="COLUMN",
+        help="the column holding the address (default: address)",
+    )
+    geocode.add_argument(
+        "--provider",
+        default="baiduv3",
+        metavar="NAME",
+        help="geopy geocoder: baiduv3 (Baidu Maps, BD-09 coordinates; the default), "
+        "baiduv3-gcj02 (Baidu Maps, GCJ-02 as Amap/Tencent), nominatim (OpenStreetMap), ...",
+    )
+    geocode.add_argument(
+        "--key",
+        default=None,
+        metavar="KEY",
+        help="the provider's API key (Baidu: AK); default: environment variable BAOHU_GEOCODE_KEY",
+    )
+    geocode.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="output table (default TABLE.geocoded.csv or .xlsx beside the input)",
+    )
+    geocode.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="answers kept between runs (default geocode-cache.csv beside the input)",
+    )
+    geocode.add_argument(
+        "--locations",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="place hierarchy: an address naming a compound, building or unit takes its coordinates without any lookup",
+    )
+    geocode.add_argument(
+        "--overwrite", action="store_true", help="also replace coordinates the table gives (rows with an address)"
+    )
+    geocode.add_argument(
+        "--retry-missing", action="store_true", help="ask again for addresses the cache records as not found"
+    )
+    geocode.add_argument("--offline", action="store_true", help="ask no provider: only the cache and --locations")
+    geocode.add_argument(
+        "--min-delay",
+        type=_seconds,
+        default=None,
+        metavar="SECONDS",
+        help="seconds between requests (default 0.34 for Baidu, 1 for others)",
+    )
     geocode.add_argument("--quiet", action="store_true", help="print nothing but errors and the not-found rows")
     geocode.add_argument("--debug", action="store_true", help="debug logging and tracebacks")
     return parser
@@ -183,7 +279,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERNAL
-    except Exception as exc:  # noqa: BLE001 - the CLI's last line of defence
+    except Exception as exc:
         if args.debug:
             raise
         print(f"internal error: {type(exc).__name__}: {exc} (run with --debug for details)", file=sys.stderr)
@@ -206,7 +302,7 @@ def _run(args: argparse.Namespace) -> int:
             progress.close()
 
 
-def _run_plan(args: argparse.Namespace, progress: ProgressCallback | None) -> int:
+def _run_plan(args: argparse.Namespace, progress: TerminalProgress | None) -> int:
     from .rebalance import rebalance
     from .scenario import Scenario
     from .solve import solve
@@ -227,9 +323,14 @@ def _run_plan(args: argparse.Namespace, progress: ProgressCallback | None) -> in
     if getattr(args, "leaders", False) and args.locations is None:
         from .errors import Issue
 
-        raise InputError(Issue("--leaders", None, None,
-                               "needs --locations FILE: leaders are chosen per building and compound of the "
-                               "place hierarchy"))
+        raise InputError(
+            Issue(
+                "--leaders",
+                None,
+                None,
+                "needs --locations FILE: leaders are chosen per building and compound of the place hierarchy",
+            )
+        )
     if progress is not None:
         progress("loading", 0, 0)
     if args.command == "demo":
@@ -241,17 +342,38 @@ def _run_plan(args: argparse.Namespace, progress: ProgressCallback | None) -> in
         members_path, households_path = town.write_csv(input_dir)
         scenario = Scenario.from_csv(members_path, households_path, policy=policy)
     else:
-        _refuse_overwrite(args.out, [args.members, args.households, *([args.network] if args.network else []),
-                                     *([args.locations] if args.locations else [])])
-        scenario = Scenario.from_csv(args.members, args.households, policy=policy, network=args.network,
-                                     locations=args.locations)
+        _refuse_overwrite(
+            args.out,
+            [
+                args.members,
+                args.households,
+                *([args.network] if args.network else []),
+                *([args.locations] if args.locations else []),
+            ],
+        )
+        scenario = Scenario.from_csv(
+            args.members, args.households, policy=policy, network=args.network, locations=args.locations
+        )
 
     if args.command == "rebalance":
-        plan = rebalance(scenario, current=args.current, objective=args.objective, strategy=args.strategy,
-                         time_limit=args.time_limit, seed=args.seed, progress=progress)
+        plan = rebalance(
+            scenario,
+            current=args.current,
+            objective=args.objective,
+            strategy=args.strategy,
+            time_limit=args.time_limit,
+            seed=args.seed,
+            progress=progress,
+        )
     else:
-        plan = solve(scenario, objective=args.objective, strategy=args.strategy,
-                     time_limit=args.time_limit, seed=args.seed, progress=progress)
+        plan = solve(
+            scenario,
+            objective=args.objective,
+            strategy=args.strategy,
+            time_limit=args.time_limit,
+            seed=args.seed,
+            progress=progress,
+        )
     if progress is not None:
         progress("writing", 0, 0)
     # Every file of the run goes into the folder in one unit (Plan.write): never half old, half new.
@@ -283,9 +405,11 @@ def _run_plan(args: argparse.Namespace, progress: ProgressCallback | None) -> in
         print(plan.summary())
         if leaders is not None:
             led = leaders.groupby("level", sort=False)["leader_member_id"].agg(["count", "size"])
-            print("  leaders: " + ", ".join(
-                f"{row['count']} of {row['size']} {level}s" for level, row in led.iterrows()
-            ) + " (see leaders.csv)")
+            print(
+                "  leaders: "
+                + ", ".join(f"{row['count']} of {row['size']} {level}s" for level, row in led.iterrows())
+                + " (see leaders.csv)"
+            )
         print(f"  wrote {', '.join(str(p) for p in paths.values())} ({time.perf_counter() - started:.2f} s in all)")
     return EXIT_OK
 
@@ -332,9 +456,16 @@ def _run_geocode(args: argparse.Namespace) -> int:
         locations = Locations.from_csv(args.locations)
     try:
         result = geocode.geocode_file(
-            args.table, geocoder=geocoder, provider=args.provider, address_column=args.address_column,
-            out=args.out, cache=args.cache, locations=locations, overwrite=args.overwrite,
-            retry_missing=args.retry_missing, min_delay_seconds=args.min_delay,
+            args.table,
+            geocoder=geocoder,
+            provider=args.provider,
+            address_column=args.address_column,
+            out=args.out,
+            cache=args.cache,
+            locations=locations,
+            overwrite=args.overwrite,
+            retry_missing=args.retry_missing,
+            min_delay_seconds=args.min_delay,
         )
     except geocode.GeocoderFailed as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -347,16 +478,23 @@ def _run_geocode(args: argparse.Namespace) -> int:
     if not args.quiet:
         counts = result.counts
         total = sum(counts.values())
-        print(f"{args.table}: {total - counts['']:,} of {total:,} rows have coordinates "
-              f"(input {counts['input']:,}, locations {counts['locations']:,}, cache {counts['cache']:,}, "
-              f"provider {counts['provider']:,}); {len(result.missing):,} not found; "
-              f"{result.lookups:,} requests to {args.provider if geocoder is not None else 'no provider'}")
-        if args.provider.startswith("baidu") and counts["provider"] + counts["cache"] and \
-                counts["input"] + counts["locations"]:
+        print(
+            f"{args.table}: {total - counts['']:,} of {total:,} rows have coordinates "
+            f"(input {counts['input']:,}, locations {counts['locations']:,}, cache {counts['cache']:,}, "
+            f"provider {counts['provider']:,}); {len(result.missing):,} not found; "
+            f"{result.lookups:,} requests to {args.provider if geocoder is not None else 'no provider'}"
+        )
+        if (
+            args.provider.startswith("baidu")
+            and counts["provider"] + counts["cache"]
+            and counts["input"] + counts["locations"]
+        ):
             system = "GCJ-02" if args.provider == geocode.BAIDU_GCJ02 else "BD-09"
-            print(f"  note: Baidu gives {system} coordinates; the coordinates from the table or locations file must "
-                  f"be {system} too (picked on a map of that system), or points shift by hundreds of metres",
-                  file=sys.stderr)
+            print(
+                f"  note: Baidu gives {system} coordinates; the coordinates from the table or locations file must "
+                f"be {system} too (picked on a map of that system), or points shift by hundreds of metres",
+                file=sys.stderr,
+            )
         print("  wrote " + ", ".join(str(p) for p in result.paths.values() if p.exists()))
     return EXIT_OK
 
@@ -374,8 +512,7 @@ def _policy(path: Path | None) -> Policy:
         raise InputError(Issue(str(path), None, None, "policy file not found")) from None
     except ValidationError as exc:
         issues = [
-            Issue(str(path), None, ".".join(str(p) for p in err["loc"]) or None, err["msg"])
-            for err in exc.errors()
+            Issue(str(path), None, ".".join(str(p) for p in err["loc"]) or None, err["msg"]) for err in exc.errors()
         ]
         raise InputError(issues) from None
     except ValueError as exc:  # TOML syntax
@@ -388,5 +525,6 @@ def _refuse_overwrite(out: Path, inputs: list[Path]) -> None:
     targets = {(out / name).resolve() for name in OUTPUT_FILES} | {out.resolve()}
     for path in inputs:
         if path.resolve() in targets:
-            raise InputError(Issue(str(out), None, None,
-                                   f"--out would overwrite the input file {path}; choose another folder"))
+            raise InputError(
+                Issue(str(out), None, None, f"--out would overwrite the input file {path}; choose another folder")
+            )

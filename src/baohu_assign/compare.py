@@ -54,8 +54,15 @@ CHANGE_KINDS: tuple[str, ...] = ("reassigned", "newly covered", "now uncovered")
 """Values of the ``change`` column of :attr:`Comparison.differing`."""
 
 DIFFERING_COLUMNS: tuple[str, ...] = (
-    "household_id", "branch", "priority", "member_a", "member_b", "distance_a_m", "distance_b_m",
-    "change", "reason_b",
+    "household_id",
+    "branch",
+    "priority",
+    "member_a",
+    "member_b",
+    "distance_a_m",
+    "distance_b_m",
+    "change",
+    "reason_b",
 )
 """Columns of :attr:`Comparison.differing`."""
 
@@ -329,17 +336,19 @@ def _differing(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
     branch = tb["branch"].reindex(ids).fillna(ta["branch"].reindex(ids)).astype(str)
     priority = tb["priority"].reindex(ids).fillna(ta["priority"].reindex(ids)).astype(str)
     change = np.where(member_a == "", "newly covered", np.where(member_b == "", "now uncovered", "reassigned"))
-    frame = pd.DataFrame({
-        "household_id": ids.astype(str),
-        "branch": branch.to_numpy(),
-        "priority": priority.to_numpy(),
-        "member_a": member_a.to_numpy(),
-        "member_b": member_b.to_numpy(),
-        "distance_a_m": pd.to_numeric(ta["distance_m"].reindex(ids), errors="coerce").to_numpy(dtype=float),
-        "distance_b_m": pd.to_numeric(tb["distance_m"].reindex(ids), errors="coerce").to_numpy(dtype=float),
-        "change": change,
-        "reason_b": tb["reason"].reindex(ids).fillna("").astype(str).to_numpy(),
-    })
+    frame = pd.DataFrame(
+        {
+            "household_id": ids.astype(str),
+            "branch": branch.to_numpy(),
+            "priority": priority.to_numpy(),
+            "member_a": member_a.to_numpy(),
+            "member_b": member_b.to_numpy(),
+            "distance_a_m": pd.to_numeric(ta["distance_m"].reindex(ids), errors="coerce").to_numpy(dtype=float),
+            "distance_b_m": pd.to_numeric(tb["distance_m"].reindex(ids), errors="coerce").to_numpy(dtype=float),
+            "change": change,
+            "reason_b": tb["reason"].reindex(ids).fillna("").astype(str).to_numpy(),
+        }
+    )
     return frame.reset_index(drop=True)
 
 
@@ -348,7 +357,7 @@ def _fmt(value: float, kpi: str, *, signed: bool = False) -> str:
         return "–"
     sign = "+" if signed else ""
     if kpi in _INT_ROWS:
-        return f"{int(round(value)):{sign},}"
+        return f"{round(value):{sign},}"
     if kpi.endswith("(s)"):
         return f"{value:{sign},.2f}"
     return f"{value:{sign},.1f}"

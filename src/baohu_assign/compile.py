@@ -148,7 +148,7 @@ def _split_sorted(keys: np.ndarray, rows: np.ndarray) -> dict[str, np.ndarray]:
         return {}
     starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
     ends = np.r_[starts[1:], keys.shape[0]]
-    return {str(keys[s]): rows[s:e].astype(np.int64) for s, e in zip(starts, ends)}
+    return {str(keys[s]): rows[s:e].astype(np.int64) for s, e in zip(starts, ends, strict=True)}
 
 
 def _compile_branch(
@@ -224,8 +224,20 @@ def _compile_branch(
     pinned = hh["pinned"].to_numpy(dtype=bool) if "pinned" in hh else np.zeros(num_h, bool)
     budgets = _budgets(mem, hh, arc_h, arc_m, distance, visits, capacity, policy)
     pin, broken = _resolve_pins(
-        pinned, current, current_ids.to_numpy(dtype=object), household_rows, mem, capacity,
-        arc_h, arc_m, tier, group, group_size, id_to_row, members, budgets,
+        pinned,
+        current,
+        current_ids.to_numpy(dtype=object),
+        household_rows,
+        mem,
+        capacity,
+        arc_h,
+        arc_m,
+        tier,
+        group,
+        group_size,
+        id_to_row,
+        members,
+        budgets,
         one_unit_over_capacity=policy.one_unit_over_capacity,
     )
     if (pin >= 0).any():
@@ -241,6 +253,7 @@ def _compile_branch(
         travel = costs.travel_cost(visits[arc_h], distance, unit)
         churn = costs.churn_penalty(objective, num_m, int(travel.max()) if travel.size else 0)
         arc_cost = costs.arc_cost(travel, current[arc_h], arc_m, churn, first_contact[arc_h])
+        backups = _backups(tier, capacity, policy)
         problem = _penalised(
             Problem(
                 objective=objective,
@@ -258,8 +271,10 @@ def _compile_branch(
                 balance_scale=0.0,
                 tier_penalty=np.zeros(3, dtype=np.int64),
                 churn_penalty=int(churn),
-                **budgets,
-                **_backups(tier, capacity, policy),
+                arc_weight=budgets["arc_weight"],
+                member_budget=budgets["member_budget"],
+                household_backup=backups["household_backup"],
+                member_backup_capacity=backups["member_backup_capacity"],
                 one_unit_over_capacity=policy.one_unit_over_capacity,
             )
         )
@@ -319,8 +334,10 @@ def _budgets(
     """
     if "hours_per_week" not in mem or not np.isfinite(mem["hours_per_week"].to_numpy(dtype=np.float64)).any():
         return {"arc_weight": None, "member_budget": None}
-    minutes = hh["minutes_per_visit"].to_numpy(dtype=np.float64) if "minutes_per_visit" in hh else np.full(
-        len(hh), policy.minutes_per_visit
+    minutes = (
+        hh["minutes_per_visit"].to_numpy(dtype=np.float64)
+        if "minutes_per_visit" in hh
+        else np.full(len(hh), policy.minutes_per_visit)
     )
     per_week = costs.weekly_minutes(visits[arc_h], minutes[arc_h], distance, policy.walking_speed_m_per_min)
     weight = costs.minutes_weight(per_week)
@@ -348,8 +365,11 @@ def _penalised(problem: Problem) -> Problem:
         balance_total = sum(int(problem.balance_step_costs(m, int(limit[m])).sum()) for m in range(problem.num_members))
         try:
             tiers, backup = group_tier_penalties(
-                (int(counts[0]), int(counts[1]), int(counts[2])), max_arc, balance_total,
-                problem.churn_penalty, num_backup,
+                (int(counts[0]), int(counts[1]), int(counts[2])),
+                max_arc,
+                balance_total,
+                problem.churn_penalty,
+                num_backup,
             )
             return replace(problem, tier_penalty=tiers, backup_penalty=backup)
         except OverflowError:
@@ -427,7 +447,7 @@ def _restrict_groups(
     g = group[arc_h]
     in_group = g >= 0
     key = g[in_group].astype(np.int64) * (int(arc_m.max()) + 1 if arc_m.size else 1) + arc_m[in_group]
-    uniq, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+    _uniq, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
     whole = counts[inverse] == sizes[g[in_group]]
     keep = np.ones(arc_h.shape[0], dtype=bool)
     keep[np.flatnonzero(in_group)] = whole
@@ -461,9 +481,9 @@ def _resolve_pins(
     broken: list[BrokenPin] = []
     if not pinned.any():
         return pin, broken
-    eligible = {pair: a for a, pair in enumerate(zip(arc_h.tolist(), arc_m.tolist()))}
+    eligible = {pair: a for a, pair in enumerate(zip(arc_h.tolist(), arc_m.tolist(), strict=True))}
     candidates: list[tuple[int, int]] = []  # (household, member)
-    for h in np.flatnonzero(pinned):
+    for h in np.flatnonzero(pinned).tolist():
         cid = current_ids[h]
         cid_text = "" if _is_blank(cid) else str(cid)
         row = int(household_rows[h])
@@ -493,7 +513,9 @@ def _resolve_pins(
         chosen = min(votes, key=lambda m: (-votes[m], m))
         for h, m in pins:
             if m != chosen:
-                broken.append(BrokenPin(int(household_rows[h]), str(mem["member_id"].iloc[m]), "group_pinned_elsewhere"))
+                broken.append(
+                    BrokenPin(int(household_rows[h]), str(mem["member_id"].iloc[m]), "group_pinned_elsewhere")
+                )
         items.append((np.flatnonzero(group == g).tolist(), chosen))
     # Pins beyond a member's capacity (or hour budget) cannot all hold: keep the most critical first.
     items.sort(key=lambda item: (-int(tier[item[0]].max()), item[0][0]))

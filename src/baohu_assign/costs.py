@@ -67,7 +67,7 @@ def hours_budget(hours_per_week: np.ndarray, capacity: np.ndarray, unlimited: in
     return np.where(np.asarray(capacity) > 0, budget, 0).astype(np.int64)
 
 
-def churned(current: np.ndarray, member: np.ndarray, first_contact: np.ndarray | None = None) -> np.ndarray:
+def churned(current: np.ndarray, member: np.ndarray | int, first_contact: np.ndarray | None = None) -> np.ndarray:
     """bool: giving the household ``member`` changes its contact.
 
     A change when the household has a current member and ``member`` is not
@@ -97,7 +97,11 @@ def churn_penalty(objective: str, num_members: int, max_travel_cost: int) -> int
 
 
 def arc_cost(
-    travel: np.ndarray, current: np.ndarray, member: np.ndarray, churn: int, first_contact: np.ndarray | None = None
+    travel: np.ndarray,
+    current: np.ndarray,
+    member: np.ndarray | int,
+    churn: int,
+    first_contact: np.ndarray | None = None,
 ) -> np.ndarray:
     """int64: secondary cost of serving households through arcs.
 

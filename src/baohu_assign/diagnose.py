@@ -222,7 +222,9 @@ def diagnose(
             deadline.cut(DIAGNOSIS_CUT)
         logger.info(
             "shortfall diagnosis: %d uncovered, %d candidates, %d suggestions, %.3f s",
-            shortfall.uncovered.total, shortfall.candidates, len(shortfall.suggestions),
+            shortfall.uncovered.total,
+            shortfall.candidates,
+            len(shortfall.suggestions),
             time.perf_counter() - started,
         )
         out.append(shortfall)
@@ -296,7 +298,9 @@ def _diagnose_branch(
         for change, k in changes:
             if change == "capacity" and found_capacity:
                 continue  # a smaller change already covers more
-            modified = _more_capacity(context, problem, m, k) if change == "capacity" else _made_mobile(context, problem, m)
+            modified = (
+                _more_capacity(context, problem, m, k) if change == "capacity" else _made_mobile(context, problem, m)
+            )
             clock = time.perf_counter()
             covered, _ = _covered_per_tier(_coverage_problem(modified), engine, deadline)
             per_solve = max(per_solve, time.perf_counter() - clock)
@@ -321,10 +325,16 @@ def _diagnose_branch(
             found.append((rank, suggestion))
     # Most covered (critical first); ties: the smallest capacity change, then
     # making a member mobile, then the member nearest most uncovered households.
-    found.sort(key=lambda item: (
-        -item[1].covers.critical, -item[1].covers.elevated, -item[1].covers.normal,
-        item[1].change == "mobile", item[1].extra_capacity, item[0],
-    ))
+    found.sort(
+        key=lambda item: (
+            -item[1].covers.critical,
+            -item[1].covers.elevated,
+            -item[1].covers.normal,
+            item[1].change == "mobile",
+            item[1].extra_capacity,
+            item[0],
+        )
+    )
     return BranchShortfall(
         branch=branch.branch,
         households=problem.num_households,
@@ -372,13 +382,15 @@ class _Context:
         self.member_lon = members["lon"].to_numpy(dtype=np.float64)
         self.hours = (
             members["hours_per_week"].to_numpy(dtype=np.float64)
-            if "hours_per_week" in members else np.full(len(members), np.nan)
+            if "hours_per_week" in members
+            else np.full(len(members), np.nan)
         )
         self.household_lat = households["lat"].to_numpy(dtype=np.float64)
         self.household_lon = households["lon"].to_numpy(dtype=np.float64)
         self.minutes = (
             households["minutes_per_visit"].to_numpy(dtype=np.float64)
-            if "minutes_per_visit" in households else np.full(len(households), policy.minutes_per_visit)
+            if "minutes_per_visit" in households
+            else np.full(len(households), policy.minutes_per_visit)
         )
         self.speed = policy.walking_speed_m_per_min
         self.network = plan.scenario.network
@@ -404,8 +416,12 @@ def _candidates(context: _Context, uncovered: np.ndarray, limit: int) -> list[in
     if context.network is not None and points.shape[0]:
         # Along the network, as the reach itself is measured (mobile: households with a path).
         _, arc_member, _ = context.network.candidate_arcs(
-            context.member_lat[members], context.member_lon[members], REACH_FACTOR * context.reach[members],
-            context.mobile[members], context.household_lat[uncovered], context.household_lon[uncovered],
+            context.member_lat[members],
+            context.member_lon[members],
+            REACH_FACTOR * context.reach[members],
+            context.mobile[members],
+            context.household_lat[uncovered],
+            context.household_lon[uncovered],
         )
         near = np.bincount(arc_member, minlength=members.size).astype(np.int64)
     elif fixed.any() and points.shape[0]:
@@ -484,9 +500,7 @@ def _made_mobile(context: _Context, problem: Problem, m: int) -> Problem:
     return _with_member_arcs(context, problem, m, distance, np.isfinite(distance))
 
 
-def _with_member_arcs(
-    context: _Context, problem: Problem, m: int, distance: np.ndarray, reach: np.ndarray
-) -> Problem:
+def _with_member_arcs(context: _Context, problem: Problem, m: int, distance: np.ndarray, reach: np.ndarray) -> Problem:
     """``problem`` plus arcs from member ``m`` to the households of ``reach`` it lacks.
 
     As in the compiler: pinned households keep only their pinned arc, and a
@@ -508,13 +522,16 @@ def _with_member_arcs(
         return problem
     travel = costs.travel_cost(problem.household_visits[new_h], distance[new_h], context.branch.travel_unit)
     new_cost = costs.arc_cost(
-        travel, problem.household_current[new_h], m, problem.churn_penalty,
+        travel,
+        problem.household_current[new_h],
+        m,
+        problem.churn_penalty,
         first_contact_changes(context.branch.current_state)[new_h],
     )
     arc_h = np.concatenate([problem.arc_household, new_h.astype(np.int32)])
     arc_m = np.concatenate([problem.arc_member, np.full(new_h.size, m, dtype=np.int32)])
     order = np.lexsort((arc_m, arc_h))
-    fields: dict[str, object] = {
+    fields: dict[str, np.ndarray] = {
         "arc_household": arc_h[order].astype(np.int32),
         "arc_member": arc_m[order].astype(np.int32),
         "arc_distance_m": np.concatenate([problem.arc_distance_m, distance[new_h]])[order],
@@ -527,12 +544,13 @@ def _with_member_arcs(
             problem.household_visits[new_h], context.minutes[new_h], distance[new_h], context.speed
         )
         weight = costs.minutes_weight(minutes)
-        fields["arc_weight"] = np.concatenate([problem.arc_weight, weight])[order]
+        arc_weight = np.concatenate([problem.arc_weight, weight])[order]
+        fields["arc_weight"] = arc_weight
         budget = problem.member_budget.copy()
         if budget[m] <= 0 and problem.member_capacity[m] > 0:
             # The compiler gives idle members no hours; an unlimited member gets
             # more than all its arcs could use.
-            all_weight = int(fields["arc_weight"].sum()) + 1  # type: ignore[union-attr]
+            all_weight = int(arc_weight.sum()) + 1
             budget[m] = int(costs.hours_budget(context.hours[m : m + 1], np.ones(1), unlimited=all_weight)[0])
         fields["member_budget"] = budget
     return replace(problem, **fields)  # type: ignore[arg-type]
@@ -542,8 +560,17 @@ def _with_member_arcs(
 
 
 CHECK_COLUMNS: tuple[str, ...] = (
-    "branch", "households", "critical", "elevated", "normal", "members", "available_members",
-    "capacity", "out_of_reach", "capacity_gap", "shortfall_lower_bound",
+    "branch",
+    "households",
+    "critical",
+    "elevated",
+    "normal",
+    "members",
+    "available_members",
+    "capacity",
+    "out_of_reach",
+    "capacity_gap",
+    "shortfall_lower_bound",
 )
 
 
@@ -576,7 +603,10 @@ def scenario_check(scenario: Scenario) -> pd.DataFrame:
         out_of_reach, and ≥ capacity_gap when no unit exceeds a capacity.
     """
     branches = compile_scenario(
-        scenario.members, scenario.households, objective="distance", policy=scenario.policy,
+        scenario.members,
+        scenario.households,
+        objective="distance",
+        policy=scenario.policy,
         network=scenario.network,
     )
     rows = []

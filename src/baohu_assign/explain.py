@@ -105,9 +105,7 @@ def _id_text(ids: Sequence[object] | np.ndarray) -> np.ndarray:
     return text.to_numpy(dtype=object)
 
 
-def branch_reasons(
-    branch: BranchProblem, member_of: np.ndarray, objective: str
-) -> tuple[np.ndarray, np.ndarray]:
+def branch_reasons(branch: BranchProblem, member_of: np.ndarray, objective: str) -> tuple[np.ndarray, np.ndarray]:
     """Per household of the branch: ``changed`` (bool, :func:`changed_mask`) and the reason code (str)."""
     problem = branch.problem
     H = problem.num_households
@@ -135,12 +133,13 @@ def branch_reasons(
         elif problem.household_group[h] >= 0 and not has_arc[h]:
             too_large = branch.group_size[h] > max_capacity and not problem.one_unit_over_capacity
             reasons[h] = "group_too_large" if too_large else "no_member_for_group"
-        elif problem.household_group[h] >= 0 and not problem.unit_fits(
-            problem.arc_member[problem.arcs_of(h)], int(branch.group_size[h])
-        ).any():
+        elif (
+            problem.household_group[h] >= 0
+            and not problem.unit_fits(problem.arc_member[problem.arcs_of(int(h))], int(branch.group_size[h])).any()
+        ):
             # Members reach the whole unit, but it is larger than each one's capacity.
             reasons[h] = "group_too_large"
-        elif problem.has_budgets and _room_in_count(problem, h, loads):
+        elif problem.has_budgets and _room_in_count(problem, int(h), loads):
             reasons[h] = "hour_budget_exhausted"
         else:
             reasons[h] = "capacity_exhausted"

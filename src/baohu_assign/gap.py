@@ -148,9 +148,7 @@ def to_problem(instance: GapInstance) -> Problem:
     return problem
 
 
-def solve_file(
-    path: str | Path, *, time_limit: float = 10.0, seed: int = 0, strategy: str = "cpsat"
-) -> dict[str, Any]:
+def solve_file(path: str | Path, *, time_limit: float = 10.0, seed: int = 0, strategy: str = "cpsat") -> dict[str, Any]:
     """Solve a GAP file with an engine and report the GAP cost.
 
     Parameters

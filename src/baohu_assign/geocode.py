@@ -158,8 +158,7 @@ class GeocodeResult:
 
     def missing_frame(self) -> pd.DataFrame:
         """:attr:`missing` as a frame with :data:`MISSING_COLUMNS`."""
-        return pd.DataFrame([[m.file, m.row, m.address, m.reason] for m in self.missing],
-                            columns=list(MISSING_COLUMNS))
+        return pd.DataFrame([[m.file, m.row, m.address, m.reason] for m in self.missing], columns=list(MISSING_COLUMNS))
 
 
 # -- addresses ----------------------------------------------------------------------------
@@ -252,15 +251,16 @@ class GeocodeCache:
             try:
                 point = (float(lat), float(lon))
             except ValueError:
-                issues.append(Issue(file, i + 2, "lat", "expected numbers in lat and lon where found is true",
-                                    f"{lat},{lon}"))
+                issues.append(
+                    Issue(file, i + 2, "lat", "expected numbers in lat and lon where found is true", f"{lat},{lon}")
+                )
                 continue
             cache.entries[(provider, address)] = point
         if issues:
             raise InputError(issues)
         return cache
 
-    def get(self, provider: str, address: str) -> tuple[float, float] | None | bool:
+    def get(self, provider: str, address: str) -> tuple[float, float] | bool | None:
         """The cached answer: a point, ``None`` for not found, ``False`` when never asked."""
         return self.entries.get((provider, address), False)
 
@@ -317,14 +317,26 @@ def make_geocoder(provider: str, key: str | None = None, *, timeout: float = 10.
     try:
         factory = _baidu_gcj02() if provider == BAIDU_GCJ02 else get_geocoder_for_service(provider)
     except Exception:  # geopy raises GeocoderNotFound
-        raise InputError(Issue("--provider", None, None, f"unknown geocoding provider {provider!r}; "
-                               "e.g. baiduv3 (Baidu Maps), nominatim (OpenStreetMap)")) from None
+        raise InputError(
+            Issue(
+                "--provider",
+                None,
+                None,
+                f"unknown geocoding provider {provider!r}; e.g. baiduv3 (Baidu Maps), nominatim (OpenStreetMap)",
+            )
+        ) from None
     parameters = inspect.signature(factory.__init__).parameters
     options: dict[str, Any] = {"timeout": timeout}
     if "api_key" in parameters:
         if not key:
-            raise InputError(Issue("--key", None, None, f"provider {provider!r} needs a key: give --key or set "
-                                   f"the environment variable {KEY_ENV}"))
+            raise InputError(
+                Issue(
+                    "--key",
+                    None,
+                    None,
+                    f"provider {provider!r} needs a key: give --key or set the environment variable {KEY_ENV}",
+                )
+            )
         options["api_key"] = key
     if "user_agent" in parameters:
         options["user_agent"] = f"baohu-assign/{__version__}"
@@ -335,11 +347,11 @@ def make_geocoder(provider: str, key: str | None = None, *, timeout: float = 10.
     return factory(**options)
 
 
-def _baidu_gcj02() -> type:
+def _baidu_gcj02() -> type[Any]:
     """geopy's BaiduV3 with ``ret_coordtype=gcj02ll`` in each geocoding request (signed with it when an SK is used)."""
     from geopy.geocoders import BaiduV3
 
-    class BaiduV3Gcj02(BaiduV3):  # type: ignore[misc]
+    class BaiduV3Gcj02(BaiduV3):
         def _construct_url(self, url: str, path: str, params: dict[str, str]) -> str:
             if path == self.api_path:
                 params = {**params, "ret_coordtype": "gcj02ll"}
@@ -355,8 +367,9 @@ class _Query(str):
         return "<address>"
 
 
-def rate_limited(geocoder: Geocoder, *, min_delay_seconds: float, max_retries: int = 2,
-                 error_wait_seconds: float = 5.0) -> Callable[[str], Any]:
+def rate_limited(
+    geocoder: Geocoder, *, min_delay_seconds: float, max_retries: int = 2, error_wait_seconds: float = 5.0
+) -> Callable[[str], Any]:
     """``geocoder.geocode`` behind geopy's :class:`~geopy.extra.rate_limiter.RateLimiter`.
 
     At most one request every ``min_delay_seconds``; a service error is retried
@@ -378,8 +391,13 @@ def rate_limited(geocoder: Geocoder, *, min_delay_seconds: float, max_retries: i
                 raise _NotRetried(error) from None  # not a GeopyError: the rate limiter lets it through
             raise error from None
 
-    return RateLimiter(lookup, min_delay_seconds=min_delay_seconds, max_retries=max_retries,
-                       error_wait_seconds=max(error_wait_seconds, min_delay_seconds), swallow_exceptions=False)
+    return RateLimiter(
+        lookup,
+        min_delay_seconds=min_delay_seconds,
+        max_retries=max_retries,
+        error_wait_seconds=max(error_wait_seconds, min_delay_seconds),
+        swallow_exceptions=False,
+    )
 
 
 # -- the table -------------------------------------------------------------------------------
@@ -448,8 +466,14 @@ def geocode_table(
     table = frame.copy()
     table.columns = [normalise_header(c) for c in table.columns]
     if column not in table.columns:
-        raise InputError(Issue(file, 1, address_column, f"no address column {address_column!r}; columns are "
-                               + ", ".join(repr(c) for c in table.columns)))
+        raise InputError(
+            Issue(
+                file,
+                1,
+                address_column,
+                f"no address column {address_column!r}; columns are " + ", ".join(repr(c) for c in table.columns),
+            )
+        )
     for name in ("lat", "lon"):
         table[name] = [cell_text(v) for v in table[name].to_numpy(dtype=object)] if name in table else ""
     store = cache if isinstance(cache, GeocodeCache) else GeocodeCache.open(cache)
@@ -458,11 +482,17 @@ def geocode_table(
     place_lat = hierarchy.table["lat"].to_numpy(dtype=np.float64) if hierarchy is not None else np.zeros(0)
     place_lon = hierarchy.table["lon"].to_numpy(dtype=np.float64) if hierarchy is not None else np.zeros(0)
     # A row naming its place by location_id takes the place's coordinates, as solve would.
-    named_place = hierarchy.positions(table["location_id"].to_numpy(dtype=object)) \
-        if hierarchy is not None and "location_id" in table else np.full(len(table), -1, dtype=np.int64)
+    named_place = (
+        hierarchy.positions(table["location_id"].to_numpy(dtype=object))
+        if hierarchy is not None and "location_id" in table
+        else np.full(len(table), -1, dtype=np.int64)
+    )
     delay = DEFAULT_MIN_DELAY_S.get(provider, 1.0) if min_delay_seconds is None else min_delay_seconds
-    lookup = rate_limited(geocoder, min_delay_seconds=delay, max_retries=max_retries,
-                          error_wait_seconds=error_wait_seconds) if geocoder is not None else None
+    lookup = (
+        rate_limited(geocoder, min_delay_seconds=delay, max_retries=max_retries, error_wait_seconds=error_wait_seconds)
+        if geocoder is not None
+        else None
+    )
 
     addresses = [cell_text(v) for v in table[column].to_numpy(dtype=object)]
     lat = table["lat"].to_numpy(dtype=object).copy()
@@ -485,8 +515,11 @@ def geocode_table(
             if given and not (overwrite and address):
                 source[i] = "input"
                 continue
-            at = named_place[i] if named_place[i] >= 0 and np.isfinite(place_lat[named_place[i]]) \
+            at = (
+                named_place[i]
+                if named_place[i] >= 0 and np.isfinite(place_lat[named_place[i]])
                 else places.get(address, -1)
+            )
             if not address and at < 0:
                 miss(i, text, "no address", given)
                 continue
@@ -513,7 +546,8 @@ def geocode_table(
                         if errors_in_a_row >= _STOP_AFTER_ERRORS:
                             raise GeocoderFailed(
                                 f"{provider} failed {errors_in_a_row} times in a row (last: {reason}); "
-                                "the answers so far are in the cache: run again later") from None
+                                "the answers so far are in the cache: run again later"
+                            ) from None
                         miss(i, text, f"provider error: {reason}", given)
                         continue
                     errors_in_a_row = 0
@@ -549,9 +583,14 @@ def _concerns_every_address(exc: Exception) -> bool:
     """A refused key, missing privileges or a used-up quota (not a short rate limit: that one is retried)."""
     from geopy import exc as geopy_exc
 
-    return isinstance(exc, (geopy_exc.GeocoderAuthenticationFailure, geopy_exc.GeocoderInsufficientPrivileges,
-                            geopy_exc.ConfigurationError)) or (
-        isinstance(exc, geopy_exc.GeocoderQuotaExceeded) and not isinstance(exc, geopy_exc.GeocoderRateLimited))
+    return isinstance(
+        exc,
+        (
+            geopy_exc.GeocoderAuthenticationFailure,
+            geopy_exc.GeocoderInsufficientPrivileges,
+            geopy_exc.ConfigurationError,
+        ),
+    ) or (isinstance(exc, geopy_exc.GeocoderQuotaExceeded) and not isinstance(exc, geopy_exc.GeocoderRateLimited))
 
 
 _URL_QUERY = re.compile(r"\?[^\s'\"]*")
@@ -574,12 +613,20 @@ def _fatal(exc: Exception, provider: str) -> str:
     """Raise for failures that concern every address; the text of one that may concern this address only."""
     from geopy import exc as geopy_exc
 
-    if isinstance(exc, (geopy_exc.GeocoderAuthenticationFailure, geopy_exc.GeocoderInsufficientPrivileges,
-                        geopy_exc.ConfigurationError)):
+    if isinstance(
+        exc,
+        (
+            geopy_exc.GeocoderAuthenticationFailure,
+            geopy_exc.GeocoderInsufficientPrivileges,
+            geopy_exc.ConfigurationError,
+        ),
+    ):
         raise InputError(Issue("--key", None, None, f"{provider} refused the key ({exc})")) from None
     if isinstance(exc, geopy_exc.GeocoderQuotaExceeded):
-        raise GeocoderFailed(f"{provider}: quota used up or requests too fast ({exc}); the answers so far "
-                             "are in the cache: run again later, or raise --min-delay") from None
+        raise GeocoderFailed(
+            f"{provider}: quota used up or requests too fast ({exc}); the answers so far "
+            "are in the cache: run again later, or raise --min-delay"
+        ) from None
     if not isinstance(exc, geopy_exc.GeopyError):
         raise exc
     return f"{type(exc).__name__}: {exc}"
@@ -665,9 +712,18 @@ def geocode_file(
             raise InputError(Issue(option, None, None, f"would overwrite the input file {path}; choose another"))
     frame = read_table(path)
     result = geocode_table(
-        frame, geocoder=geocoder, provider=provider, address_column=address_column, cache=cache_path,
-        locations=locations, overwrite=overwrite, retry_missing=retry_missing, file=path.name,
-        min_delay_seconds=min_delay_seconds, max_retries=max_retries, error_wait_seconds=error_wait_seconds,
+        frame,
+        geocoder=geocoder,
+        provider=provider,
+        address_column=address_column,
+        cache=cache_path,
+        locations=locations,
+        overwrite=overwrite,
+        retry_missing=retry_missing,
+        file=path.name,
+        min_delay_seconds=min_delay_seconds,
+        max_retries=max_retries,
+        error_wait_seconds=error_wait_seconds,
     )
     original = dict(frame.attrs.get("original_columns", {}))
     headers = [original.get(c, c) for c in result.table.columns]

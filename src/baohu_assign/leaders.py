@@ -43,12 +43,27 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CADRE_ROLES", "LEADER_COLUMNS", "LEADER_LEVELS", "LEADER_REASONS", "choose_leaders",
-           "leader_distances", "write_leaders"]
+__all__ = [
+    "CADRE_ROLES",
+    "LEADER_COLUMNS",
+    "LEADER_LEVELS",
+    "LEADER_REASONS",
+    "choose_leaders",
+    "leader_distances",
+    "write_leaders",
+]
 
 LEADER_COLUMNS: tuple[str, ...] = (
-    "level", "location_id", "location_name", "branch", "leader_member_id", "leader_name", "distance_m",
-    "members_under", "households_under", "reason",
+    "level",
+    "location_id",
+    "location_name",
+    "branch",
+    "leader_member_id",
+    "leader_name",
+    "distance_m",
+    "members_under",
+    "households_under",
+    "reason",
 )
 """Columns of :func:`choose_leaders` and ``leaders.csv``."""
 
@@ -161,7 +176,10 @@ def write_leaders(leaders: pd.DataFrame, path: str | Path) -> Path:
 
 
 def leaders_csv(leaders: pd.DataFrame) -> str:
-    """``leaders.csv`` as text (with the byte-order mark), e.g. for :meth:`~baohu_assign.plan.Plan.write`'s ``extra``."""
+    """``leaders.csv`` as text (with the byte-order mark).
+
+    E.g. for :meth:`~baohu_assign.plan.Plan.write`'s ``extra``.
+    """
     return "\ufeff" + leaders.to_csv(index=False, lineterminator="\n")
 
 
@@ -176,8 +194,13 @@ def _choose_level(scenario: Scenario, level: str) -> pd.DataFrame:
     members, households = scenario.members, scenario.households
     m_place = _under(scenario, members, level)
     h_place = _under(scenario, households, level)
-    branch = _branches(place_ids, h_place, households["branch"].to_numpy(dtype=object),
-                       m_place, members["branch"].to_numpy(dtype=object))
+    branch = _branches(
+        place_ids,
+        h_place,
+        households["branch"].to_numpy(dtype=object),
+        m_place,
+        members["branch"].to_numpy(dtype=object),
+    )
     member_branch = members["branch"].to_numpy(dtype=object)
     candidate = np.ones(len(members), dtype=bool)
     if level == "compound":
@@ -218,17 +241,19 @@ def _choose_level(scenario: Scenario, level: str) -> pd.DataFrame:
                 reason[r] = "unreachable_on_network"
     reason[np.array([b is None for b in branch], dtype=bool)] = "no_branch"
 
-    names = members["name"].to_numpy(dtype=object) if "name" in members else member_ids.astype(object)
+    names: np.ndarray = members["name"].to_numpy(dtype=object) if "name" in members else member_ids.astype(object)
     has = leader >= 0
     leader_id = np.where(has, member_ids[np.maximum(leader, 0)].astype(object), None)
-    leader_name = np.where(has, names[np.maximum(leader, 0)], None)
+    # numpy's stubs reject None as a branch of np.where, which takes it as an object.
+    leader_name = np.where(has, names[np.maximum(leader, 0)], None)  # type: ignore[call-overload]
     leader_name = np.where(has & pd.isna(leader_name), leader_id, leader_name)  # a blank name shows the id
     rows_per_place = len(place_ids) + 1
     index = {pid: i for i, pid in enumerate(place_ids)}
 
     def count(under: np.ndarray) -> np.ndarray:
-        codes = np.array([index.get(p, len(place_ids)) if p is not None else len(place_ids) for p in under],
-                         dtype=np.int64)
+        codes = np.array(
+            [index.get(p, len(place_ids)) if p is not None else len(place_ids) for p in under], dtype=np.int64
+        )
         return np.bincount(codes, minlength=rows_per_place)[: len(place_ids)]
 
     return pd.DataFrame(
@@ -270,7 +295,9 @@ def _branches(
             continue
         counts = pairs.value_counts().reset_index(name="n")
         counts = counts.sort_values(["place", "n", "branch"], ascending=[True, False, True], kind="stable")
-        top = dict(zip(counts.drop_duplicates("place")["place"], counts.drop_duplicates("place")["branch"]))
+        top = dict(
+            zip(counts.drop_duplicates("place")["place"], counts.drop_duplicates("place")["branch"], strict=True)
+        )
         for i, pid in enumerate(place_ids):
             if pid in top:
                 out[i] = str(top[pid])
@@ -305,4 +332,3 @@ def _assignment(cost: np.ndarray, unavailable: np.ndarray) -> np.ndarray:
     real = col_index < cols
     chosen[row_index[real]] = col_index[real]
     return chosen
-

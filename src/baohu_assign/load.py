@@ -110,9 +110,7 @@ def read_table(path: str | Path, *, sheet: str | int | None = None) -> pd.DataFr
     return frame
 
 
-def read_frames(
-    members_path: str | Path, households_path: str | Path
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+def read_frames(members_path: str | Path, households_path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Read ``members.csv`` and ``households.csv`` with :func:`read_table`.
 
     Parameters
@@ -197,7 +195,9 @@ def _excel_rows(path: Path, file: str, sheet: str | int | None) -> list[list[str
         import openpyxl
     except ImportError:
         raise InputError(
-            Issue(file, None, None, "reading .xlsx files needs openpyxl (pip install openpyxl), or save the sheet as CSV")
+            Issue(
+                file, None, None, "reading .xlsx files needs openpyxl (pip install openpyxl), or save the sheet as CSV"
+            )
         ) from None
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
@@ -249,7 +249,9 @@ def _frame(rows: Sequence[list[str]], file: str) -> pd.DataFrame:
     if start:
         raise InputError(
             Issue(
-                file, 1, None,
+                file,
+                1,
+                None,
                 f"no header: line 1 is blank and the table starts on line {start + 1}; "
                 "the column names must be on line 1",
             )
@@ -259,9 +261,7 @@ def _frame(rows: Sequence[list[str]], file: str) -> pd.DataFrame:
     width = len(header)
 
     # Trailing unnamed columns are Excel leftovers unless some row has data there.
-    while width and not header[width - 1].strip() and not any(
-        len(r) >= width and r[width - 1].strip() for r in body
-    ):
+    while width and not header[width - 1].strip() and not any(len(r) >= width and r[width - 1].strip() for r in body):
         width -= 1
     header = header[:width]
     if not width:
@@ -278,7 +278,9 @@ def _frame(rows: Sequence[list[str]], file: str) -> pd.DataFrame:
             first = seen[name]
             issues.append(
                 Issue(
-                    file, 1, header[i].strip(),
+                    file,
+                    1,
+                    header[i].strip(),
                     f"duplicate column name {name!r} (columns {_column_letter(first)} "
                     f"{header[first].strip()!r} and {_column_letter(i)} {header[i].strip()!r})",
                 )
@@ -290,7 +292,9 @@ def _frame(rows: Sequence[list[str]], file: str) -> pd.DataFrame:
         raise InputError(issues)
 
     frame = pd.DataFrame(cells, columns=names, index=pd.RangeIndex(len(cells)), dtype="str")
-    frame.attrs["original_columns"] = {name: h.replace("\ufeff", "").strip() for name, h in zip(names, header)}
+    frame.attrs["original_columns"] = {
+        name: h.replace("\ufeff", "").strip() for name, h in zip(names, header, strict=True)
+    }
     frame.attrs["file"] = file
     return frame
 
@@ -308,7 +312,9 @@ def _rectangular(body: Iterable[list[str]], width: int, file: str, issues: list[
                 if ragged <= MAX_ISSUES:
                     issues.append(
                         Issue(
-                            file, index + 2, None,
+                            file,
+                            index + 2,
+                            None,
                             f"row has {len(row)} values but the header has {width} columns "
                             "(a comma inside a value must be quoted)",
                         )

@@ -66,11 +66,17 @@ ALLOWED_PARENTS: Mapping[str, tuple[str, ...]] = {
 building straight under a village), never reversed; a unit's parent is a building."""
 
 KIND_ALIASES: Mapping[str, str] = {
-    "镇": "town", "乡": "town", "乡镇": "town",
-    "村": "village", "行政村": "village",
+    "镇": "town",
+    "乡": "town",
+    "乡镇": "town",
+    "村": "village",
+    "行政村": "village",
     "社区": "community",
-    "楼院": "compound", "小区": "compound", "院": "compound",
-    "楼栋": "building", "楼": "building",
+    "楼院": "compound",
+    "小区": "compound",
+    "院": "compound",
+    "楼栋": "building",
+    "楼": "building",
     "单元": "unit",
 }
 """Chinese words accepted in ``kind`` besides the English names."""
@@ -190,7 +196,7 @@ class Locations:
         if kind not in LOCATION_KINDS:
             raise ValueError(f"unknown location kind {kind!r}; expected one of {', '.join(LOCATION_KINDS)}")
         pos = self.positions(location_ids)
-        ids = np.append(self.table["location_id"].to_numpy(dtype=object), None)
+        ids = np.append(self.table["location_id"].to_numpy(dtype=object), [None])
         found = np.where(pos >= 0, self._ancestors[kind][np.maximum(pos, 0)], -1)
         return ids[found]  # -1 picks the trailing None
 
@@ -230,8 +236,9 @@ def _validate(raw: pd.DataFrame, file: str) -> pd.DataFrame:
     kind = kind_words.map({k: k for k in LOCATION_KINDS} | dict(KIND_ALIASES))
     if table.has("kind"):
         allowed = ", ".join([*LOCATION_KINDS, *KIND_ALIASES])
-        table.checks.where(kind.isna() & (kind_words != ""), "kind", f"unknown kind; allowed: {allowed}",
-                           table.raw("kind"))
+        table.checks.where(
+            kind.isna() & (kind_words != ""), "kind", f"unknown kind; allowed: {allowed}", table.raw("kind")
+        )
         table.checks.where(kind_words == "", "kind", "required value is blank")
     parent_id = table.get("parent_id")
     name = table.optional_text("name")
@@ -242,10 +249,12 @@ def _validate(raw: pd.DataFrame, file: str) -> pd.DataFrame:
     table.checks.where(lat_given & lon_blank, "lon", "lon is blank but lat is given; give both or neither")
     table.checks.where(lon_given & lat_blank, "lat", "lat is blank but lon is given; give both or neither")
     with np.errstate(invalid="ignore"):
-        table.checks.where(np.abs(lat) > 90, "lat", "latitude must be between -90 and 90 (WGS84 degrees)",
-                           table.raw("lat"))
-        table.checks.where(np.abs(lon) > 180, "lon", "longitude must be between -180 and 180 (WGS84 degrees)",
-                           table.raw("lon"))
+        table.checks.where(
+            np.abs(lat) > 90, "lat", "latitude must be between -90 and 90 (WGS84 degrees)", table.raw("lat")
+        )
+        table.checks.where(
+            np.abs(lon) > 180, "lon", "longitude must be between -180 and 180 (WGS84 degrees)", table.raw("lon")
+        )
 
     _check_tree(table, location_id, parent_id, kind)
     frame = table.finish(
@@ -269,14 +278,15 @@ def _check_tree(table: _Table, location_id: pd.Series, parent_id: pd.Series, kin
     ids = location_id.to_numpy(dtype=object)
     parents = parent_id.to_numpy(dtype=object)
     kinds = kind.to_numpy(dtype=object)
-    position = {}
-    for i, v in enumerate(ids):
+    position: dict[object, int] = {}
+    for row, v in enumerate(ids):
         if v != "":
-            position.setdefault(v, i)
+            position.setdefault(v, row)
     has_parent = parent_id.to_numpy(dtype=object) != ""
     known_parent = np.array([p in position for p in parents], dtype=bool)
-    table.checks.where(has_parent & ~known_parent, "parent_id", "unknown parent_id: no location has this id",
-                       table.raw("parent_id"))
+    table.checks.where(
+        has_parent & ~known_parent, "parent_id", "unknown parent_id: no location has this id", table.raw("parent_id")
+    )
 
     graph = nx.DiGraph()
     for i in np.flatnonzero(has_parent & known_parent):
@@ -293,8 +303,7 @@ def _check_tree(table: _Table, location_id: pd.Series, parent_id: pd.Series, kin
             chain.append(str(ids[node]))
             node = position[parents[node]]
         cycle_text[first] = " → ".join([*chain, str(ids[first])])
-    table.checks.where(cycle_text != "", "parent_id", "parents form a cycle: {}", table.raw("parent_id"),
-                       cycle_text)
+    table.checks.where(cycle_text != "", "parent_id", "parents form a cycle: {}", table.raw("parent_id"), cycle_text)
 
     parent_kind = np.array([kinds[position[p]] if p in position else None for p in parents], dtype=object)
     wrong = np.zeros(len(ids), dtype=bool)
@@ -390,9 +399,11 @@ def resolve_references(
     fill = known & blank
     no_coordinates = fill & ~np.isfinite(loc_lat[safe])
     checks.where(
-        no_coordinates, "location_id",
+        no_coordinates,
+        "location_id",
         f"blank lat/lon, and this location has no coordinates in {locations.file} (nor has any location "
-        "above it); give lat and lon in this row or in the locations file", raw_ids,
+        "above it); give lat and lon in this row or in the locations file",
+        raw_ids,
     )
     checks.raise_if_any()
 
@@ -413,8 +424,11 @@ def resolve_references(
         unit_id = ids.to_numpy(dtype=object)
         differs = at_unit & (group != "") & (group != unit_id)
         if differs.any():
-            examples = _text(raw["household_id"]).str.strip().to_numpy(dtype=object)[differs][:5] \
-                if "household_id" in raw else []
+            examples = (
+                _text(raw["household_id"]).str.strip().to_numpy(dtype=object)[differs][:5]
+                if "household_id" in raw
+                else []
+            )
             warnings.append(
                 InputWarning(
                     "group_differs_from_unit",
@@ -453,6 +467,9 @@ def _text(series: pd.Series) -> pd.Series:
 
 
 def _given(value: object) -> bool:
-    return value is not None and value is not pd.NA and not (isinstance(value, float) and np.isnan(value)) \
+    return (
+        value is not None
+        and value is not pd.NA
+        and not (isinstance(value, float) and np.isnan(value))
         and str(value).strip() != ""
-
+    )

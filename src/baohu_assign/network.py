@@ -160,11 +160,15 @@ class WalkingNetwork:
             return cls.from_graphml(path)
         if suffix == ".csv":
             return cls.from_edge_csv(path)
-        raise InputError(Issue(
-            str(path), None, None,
-            "unknown network format; expected a .graphml file (OSMnx) or a .csv edge list "
-            f"({', '.join(EDGE_CSV_COLUMNS)})",
-        ))
+        raise InputError(
+            Issue(
+                str(path),
+                None,
+                None,
+                "unknown network format; expected a .graphml file (OSMnx) or a .csv edge list "
+                f"({', '.join(EDGE_CSV_COLUMNS)})",
+            )
+        )
 
     @classmethod
     def from_graphml(cls, path: str | Path) -> WalkingNetwork:
@@ -257,12 +261,21 @@ class WalkingNetwork:
             for i, raw in enumerate(raw_values):
                 value = _number(raw)
                 if value is None:
-                    issues.add(None, key, f"node {parts.nodes[i]!r}: coordinate missing or not a number",
-                               None if raw is None else str(raw))
+                    issues.add(
+                        None,
+                        key,
+                        f"node {parts.nodes[i]!r}: coordinate missing or not a number",
+                        None if raw is None else str(raw),
+                    )
                 elif abs(value) > bound:
-                    issues.add(None, key, f"node {parts.nodes[i]!r}: not a WGS84 "
-                                          f"{'longitude' if bound > 90 else 'latitude'} in degrees "
-                                          "(is the graph projected?)", str(raw))
+                    issues.add(
+                        None,
+                        key,
+                        f"node {parts.nodes[i]!r}: not a WGS84 "
+                        f"{'longitude' if bound > 90 else 'latitude'} in degrees "
+                        "(is the graph projected?)",
+                        str(raw),
+                    )
                 else:
                     out[i] = value
         index = {node: i for i, node in enumerate(parts.nodes)}
@@ -283,13 +296,16 @@ class WalkingNetwork:
             directed.append(one_way)
         issues.raise_if_any()
         source, target = np.asarray(sources, np.int64), np.asarray(targets, np.int64)
-        length, one_way = np.asarray(lengths, np.float64), np.asarray(directed, bool)
-        both = ~one_way
+        length, is_one_way = np.asarray(lengths, np.float64), np.asarray(directed, bool)
+        both = ~is_one_way
         adjacency = _adjacency(
-            np.concatenate((source, target[both])), np.concatenate((target, source[both])),
-            np.concatenate((length, length[both])), count, directed=True,
+            np.concatenate((source, target[both])),
+            np.concatenate((target, source[both])),
+            np.concatenate((length, length[both])),
+            count,
+            directed=True,
         )
-        network = cls(lat, lon, adjacency, directed=bool(one_way.any()), edges=len(parts.sources), name=name)
+        network = cls(lat, lon, adjacency, directed=bool(is_one_way.any()), edges=len(parts.sources), name=name)
         logger.debug("network %s: %d nodes, %d edges", name, count, network.edges)
         return network
 
@@ -336,8 +352,12 @@ class WalkingNetwork:
             values[column] = parsed
             bound = _DEGREE_BOUNDS.get(column)
             for i in np.flatnonzero(~np.isfinite(parsed)):
-                issues.add(int(rows[i]), column, "required value is blank" if not text.iloc[i]
-                           else "expected a number", text.iloc[i] or None)
+                issues.add(
+                    int(rows[i]),
+                    column,
+                    "required value is blank" if not text.iloc[i] else "expected a number",
+                    text.iloc[i] or None,
+                )
             finite = np.isfinite(parsed)
             if bound is not None:
                 for i in np.flatnonzero(finite & (np.abs(parsed) > bound)):
@@ -352,10 +372,15 @@ class WalkingNetwork:
             for i in np.flatnonzero(~(oneway | word.isin(BOOL_FALSE).to_numpy() | (word == "").to_numpy())):
                 issues.add(int(rows[i]), "oneway", "expected yes/no (blank: no)", frame["oneway"].iloc[i])
         issues.raise_if_any()
-        ends = np.round(np.column_stack((
-            np.concatenate((values["from_lat"], values["to_lat"])),
-            np.concatenate((values["from_lon"], values["to_lon"])),
-        )), _COORDINATE_DECIMALS)
+        ends = np.round(
+            np.column_stack(
+                (
+                    np.concatenate((values["from_lat"], values["to_lat"])),
+                    np.concatenate((values["from_lon"], values["to_lon"])),
+                )
+            ),
+            _COORDINATE_DECIMALS,
+        )
         coordinates, node = np.unique(ends, axis=0, return_inverse=True)
         node = node.reshape(-1)
         n_edges = len(frame)
@@ -363,11 +388,20 @@ class WalkingNetwork:
         length = values["length_m"]
         both = ~oneway
         adjacency = _adjacency(
-            np.concatenate((source, target[both])), np.concatenate((target, source[both])),
-            np.concatenate((length, length[both])), coordinates.shape[0], directed=True,
+            np.concatenate((source, target[both])),
+            np.concatenate((target, source[both])),
+            np.concatenate((length, length[both])),
+            coordinates.shape[0],
+            directed=True,
         )
-        network = cls(coordinates[:, 0], coordinates[:, 1], adjacency, directed=bool(oneway.any()),
-                      edges=n_edges, name=Path(path).name)
+        network = cls(
+            coordinates[:, 0],
+            coordinates[:, 1],
+            adjacency,
+            directed=bool(oneway.any()),
+            edges=n_edges,
+            name=Path(path).name,
+        )
         logger.debug("network %s: %d nodes, %d edges", network.name, network.num_nodes, n_edges)
         return network
 
@@ -470,9 +504,7 @@ class WalkingNetwork:
         order = np.lexsort((arc_m, arc_h))
         return arc_h[order].astype(np.int32), arc_m[order].astype(np.int32), distance[order]
 
-    def distances_from(
-        self, lat: float, lon: float, to_lat: np.ndarray, to_lon: np.ndarray
-    ) -> np.ndarray:
+    def distances_from(self, lat: float, lon: float, to_lat: np.ndarray, to_lon: np.ndarray) -> np.ndarray:
         """Network distance from one point to many (snap + path + snap).
 
         Parameters
@@ -536,9 +568,14 @@ class WalkingNetwork:
         member_median, member_max = stats(member_snap)
         household_median, household_max = stats(household_snap)
         return NetworkSummary(
-            file=self.name, nodes=self.num_nodes, edges=self.edges, directed=self.directed,
-            member_snap_median_m=member_median, member_snap_max_m=member_max,
-            household_snap_median_m=household_median, household_snap_max_m=household_max,
+            file=self.name,
+            nodes=self.num_nodes,
+            edges=self.edges,
+            directed=self.directed,
+            member_snap_median_m=member_median,
+            member_snap_max_m=member_max,
+            household_snap_median_m=household_median,
+            household_snap_max_m=household_max,
         )
 
     def __repr__(self) -> str:
@@ -681,8 +718,11 @@ def _stream_graphml(path: Path) -> _GraphParts:
             continue
         if tag == "key":
             name, domain = element.get("attr.name"), element.get("for", "all")
-            wanted = (domain in ("node", "all") and name in _NODE_FIELDS) or (
-                domain in ("edge", "all") and name == "length") or (domain in ("graph", "all") and name == "crs")
+            wanted = (
+                (domain in ("node", "all") and name in _NODE_FIELDS)
+                or (domain in ("edge", "all") and name == "length")
+                or (domain in ("graph", "all") and name == "crs")
+            )
             if wanted and element.get("id") is not None:
                 key_name[element.get("id")] = name
                 if domain in ("graph", "all") and name == "crs":
@@ -718,8 +758,11 @@ def _adjacency(
 ) -> sp.csr_matrix:
     """CSR of edge lengths: both ways unless directed, parallel edges keep the shortest, no self-loops."""
     if not directed:
-        source, target, length = (np.concatenate((source, target)), np.concatenate((target, source)),
-                                  np.concatenate((length, length)))
+        source, target, length = (
+            np.concatenate((source, target)),
+            np.concatenate((target, source)),
+            np.concatenate((length, length)),
+        )
     proper = source != target
     source, target, length = source[proper], target[proper], length[proper]
     order = np.lexsort((length, target, source))

@@ -196,15 +196,17 @@ def evaluate(problem: Problem, member_of: np.ndarray, backup_of: np.ndarray | No
     travel_m = float(costs.travel_m(problem.household_visits[covered], problem.arc_distance_m[arcs[covered]]).sum())
     loads = member_loads(problem, member_of)
     balance = balance_cost(problem, loads)
-    uncovered = tuple(
-        int(((~covered) & (problem.household_tier == t)).sum()) for t in range(NUM_TIERS)
-    )
+    uncovered = tuple(int(((~covered) & (problem.household_tier == t)).sum()) for t in range(NUM_TIERS))
     penalty = int(problem.uncovered_cost()[~covered].sum())
     changed = int(costs.churned(problem.household_current, member_of).sum())
     backup_missing = backup_cost = 0
     if problem.household_backup is not None:
         wants = problem.household_backup & covered
-        backups = np.full(problem.num_households, -1, dtype=np.int64) if backup_of is None else np.asarray(backup_of, dtype=np.int64)
+        backups = (
+            np.full(problem.num_households, -1, dtype=np.int64)
+            if backup_of is None
+            else np.asarray(backup_of, dtype=np.int64)
+        )
         has = wants & (backups >= 0)
         backup_missing = int((wants & ~has).sum())
         rows = np.flatnonzero(has)

@@ -38,6 +38,7 @@ def _check_count(value: Any, name: str, minimum: int) -> int:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
     return int(value)
 
+
 clock: Callable[[], float] = time.monotonic
 """The clock every deadline is measured on, in seconds. Tests replace it to move time forward."""
 

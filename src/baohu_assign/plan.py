@@ -31,7 +31,6 @@ from .objective import evaluate
 from .params import Deadline
 from .policy import PRIORITIES
 from .problem import Problem
-from .rollup import hierarchy_report, location_rollup
 from .report import (
     BranchReport,
     Components,
@@ -41,6 +40,7 @@ from .report import (
     Status,
     Uncovered,
 )
+from .rollup import hierarchy_report, location_rollup
 from .solution import Solution
 
 if TYPE_CHECKING:
@@ -51,18 +51,39 @@ EXAMPLES = 5
 
 ASSIGNMENT_COLUMNS = ("household_id", "member_id", "role", "distance_m", "changed", "reason")
 HOUSEHOLD_COLUMNS = (
-    "head_name", "branch", "lat", "lon", "size", "priority", "visits_per_week",
-    "group_id", "current_member_id", "pinned", "minutes_per_visit",
+    "head_name",
+    "branch",
+    "lat",
+    "lon",
+    "size",
+    "priority",
+    "visits_per_week",
+    "group_id",
+    "current_member_id",
+    "pinned",
+    "minutes_per_visit",
 )
 MEMBER_SUMMARY_COLUMNS = (
-    "member_id", "branch", "households", "capacity", "utilisation", "visits_per_week",
-    "travel_m_per_week", "critical_households", "over_capacity_unit",
+    "member_id",
+    "branch",
+    "households",
+    "capacity",
+    "utilisation",
+    "visits_per_week",
+    "travel_m_per_week",
+    "critical_households",
+    "over_capacity_unit",
 )
 MEMBER_EXTRA_COLUMNS = ("name", "available", "mobile", "max_distance_m", "age", "hours_per_week")
 PLAN_FILES: tuple[str, ...] = ("assignments.csv", "members.csv", "report.json")
 """The files every plan folder holds (written by :meth:`Plan.write`)."""
 FOLDER_FILES: tuple[str, ...] = (
-    *PLAN_FILES, "roster.xlsx", "map.html", "leaders.csv", "rollup_buildings.csv", "rollup_compounds.csv",
+    *PLAN_FILES,
+    "roster.xlsx",
+    "map.html",
+    "leaders.csv",
+    "rollup_buildings.csv",
+    "rollup_compounds.csv",
 )
 """Every file name a plan folder's writer owns: written together, replaced together, never carried over."""
 PLAN_ID_LENGTH = 16
@@ -172,7 +193,7 @@ class Plan:
                 reason[pin.household_row] = f"{text}; pin broken: {why}" if text else f"pin broken: {why}"
         changed = np.zeros(n, dtype=bool)
         if self._current_given:
-            member_ids = np.append(self.scenario.members["member_id"].to_numpy(dtype=object), None)
+            member_ids = np.append(self.scenario.members["member_id"].to_numpy(dtype=object), [None])
             current_ids = self.scenario.households["current_member_id"].to_numpy(dtype=object)
             changed = changed_mask(current_ids, member_ids[member_row])  # -1 picks the trailing None
         backup_row = np.full(n, -1, dtype=np.int64)
@@ -188,8 +209,12 @@ class Plan:
             arcs = branch.problem.arc_indices(has, backup_of[has])
             backup_distance[rows_b] = branch.problem.arc_distance_m[arcs]
         return {
-            "member_row": member_row, "distance": distance, "changed": changed, "reason": reason,
-            "backup_row": backup_row, "backup_distance": backup_distance,
+            "member_row": member_row,
+            "distance": distance,
+            "changed": changed,
+            "reason": reason,
+            "backup_row": backup_row,
+            "backup_distance": backup_distance,
         }
 
     @cached_property
@@ -212,14 +237,17 @@ class Plan:
     def _assignments(self) -> pd.DataFrame:
         hh = self.scenario.households
         rows = self._rows
-        member_ids = np.append(self.scenario.members["member_id"].to_numpy(dtype=object), None)
+        member_ids = np.append(self.scenario.members["member_id"].to_numpy(dtype=object), [None])
         member = member_ids[rows["member_row"]]  # -1 picks the trailing None
+        # numpy's stubs reject None as a branch of np.where, which takes it as an object.
+        role = np.where(rows["member_row"] >= 0, "primary", None)  # type: ignore[call-overload]
         data: dict[str, Any] = {
             "household_id": hh["household_id"].astype("string").to_numpy(),
             "member_id": pd.array(member, dtype="string"),
-            "role": pd.array(np.where(rows["member_row"] >= 0, "primary", None), dtype="string"),
+            "role": pd.array(role, dtype="string"),
             "distance_m": np.round(rows["distance"], 1),
-            "changed": pd.array(rows["changed"], dtype="boolean") if self._current_given
+            "changed": pd.array(rows["changed"], dtype="boolean")
+            if self._current_given
             else pd.array([pd.NA] * len(hh), dtype="boolean"),
             "reason": pd.array(rows["reason"], dtype="string"),
         }
@@ -488,8 +516,10 @@ class Plan:
             return None
         mem, hh = self.scenario.members, self.scenario.households
         return network.summary(
-            mem["lat"].to_numpy(dtype=np.float64), mem["lon"].to_numpy(dtype=np.float64),
-            hh["lat"].to_numpy(dtype=np.float64), hh["lon"].to_numpy(dtype=np.float64),
+            mem["lat"].to_numpy(dtype=np.float64),
+            mem["lon"].to_numpy(dtype=np.float64),
+            hh["lat"].to_numpy(dtype=np.float64),
+            hh["lon"].to_numpy(dtype=np.float64),
         )
 
     def _time_limit_warnings(self, shortfalls: list[BranchShortfall]) -> list[ReportWarning]:
@@ -500,9 +530,14 @@ class Plan:
         for cut in self.deadline.cuts:
             if cut == DIAGNOSIS_CUT:
                 names = [s.branch for s in shortfalls if not s.complete]
-                out.append(ReportWarning(
-                    code="time_limit_reached", message=cut, count=len(names), examples=names[:EXAMPLES],
-                ))
+                out.append(
+                    ReportWarning(
+                        code="time_limit_reached",
+                        message=cut,
+                        count=len(names),
+                        examples=names[:EXAMPLES],
+                    )
+                )
             else:
                 out.append(ReportWarning(code="time_limit_reached", message=cut))
         by_cut: dict[str, list[str]] = {}
@@ -510,10 +545,14 @@ class Plan:
             for cut in result.time_cuts:
                 by_cut.setdefault(cut, []).append(result.branch.branch)
         for cut, names in by_cut.items():
-            out.append(ReportWarning(
-                code="time_limit_reached", message=f"{cut} ({len(names)} of {len(self.results)} branches)",
-                count=len(names), examples=names[:EXAMPLES],
-            ))
+            out.append(
+                ReportWarning(
+                    code="time_limit_reached",
+                    message=f"{cut} ({len(names)} of {len(self.results)} branches)",
+                    count=len(names),
+                    examples=names[:EXAMPLES],
+                )
+            )
         return out
 
     # -- shortage diagnosis (diagnose.py) ------------------------------------------
@@ -552,7 +591,8 @@ class Plan:
             + ", ".join(f"{k} ×{v}" for k, v in r.engines.items())
             + f"), objective {r.objective}, {r.wall_s:.2f} s",
             f"  members   {r.counts.members:>8,}  ({r.counts.available_members:,} available)",
-            f"  households{r.counts.households:>8,}  in {r.counts.branches} branches, {r.counts.arcs:,} candidate pairs",
+            f"  households{r.counts.households:>8,}  in {r.counts.branches} branches, "
+            f"{r.counts.arcs:,} candidate pairs",
         ]
         if r.network is not None:
             lines.append(
@@ -569,9 +609,7 @@ class Plan:
         util = util[self._members.loc[util.index, "capacity"] > 0]
         if len(util):
             q = util.quantile([0.1, 0.5, 0.9]).to_numpy()
-            lines.append(
-                f"  utilisation p10 {q[0]:.0%}  median {q[1]:.0%}  p90 {q[2]:.0%}  max {util.max():.0%}"
-            )
+            lines.append(f"  utilisation p10 {q[0]:.0%}  median {q[1]:.0%}  p90 {q[2]:.0%}  max {util.max():.0%}")
         if r.counts.members_over_capacity_unit:
             lines.append(f"  {r.counts.members_over_capacity_unit:,} members take one whole unit over capacity")
         lines.append(f"  weekly travel {r.components.travel_m_per_week / 1000:,.1f} km (visits × distance)")
@@ -733,7 +771,17 @@ def _overall_status(statuses: list[Status]) -> Status:
 
 
 def _csv_text(frame: pd.DataFrame, original_names: dict[str, str]) -> str:
-    renamed = frame.rename(columns={k: v for k, v in original_names.items() if k in frame.columns and k not in ASSIGNMENT_COLUMNS and k not in HOUSEHOLD_COLUMNS and k not in MEMBER_SUMMARY_COLUMNS and k not in MEMBER_EXTRA_COLUMNS})
+    renamed = frame.rename(
+        columns={
+            k: v
+            for k, v in original_names.items()
+            if k in frame.columns
+            and k not in ASSIGNMENT_COLUMNS
+            and k not in HOUSEHOLD_COLUMNS
+            and k not in MEMBER_SUMMARY_COLUMNS
+            and k not in MEMBER_EXTRA_COLUMNS
+        }
+    )
     out = renamed.copy()
     for column in out.columns:
         if str(out[column].dtype) in ("boolean", "bool"):
@@ -822,11 +870,15 @@ def read_plan_folder(path: str | Path) -> PlanFolder:
         raise InputError(Issue(str(folder), None, None, "plan folder not found"))
     missing = [name for name in PLAN_FILES if not (folder / name).is_file()]
     if missing:
-        raise InputError(Issue(
-            str(folder), None, None,
-            f"not a plan folder: missing {', '.join(missing)} "
-            "(a plan folder is what `baohu-assign solve --out DIR` or Plan.write writes)",
-        ))
+        raise InputError(
+            Issue(
+                str(folder),
+                None,
+                None,
+                f"not a plan folder: missing {', '.join(missing)} "
+                "(a plan folder is what `baohu-assign solve --out DIR` or Plan.write writes)",
+            )
+        )
     raw = {name: (folder / name).read_bytes() for name in PLAN_FILES}
     report_path = folder / "report.json"
     try:
@@ -923,10 +975,16 @@ def write_folder(directory: str | Path, files: Mapping[str, bytes]) -> Path:
     try:
         os.mkdir(staging, 0o777)
     except PermissionError:
-        raise InputError(Issue(str(directory), None, None,
-                               f"cannot create a folder in {out.parent} (permission denied): the plan folder "
-                               "is written beside itself and then swapped in; choose a folder whose parent "
-                               "you may write to")) from None
+        raise InputError(
+            Issue(
+                str(directory),
+                None,
+                None,
+                f"cannot create a folder in {out.parent} (permission denied): the plan folder "
+                "is written beside itself and then swapped in; choose a folder whose parent "
+                "you may write to",
+            )
+        ) from None
     replaced = False
     try:
         if out.is_dir():
@@ -955,14 +1013,19 @@ def _owned(name: str) -> bool:
 def _refuse_folder(out: Path, given: str | Path) -> None:
     cwd = Path.cwd().resolve()
     if out == cwd or out in cwd.parents:
-        raise InputError(Issue(str(given), None, None,
-                               "the plan folder is replaced as a whole, so it cannot be the current folder or "
-                               "hold it; choose a sub-folder such as out/"))
+        raise InputError(
+            Issue(
+                str(given),
+                None,
+                None,
+                "the plan folder is replaced as a whole, so it cannot be the current folder or "
+                "hold it; choose a sub-folder such as out/",
+            )
+        )
     if out.exists() and not out.is_dir():
         raise InputError(Issue(str(given), None, None, "exists and is not a folder"))
     if out.is_dir() and os.path.ismount(out):
-        raise InputError(Issue(str(given), None, None,
-                               "is a mount point and cannot be replaced; choose a sub-folder"))
+        raise InputError(Issue(str(given), None, None, "is a mount point and cannot be replaced; choose a sub-folder"))
 
 
 def _write_new(path: Path, data: bytes) -> None:

@@ -36,7 +36,7 @@ import pandas as pd
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure, SubFigure
     from matplotlib.font_manager import FontManager
 
     from .plan import Plan
@@ -46,9 +46,22 @@ logger = logging.getLogger(__name__)
 __all__ = ["cjk_font", "plot_distances", "plot_loads", "plot_rebalance"]
 
 CJK_FONTS: tuple[str, ...] = (
-    "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Source Han Sans CN", "WenQuanYi Micro Hei",
-    "WenQuanYi Zen Hei", "Microsoft YaHei", "SimHei", "PingFang SC", "Hiragino Sans GB", "Heiti SC",
-    "STHeiti", "Noto Sans CJK JP", "Noto Sans CJK TC", "Droid Sans Fallback", "AR PL UMing CN",
+    "Noto Sans CJK SC",
+    "Noto Sans SC",
+    "Source Han Sans SC",
+    "Source Han Sans CN",
+    "WenQuanYi Micro Hei",
+    "WenQuanYi Zen Hei",
+    "Microsoft YaHei",
+    "SimHei",
+    "PingFang SC",
+    "Hiragino Sans GB",
+    "Heiti SC",
+    "STHeiti",
+    "Noto Sans CJK JP",
+    "Noto Sans CJK TC",
+    "Droid Sans Fallback",
+    "AR PL UMing CN",
     "Arial Unicode MS",
 )
 """Fonts tried, in order, for Chinese text."""
@@ -105,7 +118,9 @@ def cjk_font() -> str | None:
             logger.info(
                 "matplotlib's font cache predates %d installed font(s), %s among them; they are added for this "
                 "process (delete fontlist-*.json in %s to rebuild the cache)",
-                len(added), found, matplotlib.get_cachedir(),
+                len(added),
+                found,
+                matplotlib.get_cachedir(),
             )
     return found
 
@@ -167,7 +182,7 @@ def _tier_label(tier: str) -> str:
     return f"{english} {chinese}" if chinese and cjk_font() is not None else english
 
 
-def _use_fonts(fig: Figure) -> None:
+def _use_fonts(fig: Figure | SubFigure) -> None:
     """Give every text of the figure DejaVu Sans with the CJK font as glyph fallback."""
     font = cjk_font()
     if font is None:
@@ -237,7 +252,7 @@ def _primary(plan: Plan) -> pd.DataFrame:
 # --------------------------------------------------------------------------- plots
 
 
-def plot_loads(plan: Plan | pd.DataFrame, ax: Axes | None = None, *, max_branches: int = 40) -> Figure:
+def plot_loads(plan: Plan | pd.DataFrame, ax: Axes | None = None, *, max_branches: int = 40) -> Figure | SubFigure:
     """Utilisation of each member (households / capacity), one row per branch.
 
     Parameters
@@ -254,7 +269,7 @@ def plot_loads(plan: Plan | pd.DataFrame, ax: Axes | None = None, *, max_branche
 
     Returns
     -------
-    matplotlib.figure.Figure
+    matplotlib.figure.Figure or matplotlib.figure.SubFigure
         The figure holding the plot. Each row shows a box of the branch's
         member utilisations and every member as a dot; unavailable members
         (capacity 0) are left out.
@@ -268,6 +283,7 @@ def plot_loads(plan: Plan | pd.DataFrame, ax: Axes | None = None, *, max_branche
     left_out = max(len(order) - max_branches, 0)
     order = order[:max_branches]
     labels = _labeller(list(medians.index))
+    fig: Figure | SubFigure
     if ax is None:
         fig, (ax,) = _new_figure(9.0, 1.4 + 0.28 * max(len(order), 3))
     else:
@@ -275,9 +291,17 @@ def plot_loads(plan: Plan | pd.DataFrame, ax: Axes | None = None, *, max_branche
     groups = [data.loc[data["branch"] == b, "util"].to_numpy() for b in order]
     positions = np.arange(len(order))[::-1]  # highest median at the top
     if groups:
-        ax.boxplot(groups, positions=positions, widths=0.6, showfliers=False, **_horizontal(),
-                   medianprops={"color": "black"}, boxprops={"color": "#555555"},
-                   whiskerprops={"color": "#555555"}, capprops={"color": "#555555"})
+        ax.boxplot(
+            groups,
+            positions=positions,
+            widths=0.6,
+            showfliers=False,
+            **_horizontal(),
+            medianprops={"color": "black"},
+            boxprops={"color": "#555555"},
+            whiskerprops={"color": "#555555"},
+            capprops={"color": "#555555"},
+        )
         rng = np.random.default_rng(0)  # fixed jitter: the same plan draws the same figure
         for pos, values in zip(positions, groups, strict=True):
             jitter = rng.uniform(-0.22, 0.22, len(values))
@@ -285,7 +309,7 @@ def plot_loads(plan: Plan | pd.DataFrame, ax: Axes | None = None, *, max_branche
     ax.set_yticks(positions, [labels[b] for b in order])
     ax.axvline(100.0, color="#d62728", linewidth=0.8, linestyle="--")
     ax.set_xlabel("utilisation: households / capacity (%)")
-    count = int(len(data))
+    count = len(data)
     title = f"Utilisation per member by branch ({count:,} members, {len(medians)} branches)"
     if left_out:
         title += f"; {left_out} branches with lower loads not shown"
@@ -295,7 +319,7 @@ def plot_loads(plan: Plan | pd.DataFrame, ax: Axes | None = None, *, max_branche
     return fig
 
 
-def plot_distances(plan: Plan, ax: Axes | None = None) -> Figure:
+def plot_distances(plan: Plan, ax: Axes | None = None) -> Figure | SubFigure:
     """Distance from each covered household to its contact, per priority tier (cumulative).
 
     Parameters
@@ -307,7 +331,7 @@ def plot_distances(plan: Plan, ax: Axes | None = None) -> Figure:
 
     Returns
     -------
-    matplotlib.figure.Figure
+    matplotlib.figure.Figure or matplotlib.figure.SubFigure
         One cumulative curve per tier (share of the tier's covered
         households within a distance; log scale, distances below 1 m drawn
         at 1 m), with each tier's median marked. Critical households should
@@ -315,6 +339,7 @@ def plot_distances(plan: Plan, ax: Axes | None = None) -> Figure:
     """
     primary = _primary(plan)
     covered = primary["member_id"].notna() & (primary["member_id"].astype("string") != "")
+    fig: Figure | SubFigure
     if ax is None:
         fig, (ax,) = _new_figure(8.0, 4.5)
     else:
@@ -354,7 +379,7 @@ def plot_rebalance(
     ax: Axes | Sequence[Axes] | None = None,
     *,
     top: int = 15,
-) -> Figure:
+) -> Figure | SubFigure:
     """Before and after a rebalance: member loads, and the changed contacts by branch and reason.
 
     Parameters
@@ -371,7 +396,7 @@ def plot_rebalance(
 
     Returns
     -------
-    matplotlib.figure.Figure
+    matplotlib.figure.Figure or matplotlib.figure.SubFigure
         Left: how many members carry 0, 1, 2, … households, before and
         after. Right: households whose contact differs, per branch, stacked
         by the reason the new plan gives.
@@ -379,10 +404,14 @@ def plot_rebalance(
     from .compare import compare_plans
 
     differing = compare_plans(before, after, labels=("before", "after")).differing
+    from matplotlib.axes import Axes
+
+    fig: Figure | SubFigure
+    change_ax: Axes | None
     if ax is None:
         fig, axes = _new_figure(13.0, 5.0, ncols=2)
         load_ax, change_ax = axes
-    elif hasattr(ax, "figure"):  # one Axes
+    elif isinstance(ax, Axes):  # one Axes
         load_ax, change_ax, fig = ax, None, ax.figure
     else:  # a pair: list, tuple or the array plt.subplots returns
         load_ax, change_ax = ax[0], ax[1]
@@ -393,10 +422,20 @@ def plot_rebalance(
     top_load = int(max(loads_before.max(initial=0), loads_after.max(initial=0)))
     bins = np.arange(top_load + 1)
     width = 0.4
-    load_ax.bar(bins - width / 2, np.bincount(loads_before, minlength=top_load + 1), width,
-                label=f"before (mean {_mean_util(before):.0%} of capacity)", color="#9ecae1")
-    load_ax.bar(bins + width / 2, np.bincount(loads_after, minlength=top_load + 1), width,
-                label=f"after (mean {_mean_util(after):.0%} of capacity)", color="#08519c")
+    load_ax.bar(
+        bins - width / 2,
+        np.bincount(loads_before, minlength=top_load + 1),
+        width,
+        label=f"before (mean {_mean_util(before):.0%} of capacity)",
+        color="#9ecae1",
+    )
+    load_ax.bar(
+        bins + width / 2,
+        np.bincount(loads_after, minlength=top_load + 1),
+        width,
+        label=f"after (mean {_mean_util(after):.0%} of capacity)",
+        color="#08519c",
+    )
     load_ax.set_xticks(bins)
     load_ax.set_xlabel("households per member")
     load_ax.set_ylabel("members")

@@ -177,7 +177,9 @@ class Problem:
         return np.where(found & (members >= 0), pos_clipped, -1).astype(np.int64)
 
     def balance_step_costs(self, member: int, count: int | None = None) -> np.ndarray:
-        """int64[count]: cost of the k-th household (k = 1..count) of a member (:func:`~baohu_assign.costs.balance_steps`).
+        """int64[count]: cost of the k-th household (k = 1..count) of a member.
+
+        The steps are those of :func:`~baohu_assign.costs.balance_steps`.
 
         ``count`` defaults to the capacity; beyond it (a member carrying one
         unit over capacity) the steps follow the same formula.
@@ -265,8 +267,10 @@ class Problem:
         if self.household_backup is not None:
             checks.append((self.household_backup.shape == (H,), "household_backup"))
             checks.append(
-                (self.member_backup_capacity is not None and self.member_backup_capacity.shape == (M,),
-                 "member_backup_capacity")
+                (
+                    self.member_backup_capacity is not None and self.member_backup_capacity.shape == (M,),
+                    "member_backup_capacity",
+                )
             )
         for ok, name in checks:
             if not ok:

@@ -85,15 +85,20 @@ def rebalance(
         scenario, added = _with_current(scenario, current)
     current_ids = scenario.households.get("current_member_id")
     if current_ids is None or not current_ids.notna().any():
-        added.append(InputWarning(
-            "no_current_plan",
-            "no household has a current member (no current_member_id values"
-            + (", and the current plan names none of these households" if current is not None
-               else " and no current plan was given: --current DIR or rebalance(current=...)")
-            + "); nothing can be kept, so this is a fresh plan",
-            len(scenario.households),
-            [],
-        ))
+        added.append(
+            InputWarning(
+                "no_current_plan",
+                "no household has a current member (no current_member_id values"
+                + (
+                    ", and the current plan names none of these households"
+                    if current is not None
+                    else " and no current plan was given: --current DIR or rebalance(current=...)"
+                )
+                + "); nothing can be kept, so this is a fresh plan",
+                len(scenario.households),
+                [],
+            )
+        )
     if added:
         scenario = dataclasses.replace(scenario, warnings=(*scenario.warnings, *added))
     return solve(
@@ -135,22 +140,31 @@ def current_members(current: Plan | str | Path) -> pd.Series:
         return pd.Series(
             primary["member_id"].astype("string").to_numpy(),
             index=pd.Index(primary["household_id"].astype(str), name="household_id"),
-            name="member_id", dtype="string",
+            name="member_id",
+            dtype="string",
         )
     path = Path(current)
     if not path.exists():
-        raise InputError(Issue(
-            str(path), None, None,
-            "current plan not found: no such folder or file (give a plan folder or its assignments.csv)",
-        ))
+        raise InputError(
+            Issue(
+                str(path),
+                None,
+                None,
+                "current plan not found: no such folder or file (give a plan folder or its assignments.csv)",
+            )
+        )
     if path.is_dir():
         path = path / "assignments.csv"
         if not path.is_file():
-            raise InputError(Issue(
-                str(path), None, None,
-                "current plan not found: the folder has no assignments.csv "
-                "(a plan folder is what `baohu-assign solve --out DIR` or Plan.write writes)",
-            ))
+            raise InputError(
+                Issue(
+                    str(path),
+                    None,
+                    None,
+                    "current plan not found: the folder has no assignments.csv "
+                    "(a plan folder is what `baohu-assign solve --out DIR` or Plan.write writes)",
+                )
+            )
     table = read_table(path)  # missing file, encoding, ragged rows: errors naming the file
     file = str(path)
     missing = [c for c in ("household_id", "member_id") if c not in table.columns]
@@ -165,19 +179,27 @@ def current_members(current: Plan | str | Path) -> pd.Series:
     rows = rows[keep]
     issues = [Issue(file, int(r), "household_id", "empty household id") for r in rows[household == ""]]
     seen: dict[str, int] = {}
-    for hid, row in zip(household, rows):
+    for hid, row in zip(household, rows, strict=True):
         if hid == "":
             continue
         if hid in seen:
-            issues.append(Issue(file, int(row), "household_id",
-                                f"household listed twice as a primary contact (first in row {seen[hid]})", hid))
+            issues.append(
+                Issue(
+                    file,
+                    int(row),
+                    "household_id",
+                    f"household listed twice as a primary contact (first in row {seen[hid]})",
+                    hid,
+                )
+            )
         else:
             seen[hid] = int(row)
     if issues:
         raise InputError(issues)
     return pd.Series(
         pd.array(np.where(member == "", None, member), dtype="string"),
-        index=pd.Index(household, name="household_id"), name="member_id",
+        index=pd.Index(household, name="household_id"),
+        name="member_id",
     )
 
 
@@ -191,28 +213,34 @@ def _with_current(scenario: Scenario, current: Plan | str | Path) -> tuple[Scena
     warnings: list[InputWarning] = []
     absent = ~listed
     if absent.any():
-        warnings.append(InputWarning(
-            "not_in_current_plan",
-            f"{int(absent.sum())} household(s) are not in the current plan; they have no current member",
-            int(absent.sum()),
-            ids[absent].head(_EXAMPLES).tolist(),
-        ))
+        warnings.append(
+            InputWarning(
+                "not_in_current_plan",
+                f"{int(absent.sum())} household(s) are not in the current plan; they have no current member",
+                int(absent.sum()),
+                ids[absent].head(_EXAMPLES).tolist(),
+            )
+        )
     if "current_member_id" in households and households["current_member_id"].notna().any():
         # The previous plan wins: that is what the caller asked for by giving it.
         differs = changed_mask(households["current_member_id"].to_numpy(dtype=object), np.asarray(taken, dtype=object))
         if differs.any():
-            warnings.append(InputWarning(
-                "current_member_id_replaced",
-                f"the current plan replaces current_member_id of the households file; "
-                f"{int(differs.sum())} value(s) differed",
-                int(differs.sum()),
-                ids[differs].head(_EXAMPLES).tolist(),
-            ))
+            warnings.append(
+                InputWarning(
+                    "current_member_id_replaced",
+                    f"the current plan replaces current_member_id of the households file; "
+                    f"{int(differs.sum())} value(s) differed",
+                    int(differs.sum()),
+                    ids[differs].head(_EXAMPLES).tolist(),
+                )
+            )
     frame = households.drop(columns=["row"], errors="ignore").copy()
     frame["current_member_id"] = taken
     rebuilt = scenario.replace(households=frame)
     # Re-validation sees normalised headers; keep the names the input files used.
     rebuilt = dataclasses.replace(
-        rebuilt, member_columns=scenario.member_columns, household_columns=scenario.household_columns,
+        rebuilt,
+        member_columns=scenario.member_columns,
+        household_columns=scenario.household_columns,
     )
     return rebuilt, warnings

@@ -28,10 +28,23 @@ ROLLUP_LEVELS: tuple[str, ...] = ("building", "compound")
 """Levels a plan can be rolled up to."""
 
 ROLLUP_COLUMNS: tuple[str, ...] = (
-    "location_id", "name", "parent_id", "households", "covered", "uncovered",
-    "covered_critical", "covered_elevated", "covered_normal",
-    "uncovered_critical", "uncovered_elevated", "uncovered_normal",
-    "members_living", "members_serving", "capacity", "load", "utilisation",
+    "location_id",
+    "name",
+    "parent_id",
+    "households",
+    "covered",
+    "uncovered",
+    "covered_critical",
+    "covered_elevated",
+    "covered_normal",
+    "uncovered_critical",
+    "uncovered_elevated",
+    "uncovered_normal",
+    "members_living",
+    "members_serving",
+    "capacity",
+    "load",
+    "utilisation",
 )
 """Columns of :func:`location_rollup` and of ``rollup_buildings.csv`` / ``rollup_compounds.csv``."""
 
@@ -149,10 +162,16 @@ def _records(frame: pd.DataFrame) -> list[LocationRollup]:
                 name=_text(row.name),
                 parent_id=_text(row.parent_id),
                 households=int(row.households),
-                covered=TierCounts(critical=int(row.covered_critical), elevated=int(row.covered_elevated),
-                                   normal=int(row.covered_normal)),
-                uncovered=TierCounts(critical=int(row.uncovered_critical), elevated=int(row.uncovered_elevated),
-                                     normal=int(row.uncovered_normal)),
+                covered=TierCounts(
+                    critical=int(row.covered_critical),
+                    elevated=int(row.covered_elevated),
+                    normal=int(row.covered_normal),
+                ),
+                uncovered=TierCounts(
+                    critical=int(row.uncovered_critical),
+                    elevated=int(row.uncovered_elevated),
+                    normal=int(row.uncovered_normal),
+                ),
                 members_living=int(row.members_living),
                 members_serving=int(row.members_serving),
                 capacity=int(row.capacity),

@@ -268,7 +268,7 @@ def roster_bytes(plan: Plan, *, leaders: pd.DataFrame | None = None) -> bytes:
     branches = sorted(set(hh["branch"].astype(str)) | set(members["branch"].astype(str)))
 
     backup_rows = assignments[assignments["role"] == "backup"]
-    backup_of = dict(zip(backup_rows["household_id"].astype(str), backup_rows["member_id"].astype(str)))
+    backup_of = dict(zip(backup_rows["household_id"].astype(str), backup_rows["member_id"].astype(str), strict=True))
     input_columns = set(plan.scenario.household_columns) or set(hh.columns)
     address = next((c for c in _ADDRESS_COLUMNS if c in input_columns and c in primary.columns), None)
     known = {*ASSIGNMENT_COLUMNS, *HOUSEHOLD_COLUMNS, address}
@@ -279,7 +279,8 @@ def roster_bytes(plan: Plan, *, leaders: pd.DataFrame | None = None) -> bytes:
         backups=bool(backup_of),
         extra=tuple(
             (c, str(plan.scenario.household_columns.get(c, c)))
-            for c in primary.columns if c in input_columns and c not in known
+            for c in primary.columns
+            if c in input_columns and c not in known
         ),
     )
     display = _member_names(members)
@@ -292,7 +293,7 @@ def roster_bytes(plan: Plan, *, leaders: pd.DataFrame | None = None) -> bytes:
     _write_summary(summary, plan, branches, names)
     if with_leaders:
         _write_leaders(book.create_sheet(LEADERS_SHEET), leaders)
-    for branch, name in zip(branches, names):
+    for branch, name in zip(branches, names, strict=True):
         sheet = book.create_sheet(name)
         _write_branch(sheet, branch, primary, members, backup_of, display, columns)
 
@@ -309,8 +310,19 @@ def roster_bytes(plan: Plan, *, leaders: pd.DataFrame | None = None) -> bytes:
 
 
 _SUMMARY_HEADERS = (
-    "支部", "党员", "可用党员", "联系户", "已覆盖", "重点户覆盖", "关注户覆盖", "普通户覆盖",
-    "平均负荷率", "最高负荷率", "联系人变动", "未覆盖", "未覆盖原因",
+    "支部",
+    "党员",
+    "可用党员",
+    "联系户",
+    "已覆盖",
+    "重点户覆盖",
+    "关注户覆盖",
+    "普通户覆盖",
+    "平均负荷率",
+    "最高负荷率",
+    "联系人变动",
+    "未覆盖",
+    "未覆盖原因",
 )
 
 
@@ -324,10 +336,15 @@ def _write_summary(ws: Worksheet, plan: Plan, branches: Sequence[str], sheets: S
     width = len(_SUMMARY_HEADERS)
     _title(ws, "联户汇总", width)
     counts = report.counts
-    _put(ws, 2, 1, f"党员 {counts.members} 人（可用 {counts.available_members} 人），"
-                   f"联系户 {counts.households} 户，已覆盖 {counts.covered} 户，未覆盖 {counts.uncovered} 户；"
-                   f"求解状态：{_STATUS_ZH.get(report.status.value, report.status.value)}，"
-                   f"优化目标：{_OBJECTIVE_ZH.get(report.objective, report.objective)}")
+    _put(
+        ws,
+        2,
+        1,
+        f"党员 {counts.members} 人（可用 {counts.available_members} 人），"
+        f"联系户 {counts.households} 户，已覆盖 {counts.covered} 户，未覆盖 {counts.uncovered} 户；"
+        f"求解状态：{_STATUS_ZH.get(report.status.value, report.status.value)}，"
+        f"优化目标：{_OBJECTIVE_ZH.get(report.objective, report.objective)}",
+    )
     ws.merge_cells(start_row=2, start_column=1, end_row=2, end_column=width)
     _header(ws, 3, _SUMMARY_HEADERS)
 
@@ -355,8 +372,12 @@ def _write_summary(ws: Worksheet, plan: Plan, branches: Sequence[str], sheets: S
             text = reason_zh(r, covered=False) or "未说明"
             why[text] = why.get(text, 0) + 1
         return [
-            label, int(mask_m.sum()), int((mask_m & available).sum()), int(mask_h.sum()),
-            int((mask_h & covered).sum()), *tiers,
+            label,
+            int(mask_m.sum()),
+            int((mask_m & available).sum()),
+            int(mask_h.sum()),
+            int((mask_h & covered).sum()),
+            *tiers,
             round(float(util.mean()), 4) if util.size else None,
             round(float(util.max()), 4) if util.size else None,
             int((mask_h & changed).sum()) if current_given else None,
@@ -365,7 +386,7 @@ def _write_summary(ws: Worksheet, plan: Plan, branches: Sequence[str], sheets: S
         ]
 
     row = 4
-    for branch, sheet in zip(branches, sheets):
+    for branch, sheet in zip(branches, sheets, strict=True):
         values = row_values(branch_of_household == branch, member_branch == branch, branch)
         _put_row(ws, row, values)
         # A click on the branch name opens its sheet (an in-book link, no relationship part).
@@ -431,8 +452,13 @@ def _write_branch(
     changes = ""
     if households["changed"].notna().any():
         changes = f"，联系人变动 {int(households['changed'].fillna(False).sum())} 户"
-    _put(ws, 2, 1, f"党员 {len(mine)} 人（可用 {available} 人），联系户 {len(households)} 户，"
-                   f"已覆盖 {len(covered)} 户，未覆盖 {len(uncovered)} 户{changes}")
+    _put(
+        ws,
+        2,
+        1,
+        f"党员 {len(mine)} 人（可用 {available} 人），联系户 {len(households)} 户，"
+        f"已覆盖 {len(covered)} 户，未覆盖 {len(uncovered)} 户{changes}",
+    )
     ws.merge_cells(start_row=2, start_column=1, end_row=2, end_column=width)
     _header(ws, 3, headers)
 
@@ -477,8 +503,9 @@ def _write_branch(
         for household, role in rows_out:
             if role == _ROLE_PRIMARY:
                 number += 1
-            values = _household_row(household, role, number if role == _ROLE_PRIMARY else None,
-                                     backup_of, display, columns)
+            values = _household_row(
+                household, role, number if role == _ROLE_PRIMARY else None, backup_of, display, columns
+            )
             _put_row(ws, row, values)
             if str(_get(household, "priority")) == "critical":
                 ws.cell(row, tier_col).font = critical_font
@@ -580,8 +607,19 @@ def _keep_together(ws: Worksheet, row: int, block: int, used: int) -> int:
 
 
 def _branch_widths(headers: Sequence[str]) -> dict[int, float]:
-    preferred = {"序号": 6, "户编号": 12, "户主": 10, "类别": 6, "每周走访": 9, "距离（米）": 10,
-                 "联系类型": 11, "备用联系人": 11, "人数": 6, "地址": 30, "备注": 24}
+    preferred = {
+        "序号": 6,
+        "户编号": 12,
+        "户主": 10,
+        "类别": 6,
+        "每周走访": 9,
+        "距离（米）": 10,
+        "联系类型": 11,
+        "备用联系人": 11,
+        "人数": 6,
+        "地址": 30,
+        "备注": 24,
+    }
     return {i + 1: preferred.get(h, 12) for i, h in enumerate(headers)}
 
 
@@ -657,9 +695,9 @@ def _put_row(ws: Worksheet, row: int, values: Sequence[Any]) -> None:
 def _member_names(members: pd.DataFrame) -> dict[str, str]:
     ids = members["member_id"].astype(str).tolist()
     if "name" not in members:
-        return dict(zip(ids, ids))
+        return dict(zip(ids, ids, strict=True))
     names = [_text(n) for n in members["name"].tolist()]
-    return {mid: name or mid for mid, name in zip(ids, names)}
+    return {mid: name or mid for mid, name in zip(ids, names, strict=True)}
 
 
 def _get(record: dict[str, Any], name: str) -> Any:
@@ -684,7 +722,7 @@ def _number(value: Any) -> int | float | None:
 
 
 def _whole(value: Any) -> int | None:
-    return int(round(float(value))) if _present(value) else None
+    return round(float(value)) if _present(value) else None
 
 
 # -- bytes ---------------------------------------------------------------------------------
@@ -736,24 +774,33 @@ def _write_leaders(ws: Worksheet, leaders: pd.DataFrame) -> None:
     width = len(_LEADER_HEADERS)
     _title(ws, "楼院长、楼栋长", width)
     led = int(leaders["leader_member_id"].notna().sum())
-    _put(ws, 2, 1, f"楼院 {int((leaders['level'] == 'compound').sum())} 个，楼栋 "
-                   f"{int((leaders['level'] == 'building').sum())} 个，已确定负责人 {led} 个")
+    _put(
+        ws,
+        2,
+        1,
+        f"楼院 {int((leaders['level'] == 'compound').sum())} 个，楼栋 "
+        f"{int((leaders['level'] == 'building').sum())} 个，已确定负责人 {led} 个",
+    )
     ws.merge_cells(start_row=2, start_column=1, end_row=2, end_column=width)
     _header(ws, 3, _LEADER_HEADERS)
     row = 4
     for record in leaders.to_dict("records"):
         reason = _text(record.get("reason"))
-        _put_row(ws, row, [
-            LEADER_LEVEL_ZH.get(str(record["level"]), str(record["level"])),
-            _text(record.get("location_id")),
-            _text(record.get("location_name")),
-            _text(record.get("branch")),
-            _text(record.get("leader_name")),
-            _text(record.get("leader_member_id")),
-            _number(record.get("distance_m")),
-            _whole(record.get("members_under")),
-            _whole(record.get("households_under")),
-            LEADER_REASON_ZH.get(reason, reason) if reason else None,
-        ])
+        _put_row(
+            ws,
+            row,
+            [
+                LEADER_LEVEL_ZH.get(str(record["level"]), str(record["level"])),
+                _text(record.get("location_id")),
+                _text(record.get("location_name")),
+                _text(record.get("branch")),
+                _text(record.get("leader_name")),
+                _text(record.get("leader_member_id")),
+                _number(record.get("distance_m")),
+                _whole(record.get("members_under")),
+                _whole(record.get("households_under")),
+                LEADER_REASON_ZH.get(reason, reason) if reason else None,
+            ],
+        )
         row += 1
     _finish_sheet(ws, width, widths={2: 16, 3: 16, 4: 14, width: 30}, title_rows=3, header="楼院长、楼栋长")

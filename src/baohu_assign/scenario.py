@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import pandas as pd
 
@@ -25,7 +26,6 @@ def _as_text_frame(frame: pd.DataFrame) -> pd.DataFrame:
     result = pd.DataFrame(out, index=pd.RangeIndex(len(frame)))
     result.attrs["original_columns"] = {normalise_header(c): str(c) for c in frame.columns}
     return result
-
 
 
 @dataclass(frozen=True, eq=False)
@@ -88,9 +88,7 @@ class Scenario:
         places = as_locations(locations)
         raw_members = read_table(members)
         raw_households = read_table(households)
-        scenario = cls._build(
-            raw_members, raw_households, policy, Path(members).name, Path(households).name, places
-        )
+        scenario = cls._build(raw_members, raw_households, policy, Path(members).name, Path(households).name, places)
         return scenario if walking is None else dataclasses.replace(scenario, network=walking)
 
     @classmethod
@@ -130,6 +128,7 @@ class Scenario:
         issues = []
         frames = []
         placed = []
+        kind: Literal["members", "households"]
         for raw, validator, name, kind in (
             (raw_members, validate_members, members_file, "members"),
             (raw_households, validate_households, households_file, "households"),

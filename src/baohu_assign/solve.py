@@ -240,7 +240,10 @@ def solve(
         progress("arcs", 0, 0)
     compiling = time.perf_counter()
     branches = compile_scenario(
-        scenario.members, scenario.households, objective=objective, policy=scenario.policy,
+        scenario.members,
+        scenario.households,
+        objective=objective,
+        policy=scenario.policy,
         network=scenario.network,
     )
     compile_s = time.perf_counter() - compiling
@@ -278,8 +281,10 @@ def solve(
             no_time_left = False
         work = None
         if work_limited:
-            work = base.max_iterations if base.max_iterations is not None else _work_rounds(
-                branch, objective, scenario.policy
+            work = (
+                base.max_iterations
+                if base.max_iterations is not None
+                else _work_rounds(branch, objective, scenario.policy)
             )
         outcome = _solve_branch(branch, objective, strategy, branch_params, scenario.policy, work)
         # Every wall-clock limit a branch obeys is its deadline (work-limited CP-SAT lets each phase run
@@ -309,8 +314,12 @@ def solve(
         )
         logger.info(
             "branch %d/%d: %s, %s, objective %d, %.3f s",
-            index + 1, len(branches), outcome.solution.engine, outcome.status.value,
-            outcome.solution.objective, outcome.solution.wall_s,
+            index + 1,
+            len(branches),
+            outcome.solution.engine,
+            outcome.status.value,
+            outcome.solution.objective,
+            outcome.solution.wall_s,
         )
     plan = Plan(
         scenario=scenario,
@@ -422,7 +431,7 @@ def _solve_branch(
             notes.append(f"engine {name!r} unavailable on branch {branch.branch!r}: {exc}")
             failed = True
             continue
-        except Exception as exc:  # noqa: BLE001 - a fault: raise when strict, else keep a plan and say so loudly
+        except Exception as exc:
             if strict_engines():
                 raise
             message = f"engine {name!r} failed on branch {branch.branch!r}: {type(exc).__name__}: {exc}"
@@ -517,8 +526,9 @@ def _best_of(engine: ModuleType, branch: BranchProblem, params: SolveParams, wor
     if work is None and params.deadline.at is not None:
         # Under a time limit greedy's plan comes first (the floor), in its share of the branch's time.
         search = _search_fits(branch, params.deadline, 1.0 - GREEDY_SHARE)
-        quick = _checked(greedy, branch, replace(params, deadline=params.deadline.part(GREEDY_SHARE) if search
-                                                 else params.deadline))
+        quick = _checked(
+            greedy, branch, replace(params, deadline=params.deadline.part(GREEDY_SHARE) if search else params.deadline)
+        )
         if not _search_fits(branch, params.deadline):
             params.deadline.cut(CUT_SEARCH_LEFT_OUT)
             return quick

@@ -35,17 +35,44 @@ if TYPE_CHECKING:
     import networkx as nx
 
 __all__ = [
-    "HOUSEHOLD_COLUMNS", "MEMBER_COLUMNS", "LocatedCommunity", "Town", "make_community_with_locations",
-    "make_county", "make_river_town", "make_town", "relocate", "with_hours",
+    "HOUSEHOLD_COLUMNS",
+    "MEMBER_COLUMNS",
+    "LocatedCommunity",
+    "Town",
+    "make_community_with_locations",
+    "make_county",
+    "make_river_town",
+    "make_town",
+    "relocate",
+    "with_hours",
 ]
 
 MEMBER_COLUMNS: tuple[str, ...] = (
-    "member_id", "name", "branch", "lat", "lon", "age", "capacity", "max_distance_m", "mobile", "available",
+    "member_id",
+    "name",
+    "branch",
+    "lat",
+    "lon",
+    "age",
+    "capacity",
+    "max_distance_m",
+    "mobile",
+    "available",
 )
 """Columns of :attr:`Town.members`, in the data contract's order."""
 HOUSEHOLD_COLUMNS: tuple[str, ...] = (
-    "household_id", "head_name", "branch", "lat", "lon", "size", "priority", "visits_per_week",
-    "group_id", "current_member_id", "pinned", "address",
+    "household_id",
+    "head_name",
+    "branch",
+    "lat",
+    "lon",
+    "size",
+    "priority",
+    "visits_per_week",
+    "group_id",
+    "current_member_id",
+    "pinned",
+    "address",
 )
 """Columns of :attr:`Town.households`: the contract's, then ``address`` (passed through)."""
 
@@ -61,10 +88,12 @@ _STAIRWELL_XY = (-900.0, 700.0)
 _RELOCATED_XY = (-2300.0, -2100.0)
 _SITE_XY = ((0.0, 0.0), (1100.0, -250.0), (900.0, 750.0))
 
-_SURNAMES = np.array(list(
-    "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董程曹袁邓许沈曾彭吕苏卢蒋蔡贾丁魏薛叶"
-    "阎潘杜戴夏田任姜范方石姚谭尚校尤翟牛岳孟葛娄申"
-))
+_SURNAMES = np.array(
+    list(
+        "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董程曹袁邓许沈曾彭吕苏卢蒋蔡贾丁魏薛叶"
+        "阎潘杜戴夏田任姜范方石姚谭尚校尤翟牛岳孟葛娄申"
+    )
+)
 # Common surnames are drawn more often (roughly Zipf, as in a Henan town).
 _SURNAME_P = 1.0 / np.arange(1, len(_SURNAMES) + 1) ** 0.8
 _SURNAME_P /= _SURNAME_P.sum()
@@ -77,12 +106,43 @@ _VILLAGE_PREFIX = list("东西南北前后大小新老上下")
 _VILLAGE_CORE = list("王张刘赵孙马郭高宋冯丁杨韩陈黄姚胡苗潘岳")
 _VILLAGE_SUFFIX = ["庄村", "寨村", "营村", "楼村", "岗村", "集村", "桥村", "店村", "屯村", "湾村"]
 _COMMUNITY_CORE = [
-    "滨河", "和谐", "幸福", "文昌", "建设", "锦绣", "阳光", "东城", "西城", "南苑", "北苑", "惠民",
-    "安居", "康宁", "新华", "胜利", "长青", "丰乐", "祥和", "瑞景",
+    "滨河",
+    "和谐",
+    "幸福",
+    "文昌",
+    "建设",
+    "锦绣",
+    "阳光",
+    "东城",
+    "西城",
+    "南苑",
+    "北苑",
+    "惠民",
+    "安居",
+    "康宁",
+    "新华",
+    "胜利",
+    "长青",
+    "丰乐",
+    "祥和",
+    "瑞景",
 ]
 _TOWN_NAMES = [
-    "大孟镇", "官渡镇", "狼城岗镇", "万滩镇", "韩寺镇", "姚家镇", "雁鸣湖镇", "黄店镇", "刘集镇",
-    "三官庙镇", "刁家乡", "八岗镇", "张庄镇", "白沙镇", "郑庵镇",
+    "大孟镇",
+    "官渡镇",
+    "狼城岗镇",
+    "万滩镇",
+    "韩寺镇",
+    "姚家镇",
+    "雁鸣湖镇",
+    "黄店镇",
+    "刘集镇",
+    "三官庙镇",
+    "刁家乡",
+    "八岗镇",
+    "张庄镇",
+    "白沙镇",
+    "郑庵镇",
 ]
 _CN_DIGITS = "零一二三四五六七八九"
 
@@ -193,9 +253,15 @@ def make_town(
     600
     """
     return _build_town(
-        np.random.SeedSequence(seed), households=households, branches=branches,
-        members_per_household=members_per_household, stairwells=stairwells, relocation=relocation,
-        current=current, center=center, famous=True,
+        np.random.SeedSequence(seed),
+        households=households,
+        branches=branches,
+        members_per_household=members_per_household,
+        stairwells=stairwells,
+        relocation=relocation,
+        current=current,
+        center=center,
+        famous=True,
     )
 
 
@@ -251,8 +317,11 @@ def make_county(
         y = ((rows - 1) / 2 - k // cols) * spacing
         lat, lon = _to_latlon(np.array([x]), np.array([y]), center)
         town = _build_town(
-            children[k], households=int(per_town[k]), center=(float(lat[0]), float(lon[0])),
-            famous=k == 0, **kw,  # type: ignore[arg-type]
+            children[k],
+            households=int(per_town[k]),
+            center=(float(lat[0]), float(lon[0])),
+            famous=k == 0,
+            **kw,  # type: ignore[arg-type]
         )
         name = _TOWN_NAMES[k] if k < len(_TOWN_NAMES) else f"第{k + 1}镇"
         prefix = f"T{k + 1}-"
@@ -392,7 +461,8 @@ def relocate(
     origin = centre_of(branch)
     sites = [(name, centre_of(name)) for name in names if name.endswith("社区") and name != branch]
     far = [
-        (name, c) for name, c in sites
+        (name, c)
+        for name, c in sites
         if 2000.0 + 2 * _SITE_RADIUS_M <= _haversine_m(origin[0], origin[1], c[0], c[1]) <= 5000.0 - 2 * _SITE_RADIUS_M
     ]
     if far:
@@ -421,7 +491,7 @@ def relocate(
 
     # Illness: drawn among the members still available.
     available = members["available"].to_numpy(dtype=bool)
-    falling_ill = min(int(round(ill_fraction * len(members))), int(available.sum()))
+    falling_ill = min(round(ill_fraction * len(members)), int(available.sum()))
     ill = rng.permutation(np.flatnonzero(available))[:falling_ill]
     members.loc[members.index[np.sort(ill)], "available"] = False
 
@@ -431,7 +501,7 @@ def relocate(
     # Pins: only where the current member can still serve the household.
     homes["pinned"] = False
     fine = _current_still_fine(members, homes, policy)
-    count = min(int(round(0.02 * len(homes))), len(fine))
+    count = min(round(0.02 * len(homes)), len(fine))
     pinned = np.sort(rng.permutation(fine)[:count])
     homes.loc[homes.index[pinned], "pinned"] = True
     homes["pinned"] = homes["pinned"].astype(bool)
@@ -512,13 +582,23 @@ def _plan_branches(rng: np.random.Generator, n: int, *, relocation: bool, famous
     villages = _name_pool(rng, "村", 4 + n)
     communities = _name_pool(rng, "社区", 4)
     if famous:
-        names = {"stair": "朱大汉社区", "reloc": "李小安村", "four": "土寨村", "rich": "万胜村",
-                 "sites": ["镇区社区", "绿博二号社区", "绿博三号社区"]}
+        names = {
+            "stair": "朱大汉社区",
+            "reloc": "李小安村",
+            "four": "土寨村",
+            "rich": "万胜村",
+        }
+        sites = ["镇区社区", "绿博二号社区", "绿博三号社区"]
         surnames = {"stair": "朱", "reloc": "李", "four": "张", "rich": "马"}
         code = "ZDH"
     else:
-        names = {"stair": communities[0], "reloc": villages[0], "four": villages[1], "rich": villages[2],
-                 "sites": communities[1:4]}
+        names = {
+            "stair": communities[0],
+            "reloc": villages[0],
+            "four": villages[1],
+            "rich": villages[2],
+        }
+        sites = communities[1:4]
         surnames = {k: str(_SURNAMES[rng.integers(20)]) for k in ("stair", "reloc", "four", "rich")}
         code = "LY"  # 楼院
     # Member rates from the article: 李小安村 80+ members for 230 households,
@@ -534,8 +614,7 @@ def _plan_branches(rng: np.random.Generator, n: int, *, relocation: bool, famous
         _Branch(names["rich"], "village", 172, 38 / 172 * 6, surnames["rich"], clusters=1),
     ]
     special += [
-        _Branch(s, "apartments", w, 1.0, xy=xy)
-        for s, w, xy in zip(names["sites"], (900, 600, 600), _SITE_XY, strict=True)
+        _Branch(s, "apartments", w, 1.0, xy=xy) for s, w, xy in zip(sites, (900, 600, 600), _SITE_XY, strict=True)
     ]
     plan = special[:n]
     taken = {b.name for b in special}
@@ -667,12 +746,19 @@ def _apartments(
     b_of_h = building_of_unit[unit_of]
     c_of_h = compound_of_building[b_of_h]
     # "五区二号院三号楼一单元102室": two yards (compounds) to a district.
-    parts = [
-        _cn_array(c_of_h // 2 + 1), "区", _cn_array(c_of_h % 2 + 1), "号院", _cn_array(building_no[b_of_h]), "号楼",
-        _cn_array(unit_no[unit_of]), "单元", room.astype(str), "室",
+    address = _cn_array(c_of_h // 2 + 1)
+    parts: list[np.ndarray | str] = [
+        "区",
+        _cn_array(c_of_h % 2 + 1),
+        "号院",
+        _cn_array(building_no[b_of_h]),
+        "号楼",
+        _cn_array(unit_no[unit_of]),
+        "单元",
+        room.astype(str),
+        "室",
     ]
-    address = parts[0]
-    for piece in parts[1:]:
+    for piece in parts:
         address = np.strings.add(address, piece)
     if stairwells:
         width = max(2, len(str(buildings)))
@@ -688,12 +774,16 @@ def _apartments(
 def _flat_addresses(rng: np.random.Generator, community: np.ndarray) -> np.ndarray:
     """Addresses like "绿博二号社区三号楼一单元302室" for households moved into a community."""
     n = len(community)
-    parts = [
-        community, _cn_array(rng.integers(1, 25, n)), "号楼", _cn_array(rng.integers(1, 4, n)), "单元",
-        (rng.integers(1, 7, n) * 100 + rng.integers(1, 3, n)).astype(str), "室",
+    address = community
+    parts: list[np.ndarray | str] = [
+        _cn_array(rng.integers(1, 25, n)),
+        "号楼",
+        _cn_array(rng.integers(1, 4, n)),
+        "单元",
+        (rng.integers(1, 7, n) * 100 + rng.integers(1, 3, n)).astype(str),
+        "室",
     ]
-    address = parts[0]
-    for piece in parts[1:]:
+    for piece in parts:
         address = np.strings.add(address, piece)
     return address
 
@@ -701,7 +791,7 @@ def _flat_addresses(rng: np.random.Generator, community: np.ndarray) -> np.ndarr
 def _site_names(plan: list[_Branch], famous: bool) -> list[str]:
     sites = [b.name for b in plan if b.kind == "apartments"]
     defaults = ["镇区社区", "绿博二号社区", "绿博三号社区"] if famous else ["新城社区", "安居社区", "康宁社区"]
-    return (sites + defaults[len(sites):])[:3]
+    return (sites + defaults[len(sites) :])[:3]
 
 
 def _site_shares(k: int) -> np.ndarray:
@@ -727,8 +817,15 @@ def _household_attributes(
     chosen = np.choose(tier, [rng.choice([2.0, 3.0], n), np.full(n, 7.0), np.full(n, 14.0)])
     visits = np.where(explicit, chosen, np.nan)
     return {
-        "x": hx, "y": hy, "branch": np.full(n, spec.name), "head_name": _names(rng, n, spec.surname),
-        "size": size, "tier": tier, "visits": visits, "group": group, "address": address,
+        "x": hx,
+        "y": hy,
+        "branch": np.full(n, spec.name),
+        "head_name": _names(rng, n, spec.surname),
+        "size": size,
+        "tier": tier,
+        "visits": visits,
+        "group": group,
+        "address": address,
     }
 
 
@@ -758,8 +855,14 @@ def _members_of(
         capacity[:] = _UNIT_SIZE
     reach = np.where(rng.random(n) < 0.03, rng.choice([1000.0, 1500.0, 2500.0, 3000.0], n), np.nan)
     return {
-        "x": mx, "y": my, "branch": np.full(n, spec.name), "name": _names(rng, n, spec.surname), "age": age,
-        "capacity": capacity, "reach": reach, "mobile": np.full(n, spec.kind == "relocated"),
+        "x": mx,
+        "y": my,
+        "branch": np.full(n, spec.name),
+        "name": _names(rng, n, spec.surname),
+        "age": age,
+        "capacity": capacity,
+        "reach": reach,
+        "mobile": np.full(n, spec.kind == "relocated"),
         "available": rng.random(n) >= 0.02,
     }
 
@@ -768,38 +871,42 @@ def _member_frame(parts: list[dict[str, np.ndarray]], center: tuple[float, float
     cat = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     lat, lon = _to_latlon(cat["x"], cat["y"], center)
     n = len(lat)
-    return pd.DataFrame({
-        "member_id": pd.Series(_ids("M", n, 5), dtype="str"),
-        "name": pd.Series(cat["name"], dtype="str"),
-        "branch": pd.Series(cat["branch"], dtype="str"),
-        "lat": np.round(lat, 6),
-        "lon": np.round(lon, 6),
-        "age": cat["age"].astype(np.int64),
-        "capacity": pd.Series(cat["capacity"]).astype("Int64"),
-        "max_distance_m": cat["reach"].astype(np.float64),
-        "mobile": cat["mobile"].astype(bool),
-        "available": cat["available"].astype(bool),
-    })
+    return pd.DataFrame(
+        {
+            "member_id": pd.Series(_ids("M", n, 5), dtype="str"),
+            "name": pd.Series(cat["name"], dtype="str"),
+            "branch": pd.Series(cat["branch"], dtype="str"),
+            "lat": np.round(lat, 6),
+            "lon": np.round(lon, 6),
+            "age": cat["age"].astype(np.int64),
+            "capacity": pd.Series(cat["capacity"]).astype("Int64"),
+            "max_distance_m": cat["reach"].astype(np.float64),
+            "mobile": cat["mobile"].astype(bool),
+            "available": cat["available"].astype(bool),
+        }
+    )
 
 
 def _household_frame(parts: list[dict[str, np.ndarray]], center: tuple[float, float]) -> pd.DataFrame:
     cat = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     lat, lon = _to_latlon(cat["x"], cat["y"], center)
     n = len(lat)
-    return pd.DataFrame({
-        "household_id": pd.Series(_ids("H", n, 6), dtype="str"),
-        "head_name": pd.Series(cat["head_name"], dtype="str"),
-        "branch": pd.Series(cat["branch"], dtype="str"),
-        "lat": np.round(lat, 6),
-        "lon": np.round(lon, 6),
-        "size": cat["size"].astype(np.int64),
-        "priority": pd.Series(np.array(PRIORITIES)[cat["tier"]], dtype="str"),
-        "visits_per_week": cat["visits"].astype(np.float64),
-        "group_id": pd.Series(cat["group"], dtype="str"),
-        "current_member_id": pd.Series(np.full(n, None, dtype=object), dtype="str"),
-        "pinned": np.zeros(n, dtype=bool),
-        "address": pd.Series(cat["address"], dtype="str"),
-    })
+    return pd.DataFrame(
+        {
+            "household_id": pd.Series(_ids("H", n, 6), dtype="str"),
+            "head_name": pd.Series(cat["head_name"], dtype="str"),
+            "branch": pd.Series(cat["branch"], dtype="str"),
+            "lat": np.round(lat, 6),
+            "lon": np.round(lon, 6),
+            "size": cat["size"].astype(np.int64),
+            "priority": pd.Series(np.array(PRIORITIES)[cat["tier"]], dtype="str"),
+            "visits_per_week": cat["visits"].astype(np.float64),
+            "group_id": pd.Series(cat["group"], dtype="str"),
+            "current_member_id": pd.Series(np.full(n, None, dtype=object), dtype="str"),
+            "pinned": np.zeros(n, dtype=bool),
+            "address": pd.Series(cat["address"], dtype="str"),
+        }
+    )
 
 
 def _arrivals(rng: np.random.Generator, homes: pd.DataFrame, n: int) -> pd.DataFrame:
@@ -822,21 +929,26 @@ def _arrivals(rng: np.random.Generator, homes: pd.DataFrame, n: int) -> pd.DataF
     # Returnees found by the checks; a quarter of them are quarantined (重点户).
     u = rng.random(n)
     tier = np.where(u < 0.25, 2, np.where(u < 0.35, 1, 0))
-    return pd.DataFrame({
-        "household_id": pd.Series(ids, dtype="str"),
-        "head_name": pd.Series(_names(rng, n, None), dtype="str"),
-        "branch": pd.Series(branch, dtype="str"),
-        "lat": np.round(base_lat + dlat, 6),
-        "lon": np.round(homes["lon"].to_numpy(dtype=np.float64)[neighbour] + dlon / np.cos(np.radians(base_lat)), 6),
-        "size": rng.integers(1, 5, n).astype(np.int64),
-        "priority": pd.Series(np.array(PRIORITIES)[tier], dtype="str"),
-        "visits_per_week": np.full(n, np.nan),
-        "group_id": pd.Series(np.full(n, None, dtype=object), dtype="str"),
-        "current_member_id": pd.Series(np.full(n, None, dtype=object), dtype="str"),
-        "pinned": np.zeros(n, dtype=bool),
-        "address": pd.Series(np.strings.add(np.strings.add(branch, " 新迁入"), (np.arange(n) + 1).astype(str)) + "号",
-                             dtype="str"),
-    }).reindex(columns=homes.columns)
+    return pd.DataFrame(
+        {
+            "household_id": pd.Series(ids, dtype="str"),
+            "head_name": pd.Series(_names(rng, n, None), dtype="str"),
+            "branch": pd.Series(branch, dtype="str"),
+            "lat": np.round(base_lat + dlat, 6),
+            "lon": np.round(
+                homes["lon"].to_numpy(dtype=np.float64)[neighbour] + dlon / np.cos(np.radians(base_lat)), 6
+            ),
+            "size": rng.integers(1, 5, n).astype(np.int64),
+            "priority": pd.Series(np.array(PRIORITIES)[tier], dtype="str"),
+            "visits_per_week": np.full(n, np.nan),
+            "group_id": pd.Series(np.full(n, None, dtype=object), dtype="str"),
+            "current_member_id": pd.Series(np.full(n, None, dtype=object), dtype="str"),
+            "pinned": np.zeros(n, dtype=bool),
+            "address": pd.Series(
+                np.strings.add(np.strings.add(branch, " 新迁入"), (np.arange(n) + 1).astype(str)) + "号", dtype="str"
+            ),
+        }
+    ).reindex(columns=homes.columns)
 
 
 # --------------------------------------------------------------------------- current contacts
@@ -879,7 +991,7 @@ def _assign_current(members: pd.DataFrame, homes: pd.DataFrame, policy: Policy) 
     branch_codes, branch_names = pd.factorize(
         pd.concat([homes["branch"], members["branch"]], ignore_index=True), sort=True
     )
-    h_branch, m_branch = branch_codes[: len(homes)], branch_codes[len(homes):]
+    h_branch, m_branch = branch_codes[: len(homes)], branch_codes[len(homes) :]
     # Items: a whole group, or a single household.
     grouped = homes["group_id"].notna().to_numpy()
     group_codes, group_keys = pd.factorize((homes["branch"] + "\x1f" + homes["group_id"])[grouped])
@@ -901,8 +1013,8 @@ def _assign_current(members: pd.DataFrame, homes: pd.DataFrame, policy: Policy) 
     m_order = np.argsort(m_branch, kind="stable")
     m_bounds = np.searchsorted(m_branch[m_order], np.arange(len(branch_names) + 1))
     for b in range(len(branch_names)):
-        items = item_order[item_bounds[b]: item_bounds[b + 1]]
-        staff = m_order[m_bounds[b]: m_bounds[b + 1]]
+        items = item_order[item_bounds[b] : item_bounds[b + 1]]
+        staff = m_order[m_bounds[b] : m_bounds[b + 1]]
         staff = staff[serving[staff]]
         if not len(items) or not len(staff):
             continue
@@ -959,8 +1071,12 @@ def _current_still_fine(members: pd.DataFrame, homes: pd.DataFrame, policy: Poli
     m = where[rows]
     same = members["branch"].to_numpy(dtype=object)[m] == homes["branch"].to_numpy(dtype=object)[rows]
     available = members["available"].to_numpy(dtype=bool)[m]
-    dist = _haversine_m(homes["lat"].to_numpy(np.float64)[rows], homes["lon"].to_numpy(np.float64)[rows],
-                        members["lat"].to_numpy(np.float64)[m], members["lon"].to_numpy(np.float64)[m])
+    dist = _haversine_m(
+        homes["lat"].to_numpy(np.float64)[rows],
+        homes["lon"].to_numpy(np.float64)[rows],
+        members["lat"].to_numpy(np.float64)[m],
+        members["lon"].to_numpy(np.float64)[m],
+    )
     ok = same & available & (_capacity(members, policy)[m] > 0) & (dist <= _reach(members, policy)[m])
     return rows[ok]
 
@@ -1020,8 +1136,9 @@ def _to_latlon(x: np.ndarray, y: np.ndarray, center: tuple[float, float]) -> tup
     return lat0 + y / _M_PER_DEG, lon0 + x / (_M_PER_DEG * math.cos(math.radians(lat0)))
 
 
-def _haversine_m(lat1: np.ndarray | float, lon1: np.ndarray | float,
-                 lat2: np.ndarray | float, lon2: np.ndarray | float) -> np.ndarray:
+def _haversine_m(
+    lat1: np.ndarray | float, lon1: np.ndarray | float, lat2: np.ndarray | float, lon2: np.ndarray | float
+) -> np.ndarray:
     p1, p2 = np.radians(lat1), np.radians(lat2)
     dlam = np.radians(np.asarray(lon2) - np.asarray(lon1))
     a = np.sin((p2 - p1) / 2.0) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlam / 2.0) ** 2
@@ -1031,7 +1148,7 @@ def _haversine_m(lat1: np.ndarray | float, lon1: np.ndarray | float,
 def _largest_remainder(quota: np.ndarray) -> np.ndarray:
     """Integers summing to round(sum(quota)), each the floor or ceiling of its quota."""
     floor = np.floor(quota).astype(np.int64)
-    short = int(round(float(quota.sum()))) - int(floor.sum())
+    short = round(float(quota.sum())) - int(floor.sum())
     order = np.argsort(-(quota - floor), kind="stable")
     floor[order[:short]] += 1
     return floor
@@ -1107,7 +1224,6 @@ def make_river_town(
     >>> len(town.households), streets.number_of_nodes()
     (300, 961)
     """
-    import networkx as nx
 
     if branches < 1:
         raise ValueError(f"branches must be at least 1, got {branches}")
@@ -1159,7 +1275,7 @@ def make_river_town(
         people["x"], people["y"] = ashore(people["x"], people["y"])
         people["mobile"] = rng.random(n_m) < mobile_share
         m_parts.append(people)
-        lat, lon = _to_latlon(cx[b: b + 1], cy[b: b + 1], center)
+        lat, lon = _to_latlon(cx[b : b + 1], cy[b : b + 1], center)
         centres[spec.name] = (round(float(lat[0]), 6), round(float(lon[0]), 6))
     town = Town(_member_frame(m_parts, center), _household_frame(h_parts, center), centres)
     return town, _river_streets(center, half, street_spacing_m, bridge_spacing_m, river_y)
@@ -1198,9 +1314,11 @@ def _river_streets(
     lat, lon = _to_latlon(x, y, center)
     length = _haversine_m(lat[edges[:, 0]], lon[edges[:, 0]], lat[edges[:, 1]], lon[edges[:, 1]])
     graph = nx.Graph(crs="epsg:4326")
-    graph.add_nodes_from((int(i), {"x": float(lo), "y": float(la)}) for i, la, lo in zip(range(k * k), lat, lon))
+    graph.add_nodes_from(
+        (int(i), {"x": float(lo), "y": float(la)}) for i, la, lo in zip(range(k * k), lat, lon, strict=True)
+    )
     graph.add_edges_from(
-        (int(u), int(v), {"length": float(d)}) for (u, v), d in zip(edges.tolist(), length.tolist())
+        (int(u), int(v), {"length": float(d)}) for (u, v), d in zip(edges.tolist(), length.tolist(), strict=True)
     )
     return graph
 
@@ -1326,33 +1444,59 @@ def make_community_with_locations(
         cx = (c % side - (side - 1) / 2) * 160.0
         cy = (c // side - (side - 1) / 2) * 160.0
         compound = f"{community}-Y{c + 1}"
-        places.append({"location_id": compound, "parent_id": community, "kind": "compound",
-                       "name": f"{_cn(c + 1)}号院", "x": cx, "y": cy})
+        places.append(
+            {
+                "location_id": compound,
+                "parent_id": community,
+                "kind": "compound",
+                "name": f"{_cn(c + 1)}号院",
+                "x": cx,
+                "y": cy,
+            }
+        )
         for b in range(buildings_per_compound):
             building = f"{compound}-B{b + 1}"
             bx = cx + (b - (buildings_per_compound - 1) / 2) * 45.0 + float(rng.uniform(-5, 5))
             by = cy + float(rng.uniform(-20, 20))
-            places.append({"location_id": building, "parent_id": compound, "kind": "building",
-                           "name": f"{_cn(c + 1)}号院{b + 1}号楼", "x": bx, "y": by})
+            places.append(
+                {
+                    "location_id": building,
+                    "parent_id": compound,
+                    "kind": "building",
+                    "name": f"{_cn(c + 1)}号院{b + 1}号楼",
+                    "x": bx,
+                    "y": by,
+                }
+            )
             buildings.append(building)
             for u in range(units_per_building):
                 unit = f"{building}-U{u + 1}"
-                places.append({"location_id": unit, "parent_id": building, "kind": "unit",
-                               "name": f"{b + 1}号楼{u + 1}单元", "x": np.nan, "y": np.nan})
+                places.append(
+                    {
+                        "location_id": unit,
+                        "parent_id": building,
+                        "kind": "unit",
+                        "name": f"{b + 1}号楼{u + 1}单元",
+                        "x": np.nan,
+                        "y": np.nan,
+                    }
+                )
                 units.append(unit)
                 compound_of_unit.append(c)
     tree = pd.DataFrame(places)
     lat, lon = _to_latlon(tree["x"].to_numpy(np.float64), tree["y"].to_numpy(np.float64), center)
-    locations = pd.DataFrame({
-        "location_id": tree["location_id"].astype("str"),
-        "parent_id": tree["parent_id"].astype("str"),
-        "kind": tree["kind"].astype("str"),
-        "name": tree["name"].astype("str"),
-        "lat": np.round(lat, 6),
-        "lon": np.round(lon, 6),
-    })
+    locations = pd.DataFrame(
+        {
+            "location_id": tree["location_id"].astype("str"),
+            "parent_id": tree["parent_id"].astype("str"),
+            "kind": tree["kind"].astype("str"),
+            "name": tree["name"].astype("str"),
+            "lat": np.round(lat, 6),
+            "lon": np.round(lon, 6),
+        }
+    )
     # What a location implies: its own coordinates, or its building's for a unit.
-    coordinates = dict(zip(locations["location_id"], zip(locations["lat"], locations["lon"])))
+    coordinates = dict(zip(locations["location_id"], zip(locations["lat"], locations["lon"], strict=True), strict=True))
     for unit in units:
         coordinates[unit] = coordinates[unit.rsplit("-U", 1)[0]]
 
@@ -1361,15 +1505,19 @@ def make_community_with_locations(
     where = [u for u in units for _ in range(households_per_unit)]
     where += [buildings[i] for i in rng.integers(len(buildings), size=relocated_households)]
     n_h = len(where)
-    u = rng.random(n_h)
-    households = pd.DataFrame({
-        "household_id": pd.Series(_ids("H", n_h, 4), dtype="str"),
-        "head_name": pd.Series(_names(rng, n_h, None), dtype="str"),
-        "branch": pd.Series([branch] * n_unit + [village] * relocated_households, dtype="str"),
-        "location_id": pd.Series(where, dtype="str"),
-        "size": rng.integers(1, 6, n_h).astype(np.int64),
-        "priority": pd.Series(np.where(u < 0.04, "critical", np.where(u < 0.16, "elevated", "normal")), dtype="str"),
-    })
+    tier_draw = rng.random(n_h)
+    households = pd.DataFrame(
+        {
+            "household_id": pd.Series(_ids("H", n_h, 4), dtype="str"),
+            "head_name": pd.Series(_names(rng, n_h, None), dtype="str"),
+            "branch": pd.Series([branch] * n_unit + [village] * relocated_households, dtype="str"),
+            "location_id": pd.Series(where, dtype="str"),
+            "size": rng.integers(1, 6, n_h).astype(np.int64),
+            "priority": pd.Series(
+                np.where(tier_draw < 0.04, "critical", np.where(tier_draw < 0.16, "elevated", "normal")), dtype="str"
+            ),
+        }
+    )
 
     # Members: about one per unit, living in a unit (a few at a building or outside), capacity one unit.
     n_own = len(units) + max(1, len(units) // 6)
@@ -1392,31 +1540,33 @@ def make_community_with_locations(
     away_x = np.concatenate([ox + 500.0, vx + 3000.0])
     away_y = np.concatenate([oy, vy - 400.0])
     away_lat, away_lon = _to_latlon(away_x, away_y, center)
-    member_home = np.concatenate([np.where(outside, None, home), np.full(n_village, None, dtype=object)])
+    # numpy's stubs reject None as a branch of np.where, which takes it as an object.
+    own_home = np.where(outside, None, home)  # type: ignore[call-overload]
+    member_home = np.concatenate([own_home, np.full(n_village, None, dtype=object)])
     member_lat = np.full(n_m, np.nan)
     member_lon = np.full(n_m, np.nan)
     away = np.flatnonzero(member_home == None)  # noqa: E711 - elementwise on an object array
     member_lat[away], member_lon[away] = np.round(away_lat, 6), np.round(away_lon, 6)
-    members = pd.DataFrame({
-        "member_id": pd.Series(_ids("M", n_m, 3), dtype="str"),
-        "name": pd.Series(_names(rng, n_m, None), dtype="str"),
-        "branch": pd.Series([branch] * n_own + [village] * n_village, dtype="str"),
-        "lat": member_lat,
-        "lon": member_lon,
-        "age": rng.integers(25, 75, n_m).astype(np.int64),
-        "capacity": np.concatenate([np.full(n_own, households_per_unit), np.full(n_village, 10)]).astype(np.int64),
-        "mobile": np.concatenate([np.zeros(n_own, bool), np.ones(n_village, bool)]),
-        "available": np.concatenate([~unavailable, np.ones(n_village, bool)]),
-        "role": pd.Series(np.concatenate([np.where(cadre, "cadre", ""), np.full(n_village, "")]), dtype="str"),
-        "location_id": pd.Series(member_home, dtype="str"),
-    })
+    members = pd.DataFrame(
+        {
+            "member_id": pd.Series(_ids("M", n_m, 3), dtype="str"),
+            "name": pd.Series(_names(rng, n_m, None), dtype="str"),
+            "branch": pd.Series([branch] * n_own + [village] * n_village, dtype="str"),
+            "lat": member_lat,
+            "lon": member_lon,
+            "age": rng.integers(25, 75, n_m).astype(np.int64),
+            "capacity": np.concatenate([np.full(n_own, households_per_unit), np.full(n_village, 10)]).astype(np.int64),
+            "mobile": np.concatenate([np.zeros(n_own, bool), np.ones(n_village, bool)]),
+            "available": np.concatenate([~unavailable, np.ones(n_village, bool)]),
+            "role": pd.Series(np.concatenate([np.where(cadre, "cadre", ""), np.full(n_village, "")]), dtype="str"),
+            "location_id": pd.Series(member_home, dtype="str"),
+        }
+    )
 
     explicit_households = households.copy()
     explicit_households["lat"] = [coordinates[w][0] for w in where]
     explicit_households["lon"] = [coordinates[w][1] for w in where]
-    explicit_households["group_id"] = pd.Series(
-        [w if w in set(units) else None for w in where], dtype="str"
-    )
+    explicit_households["group_id"] = pd.Series([w if w in set(units) else None for w in where], dtype="str")
     explicit_members = members.copy()
     placed = np.flatnonzero(member_home != None)  # noqa: E711
     lat_out = member_lat.copy()

@@ -60,14 +60,36 @@ PRIORITY_ALIASES: Mapping[str, str] = {
 """Chinese priority words accepted besides the English names in :data:`PRIORITIES`."""
 
 MEMBER_COLUMNS: tuple[str, ...] = (
-    "member_id", "name", "branch", "lat", "lon", "age", "capacity", "max_distance_m", "mobile", "available",
-    "hours_per_week", "role", "location_id",
+    "member_id",
+    "name",
+    "branch",
+    "lat",
+    "lon",
+    "age",
+    "capacity",
+    "max_distance_m",
+    "mobile",
+    "available",
+    "hours_per_week",
+    "role",
+    "location_id",
 )
 """Known member columns, in the order of the normalised frame (``role`` and
 ``location_id`` only when the input has them)."""
 HOUSEHOLD_COLUMNS: tuple[str, ...] = (
-    "household_id", "head_name", "branch", "lat", "lon", "size", "priority", "visits_per_week",
-    "group_id", "current_member_id", "pinned", "minutes_per_visit", "location_id",
+    "household_id",
+    "head_name",
+    "branch",
+    "lat",
+    "lon",
+    "size",
+    "priority",
+    "visits_per_week",
+    "group_id",
+    "current_member_id",
+    "pinned",
+    "minutes_per_visit",
+    "location_id",
 )
 """Known household columns, in the order of the normalised frame (``location_id``
 only when the input has it)."""
@@ -163,9 +185,7 @@ class _Checks:
             for i in np.lexsort((check, positions))[:room]:
                 issues.append(self._issue(self.found[check[i]], int(within[i])))
         if total > len(issues):
-            issues.append(
-                Issue(self.file, None, None, f"... and {total - len(issues)} more problem(s) not listed")
-            )
+            issues.append(Issue(self.file, None, None, f"... and {total - len(issues)} more problem(s) not listed"))
         raise InputError(issues)
 
     def _issue(self, found: _Found, j: int) -> Issue:
@@ -251,9 +271,7 @@ class _Table:
         if required and self.has(name):
             self.checks.where(blank, name, "required value is blank")
         self.checks.where(bad & ~comma, name, "expected a number", raw)
-        self.checks.where(
-            bad & comma, name, "expected a number (use '.' for decimals, no thousands separators)", raw
-        )
+        self.checks.where(bad & comma, name, "expected a number (use '.' for decimals, no thousands separators)", raw)
         return values
 
     def boolean(self, name: str, default: bool) -> np.ndarray:
@@ -292,10 +310,14 @@ class _Table:
             )
         else:
             self.checks.where(
-                swapped, "lat", "latitude must be between -90 and 90; latitude and longitude look swapped",
+                swapped,
+                "lat",
+                "latitude must be between -90 and 90; latitude and longitude look swapped",
                 self.raw("lat"),
             )
-        self.checks.where(lat_out & ~swapped, "lat", "latitude must be between -90 and 90 (WGS84 degrees)", self.raw("lat"))
+        self.checks.where(
+            lat_out & ~swapped, "lat", "latitude must be between -90 and 90 (WGS84 degrees)", self.raw("lat")
+        )
         self.checks.where(lon_out, "lon", "longitude must be between -180 and 180 (WGS84 degrees)", self.raw("lon"))
         return lat, lon
 
@@ -390,7 +412,9 @@ def validate_members(raw: pd.DataFrame, policy: Policy, *, file: str = "members.
 
     reach = table.number("max_distance_m")
     with np.errstate(invalid="ignore"):
-        table.checks.where(reach <= 0, "max_distance_m", "max_distance_m must be > 0 (metres)", table.raw("max_distance_m"))
+        table.checks.where(
+            reach <= 0, "max_distance_m", "max_distance_m must be > 0 (metres)", table.raw("max_distance_m")
+        )
 
     mobile = table.boolean("mobile", False)
     available = table.boolean("available", True)
@@ -398,7 +422,9 @@ def validate_members(raw: pd.DataFrame, policy: Policy, *, file: str = "members.
     hours = table.number("hours_per_week")
     with np.errstate(invalid="ignore"):
         table.checks.where(
-            (hours < 0) | (hours > 168), "hours_per_week", "hours_per_week must be from 0 to 168",
+            (hours < 0) | (hours > 168),
+            "hours_per_week",
+            "hours_per_week must be from 0 to 168",
             table.raw("hours_per_week"),
         )
 
@@ -450,7 +476,8 @@ def validate_households(raw: pd.DataFrame, policy: Policy, *, file: str = "house
         policy default by priority when blank), ``group_id`` and
         ``current_member_id`` (string/<NA>), ``pinned`` (bool, default
         False), ``minutes_per_visit`` (float64, policy default when blank),
-        ``location_id`` (string/<NA>, only when the input has it), the unknown columns unchanged (string) in input order, then
+        ``location_id`` (string/<NA>, only when the input has it), the
+        unknown columns unchanged (string) in input order, then
         ``row`` (int64, spreadsheet row number).
 
     Raises
@@ -572,23 +599,27 @@ def cross_check(members: pd.DataFrame, households: pd.DataFrame) -> list[InputWa
         "unknown_current_member",
         "{n} household(s) name a current_member_id that is not in the members table; "
         "they lost that contact and count as changed",
-        unknown, household_id,
+        unknown,
+        household_id,
     )
     add(
         "pin_without_member",
         "{n} pinned household(s) have no current_member_id; the pin cannot hold",
-        pinned & ~has_current, household_id,
+        pinned & ~has_current,
+        household_id,
     )
     add(
         "pin_unknown_member",
         "{n} pinned household(s) name a current_member_id that is not in the members table; the pin cannot hold",
-        pinned & unknown, household_id,
+        pinned & unknown,
+        household_id,
     )
     add(
         "pin_unavailable_member",
         "{n} pinned household(s) have a current member who is unavailable (available=false or capacity 0); "
         "the pin cannot hold",
-        pinned & known & ~current_serves, household_id,
+        pinned & known & ~current_serves,
+        household_id,
     )
 
     if "group_id" in households:
@@ -599,7 +630,8 @@ def cross_check(members: pd.DataFrame, households: pd.DataFrame) -> list[InputWa
         add(
             "group_spans_branches",
             "{n} group(s) have households in more than one branch; a group goes whole to one member",
-            spans, spanning,
+            spans,
+            spanning,
         )
 
     branches = pd.Series(households["branch"].drop_duplicates().to_numpy(dtype=object))
@@ -608,12 +640,14 @@ def cross_check(members: pd.DataFrame, households: pd.DataFrame) -> list[InputWa
     add(
         "branch_without_members",
         "{n} branch(es) have households but no members; their households stay uncovered",
-        ~with_members, branches,
+        ~with_members,
+        branches,
     )
     add(
         "branch_without_available_members",
         "{n} branch(es) have households but no available member with capacity; their households stay uncovered",
-        with_members & ~with_serving, branches,
+        with_members & ~with_serving,
+        branches,
     )
     logger.debug("cross-check: %d warning(s)", len(warnings))
     return warnings

@@ -151,27 +151,32 @@ def _map_data(plan: Plan, tile_url: str | None) -> dict[str, Any]:
     lon = scenario_members["lon"].to_numpy(dtype=np.float64)
     member_rows = []
     for i, mid in enumerate(ids):
-        member_rows.append([
-            mid,
-            _text(names[i]),
-            _coord(lat[i]),
-            _coord(lon[i]),
-            branch_index[str(members["branch"].iat[i])],
-            int(members["households"].iat[i]),
-            int(members["capacity"].iat[i]),
-            palette[int(position[i])],
-        ])
+        member_rows.append(
+            [
+                mid,
+                _text(names[i]),
+                _coord(lat[i]),
+                _coord(lon[i]),
+                branch_index[str(members["branch"].iat[i])],
+                int(members["households"].iat[i]),
+                int(members["capacity"].iat[i]),
+                palette[int(position[i])],
+            ]
+        )
 
     reasons: list[str] = []
     reason_index: dict[str, int] = {}
     backup_rows = assignments[assignments["role"] == "backup"]
-    backup_of = dict(zip(backup_rows["household_id"].astype(str), backup_rows["member_id"].astype(str)))
+    backup_of = dict(zip(backup_rows["household_id"].astype(str), backup_rows["member_id"].astype(str), strict=True))
     household_rows = []
     h_lat = primary["lat"].to_numpy(dtype=np.float64)
     h_lon = primary["lon"].to_numpy(dtype=np.float64)
     heads = primary["head_name"].tolist() if "head_name" in primary else [None] * len(primary)
-    for i, record in enumerate(primary[["household_id", "member_id", "branch", "priority",
-                                        "distance_m", "reason"]].itertuples(index=False, name=None)):
+    for i, record in enumerate(
+        primary[["household_id", "member_id", "branch", "priority", "distance_m", "reason"]].itertuples(
+            index=False, name=None
+        )
+    ):
         hid, member, branch, priority, distance, reason = record
         covered = _present(member)
         text = reason_zh(reason, covered=covered)
@@ -179,18 +184,20 @@ def _map_data(plan: Plan, tile_url: str | None) -> dict[str, Any]:
             reason_index[text] = len(reasons)
             reasons.append(text)
         backup = backup_of.get(str(hid))
-        household_rows.append([
-            str(hid),
-            _text(heads[i]),
-            _coord(h_lat[i]),
-            _coord(h_lon[i]),
-            branch_index[str(branch)],
-            member_index[str(member)] if covered else -1,
-            _TIER.get(str(priority), 0),
-            round(float(distance)) if covered and _present(distance) else -1,
-            reason_index[text] if text else -1,
-            member_index[backup] if backup in member_index else -1,
-        ])
+        household_rows.append(
+            [
+                str(hid),
+                _text(heads[i]),
+                _coord(h_lat[i]),
+                _coord(h_lon[i]),
+                branch_index[str(branch)],
+                member_index[str(member)] if covered else -1,
+                _TIER.get(str(priority), 0),
+                round(float(distance)) if covered and _present(distance) else -1,
+                reason_index[text] if text else -1,
+                member_index.get(backup, -1),
+            ]
+        )
     return {
         "b": branches,
         "m": member_rows,

@@ -6,27 +6,27 @@ import math
 
 import pytest
 from hypothesis import assume, given
-from oracles import brute_force
-from strategies import scenarios
 
 import baohu_assign as ba
+from oracles import brute_force
+from strategies import scenarios
 
 TIER_ORDER = ("critical", "elevated", "normal")
 WEIGHT = 250.0
 
 
 def _uncovered(assignment, households):
-    tiers = dict(zip(households["household_id"], households["priority"]))
+    tiers = dict(zip(households["household_id"], households["priority"], strict=True))
     return tuple(sum(1 for h, m in assignment.items() if m is None and tiers[h] == t) for t in TIER_ORDER)
 
 
 def _travel(assignment, pairs, households):
-    visits = dict(zip(households["household_id"], households["visits_per_week"]))
+    visits = dict(zip(households["household_id"], households["visits_per_week"], strict=True))
     return sum(visits[h] * pairs[(h, m)] for h, m in assignment.items() if m is not None)
 
 
 def _imbalance_term(assignment, members):
-    caps = dict(zip(members["member_id"], members["capacity"]))
+    caps = dict(zip(members["member_id"], members["capacity"], strict=True))
     load: dict[str, int] = {}
     for m in assignment.values():
         if m is not None:
@@ -36,13 +36,19 @@ def _imbalance_term(assignment, members):
 
 def _changed(assignment, households):
     """Households whose member differs from the current one, no member on either side included."""
-    current = dict(zip(households["household_id"], households["current_member_id"]))
+    current = dict(zip(households["household_id"], households["current_member_id"], strict=True))
     return sum(1 for h, m in assignment.items() if (current[h] if isinstance(current[h], str) else "") != (m or ""))
 
 
 def _plan_assignment(plan):
-    return {h: (None if m is None or m != m else m) for h, m in zip(
-        plan.assignments["household_id"], plan.assignments["member_id"].astype(object).where(plan.assignments["member_id"].notna(), None))}
+    return {
+        h: (None if m is None or m != m else m)
+        for h, m in zip(
+            plan.assignments["household_id"],
+            plan.assignments["member_id"].astype(object).where(plan.assignments["member_id"].notna(), None),
+            strict=True,
+        )
+    }
 
 
 def _key(objective, members, households):
@@ -90,7 +96,7 @@ def test_greedy_with_groups_is_valid_and_not_better_than_brute_force(data):
     from oracles import eligible_pairs
 
     got = key(_plan_assignment(plan), eligible_pairs(scenario.members, scenario.households))
-    assert got >= best or math.isclose(got[-1], best[-1]) and got[:3] == best[:3]
+    assert got >= best or (math.isclose(got[-1], best[-1]) and got[:3] == best[:3])
 
 
 @given(data=scenarios(max_members=3, max_households=6, current=True))

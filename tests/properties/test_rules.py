@@ -5,10 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 from hypothesis import given
-from oracles import max_coverage, rule_violations
-from strategies import scenarios
 
 import baohu_assign as ba
+from oracles import max_coverage, rule_violations
+from strategies import scenarios
 
 STRATEGIES = ["flow", "cpsat", "greedy", "auto"]
 OBJECTIVES = ["distance", "balanced", "min-churn"]
@@ -68,8 +68,8 @@ def test_row_order_does_not_matter(data):
     members, households = data
     _, plan = _solve(members, households, "auto", "balanced")
     _, shuffled = _solve(members.iloc[::-1], households.iloc[::-1], "auto", "balanced")
-    a = dict(zip(plan.assignments["household_id"], plan.assignments["member_id"].fillna("")))
-    b = dict(zip(shuffled.assignments["household_id"], shuffled.assignments["member_id"].fillna("")))
+    a = dict(zip(plan.assignments["household_id"], plan.assignments["member_id"].fillna(""), strict=True))
+    b = dict(zip(shuffled.assignments["household_id"], shuffled.assignments["member_id"].fillna(""), strict=True))
     assert a == b
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 from hypothesis import given
-from oracles import brute_force, eligible_pairs, rule_violations
-from strategies import scenarios
 
 import baohu_assign as ba
+from oracles import brute_force, eligible_pairs, rule_violations
+from strategies import scenarios
 
 TIER_ORDER = ("critical", "elevated", "normal")
 WEIGHT = 250.0
@@ -15,11 +15,14 @@ WEIGHT = 250.0
 
 def _assignment(plan) -> dict[str, str | None]:
     frame = plan.primary
-    return {h: (m if isinstance(m, str) else None) for h, m in zip(frame["household_id"], frame["member_id"].astype(object))}
+    return {
+        h: (m if isinstance(m, str) else None)
+        for h, m in zip(frame["household_id"], frame["member_id"].astype(object), strict=True)
+    }
 
 
 def _uncovered(assignment, households) -> tuple[int, ...]:
-    tiers = dict(zip(households["household_id"], households["priority"]))
+    tiers = dict(zip(households["household_id"], households["priority"], strict=True))
     return tuple(sum(1 for h, m in assignment.items() if m is None and tiers[h] == t) for t in TIER_ORDER)
 
 
@@ -28,8 +31,8 @@ def _balanced_key(members, households):
 
     A member carrying one unit over capacity pays load²/capacity like anyone else.
     """
-    caps = dict(zip(members["member_id"], members["capacity"]))
-    visits = dict(zip(households["household_id"], households["visits_per_week"]))
+    caps = dict(zip(members["member_id"], members["capacity"], strict=True))
+    visits = dict(zip(households["household_id"], households["visits_per_week"], strict=True))
 
     def key(assignment, pairs):
         load: dict[str, int] = {}
@@ -63,9 +66,7 @@ def test_rule_holds_and_coverage_is_maximal(strategy, allowed, data):
     scenario = ba.Scenario.from_frames(members, households, policy=policy)
     plan = ba.solve(scenario, strategy=strategy, objective="distance", seed=0)
     assert rule_violations(scenario.members, scenario.households, plan.primary, allowed) == []
-    best = brute_force(
-        scenario.members, scenario.households, lambda a, _: _uncovered(a, scenario.households), allowed
-    )
+    best = brute_force(scenario.members, scenario.households, lambda a, _: _uncovered(a, scenario.households), allowed)
     assert _uncovered(_assignment(plan), scenario.households) == best
     over = plan.members["over_capacity_unit"].to_numpy()
     assert allowed or not over.any()

@@ -103,6 +103,7 @@ is single-threaded with a deterministic time limit.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import time
@@ -229,7 +230,8 @@ def _build_units(problem: Problem) -> _Units:
     np.add.at(unit_tiers, (household_unit, problem.household_tier.astype(np.int64)), 1)
     # Leaving a unit uncovered costs what evaluate() charges its households: tier penalty and churn.
     unit_penalty = costs.group_uncovered_cost(problem.uncovered_cost(), household_unit, U)
-    wants = problem.household_backup if problem.has_backups else np.zeros(H, dtype=bool)
+    backup = problem.household_backup
+    wants = backup if backup is not None and problem.has_backups else np.zeros(H, dtype=bool)
     unit_wants_backup = np.bincount(household_unit, weights=wants.astype(np.int64), minlength=U).astype(np.int64)
 
     # Pins: a unit with a pinned household may only go to that member.
@@ -256,7 +258,9 @@ def _build_units(problem: Problem) -> _Units:
     option_weight = None
     if problem.has_budgets:
         assert problem.arc_weight is not None
-        option_weight = np.add.reduceat(problem.arc_weight.astype(np.int64)[order], starts) if key.size else np.zeros(0, np.int64)
+        option_weight = (
+            np.add.reduceat(problem.arc_weight.astype(np.int64)[order], starts) if key.size else np.zeros(0, np.int64)
+        )
     keep = counts == unit_size[option_unit]
     keep &= (unit_pin[option_unit] < 0) | (unit_pin[option_unit] == option_member)
     # An option larger than its member's capacity (unless one unit over it is allowed) or budget can never be used.
@@ -314,9 +318,7 @@ def _balance_alone(problem: Problem, members: np.ndarray, sizes: np.ndarray, cha
 
 def _balance_tables(problem: Problem) -> list[np.ndarray]:
     """Per member: int64[c+1], the balance cost F(k) of carrying k households."""
-    return [
-        np.r_[0, np.cumsum(problem.balance_step_costs(m))].astype(np.int64) for m in range(problem.num_members)
-    ]
+    return [np.r_[0, np.cumsum(problem.balance_step_costs(m))].astype(np.int64) for m in range(problem.num_members)]
 
 
 def _backups_are_safe(problem: Problem) -> bool:
@@ -340,7 +342,7 @@ def _backups_are_safe(problem: Problem) -> bool:
     primary = 2 * max(problem.num_members, 1) * max_cost + 2 * max_step
     backups = int(problem.household_backup.sum()) * max(int(problem.backup_penalty), max_cost)
     penalties = [int(p) for p in problem.tier_penalty]
-    step = min(penalties[0], *(b - a for a, b in zip(penalties, penalties[1:])))
+    step = min(penalties[0], *(b - a for a, b in itertools.pairwise(penalties)))
     return step > primary + backups
 
 
@@ -376,6 +378,13 @@ def _loads(problem: Problem, units: _Units, state: _State) -> tuple[np.ndarray, 
     if units.option_weight is not None:
         np.add.at(weight, members, units.option_weight[used])
     return load, weight
+
+
+def _budgets(problem: Problem, units: _Units) -> np.ndarray | None:
+    """int64[M]: the members' hour budgets (a copy), or None when the units carry no weights."""
+    if units.option_weight is None or problem.member_budget is None:
+        return None
+    return problem.member_budget.astype(np.int64)
 
 
 def _normal_load(problem: Problem, units: _Units, state: _State) -> np.ndarray:
@@ -472,7 +481,7 @@ def _lp_relaxation(problem: Problem, units: _Units, time_limit: float | None) ->
         from scipy.optimize import linprog
     except ImportError:  # pragma: no cover - scipy is a dependency
         return None
-    O, U, M = units.num_options, units.num_units, problem.num_members
+    O, U, M = units.num_options, units.num_units, problem.num_members  # noqa: E741 - the sizes of the LP, named as in its matrix
     if O == 0 or U == 0:
         return None
     free_units = np.flatnonzero(~units.unit_pinned)
@@ -489,9 +498,7 @@ def _lp_relaxation(problem: Problem, units: _Units, time_limit: float | None) ->
     n = O + Y + S
     option_cost = units.option_cost + units.option_over_balance
     cost = np.concatenate([option_cost, units.unit_penalty[free_units], step_cost]).astype(np.float64)
-    eq = sp.csr_matrix(
-        (np.ones(O + Y), (np.r_[units.option_unit, free_units], np.arange(O + Y))), shape=(U, n)
-    )
+    eq = sp.csr_matrix((np.ones(O + Y), (np.r_[units.option_unit, free_units], np.arange(O + Y))), shape=(U, n))
     size = units.unit_size[units.option_unit].astype(np.float64)
     rows = [units.option_member]
     cols = [np.arange(O)]
@@ -521,11 +528,13 @@ def _lp_relaxation(problem: Problem, units: _Units, time_limit: float | None) ->
         num_rows += M
     ub = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(num_rows, n))
     b_ub = np.concatenate(rhs)
-    options = {"presolve": True}
+    options: dict[str, bool | float] = {"presolve": True}
     if time_limit is not None:
         options["time_limit"] = max(float(time_limit), 0.05)
     try:
-        result = linprog(cost, A_ub=ub, b_ub=b_ub, A_eq=eq, b_eq=np.ones(U), bounds=(0, 1), method="highs", options=options)
+        result = linprog(
+            cost, A_ub=ub, b_ub=b_ub, A_eq=eq, b_eq=np.ones(U), bounds=(0, 1), method="highs", options=options
+        )
     except (ValueError, MemoryError) as exc:  # pragma: no cover - defensive
         logger.debug("LP relaxation failed: %s", exc)
         return None
@@ -545,7 +554,7 @@ def _lp_relaxation(problem: Problem, units: _Units, time_limit: float | None) ->
     price = -y_ub[:M]
     budget_price = -y_ub[M : 2 * M] if units.option_weight is not None else np.zeros(M)
     relaxation = _Relaxation(
-        bound=int(math.ceil(lagrangian - tolerance)),
+        bound=math.ceil(lagrangian - tolerance),
         lagrangian=lagrangian,
         tolerance=tolerance,
         option_rc=rc[:O],
@@ -567,7 +576,7 @@ def _greedy(problem: Problem, units: _Units, score: np.ndarray, tables: list[np.
     U = units.num_units
     over_balance = units.option_over_balance
     capacity = problem.member_capacity.astype(np.int64).copy()
-    budget = problem.member_budget.astype(np.int64).copy() if units.option_weight is not None else None
+    budget = _budgets(problem, units)
     load = np.zeros(problem.num_members, dtype=np.int64)
     charged = np.zeros(problem.num_members, dtype=np.int64)
     unit_option = np.full(U, -1, dtype=np.int64)
@@ -603,11 +612,16 @@ def _greedy(problem: Problem, units: _Units, score: np.ndarray, tables: list[np.
             continue
         value = score[lo:hi].astype(np.float64).copy()
         if tables is not None:
-            value += np.array([
-                0 if not ok[i] else over_balance[lo + i] if units.option_over[lo + i]
-                else tables[m][load[m] + size] - tables[m][load[m]]
-                for i, m in enumerate(members)
-            ])
+            value += np.array(
+                [
+                    0
+                    if not ok[i]
+                    else over_balance[lo + i]
+                    if units.option_over[lo + i]
+                    else tables[m][load[m] + size] - tables[m][load[m]]
+                    for i, m in enumerate(members)
+                ]
+            )
         value[~ok] = np.inf
         pick = int(np.argmin(value))
         unit_option[u] = lo + pick
@@ -630,7 +644,7 @@ def _repair(problem: Problem, units: _Units, state: _State, score: np.ndarray, o
     ``m``; take the cheapest such pair of moves by ``score``.
     """
     capacity = problem.member_capacity.astype(np.int64)
-    budget = problem.member_budget.astype(np.int64) if units.option_weight is not None else None
+    budget = _budgets(problem, units)
     weight_of = units.option_weight
     charge = units.option_charge
     for u in order[state.unit_option[order] < 0].tolist():
@@ -647,12 +661,12 @@ def _repair(problem: Problem, units: _Units, state: _State, score: np.ndarray, o
                 # u must fit at m once v has left.
                 if load[m] - int(charge[cur]) + int(charge[o]) > capacity[m]:
                     continue
-                if budget is not None and weight[m] - int(weight_of[cur]) + w_u > budget[m]:
+                if budget is not None and weight_of is not None and weight[m] - int(weight_of[cur]) + w_u > budget[m]:
                     continue
                 alts = np.arange(int(units.option_ptr[v]), int(units.option_ptr[v + 1]))
                 members = units.option_member[alts]
                 ok = (members != m) & (load[members] + charge[alts] <= capacity[members])
-                if budget is not None:
+                if budget is not None and weight_of is not None:
                     ok &= weight[members] + weight_of[alts] <= budget[members]
                 if not ok.any():
                     continue
@@ -899,7 +913,7 @@ def _build(
     member_bounds = np.searchsorted(option_member[by_member], np.arange(M + 1))
     active = np.flatnonzero(np.diff(member_bounds) > 0)
     capacity = problem.member_capacity.astype(np.int64)
-    budget = problem.member_budget.astype(np.int64) if units.option_weight is not None else None
+    budget = _budgets(problem, units)
     current_load = _normal_load(problem, units, state)
     balance_terms: list[_BalanceTerm] = []
     for m in active.tolist():
@@ -1004,7 +1018,7 @@ def _add_backups(
     b_first = b.new_vars(0, 1, B, hint)
     b_var = b_first + np.arange(B)
     # Unit x-variables by (unit, member) for the "not the primary" rule.
-    x_key = {(int(u), int(m)): int(v) for u, m, v in zip(option_unit, units.option_member[options], x_var)}
+    x_key = {(int(u), int(m)): int(v) for u, m, v in zip(option_unit, units.option_member[options], x_var, strict=True)}
     pos = 0
     for i, h in enumerate(households.tolist()):
         n = arc_lists[i].shape[0]
@@ -1018,7 +1032,7 @@ def _add_backups(
             unit_x = x_var[lo:hi]
             if n:
                 b.linear(np.r_[lits, unit_x], np.r_[np.ones(n), -np.ones(unit_x.size)], -INT64_MAX, 0)
-                for lit, m in zip(lits.tolist(), members.tolist()):
+                for lit, m in zip(lits.tolist(), members.tolist(), strict=True):
                     other = x_key.get((u, int(m)))
                     if other is not None:
                         b.at_most_one(np.array([lit, other]))
@@ -1235,7 +1249,7 @@ class _Neighbourhoods:
         in_set[seed_member] = True
         unit_member = np.where(state.unit_option >= 0, units.option_member[np.maximum(state.unit_option, 0)], -1)
         count = int((unit_member == seed_member).sum())
-        target = int(round(self.target))
+        target = round(self.target)
         # Half the time, more members each give up only their most mobile units.
         partial = rng.random() < PARTIAL_SHARE
         wanted = target * (PARTIAL_SPREAD if partial else 1)
@@ -1308,7 +1322,9 @@ def _lns(
 class _Search:
     """Shared state of the LNS threads; every mutation happens under ``lock``."""
 
-    def __init__(self, ctx: _Context, state: _State, objective: int, hood: _Neighbourhoods, *, end: float | None, seed: int):
+    def __init__(
+        self, ctx: _Context, state: _State, objective: int, hood: _Neighbourhoods, *, end: float | None, seed: int
+    ):
         import threading
 
         self.ctx, self.state, self.objective, self.hood = ctx, state, objective, hood
@@ -1348,7 +1364,11 @@ class _Search:
     def _solve(self, sub: _Sub, workers: int, index: int) -> _Result:
         remaining = None if self.end is None else max(self.end - now(), 0.01)
         return _solve_model(
-            self.ctx, sub, wall=remaining, deterministic=LNS_DETERMINISTIC_TIME, workers=workers,
+            self.ctx,
+            sub,
+            wall=remaining,
+            deterministic=LNS_DETERMINISTIC_TIME,
+            workers=workers,
             seed=self.seed + 7919 * index,
         )
 
@@ -1393,12 +1413,14 @@ class _Search:
                 workers = 1 if per_round > 1 else self.ctx.params.num_workers
                 index = [done * per_round + i for i in range(len(picked))]
                 if pool is not None and len(picked) > 1:
-                    futures = [pool.submit(self._solve, item[2], workers, i) for item, i in zip(picked, index)]
+                    futures = [
+                        pool.submit(self._solve, item[2], workers, i) for item, i in zip(picked, index, strict=True)
+                    ]
                     results = [f.result() for f in futures]
                 else:
-                    results = [self._solve(item[2], workers, i) for item, i in zip(picked, index)]
+                    results = [self._solve(item[2], workers, i) for item, i in zip(picked, index, strict=True)]
                 improved = False
-                for (members, free, sub), result in zip(picked, results):
+                for (members, free, sub), result in zip(picked, results, strict=True):
                     improved |= self._merge(members, free, sub, result)
                 self.stall = 0 if improved else self.stall + 1
         finally:
@@ -1501,20 +1523,26 @@ def solve(problem: Problem, params: SolveParams | None = None) -> Solution:
     if problem.has_backups and not safe:
         # Lexicographic: coverage without backups first, then backups under coverage floors.
         state, objective, bound_primary, _ = _optimise(
-            replace(ctx, backups=False), start_state, score, relaxation, rng, _split(ctx, end, 0.5),
-            pool_workers=params.num_workers, known_bound=bound,
+            replace(ctx, backups=False),
+            start_state,
+            score,
+            relaxation,
+            rng,
+            _split(ctx, end, 0.5),
+            pool_workers=params.num_workers,
+            known_bound=bound,
         )
         ctx.keep_coverage = True
         ctx.backups = True
         objective = _total(ctx, state)
-        state, objective, bound_full, proven = _optimise(
+        state, objective, bound_full, _proven = _optimise(
             ctx, state, score, relaxation, rng, end, pool_workers=params.num_workers
         )
         # Floors restrict the plans, so only the bound without backups holds for all of them.
         bound = max(bound, min(bound_primary, bound_full))
     else:
         ctx.backups = problem.has_backups
-        state, objective, bound_model, proven = _optimise(
+        state, objective, bound_model, _proven = _optimise(
             ctx, start_state, score, relaxation, rng, end, pool_workers=params.num_workers, known_bound=bound
         )
         bound = max(bound, bound_model)
@@ -1528,7 +1556,11 @@ def solve(problem: Problem, params: SolveParams | None = None) -> Solution:
     status = "optimal" if final_bound is not None and final_bound >= total else "feasible"
     logger.info(
         "cpsat: %s objective %d bound %s (%d CP-SAT solves, %.2f s)",
-        status, total, final_bound, ctx.solves, time.perf_counter() - start,
+        status,
+        total,
+        final_bound,
+        ctx.solves,
+        time.perf_counter() - start,
     )
     return Solution(
         member_of=member_of,
@@ -1548,12 +1580,18 @@ def _solve_whole(problem: Problem, params: SolveParams | None = None) -> Solutio
     start = time.perf_counter()
     units = _build_units(problem)
     tables = _balance_tables(problem) if problem.balance_scale > 0 else None
-    ctx = _Context(problem, units, tables, params, backups=problem.has_backups, work_mode=params.max_iterations is not None)
+    ctx = _Context(
+        problem, units, tables, params, backups=problem.has_backups, work_mode=params.max_iterations is not None
+    )
     state = _greedy(problem, units, units.option_cost.astype(np.float64), tables)
     sub = _build(ctx, state, np.arange(units.num_units), None, None)
     result = _solve_model(
-        ctx, sub, wall=params.deadline.remaining(), deterministic=_whole_model_work(ctx, params.deadline.at),
-        workers=params.num_workers, seed=params.seed,
+        ctx,
+        sub,
+        wall=params.deadline.remaining(),
+        deterministic=_whole_model_work(ctx, params.deadline.at),
+        workers=params.num_workers,
+        seed=params.seed,
     )
     if result.values is None or result.objective is None or result.bound is None:
         if result.status == "unknown":
@@ -1676,8 +1714,13 @@ def _optimise(
         )
         logger.debug(
             "%s model: %d options, %s, objective %s (incumbent %d), bound %s, %.2f s",
-            "core" if core is not None else "whole", sub.options.shape[0], result.status, result.objective,
-            objective, result.bound, result.wall_s,
+            "core" if core is not None else "whole",
+            sub.options.shape[0],
+            result.status,
+            result.objective,
+            objective,
+            result.bound,
+            result.wall_s,
         )
         if result.status == "infeasible" and core is None:
             raise EngineError("no plan satisfies the pins and capacities")
@@ -1722,8 +1765,15 @@ def _optimise(
     lns_end = _split(ctx, end, 1.0 - final_share)
     before = objective
     state, objective, done = _lns(
-        ctx, state, objective, hood, end=lns_end, rounds=params.max_iterations,
-        threads=min(LNS_THREADS, pool_workers), seed=params.seed, known_bound=max(known_bound, bound),
+        ctx,
+        state,
+        objective,
+        hood,
+        end=lns_end,
+        rounds=params.max_iterations,
+        threads=min(LNS_THREADS, pool_workers),
+        seed=params.seed,
+        known_bound=max(known_bound, bound),
     )
     logger.debug("LNS: %d neighbourhoods, objective %d -> %d, target %.0f units", done, before, objective, hood.target)
     refix()

@@ -65,9 +65,7 @@ def solve(problem: Problem, params: SolveParams | None = None) -> Solution:
     except ImportError as exc:  # pragma: no cover - exercised by patching the import
         raise EngineUnavailable(f"OR-Tools is not importable: {exc}") from exc
     if not supports(problem):
-        raise EngineError(
-            "the flow engine cannot express stairwell units (group_id), hour budgets or backups"
-        )
+        raise EngineError("the flow engine cannot express stairwell units (group_id), hour budgets or backups")
     start = time.perf_counter()
     H, M = problem.num_households, problem.num_members
     member_of = np.full(H, -1, dtype=np.int32)
@@ -91,7 +89,11 @@ def solve(problem: Problem, params: SolveParams | None = None) -> Solution:
     if problem.balance_scale > 0:
         reps = capacity[with_cap]
         member_nodes = np.repeat(with_cap, reps)
-        steps = np.concatenate([problem.balance_step_costs(int(m)) for m in with_cap]) if with_cap.size else np.zeros(0, np.int64)
+        steps = (
+            np.concatenate([problem.balance_step_costs(int(m)) for m in with_cap])
+            if with_cap.size
+            else np.zeros(0, np.int64)
+        )
         tails.append((member_nodes + H).astype(np.int32))
         heads.append(np.full(member_nodes.shape[0], sink, dtype=np.int32))
         caps.append(np.ones(member_nodes.shape[0], dtype=np.int64))
@@ -118,9 +120,7 @@ def solve(problem: Problem, params: SolveParams | None = None) -> Solution:
     member_of[problem.arc_household[used]] = problem.arc_member[used]
     objective = evaluate(problem, member_of).total
     if objective != solver.optimal_cost():
-        raise EngineError(
-            f"flow cost {solver.optimal_cost()} differs from the evaluated objective {objective}"
-        )
+        raise EngineError(f"flow cost {solver.optimal_cost()} differs from the evaluated objective {objective}")
     return Solution(
         member_of=member_of,
         status="optimal",

@@ -245,7 +245,7 @@ class _Engine:
         """Moves that put group ``g`` on its ``j``-th eligible member (``j=-1``: uncover it)."""
         hs = self.g_households[g].tolist()
         arcs = self.g_arcs[g][j].tolist() if j >= 0 else [-1] * len(hs)
-        return list(zip(hs, arcs))
+        return list(zip(hs, arcs, strict=True))
 
     def _set_group(self, g: int, j: int) -> None:
         for h, a in self._group_moves(g, j):
@@ -341,7 +341,8 @@ class _Engine:
                 load[m] = load.get(m, 0) + 1
                 used[m] = used.get(m, 0) + int(self.arc_w[arc])
         return [
-            m for m in load
+            m
+            for m in load
             if not self._count_ok(m, int(self.load[m] + load[m]), moves) or self.used[m] + used[m] > self.budget[m]
         ]
 
@@ -539,7 +540,7 @@ class _Engine:
                 open_ &= self.used[new] + self.arc_w[parent[new]] <= self.budget[new]
             if open_.any():
                 m = int(new[open_][0])
-                plan: Moves = []
+                plan = []
                 while parent[m] >= 0:
                     arc = int(parent[m])
                     hh = int(self.arc_h[arc])
@@ -1058,7 +1059,7 @@ class _Engine:
         best: tuple[tuple[int, ...], int] | None = None
         best_plan: Moves = []
         for k in range(1, idx.size + 1):
-            plan = self._group_moves(g, -1) + [(int(h), int(a)) for h, a in zip(owner[:k], idx[:k])]
+            plan = self._group_moves(g, -1) + [(int(h), int(a)) for h, a in zip(owner[:k], idx[:k], strict=True)]
             value = self._plan_value(plan)
             if self._better(value, best) and not self._over(plan):
                 best, best_plan = value, plan
@@ -1188,10 +1189,10 @@ class _Engine:
         fits = self._group_fits(g) & (members != m1)
         if fits.any():
             remove = self._balance(m1, int(self.load[m1]) - w) - self._balance(m1, int(self.load[m1]))
-            delta = np.where(fits, base + self._group_add_cost(g, members) + remove, _INF)
-            j = int(np.argmin(delta))
-            if delta[j] < best_delta:
-                best_delta, best_plan = int(delta[j]), self._group_moves(g, j)
+            shift_delta = np.where(fits, base + self._group_add_cost(g, members) + remove, _INF)
+            j = int(np.argmin(shift_delta))
+            if shift_delta[j] < best_delta:
+                best_delta, best_plan = int(shift_delta[j]), self._group_moves(g, j)
 
         if self.g_cost_dense is not None:
             dense = self.g_cost_dense
