@@ -24,7 +24,7 @@ sys.path.insert(0, str(HERE))
 
 import baohu_assign as ba  # noqa: E402
 from baohu_assign.compile import compile_scenario  # noqa: E402
-from baohu_assign.objective import evaluate  # noqa: E402
+from baohu_assign.explain import changed_mask  # noqa: E402
 from baohu_assign.solution import violations  # noqa: E402
 from peers import highs_solve  # noqa: E402
 
@@ -136,9 +136,12 @@ def main() -> None:
     moved_scn = ba.Scenario.from_frames(moved.members, moved.households)
     after = ba.rebalance(moved_scn)
     min_changed = 0
+    member_ids = moved_scn.members["member_id"].to_numpy(dtype=object)
+    current_ids = moved_scn.households["current_member_id"].to_numpy(dtype=object)
     for branch in compile_scenario(moved_scn.members, moved_scn.households, objective="min-churn"):
         member_of, _, status, _ = highs_solve(branch.problem)
-        min_changed += evaluate(branch.problem, member_of).changed
+        chosen = np.where(member_of >= 0, member_ids[branch.member_rows[np.maximum(member_of, 0)]], None)
+        min_changed += int(changed_mask(current_ids[branch.household_rows], chosen).sum())
     pins_broken = sum(1 for w in after.report.warnings if w.code == "pin_broken")
     rows.append(
         ("relocation rebalance: changed contacts", f"{after.report.components.changed}", f"HiGHS minimum {min_changed}")

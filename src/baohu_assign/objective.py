@@ -124,8 +124,6 @@ class Components:
     """Integer balance term."""
     imbalance: float
     """Σ load²/capacity − (Σ load)²/(Σ capacity) summed over all members with capacity (≥ 0)."""
-    changed: int
-    """Covered or not, households whose member differs from a known current member."""
     uncovered: tuple[int, int, int]
     """Uncovered households per tier (normal, elevated, critical)."""
     backup_missing: int = 0
@@ -198,7 +196,6 @@ def evaluate(problem: Problem, member_of: np.ndarray, backup_of: np.ndarray | No
     balance = balance_cost(problem, loads)
     uncovered = tuple(int(((~covered) & (problem.household_tier == t)).sum()) for t in range(NUM_TIERS))
     penalty = int(problem.uncovered_cost()[~covered].sum())
-    changed = int(costs.churned(problem.household_current, member_of).sum())
     backup_missing = backup_cost = 0
     if problem.household_backup is not None:
         wants = problem.household_backup & covered
@@ -222,6 +219,5 @@ def evaluate(problem: Problem, member_of: np.ndarray, backup_of: np.ndarray | No
         travel_m_per_week=travel_m,
         balance=balance,
         imbalance=excess_imbalance(loads, problem.member_capacity.astype(np.int64)),
-        changed=changed,
         uncovered=uncovered,  # type: ignore[arg-type]
     )
