@@ -23,9 +23,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import baohu_assign as ba  # noqa: E402
-from baohu_assign.compile import compile_scenario  # noqa: E402
-from baohu_assign.explain import changed_mask  # noqa: E402
-from baohu_assign.solution import violations  # noqa: E402
+from baohu_assign.model.compile import compile_scenario  # noqa: E402
+from baohu_assign.model.solution import violations  # noqa: E402
+from baohu_assign.results.explain import changed_mask  # noqa: E402
 from peers import highs_solve  # noqa: E402
 
 

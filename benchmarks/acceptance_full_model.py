@@ -17,7 +17,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import baohu_assign as ba  # noqa: E402
-from baohu_assign.solution import violations  # noqa: E402
+from baohu_assign.model.solution import violations  # noqa: E402
 from peers import priority_greedy  # noqa: E402
 
 

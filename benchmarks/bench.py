@@ -8,7 +8,7 @@ Run::
 
 Protocol
 --------
-Cases are synthetic towns from :mod:`baohu_assign.synth` (seed 0), written
+Cases are synthetic towns from :mod:`baohu_assign.datasets.synth` (seed 0), written
 once per case to CSV (not timed). Every (case, strategy, repeat) is a fresh
 process: our strategies are ``python -m baohu_assign solve|rebalance ...
 --strategy S --time-limit T --quiet``; the peers are ``benchmarks/peer_run.py``
@@ -455,7 +455,7 @@ def phases_main(argv: list[str]) -> int:
     import baohu_assign as ba
     import baohu_assign.engines.flow
     from baohu_assign import engines
-    from baohu_assign.compile import compile_scenario
+    from baohu_assign.model.compile import compile_scenario
 
     phases = {"import": time.perf_counter() - PROCESS_START}
     engine_seconds = [0.0]

@@ -10,7 +10,7 @@ minimisation; the files and their best-known values are in
 ``benchmarks/data/gap/``, see its README.md), one run per instance, solver
 and time limit, all solvers in the same process one after the other on this
 machine. ``ours`` is
-:func:`baohu_assign.gap.solve_file` (the limit covers the whole call,
+:func:`baohu_assign.datasets.gap.solve_file` (the limit covers the whole call,
 reading included); ``cpsat`` is CP-SAT written the obvious way (one Boolean
 per pair, ``AddExactlyOne`` per column, a linear capacity per row, minimise
 cost, ``num_workers=2``); ``highs`` is scipy's ``milp`` (HiGHS) and ``cbc``
@@ -71,7 +71,7 @@ def best_known() -> dict[str, int]:
 
 
 def run_ours(path: Path, limit: float, seed: int) -> tuple[int | None, str, float, float | None]:
-    from baohu_assign.gap import solve_file
+    from baohu_assign.datasets.gap import solve_file
 
     start = time.perf_counter()
     result = solve_file(path, time_limit=limit, seed=seed)
@@ -82,7 +82,7 @@ def run_plain_cpsat(path: Path, limit: float, seed: int) -> tuple[int | None, st
     """CP-SAT the obvious way: Boolean per pair, exactly one per column, a capacity per row."""
     from ortools.sat.python import cp_model
 
-    from baohu_assign.gap import read_instance
+    from baohu_assign.datasets.gap import read_instance
 
     start = time.perf_counter()
     inst = read_instance(path)
@@ -109,7 +109,7 @@ def run_highs(path: Path, limit: float, seed: int) -> tuple[int | None, str, flo
     import scipy.sparse as sp
     from scipy.optimize import Bounds, LinearConstraint, milp
 
-    from baohu_assign.gap import read_instance
+    from baohu_assign.datasets.gap import read_instance
 
     start = time.perf_counter()
     inst = read_instance(path)
@@ -137,7 +137,7 @@ def run_cbc(path: Path, limit: float, seed: int) -> tuple[int | None, str, float
         import pulp
     except ImportError:
         return None, "not_installed", 0.0, None
-    from baohu_assign.gap import read_instance
+    from baohu_assign.datasets.gap import read_instance
 
     start = time.perf_counter()
     inst = read_instance(path)
@@ -229,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         for limit in limits:
             for name in names:
                 path = instance_path(name)
-                from baohu_assign.gap import read_instance
+                from baohu_assign.datasets.gap import read_instance
 
                 inst = read_instance(path)
                 for solver in solvers:

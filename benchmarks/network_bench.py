@@ -45,7 +45,7 @@ def run_measured(args: list[str]) -> tuple[float, float, str]:
 
 READ_CODE = """
 import json, sys, time
-from baohu_assign.network import WalkingNetwork
+from baohu_assign.model.network import WalkingNetwork
 t = time.perf_counter(); net = WalkingNetwork.read(sys.argv[1]); read_s = time.perf_counter() - t
 print(json.dumps({"read_s": read_s, "nodes": net.num_nodes, "edges": net.edges}))
 """
@@ -60,7 +60,7 @@ print(json.dumps({"read_s": read_s}))
 ARCS_CODE = """
 import json, sys, time
 import baohu_assign as ba
-from baohu_assign.compile import compile_scenario
+from baohu_assign.model.compile import compile_scenario
 network = sys.argv[3] if len(sys.argv) > 3 else None
 t = time.perf_counter(); scenario = ba.Scenario.from_csv(sys.argv[1], sys.argv[2], network=network)
 load_s = time.perf_counter() - t

@@ -262,12 +262,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     import baohu_assign  # noqa: F401  (import time is part of the process, as for the CLI)
-    from baohu_assign.compile import compile_scenario
-    from baohu_assign.objective import evaluate
-    from baohu_assign.plan import BranchResult, Plan
-    from baohu_assign.report import Status
-    from baohu_assign.scenario import Scenario
-    from baohu_assign.solution import Solution, violations
+    from baohu_assign.model.compile import compile_scenario
+    from baohu_assign.model.objective import evaluate
+    from baohu_assign.model.scenario import Scenario
+    from baohu_assign.model.solution import Solution, violations
+    from baohu_assign.results.plan import BranchResult, Plan
+    from baohu_assign.results.report import Status
 
     phases["import_s"] = time.perf_counter() - PROCESS_START
     mark = time.perf_counter()

@@ -16,7 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from baohu_assign.problem import Problem
+from baohu_assign.model.problem import Problem
 
 
 def highs_solve(problem: Problem, time_limit: float | None = None) -> tuple[np.ndarray, float, str, float]:

@@ -415,7 +415,8 @@ def gap_section(gap_rows: list[dict[str, str]], image: str | None) -> list[str]:
             else "the solvers one after the other in one process (`gap_bench.py`) where no process time is recorded"
         )
         + "; gap to the best known value (minimisation). "
-        "`ours` is `baohu_assign.gap.solve_file` (CP-SAT engine), `cpsat` CP-SAT written the obvious way, `highs` "
+        "`ours` is `baohu_assign.datasets.gap.solve_file` (CP-SAT engine), `cpsat` CP-SAT written the obvious way, "
+        "`highs` "
         "scipy.optimize.milp and `cbc` PuLP's CBC, all from `benchmarks/gap_bench.py`. Cells are mean / worst gap %;"
         " bold rows pool a family.",
         "",

@@ -5,8 +5,8 @@ Run::
     PYTHONPATH=src .venv/bin/python benchmarks/time_limits.py                 # 3k and 12k, T = 0.5 … 10 s
     PYTHONPATH=src .venv/bin/python benchmarks/time_limits.py --sizes 3000 --limits 0.5 1 --repeats 1
 
-Cases are the towns of :func:`baohu_assign.synth.make_town` (seed 0) with hour
-budgets (:func:`baohu_assign.synth.with_hours`), the "12k town with hour
+Cases are the towns of :func:`baohu_assign.datasets.synth.make_town` (seed 0) with hour
+budgets (:func:`baohu_assign.datasets.synth.with_hours`), the "12k town with hour
 budgets" of ``acceptance_full_model.py``; building the scenario is not timed.
 Each run is ``solve(scenario, objective=O, time_limit=T)`` followed by reading
 ``plan.report`` (under a time limit ``solve`` builds the report before it

@@ -49,13 +49,13 @@ ORDER = (
 )
 # Modules outside the top-level namespace that users import by name.
 EXTRA_MODULES = (
-    ("baohu_assign.plots", "needs the `plots` extra: `pip install 'baohu-assign[plots]'`"),
-    ("baohu_assign.roster", ""),
-    ("baohu_assign.webmap", ""),
-    ("baohu_assign.progress", ""),
-    ("baohu_assign.leaders", ""),
-    ("baohu_assign.rollup", ""),
-    ("baohu_assign.geocode", ""),
+    ("baohu_assign.outputs.plots", "needs the `plots` extra: `pip install 'baohu-assign[plots]'`"),
+    ("baohu_assign.outputs.roster", ""),
+    ("baohu_assign.outputs.webmap", ""),
+    ("baohu_assign.solving.progress", ""),
+    ("baohu_assign.outputs.leaders", ""),
+    ("baohu_assign.results.rollup", ""),
+    ("baohu_assign.io.geocode", ""),
 )
 SECTIONS = {
     "Parameters",
@@ -178,7 +178,7 @@ def _annotation(value: Any) -> str:
     if value is inspect.Parameter.empty:
         return ""
     text = value if isinstance(value, str) else inspect.formatannotation(value)
-    # baohu_assign.report.Status -> Status: the page names every public class once.
+    # baohu_assign.results.report.Status -> Status: the page names every public class once.
     return re.sub(r"\b(?:[a-z_][a-z0-9_]*\.)+([A-Z]\w*)", r"\1", text.replace("typing.", ""))
 
 

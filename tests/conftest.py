@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, settings
 sys.path.insert(0, str(Path(__file__).parent))
 
 import baohu_assign as ba
-from baohu_assign.solve import STRICT_ENGINES_ENV
+from baohu_assign.solving.solve import STRICT_ENGINES_ENV
 
 # A fault inside an engine fails the test instead of hiding behind the greedy
 # fallback (subprocesses of the CLI tests inherit it too).

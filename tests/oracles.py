@@ -14,7 +14,7 @@ from pathlib import Path
 import networkx as nx
 import pandas as pd
 
-from baohu_assign.compile import CURRENT_NONE
+from baohu_assign.model.compile import CURRENT_NONE
 
 RADIUS_M = 6_371_008.8
 TIERS = ("critical", "elevated", "normal")

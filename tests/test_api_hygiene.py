@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import baohu_assign as ba
-from baohu_assign.params import SolveParams
+from baohu_assign.solving.params import SolveParams
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,7 @@ def test_changing_the_tables_handed_out_never_reaches_the_plan_or_its_files(plan
     primary = plan.primary
     primary.loc[0, "member_id"] = "HACK"
     report = plan.report
-    report.warnings.append(ba.report.ReportWarning(code="x", message="edited"))
+    report.warnings.append(ba.results.report.ReportWarning(code="x", message="edited"))
     report.branches.clear()
 
     pd.testing.assert_frame_equal(plan.assignments, before[0])

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import baohu_assign as ba
-from baohu_assign.compile import compile_scenario, with_balance
 from baohu_assign.engines import flow
-from baohu_assign.objective import evaluate
+from baohu_assign.model.compile import compile_scenario, with_balance
+from baohu_assign.model.objective import evaluate
 
 
 @pytest.fixture(scope="module")

@@ -38,7 +38,7 @@ def test_every_gap_instance_the_benchmarks_name_ships_with_the_repository() -> N
     sys.path.insert(0, str(BENCH))
     import bench
     import gap_bench
-    from baohu_assign.gap import read_instance
+    from baohu_assign.datasets.gap import read_instance
 
     data = ROOT / "benchmarks" / "data" / "gap"
     assert data == gap_bench.DATA

@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import baohu_assign as ba
-from baohu_assign.explain import changed_mask
-from baohu_assign.roster import write_roster
+from baohu_assign.outputs.roster import write_roster
+from baohu_assign.results.explain import changed_mask
 from oracles import primary_contacts
 
 KM_LAT = 1000 / 111_195  # degrees of latitude per kilometre

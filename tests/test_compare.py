@@ -13,7 +13,7 @@ import pytest
 
 import baohu_assign as ba
 from baohu_assign.cli import main
-from baohu_assign.compare import CHANGE_KINDS, DIFFERING_COLUMNS, KPI_ROWS
+from baohu_assign.results.compare import CHANGE_KINDS, DIFFERING_COLUMNS, KPI_ROWS
 from oracles import primary_contacts
 
 

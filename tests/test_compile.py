@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 
 import baohu_assign as ba
-from baohu_assign.compile import compile_scenario
-from baohu_assign.geo import great_circle_m
+from baohu_assign.model.compile import compile_scenario
+from baohu_assign.model.geo import great_circle_m
 
 
 def _scenario(members, households, **policy):

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from baohu_assign.engines import cpsat, flow
-from baohu_assign.objective import evaluate, tier_penalties
-from baohu_assign.params import SolveParams
-from baohu_assign.problem import Problem, csr_pointer
-from baohu_assign.solution import violations
+from baohu_assign.model.objective import evaluate, tier_penalties
+from baohu_assign.model.problem import Problem, csr_pointer
+from baohu_assign.model.solution import violations
+from baohu_assign.solving.params import SolveParams
 
 pytest.importorskip("ortools")
 

@@ -182,7 +182,7 @@ def test_100k_households_one_branch_one_mobile_member():
 
 def test_reasons_for_100k_uncovered_households_with_hour_budgets_are_linear():
     """Explaining 100,000 uncovered households under hour budgets takes well under seconds (was quadratic)."""
-    from baohu_assign.explain import branch_reasons
+    from baohu_assign.results.explain import branch_reasons
 
     n = 100_000
     households = pd.DataFrame(

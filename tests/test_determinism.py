@@ -21,12 +21,12 @@ import pandas as pd
 import pytest
 
 import baohu_assign as ba
-from baohu_assign.params import SolveParams
-from baohu_assign.solution import Solution, violations
+from baohu_assign.model.solution import Solution, violations
+from baohu_assign.solving.params import SolveParams
 
 pytest.importorskip("ortools")
 
-SOLVE = importlib.import_module("baohu_assign.solve")
+SOLVE = importlib.import_module("baohu_assign.solving.solve")
 """The module itself: the package's ``solve`` attribute is the function."""
 
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 
 import baohu_assign as ba
-from baohu_assign.diagnose import CHECK_COLUMNS, diagnose, scenario_check
+from baohu_assign.results.diagnose import CHECK_COLUMNS, diagnose, scenario_check
 from strategies import scenarios
 
 TIERS = ("critical", "elevated", "normal")

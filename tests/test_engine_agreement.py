@@ -19,10 +19,10 @@ from hypothesis import strategies as st
 
 import baohu_assign as ba
 from baohu_assign import engines
-from baohu_assign.compile import compile_scenario, with_balance
-from baohu_assign.params import SolveParams
-from baohu_assign.problem import OBJECTIVES
-from baohu_assign.solution import violations
+from baohu_assign.model.compile import compile_scenario, with_balance
+from baohu_assign.model.problem import OBJECTIVES
+from baohu_assign.model.solution import violations
+from baohu_assign.solving.params import SolveParams
 from oracles import model_objective
 from strategies import scenarios
 

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 import baohu_assign as ba
-from baohu_assign.compile import compile_scenario, with_balance
 from baohu_assign.engines import flow
-from baohu_assign.objective import evaluate
-from baohu_assign.solution import violations
+from baohu_assign.model.compile import compile_scenario, with_balance
+from baohu_assign.model.objective import evaluate
+from baohu_assign.model.solution import violations
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
 from peers import highs_solve

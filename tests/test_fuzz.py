@@ -25,8 +25,8 @@ from hypothesis import strategies as st
 
 import baohu_assign as ba
 from baohu_assign.cli import main
-from baohu_assign.load import normalise_header, read_table
-from baohu_assign.solution import violations
+from baohu_assign.io.tables import normalise_header, read_table
+from baohu_assign.model.solution import violations
 
 # Fewer examples than the profile asks where each runs the whole CLI. capsys is
 # reused across examples on purpose: every example reads (and so clears) it.

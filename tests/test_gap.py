@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from baohu_assign.gap import read_instance, solve_file, to_problem, unassigned_penalty
-from baohu_assign.objective import evaluate
-from baohu_assign.solution import violations
+from baohu_assign.datasets.gap import read_instance, solve_file, to_problem, unassigned_penalty
+from baohu_assign.model.objective import evaluate
+from baohu_assign.model.solution import violations
 
 GAP1_0 = """ 5 15
  17 21 22 18 24 15 20 18 19 18 16 22 24 24 16
@@ -74,7 +74,7 @@ def test_solves_gap1_0_to_its_optimum(gap1_0):
 def test_solution_respects_capacities(gap1_0):
     """The plan behind the objective covers every household within every budget."""
     from baohu_assign.engines import cpsat
-    from baohu_assign.params import SolveParams
+    from baohu_assign.solving.params import SolveParams
 
     problem = to_problem(read_instance(gap1_0))
     solution = cpsat.solve(problem, SolveParams(max_iterations=5, num_workers=1))

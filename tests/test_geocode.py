@@ -12,11 +12,11 @@ from geopy.location import Location
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from baohu_assign import geocode
 from baohu_assign.cli import main
-from baohu_assign.geocode import GeocodeCache, geocode_table, normalise_address, rate_limited
-from baohu_assign.load import read_table
-from baohu_assign.locations import Locations
+from baohu_assign.io import geocode
+from baohu_assign.io.geocode import GeocodeCache, geocode_table, normalise_address, rate_limited
+from baohu_assign.io.locations import Locations
+from baohu_assign.io.tables import read_table
 
 TREE = """location_id,parent_id,kind,name,lat,lon
 C,,community,朱大汉社区,34.72,114.00

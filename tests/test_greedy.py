@@ -20,10 +20,10 @@ from hypothesis import strategies as st
 from scipy.optimize import linear_sum_assignment
 
 from baohu_assign.engines import greedy
-from baohu_assign.objective import evaluate, member_loads, tier_penalties
-from baohu_assign.params import Deadline, SolveParams
-from baohu_assign.problem import NUM_TIERS, Problem, csr_pointer
-from baohu_assign.solution import violations
+from baohu_assign.model.objective import evaluate, member_loads, tier_penalties
+from baohu_assign.model.problem import NUM_TIERS, Problem, csr_pointer
+from baohu_assign.model.solution import violations
+from baohu_assign.solving.params import Deadline, SolveParams
 
 VISITS = np.array([1.0, 3.0, 14.0])
 
@@ -468,8 +468,8 @@ def test_does_not_import_ortools():
         "import sys; sys.modules['ortools'] = None\n"
         "import numpy as np\n"
         "from baohu_assign.engines import greedy\n"
-        "from baohu_assign.problem import Problem, csr_pointer\n"
-        "from baohu_assign.objective import tier_penalties\n"
+        "from baohu_assign.model.problem import Problem, csr_pointer\n"
+        "from baohu_assign.model.objective import tier_penalties\n"
         "h = np.array([0, 1], np.int32); m = np.array([0, 0], np.int32)\n"
         "p = Problem('distance', np.zeros(2, np.int8), np.ones(2), np.full(2, -1, np.int32), np.full(2, -1, np.int32),"
         " np.full(2, -1, np.int32), np.array([1], np.int32), h, m, np.ones(2), np.array([5, 7], np.int64),"
@@ -532,7 +532,7 @@ def test_budgeted_assignment_complete_and_near_optimum(seed):
     from scipy.optimize import Bounds, LinearConstraint, milp
     from scipy.sparse import csr_matrix
 
-    from baohu_assign.gap import GapInstance, to_problem
+    from baohu_assign.datasets.gap import GapInstance, to_problem
 
     rng = np.random.default_rng(seed)
     m, n = 5, 40

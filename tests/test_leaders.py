@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 import baohu_assign as ba
 from baohu_assign.cli import main
-from baohu_assign.leaders import LEADER_COLUMNS, choose_leaders
-from baohu_assign.synth import make_community_with_locations
+from baohu_assign.datasets.synth import make_community_with_locations
+from baohu_assign.outputs.leaders import LEADER_COLUMNS, choose_leaders
 from oracles import haversine_m
 
 LAT0, LON0 = 34.72, 114.0

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from baohu_assign import InputError
-from baohu_assign.load import normalise_header, read_frames, read_table
+from baohu_assign.io.tables import normalise_header, read_frames, read_table
 
 DATA = Path(__file__).parent / "data" / "inputs"
 MEMBERS = DATA / "members.csv"

@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 
 import baohu_assign as ba
 from baohu_assign.cli import main
-from baohu_assign.compile import compile_scenario
-from baohu_assign.locations import Locations
-from baohu_assign.synth import make_community_with_locations
+from baohu_assign.datasets.synth import make_community_with_locations
+from baohu_assign.io.locations import Locations
+from baohu_assign.model.compile import compile_scenario
 
 LAT0, LON0 = 34.72, 114.0
 
@@ -365,7 +365,7 @@ def test_rollups_add_up_to_the_plan(town):
 
 
 def test_allowed_parents_always_point_up_the_tree():
-    from baohu_assign.locations import ALLOWED_PARENTS, LOCATION_KINDS
+    from baohu_assign.io.locations import ALLOWED_PARENTS, LOCATION_KINDS
 
     assert set(ALLOWED_PARENTS) == set(LOCATION_KINDS)
     for kind, parents in ALLOWED_PARENTS.items():

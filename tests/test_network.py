@@ -21,7 +21,7 @@ from scipy.optimize import LinearConstraint, milp
 
 import baohu_assign as ba
 from baohu_assign.cli import main
-from baohu_assign.network import WalkingNetwork
+from baohu_assign.model.network import WalkingNetwork
 from oracles import haversine_m
 
 LAT0, LON0 = 34.72, 114.0

@@ -10,8 +10,8 @@ import pytest
 
 import baohu_assign as ba
 from baohu_assign.cli import main
-from baohu_assign.compile import compile_scenario
-from baohu_assign.objective import evaluate
+from baohu_assign.model.compile import compile_scenario
+from baohu_assign.model.objective import evaluate
 from oracles import rule_violations
 
 UNITS, UNIT_SIZE = 9, 12
@@ -138,7 +138,7 @@ def test_cli_and_files_report_members_carrying_a_unit(tmp_path, capsys):
 
 def test_roster_marks_the_member_block(tmp_path):
     openpyxl = pytest.importorskip("openpyxl")
-    from baohu_assign.roster import OVER_CAPACITY_UNIT_ZH, write_roster
+    from baohu_assign.outputs.roster import OVER_CAPACITY_UNIT_ZH, write_roster
 
     members, households = community()
     plan = ba.solve(ba.Scenario.from_frames(members, households), seed=0)
@@ -181,7 +181,7 @@ def test_balance_of_a_unit_over_capacity_has_one_definition():
     members, households = community()
     scenario = ba.Scenario.from_frames(members.iloc[:1], households.iloc[:UNIT_SIZE])
     [branch] = compile_scenario(scenario.members, scenario.households, objective="balanced", policy=scenario.policy)
-    from baohu_assign.compile import with_balance
+    from baohu_assign.model.compile import with_balance
 
     problem = with_balance(branch, 500.0).problem
     member_of = np.zeros(UNIT_SIZE, dtype=np.int64)

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import baohu_assign as ba
-from baohu_assign.objective import tier_penalties
+from baohu_assign.model.objective import tier_penalties
 
 
 def _frames(members, households):

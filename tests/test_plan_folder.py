@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 import baohu_assign as ba
-import baohu_assign.plan as plan_module
+import baohu_assign.results.plan as plan_module
 from baohu_assign.cli import main
-from baohu_assign.plan import FOLDER_FILES, read_plan_folder
+from baohu_assign.results.plan import FOLDER_FILES, read_plan_folder
 
 POSIX = os.name == "posix"
 
@@ -158,7 +158,7 @@ def test_kill_9_while_writing_a_plan_leaves_one_whole_plan(tmp_path):
         ba.synth.make_town(seed, households=4_000, branches=8).write_csv(tmp_path / f"town{seed}") for seed in (7, 8)
     ]
     folder = tmp_path / "out"
-    env = {**os.environ, "PYTHONPATH": str(Path(plan_module.__file__).parents[1])}
+    env = {**os.environ, "PYTHONPATH": str(Path(plan_module.__file__).parents[2])}
 
     def command(town: int) -> list[str]:
         members, households = inputs[town]
@@ -282,7 +282,7 @@ def test_the_current_folder_is_refused(two_plans, tmp_path, monkeypatch):
 @pytest.mark.skipif(not POSIX, reason="POSIX file modes")
 @pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
 def test_files_and_the_folder_follow_the_umask(two_plans, tmp_path, umask):
-    from baohu_assign.roster import write_roster
+    from baohu_assign.outputs.roster import write_roster
 
     first, _ = two_plans
     previous = os.umask(umask)

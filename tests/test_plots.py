@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.text import Text
 
-from baohu_assign import plots
+from baohu_assign.outputs import plots
 
 
 @pytest.fixture(scope="module")
@@ -180,10 +180,12 @@ def test_a_font_installed_after_matplotlib_cached_its_list_is_found(tmp_path):
         "MPLCONFIGDIR": str(tmp_path / "mpl"),
         "XDG_CACHE_HOME": str(tmp_path / "cache"),
     }
-    env["PYTHONPATH"] = os.pathsep.join([str(Path(plots.__file__).parents[1]), env.get("PYTHONPATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(plots.__file__).parents[2]), env.get("PYTHONPATH", "")])
     # The font package hidden: the font must come from the system folder, as after an OS package install.
     code = (
-        "import sys; sys.modules['noto_cjk_sans_otc'] = None\nfrom baohu_assign import plots\nprint(plots.cjk_font())\n"
+        "import sys; sys.modules['noto_cjk_sans_otc'] = None\n"
+        "from baohu_assign.outputs import plots\n"
+        "print(plots.cjk_font())\n"
     )
 
     def lookup() -> str:
@@ -244,7 +246,7 @@ def test_the_core_never_imports_matplotlib(tmp_path):
         "t = ba.synth.make_town(0, households=200, branches=3)\n"
         "p = ba.solve(ba.Scenario.from_frames(t.members, t.households))\n"
         "ba.compare_plans(p, p)\n"
-        "import baohu_assign.plots\n"
+        "import baohu_assign.outputs.plots\n"
         "assert 'matplotlib' not in sys.modules, 'matplotlib imported'\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from baohu_assign.progress import TerminalProgress, terminal_progress
+from baohu_assign.solving.progress import TerminalProgress, terminal_progress
 
 
 class FakeTerminal(io.StringIO):
@@ -72,7 +72,7 @@ def test_cli_draws_progress_on_a_pseudo_terminal(tmp_path: Path, quiet: bool):
     import pty
     import subprocess
 
-    from baohu_assign.synth import make_town
+    from baohu_assign.datasets.synth import make_town
 
     town = make_town(households=300, seed=3)
     members, households = tmp_path / "members.csv", tmp_path / "households.csv"

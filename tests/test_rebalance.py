@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import baohu_assign as ba
-from baohu_assign.compile import compile_scenario
+from baohu_assign.model.compile import compile_scenario
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
 from peers import highs_solve

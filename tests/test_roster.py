@@ -10,7 +10,8 @@ import pytest
 openpyxl = pytest.importorskip("openpyxl")
 
 import baohu_assign as ba  # noqa: E402
-from baohu_assign.roster import (  # noqa: E402
+from baohu_assign.datasets.synth import make_town  # noqa: E402
+from baohu_assign.outputs.roster import (  # noqa: E402
     CHANGE_REASON_ZH,
     REASON_ZH,
     SUMMARY_SHEET,
@@ -18,7 +19,6 @@ from baohu_assign.roster import (  # noqa: E402
     sheet_names,
     write_roster,
 )
-from baohu_assign.synth import make_town  # noqa: E402
 
 SHORT_BRANCH_AVAILABLE = 2  # members left available in the branch made short of capacity
 

@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 openpyxl = pytest.importorskip("openpyxl")
 
 import baohu_assign as ba  # noqa: E402
-from baohu_assign.roster import ROWS_PER_PAGE, _keep_together, roster_bytes  # noqa: E402
-from baohu_assign.synth import make_town  # noqa: E402
-from baohu_assign.webmap import map_html  # noqa: E402
+from baohu_assign.datasets.synth import make_town  # noqa: E402
+from baohu_assign.outputs.roster import ROWS_PER_PAGE, _keep_together, roster_bytes  # noqa: E402
+from baohu_assign.outputs.webmap import map_html  # noqa: E402
 
 FIRST_DATA_ROW = 4  # rows 1-3 are the title rows repeated on every page
 

@@ -9,7 +9,7 @@ import textwrap
 import pytest
 
 import baohu_assign as ba
-from baohu_assign.solve import STRICT_ENGINES_ENV, strict_engines
+from baohu_assign.solving.solve import STRICT_ENGINES_ENV, strict_engines
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +132,7 @@ def test_a_fault_inside_an_engine_keeps_a_plan_and_reports_engine_error(monkeypa
 
     monkeypatch.delenv(STRICT_ENGINES_ENV)
     monkeypatch.setattr(cpsat, "solve", _crash)
-    with caplog.at_level("ERROR", logger="baohu_assign.solve"):
+    with caplog.at_level("ERROR", logger="baohu_assign.solving.solve"):
         plan = ba.solve(town, objective="distance", strategy="cpsat")
     assert plan.report.status == ba.Status.FALLBACK
     errors = [w for w in plan.report.warnings if w.code == "engine_error"]

@@ -1,7 +1,7 @@
 """solve(time_limit=T): the limit covers the whole call, and what it cuts is reported.
 
 No wall clock is measured here (that belongs to benchmarks/time_limits.py).
-A fake clock, the one every deadline reads (``baohu_assign.params.clock``),
+A fake clock, the one every deadline reads (``baohu_assign.solving.params.clock``),
 jumps past the deadline at one stage of the call; every later stage must
 then do no more work than the cheapest valid plan needs, the plan must
 still keep every hard rule, and the report must say what was cut.
@@ -19,17 +19,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import baohu_assign as ba
-from baohu_assign import params as params_module
-from baohu_assign.diagnose import DIAGNOSIS_CUT
 from baohu_assign.engines import cpsat, greedy
-from baohu_assign.params import Deadline, SolveParams
-from baohu_assign.solution import violations
+from baohu_assign.model.solution import violations
+from baohu_assign.results.diagnose import DIAGNOSIS_CUT
+from baohu_assign.solving import params as params_module
+from baohu_assign.solving.params import Deadline, SolveParams
 
 pytest.importorskip("ortools")
 
-SOLVE = importlib.import_module("baohu_assign.solve")
-PLAN = importlib.import_module("baohu_assign.plan")
-DIAGNOSE = importlib.import_module("baohu_assign.diagnose")
+SOLVE = importlib.import_module("baohu_assign.solving.solve")
+PLAN = importlib.import_module("baohu_assign.results.plan")
+DIAGNOSE = importlib.import_module("baohu_assign.results.diagnose")
 
 LIMIT = 600.0
 """A limit the real clock never reaches in these tests: only the fake jump expires it."""

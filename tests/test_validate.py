@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from baohu_assign import InputError, Policy
-from baohu_assign.load import read_table
-from baohu_assign.validate import (
+from baohu_assign.io.tables import read_table
+from baohu_assign.io.validate import (
     BOOL_FALSE,
     BOOL_TRUE,
     MAX_ISSUES,

@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 
 import baohu_assign as ba
-from baohu_assign.synth import make_town
-from baohu_assign.webmap import member_colours, write_map
+from baohu_assign.datasets.synth import make_town
+from baohu_assign.outputs.webmap import member_colours, write_map
 
 # A headless browser if the machine has one (optional: the screenshot test skips without it).
 CHROMIUM = next(

@@ -21,9 +21,9 @@ import pandas as pd
 from IPython.display import IFrame, display
 
 import baohu_assign as ba
-from baohu_assign import plots
-from baohu_assign.roster import write_roster
-from baohu_assign.webmap import write_map
+from baohu_assign.outputs import plots
+from baohu_assign.outputs.roster import write_roster
+from baohu_assign.outputs.webmap import write_map
 
 HOUSEHOLDS = int(os.environ.get("BAOHU_NOTEBOOK_HOUSEHOLDS", "12000"))
 BRANCHES = 32 if HOUSEHOLDS >= 3000 else 8  # small test towns keep enough households per branch

@@ -20,8 +20,8 @@ import pandas as pd
 from IPython.display import display
 
 import baohu_assign as ba
-from baohu_assign import plots
 from baohu_assign.cli import main as cli
+from baohu_assign.outputs import plots
 
 HOUSEHOLDS = int(os.environ.get("BAOHU_NOTEBOOK_HOUSEHOLDS", "12000"))
 BRANCHES = 32 if HOUSEHOLDS >= 3000 else 8

@@ -12,24 +12,23 @@ from __future__ import annotations
 
 import logging
 
-__version__ = "0.1.0"
-
-from . import synth
-from .compare import Comparison, compare, compare_plans
-from .compile import compile_scenario
+from ._version import __version__
+from .datasets import synth
 from .errors import BaohuError, EngineError, EngineUnavailable, InputError, Issue, ScalingWarning
-from .leaders import choose_leaders
-from .locations import Locations
-from .network import WalkingNetwork
-from .params import SolveParams
-from .plan import Plan, PlanFolder, read_plan_folder
-from .policy import Policy
-from .problem import Problem
-from .rebalance import rebalance
-from .report import Report, Status
-from .scenario import Scenario
-from .solution import Solution
-from .solve import solve
+from .io.locations import Locations
+from .model.compile import compile_scenario
+from .model.network import WalkingNetwork
+from .model.policy import Policy
+from .model.problem import Problem
+from .model.scenario import Scenario
+from .model.solution import Solution
+from .outputs.leaders import choose_leaders
+from .results.compare import Comparison, compare, compare_plans
+from .results.plan import Plan, PlanFolder, read_plan_folder
+from .results.report import Report, Status
+from .solving.params import SolveParams
+from .solving.rebalance import rebalance
+from .solving.solve import solve
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 

@@ -13,13 +13,13 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import __version__
+from ._version import __version__
 from .engines import STRATEGIES
 from .errors import InputError
-from .plan import FOLDER_FILES
-from .policy import Policy
-from .problem import OBJECTIVES
-from .progress import TerminalProgress, terminal_progress
+from .model.policy import Policy
+from .model.problem import OBJECTIVES
+from .results.plan import FOLDER_FILES
+from .solving.progress import TerminalProgress, terminal_progress
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
 OUTPUT_FILES = FOLDER_FILES
@@ -243,7 +243,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _seconds(text: str) -> float:
     """--time-limit: seconds, checked by the rule solve() applies (argparse then exits 2 naming the option)."""
-    from .params import check_time_limit
+    from .solving.params import check_time_limit
 
     try:
         return check_time_limit(float(text))  # type: ignore[return-value]
@@ -253,7 +253,7 @@ def _seconds(text: str) -> float:
 
 def _seed(text: str) -> int:
     """--seed: a whole number >= 0 (argparse exits 2 naming the option otherwise)."""
-    from .params import check_seed
+    from .solving.params import check_seed
 
     try:
         return check_seed(int(text))
@@ -303,9 +303,9 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _run_plan(args: argparse.Namespace, progress: TerminalProgress | None) -> int:
-    from .rebalance import rebalance
-    from .scenario import Scenario
-    from .solve import solve
+    from .model.scenario import Scenario
+    from .solving.rebalance import rebalance
+    from .solving.solve import solve
 
     started = time.perf_counter()
     policy = _policy(args.policy)
@@ -334,7 +334,7 @@ def _run_plan(args: argparse.Namespace, progress: TerminalProgress | None) -> in
     if progress is not None:
         progress("loading", 0, 0)
     if args.command == "demo":
-        from .synth import make_town
+        from .datasets.synth import make_town
 
         town = make_town(args.seed, households=args.households)
         input_dir = args.out / "input"
@@ -380,23 +380,23 @@ def _run_plan(args: argparse.Namespace, progress: TerminalProgress | None) -> in
     extra: dict[str, str | bytes] = {}
     leaders = None
     if getattr(args, "leaders", False):
-        from .leaders import choose_leaders, leaders_csv
+        from .outputs.leaders import choose_leaders, leaders_csv
 
         leaders = choose_leaders(scenario)
         extra["leaders.csv"] = leaders_csv(leaders)
     if args.xlsx:
-        from .roster import roster_bytes
+        from .outputs.roster import roster_bytes
 
         extra["roster.xlsx"] = roster_bytes(plan, leaders=leaders)
     if args.map or args.tile_url:
-        from .webmap import map_html
+        from .outputs.webmap import map_html
 
         extra["map.html"] = map_html(plan, tile_url=args.tile_url)
     paths = plan.write(args.out, extra=extra)
     if progress is not None:
         progress.close()  # erase the progress line before the summary
     if not args.quiet and args.command == "rebalance":
-        from .rebalance import REBALANCE_WARNINGS
+        from .solving.rebalance import REBALANCE_WARNINGS
 
         for warning in plan.report.warnings:
             if warning.code in REBALANCE_WARNINGS:
@@ -417,8 +417,8 @@ def _run_plan(args: argparse.Namespace, progress: TerminalProgress | None) -> in
 def _run_gap(args: argparse.Namespace) -> int:
     import json
 
+    from .datasets.gap import solve_file
     from .errors import Issue
-    from .gap import solve_file
 
     if not args.instance.exists():
         raise InputError(Issue(str(args.instance), None, None, "file not found"))
@@ -431,7 +431,7 @@ def _run_gap(args: argparse.Namespace) -> int:
 
 
 def _run_compare(args: argparse.Namespace) -> int:
-    from .compare import compare
+    from .results.compare import compare
 
     comparison = compare(args.plan_a, args.plan_b)
     print(comparison.summary())
@@ -444,14 +444,14 @@ def _run_compare(args: argparse.Namespace) -> int:
 def _run_geocode(args: argparse.Namespace) -> int:
     import os
 
-    from . import geocode
+    from .io import geocode
 
     geocoder = None
     if not args.offline:
         geocoder = geocode.make_geocoder(args.provider, args.key or os.environ.get(geocode.KEY_ENV) or None)
     locations = None
     if args.locations is not None:
-        from .locations import Locations
+        from .io.locations import Locations
 
         locations = Locations.from_csv(args.locations)
     try:

@@ -102,7 +102,7 @@ def test_frames_round_trip_through_files(tmp_path):
 @given(data=scenarios(groups=True, max_households=8, max_members=3))
 def test_hours_and_backups_never_violated(strategy, data):
     """Hour budgets and backups: no member over budget, backups valid, every other rule held."""
-    from baohu_assign.solution import violations
+    from baohu_assign.model.solution import violations
 
     members, households = data
     members = members.assign(hours_per_week=[2.0 + (i % 3) * 3.0 for i in range(len(members))])

@@ -112,12 +112,12 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .. import costs
 from ..errors import EngineError, EngineUnavailable
-from ..objective import evaluate
-from ..params import SolveParams, now
-from ..problem import NUM_TIERS, Problem
-from ..solution import Solution
+from ..model import costs
+from ..model.objective import evaluate
+from ..model.problem import NUM_TIERS, Problem
+from ..model.solution import Solution
+from ..solving.params import SolveParams, now
 
 logger = logging.getLogger(__name__)
 search_logger = logging.getLogger(__name__ + ".search")

@@ -21,10 +21,10 @@ import time
 import numpy as np
 
 from ..errors import EngineError, EngineUnavailable
-from ..objective import INT64_GUARD, evaluate
-from ..params import SolveParams
-from ..problem import Problem
-from ..solution import Solution
+from ..model.objective import INT64_GUARD, evaluate
+from ..model.problem import Problem
+from ..model.solution import Solution
+from ..solving.params import SolveParams
 
 NAME = "flow"
 

@@ -67,11 +67,11 @@ import time
 
 import numpy as np
 
-from .. import costs
-from ..objective import evaluate
-from ..params import SolveParams
-from ..problem import NUM_TIERS, Problem
-from ..solution import Solution
+from ..model import costs
+from ..model.objective import evaluate
+from ..model.problem import NUM_TIERS, Problem
+from ..model.solution import Solution
+from ..solving.params import SolveParams
 
 NAME = "greedy"
 

@@ -43,7 +43,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
-from .errors import InputError, Issue
+from ..errors import InputError, Issue
 from .geo import chord_to_metres, unit_vectors
 
 if TYPE_CHECKING:
@@ -332,8 +332,8 @@ class WalkingNetwork:
             Naming file, row and column of every bad cell; a missing column;
             no edges.
         """
-        from .load import read_table
-        from .validate import BOOL_FALSE, BOOL_TRUE
+        from ..io.tables import read_table
+        from ..io.validate import BOOL_FALSE, BOOL_TRUE
 
         file = str(path)
         frame = read_table(path)

@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from .params import SolveParams
-from .problem import Problem, csr_pointer
+from ..model.problem import Problem, csr_pointer
+from ..solving.params import SolveParams
 
 logger = logging.getLogger(__name__)
 
@@ -172,7 +172,7 @@ def solve_file(path: str | Path, *, time_limit: float = 10.0, seed: int = 0, str
         was not proven), ``bound`` (proven lower bound on the GAP cost, or
         ``None``), ``wall_s``, ``agents``, ``jobs``.
     """
-    from . import engines
+    from .. import engines
 
     start = time.perf_counter()
     params = SolveParams(time_limit=time_limit, seed=seed).started()

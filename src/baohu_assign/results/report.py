@@ -6,8 +6,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..model.network import NetworkSummary
 from .diagnose import BranchShortfall, TierCounts
-from .network import NetworkSummary
 
 
 class Status(StrEnum):

@@ -9,14 +9,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import InputError, Issue
-from .explain import changed_mask
-from .load import read_table
+from ..errors import InputError, Issue
+from ..io.tables import read_table
+from ..io.validate import InputWarning
+from ..model.scenario import Scenario
+from ..results.explain import changed_mask
+from ..results.plan import Plan
 from .params import SolveParams
-from .plan import Plan
-from .scenario import Scenario
 from .solve import check_scenario, solve
-from .validate import InputWarning
 
 __all__ = ["REBALANCE_WARNINGS", "current_members", "rebalance"]
 

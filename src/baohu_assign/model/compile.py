@@ -15,9 +15,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
+from ..errors import ScalingWarning
 from . import costs
 from .costs import TRAVEL_UNIT_M, WEIGHT_UNIT_MIN  # noqa: F401 - WEIGHT_UNIT_MIN re-exported
-from .errors import ScalingWarning
 from .geo import candidate_arcs, unit_vectors
 from .network import WalkingNetwork
 from .objective import INT64_GUARD, backup_penalty, group_tier_penalties, tier_penalties

@@ -32,11 +32,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .plan import _atomic_write
+from ..results.plan import _atomic_write
 from .roster import PRIORITY_ZH, reason_zh
 
 if TYPE_CHECKING:
-    from .plan import Plan
+    from ..results.plan import Plan
 
 logger = logging.getLogger(__name__)
 
@@ -229,7 +229,7 @@ def _text(value: Any) -> str:
 @lru_cache(maxsize=1)
 def _leaflet() -> tuple[str, str, str]:
     """Leaflet's JS, CSS and licence, ready to inline."""
-    folder = resources.files("baohu_assign") / "static" / "leaflet"
+    folder = resources.files("baohu_assign.outputs") / "static" / "leaflet"
     js = (folder / "leaflet.js").read_text(encoding="utf-8")
     css = (folder / "leaflet.css").read_text(encoding="utf-8")
     licence = (folder / "LICENSE").read_text(encoding="utf-8")

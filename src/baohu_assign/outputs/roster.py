@@ -25,13 +25,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .explain import PIN_REASONS
-from .plan import ASSIGNMENT_COLUMNS, HOUSEHOLD_COLUMNS, _atomic_write_bytes
+from ..results.explain import PIN_REASONS
+from ..results.plan import ASSIGNMENT_COLUMNS, HOUSEHOLD_COLUMNS, _atomic_write_bytes
 
 if TYPE_CHECKING:
     from openpyxl.worksheet.worksheet import Worksheet
 
-    from .plan import Plan
+    from ..results.plan import Plan
 
 logger = logging.getLogger(__name__)
 

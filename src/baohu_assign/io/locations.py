@@ -36,7 +36,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from .load import cell_text, normalise_header, read_table
+from .tables import cell_text, normalise_header, read_table
 from .validate import InputWarning, _Checks, _string, _Table
 
 logger = logging.getLogger(__name__)

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from . import costs
-from .errors import InputError, Issue
+from ..errors import InputError, Issue
+from ..model import costs
 from .explain import changed_mask
 from .plan import PLAN_FILES, read_plan_folder
 

@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .errors import InputError, Issue
-from .load import MAX_ISSUES, normalise_header
-from .policy import PRIORITIES, Policy
+from ..errors import InputError, Issue
+from ..model.policy import PRIORITIES, Policy
+from .tables import MAX_ISSUES, normalise_header
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .policy import PRIORITIES
+from ..model.policy import PRIORITIES
 from .report import HierarchyReport, LocationRollup, TierCounts
 
 if TYPE_CHECKING:

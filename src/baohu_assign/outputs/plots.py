@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure, SubFigure
     from matplotlib.font_manager import FontManager
 
-    from .plan import Plan
+    from ..results.plan import Plan
 
 logger = logging.getLogger(__name__)
 
@@ -401,7 +401,7 @@ def plot_rebalance(
         after. Right: households whose contact differs, per branch, stacked
         by the reason the new plan gives.
     """
-    from .compare import compare_plans
+    from ..results.compare import compare_plans
 
     differing = compare_plans(before, after, labels=("before", "after")).differing
     from matplotlib.axes import Axes

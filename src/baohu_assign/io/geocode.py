@@ -39,9 +39,9 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from .errors import BaohuError, InputError, Issue
-from .load import cell_text, normalise_header, read_table
+from ..errors import BaohuError, InputError, Issue
 from .locations import Locations, as_locations
+from .tables import cell_text, normalise_header, read_table
 
 logger = logging.getLogger(__name__)
 
@@ -275,7 +275,7 @@ class GeocodeCache:
         """Write the file now if anything changed."""
         if not self._dirty or self.path is None:
             return
-        from .plan import _atomic_write
+        from ..results.plan import _atomic_write
 
         rows = []
         for (provider, address), point in sorted(self.entries.items()):
@@ -312,7 +312,7 @@ def make_geocoder(provider: str, key: str | None = None, *, timeout: float = 10.
     """
     from geopy.geocoders import get_geocoder_for_service
 
-    from . import __version__
+    from .._version import __version__
 
     try:
         factory = _baidu_gcj02() if provider == BAIDU_GCJ02 else get_geocoder_for_service(provider)
@@ -701,7 +701,7 @@ def geocode_file(
     GeocodeResult
         With ``paths``: ``"table"``, ``"missing"``, ``"cache"``.
     """
-    from .plan import _atomic_write, _atomic_write_bytes
+    from ..results.plan import _atomic_write, _atomic_write_bytes
 
     path = Path(path)
     output = Path(out) if out is not None else default_output_path(path)
@@ -741,7 +741,7 @@ def _xlsx_bytes(table: pd.DataFrame, headers: list[str]) -> bytes:
     """One sheet: text cells as typed (ids keep leading zeros), lat/lon as numbers."""
     from openpyxl import Workbook
 
-    from .roster import _stable_xlsx_bytes
+    from ..outputs.roster import _stable_xlsx_bytes
 
     book = Workbook()
     sheet = book.active

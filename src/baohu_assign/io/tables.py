@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import InputError, Issue
+from ..errors import InputError, Issue
 
 logger = logging.getLogger(__name__)
 

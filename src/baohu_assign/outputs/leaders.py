@@ -36,10 +36,10 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
-from .geo import great_circle_m
+from ..model.geo import great_circle_m
 
 if TYPE_CHECKING:
-    from .scenario import Scenario
+    from ..model.scenario import Scenario
 
 logger = logging.getLogger(__name__)
 
@@ -166,7 +166,7 @@ def write_leaders(leaders: pd.DataFrame, path: str | Path) -> Path:
     pathlib.Path
         The file written.
     """
-    from .plan import _atomic_write  # plan imports the report models; keep this module light
+    from ..results.plan import _atomic_write  # plan imports the report models; keep this module light
 
     target = Path(path)
     if target.is_dir():

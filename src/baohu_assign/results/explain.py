@@ -43,7 +43,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from .compile import (
+from ..model.compile import (
     CURRENT_ELIGIBLE,
     CURRENT_NONE,
     CURRENT_OTHER_BRANCH,

@@ -21,16 +21,18 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from . import __version__, costs
-from .compile import BranchProblem
+from .._version import __version__
+from ..errors import InputError, Issue
+from ..model import costs
+from ..model.compile import BranchProblem
+from ..model.network import NetworkSummary
+from ..model.objective import evaluate
+from ..model.policy import PRIORITIES
+from ..model.problem import Problem
+from ..model.solution import Solution
+from ..solving.params import Deadline
 from .diagnose import DIAGNOSIS_CUT, BranchShortfall, diagnose
-from .errors import InputError, Issue
 from .explain import PIN_REASONS, branch_reasons, changed_mask
-from .network import NetworkSummary
-from .objective import evaluate
-from .params import Deadline
-from .policy import PRIORITIES
-from .problem import Problem
 from .report import (
     BranchReport,
     Components,
@@ -41,10 +43,9 @@ from .report import (
     Uncovered,
 )
 from .rollup import hierarchy_report, location_rollup
-from .solution import Solution
 
 if TYPE_CHECKING:
-    from .scenario import Scenario
+    from ..model.scenario import Scenario
 
 EXAMPLES = 5
 """Branches named in a ``time_limit_reached`` warning."""

@@ -44,16 +44,16 @@ from types import ModuleType
 
 import numpy as np
 
-from . import engines
-from .compile import BranchProblem, compile_scenario, with_balance
-from .errors import EngineError, EngineUnavailable
-from .objective import evaluate
+from .. import engines
+from ..errors import EngineError, EngineUnavailable
+from ..model.compile import BranchProblem, compile_scenario, with_balance
+from ..model.objective import evaluate
+from ..model.problem import OBJECTIVES
+from ..model.scenario import Scenario
+from ..model.solution import Solution, violations
+from ..results.plan import BranchResult, Plan
+from ..results.report import Status
 from .params import Deadline, SolveParams, check_seed, check_time_limit, now
-from .plan import BranchResult, Plan
-from .problem import OBJECTIVES
-from .report import Status
-from .scenario import Scenario
-from .solution import Solution, violations
 
 logger = logging.getLogger(__name__)
 

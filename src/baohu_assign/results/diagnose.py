@@ -34,18 +34,18 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 from scipy.spatial import cKDTree
 
-from . import costs
-from .compile import BranchProblem, _penalised, compile_scenario, first_contact_changes
-from .errors import EngineError
+from ..errors import EngineError
+from ..model import costs
+from ..model.compile import BranchProblem, _penalised, compile_scenario, first_contact_changes
+from ..model.geo import great_circle_m, metres_to_chord, unit_vectors
+from ..model.policy import PRIORITIES
+from ..model.problem import NUM_TIERS, Problem, csr_pointer
+from ..solving.params import Deadline, SolveParams
 from .explain import branch_reasons
-from .geo import great_circle_m, metres_to_chord, unit_vectors
-from .params import Deadline, SolveParams
-from .policy import PRIORITIES
-from .problem import NUM_TIERS, Problem, csr_pointer
 
 if TYPE_CHECKING:
+    from ..model.scenario import Scenario
     from .plan import BranchResult, Plan
-    from .scenario import Scenario
 
 logger = logging.getLogger(__name__)
 
@@ -464,7 +464,7 @@ def _engine_for(problem: Problem) -> str:
 
 def _covered_per_tier(problem: Problem, engine: str, deadline: Deadline) -> tuple[np.ndarray, str]:
     """int64[3] households covered per tier by an optimum, and the engine that found it."""
-    from .engines import flow, greedy
+    from ..engines import flow, greedy
 
     if engine == "flow":
         try:

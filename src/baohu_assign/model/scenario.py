@@ -9,11 +9,11 @@ from typing import Literal
 
 import pandas as pd
 
-from .load import cell_text, normalise_header, read_table
-from .locations import Locations, as_locations, resolve_references
+from ..io.locations import Locations, as_locations, resolve_references
+from ..io.tables import cell_text, normalise_header, read_table
+from ..io.validate import InputWarning, cross_check, validate_households, validate_members
 from .network import WalkingNetwork, as_network
 from .policy import Policy
-from .validate import InputWarning, cross_check, validate_households, validate_members
 
 
 def _as_text_frame(frame: pd.DataFrame) -> pd.DataFrame:
@@ -122,7 +122,7 @@ class Scenario:
         households_file: str,
         locations: Locations | None = None,
     ) -> Scenario:
-        from .errors import InputError
+        from ..errors import InputError
 
         policy = policy or Policy()
         issues = []
@@ -182,7 +182,7 @@ class Scenario:
 
         See :func:`baohu_assign.diagnose.scenario_check` for the columns.
         """
-        from .diagnose import scenario_check  # diagnose imports the compiler; keep Scenario light
+        from ..results.diagnose import scenario_check  # diagnose imports the compiler; keep Scenario light
 
         return scenario_check(self)
 

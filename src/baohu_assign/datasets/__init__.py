@@ -1,0 +1,1 @@
+"""Data sets: synthetic towns and the public GAP benchmark instances."""

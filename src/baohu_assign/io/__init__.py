@@ -1,0 +1,1 @@
+"""Input: reading tables (CSV, xlsx), validating them, locations files, geocoding addresses."""

@@ -1,0 +1,1 @@
+"""The model: scenario, policy, geometry and walking distances, the compiled problem, costs, objective and solutions."""

@@ -1,0 +1,1 @@
+"""Outputs for people: roster workbook, web map, plots, branch leaders."""

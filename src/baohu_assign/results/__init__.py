@@ -1,0 +1,1 @@
+"""Results: report models and building, the plan, explanations, diagnosis, roll-ups and comparison."""

@@ -1,0 +1,1 @@
+"""Solving: parameters and stop criteria, the solve and rebalance drivers, progress reporting."""
