@@ -11,7 +11,7 @@ import pytest
 import baohu_assign as ba
 from baohu_assign.model.compile import compile_scenario
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).parents[2] / "benchmarks"))
 from peers import highs_solve
 
 

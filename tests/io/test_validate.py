@@ -20,7 +20,7 @@ from baohu_assign.io.validate import (
     validate_members,
 )
 
-DATA = Path(__file__).parent / "data" / "inputs"
+DATA = Path(__file__).parents[1] / "data" / "inputs"
 POLICY = Policy()
 
 

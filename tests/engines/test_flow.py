@@ -14,7 +14,7 @@ from baohu_assign.model.compile import compile_scenario, with_balance
 from baohu_assign.model.objective import evaluate
 from baohu_assign.model.solution import violations
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).parents[2] / "benchmarks"))
 from peers import highs_solve
 
 

@@ -11,7 +11,7 @@ import pytest
 from baohu_assign import InputError
 from baohu_assign.io.tables import normalise_header, read_frames, read_table
 
-DATA = Path(__file__).parent / "data" / "inputs"
+DATA = Path(__file__).parents[1] / "data" / "inputs"
 MEMBERS = DATA / "members.csv"
 HOUSEHOLDS = DATA / "households.csv"
 

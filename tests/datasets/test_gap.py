@@ -119,6 +119,6 @@ def test_infeasible_instance_reports_no_objective(tmp_path: Path):
 
 def test_shipped_instance_matches_embedded_copy(gap1_0):
     """The embedded text is the benchmark's own copy of gap1-0."""
-    shipped = Path(__file__).parents[1] / "benchmarks" / "data" / "gap" / "instances" / "cattrysse1994" / "gap1-0"
+    shipped = Path(__file__).parents[2] / "benchmarks" / "data" / "gap" / "instances" / "cattrysse1994" / "gap1-0"
     a, b = read_instance(shipped), read_instance(gap1_0)
     assert np.array_equal(a.cost, b.cost) and np.array_equal(a.weight, b.weight)
