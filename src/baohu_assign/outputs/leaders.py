@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
+from ..io.tables import missing_mask
 from ..model.geo import great_circle_m
 
 if TYPE_CHECKING:
@@ -246,7 +247,7 @@ def _choose_level(scenario: Scenario, level: str) -> pd.DataFrame:
     leader_id = np.where(has, member_ids[np.maximum(leader, 0)].astype(object), None)
     # numpy's stubs reject None as a branch of np.where, which takes it as an object.
     leader_name = np.where(has, names[np.maximum(leader, 0)], None)  # type: ignore[call-overload]
-    leader_name = np.where(has & pd.isna(leader_name), leader_id, leader_name)  # a blank name shows the id
+    leader_name = np.where(has & missing_mask(leader_name), leader_id, leader_name)  # a blank name shows the id
     rows_per_place = len(place_ids) + 1
     index = {pid: i for i, pid in enumerate(place_ids)}
 
