@@ -96,7 +96,8 @@ def test_mask_on_numbers(values: list[float]) -> None:
 
 def test_whitespace_member_ids_mean_no_member() -> None:
     # A member id of spaces is no member, as everywhere else: no change between it and none.
-    assert changed_mask([" ", "\u3000", "M1", None], [None, "", " M1", "\u3000"]).tolist() == [False, False, True, False]
+    changed = changed_mask([" ", "\u3000", "M1", None], [None, "", " M1", "\u3000"])
+    assert changed.tolist() == [False, False, True, False]
 
 
 def test_missing_address_normalises_to_nothing() -> None:

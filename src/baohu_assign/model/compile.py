@@ -333,18 +333,27 @@ def _budgets(
     weights round up and budgets round down, so a plan within budget in
     integers is within budget in exact minutes too.
     """
-    if "hours_per_week" not in mem or not np.isfinite(mem["hours_per_week"].to_numpy(dtype=np.float64)).any():
+    hours = member_hours(mem)
+    if not np.isfinite(hours).any():
         return {"arc_weight": None, "member_budget": None}
-    minutes = (
-        hh["minutes_per_visit"].to_numpy(dtype=np.float64)
-        if "minutes_per_visit" in hh
-        else np.full(len(hh), policy.minutes_per_visit)
-    )
-    per_week = costs.weekly_minutes(visits[arc_h], minutes[arc_h], distance, policy.walking_speed_m_per_min)
-    weight = costs.minutes_weight(per_week)
-    hours = mem["hours_per_week"].to_numpy(dtype=np.float64)
+    minutes = visit_minutes(hh, policy)
+    weight = costs.arc_weight(visits[arc_h], minutes[arc_h], distance, policy.walking_speed_m_per_min)
     budget = costs.hours_budget(hours, capacity, unlimited=int(weight.sum()) + 1)
     return {"arc_weight": weight, "member_budget": budget}
+
+
+def member_hours(members: pd.DataFrame) -> np.ndarray:
+    """float64[M]: each member's ``hours_per_week``; NaN (no hour limit) where blank or without the column."""
+    if "hours_per_week" not in members:
+        return np.full(len(members), np.nan)
+    return members["hours_per_week"].to_numpy(dtype=np.float64)
+
+
+def visit_minutes(households: pd.DataFrame, policy: Policy) -> np.ndarray:
+    """float64[H]: minutes at the door per visit; the policy's default without the column."""
+    if "minutes_per_visit" not in households:
+        return np.full(len(households), policy.minutes_per_visit)
+    return households["minutes_per_visit"].to_numpy(dtype=np.float64)
 
 
 def _backups(tier: np.ndarray, capacity: np.ndarray, policy: Policy) -> dict[str, np.ndarray | None]:
