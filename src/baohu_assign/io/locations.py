@@ -36,7 +36,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from .tables import IssueCollector, cell_text, is_missing, missing_mask, normalise_header, read_table
+from .tables import IssueCollector, is_missing, missing_mask, read_table, text_column, text_frame
 from .validate import InputWarning, _string, _Table
 
 logger = logging.getLogger(__name__)
@@ -230,7 +230,7 @@ def as_locations(locations: Locations | pd.DataFrame | str | Path | None) -> Loc
 
 
 def _validate(raw: pd.DataFrame, file: str) -> pd.DataFrame:
-    table = _Table(_text_frame(raw), file, _REQUIRED, LOCATION_COLUMNS)
+    table = _Table(text_frame(raw), file, _REQUIRED, LOCATION_COLUMNS)
     location_id = table.unique_ids("location_id")
     kind_words = table.words("kind")
     kind = kind_words.map({k: k for k in LOCATION_KINDS} | dict(KIND_ALIASES))
@@ -384,15 +384,15 @@ def resolve_references(
         return raw, []  # absent, or duplicated columns the validator reports
     rows = np.arange(len(raw), dtype=np.int64) + 2
     checks = IssueCollector(file, rows)
-    raw_ids = _text(raw["location_id"])
+    raw_ids = text_column(raw["location_id"])
     ids = raw_ids.str.strip()
     pos = locations.positions(ids.to_numpy(dtype=object))
     given = ~missing_mask(ids)
     known = pos >= 0
     checks.where(given & ~known, "location_id", f"unknown location_id: not in {locations.file}", raw_ids)
 
-    lat_text = _text(raw["lat"]) if "lat" in raw else pd.Series([""] * len(raw), dtype="str")
-    lon_text = _text(raw["lon"]) if "lon" in raw else pd.Series([""] * len(raw), dtype="str")
+    lat_text = text_column(raw["lat"]) if "lat" in raw else pd.Series([""] * len(raw), dtype="str")
+    lon_text = text_column(raw["lon"]) if "lon" in raw else pd.Series([""] * len(raw), dtype="str")
     blank = missing_mask(lat_text) & missing_mask(lon_text)
     loc_lat = locations.table["lat"].to_numpy(dtype=np.float64)
     loc_lon = locations.table["lon"].to_numpy(dtype=np.float64)
@@ -420,14 +420,14 @@ def resolve_references(
     warnings: list[InputWarning] = []
     if table == "households":
         at_unit = known & (locations.table["kind"].to_numpy(dtype=object)[safe] == "unit")
-        group_text = _text(raw["group_id"]) if "group_id" in raw else pd.Series([""] * len(raw), dtype="str")
+        group_text = text_column(raw["group_id"]) if "group_id" in raw else pd.Series([""] * len(raw), dtype="str")
         group = group_text.str.strip().to_numpy(dtype=object)
         unit_id = ids.to_numpy(dtype=object)
         no_group = missing_mask(group)
         differs = at_unit & ~no_group & (group != unit_id)
         if differs.any():
             examples = (
-                _text(raw["household_id"]).str.strip().to_numpy(dtype=object)[differs][:5]
+                text_column(raw["household_id"]).str.strip().to_numpy(dtype=object)[differs][:5]
                 if "household_id" in raw
                 else []
             )
@@ -447,22 +447,3 @@ def resolve_references(
             out["group_id"] = values
     logger.debug("%s: %d of %d rows placed by location_id", file, int(known.sum()), len(raw))
     return out, warnings
-
-
-# -- helpers ------------------------------------------------------------------------------
-
-
-def _text_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """Any frame → text cells ('' for missing) under normalised headers, as :func:`read_table` gives."""
-    out = pd.DataFrame({normalise_header(c): _text(frame[c]) for c in frame.columns}, index=pd.RangeIndex(len(frame)))
-    if len(set(out.columns)) != len(frame.columns):
-        return frame  # duplicate headers: the validator names them
-    out.attrs = dict(frame.attrs)
-    return out
-
-
-def _text(series: pd.Series) -> pd.Series:
-    """A column as ``str`` with ``""`` for missing; whole floats without ``.0`` (ids typed as numbers)."""
-    if series.dtype == "str" and not series.hasnans:
-        return series.reset_index(drop=True)
-    return pd.Series([cell_text(v) for v in series.to_numpy(dtype=object)], dtype="str")

@@ -41,6 +41,8 @@ __all__ = [
     "normalise_header",
     "read_frames",
     "read_table",
+    "text_column",
+    "text_frame",
 ]
 
 MAX_ISSUES = 50
@@ -517,3 +519,28 @@ def cell_text(value: object) -> str:
     if isinstance(value, (bool, np.bool_)):
         return "true" if value else "false"
     return str(value)
+
+
+def text_column(series: pd.Series) -> pd.Series:
+    """A column as the text cells a CSV would hold (:func:`cell_text`), ``str`` dtype, ``RangeIndex``.
+
+    Typed columns (ids typed as numbers, booleans, NaN) become what the same
+    table read from a file gives, so typed frames validate like files.
+    """
+    if series.dtype == "str" and not series.hasnans:
+        return series.reset_index(drop=True)
+    return pd.Series([cell_text(v) for v in series.to_numpy(dtype=object)], dtype="str")
+
+
+def text_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Any frame → the all-text form :func:`read_table` gives: :func:`text_column` cells, normalised headers.
+
+    Headers that normalise alike stay as repeated columns, for the validator
+    to name. ``attrs`` are kept; ``attrs["original_columns"]`` maps each
+    normalised header to the header as given.
+    """
+    names = [normalise_header(c) for c in frame.columns]
+    out = pd.DataFrame({k: text_column(frame.iloc[:, k]) for k in range(len(names))}, index=pd.RangeIndex(len(frame)))
+    out.columns = names
+    out.attrs = {**frame.attrs, "original_columns": {normalise_header(c): str(c) for c in frame.columns}}
+    return out

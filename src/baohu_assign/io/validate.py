@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ..model.policy import PRIORITIES, Policy
-from .tables import MAX_ISSUES, IssueCollector, missing_mask, normalise_header
+from .tables import MAX_ISSUES, IssueCollector, missing_mask, normalise_header, text_column
 
 logger = logging.getLogger(__name__)
 
@@ -135,7 +135,7 @@ class _Table:
         names = [normalise_header(c) for c in raw.columns]
         duplicated = sorted({n for n in names if names.count(n) > 1})
         text = {
-            name: _as_text(raw.iloc[:, i]) for i, name in enumerate(names) if name not in duplicated and name != ROW
+            name: text_column(raw.iloc[:, i]) for i, name in enumerate(names) if name not in duplicated and name != ROW
         }
         keep = ~_blank_rows(list(text.values()), len(raw))
         self.n = int(keep.sum())
@@ -278,14 +278,6 @@ def _blank_rows(columns: list[pd.Series], n: int) -> np.ndarray:
     return blank
 
 
-def _as_text(series: pd.Series) -> pd.Series:
-    """Any column → ``str`` dtype with ``""`` for missing, so typed frames validate like files."""
-    if series.dtype == "str" and not series.hasnans:
-        return series.reset_index(drop=True)
-    values = series.astype(object).where(series.notna(), "")
-    return pd.Series(values.to_numpy(), dtype="str")
-
-
 def _string(values: pd.Series) -> pd.arrays.StringArray:
     return pd.array(values.to_numpy(dtype=object), dtype="string")
 
@@ -301,7 +293,9 @@ def validate_members(raw: pd.DataFrame, policy: Policy, *, file: str = "members.
     raw
         Text frame as returned by :func:`baohu_assign.load.read_table`
         (normalised headers, ``""`` for blank). Typed frames are converted to
-        text first.
+        text first, as :func:`~baohu_assign.io.tables.text_column` writes cells
+        (ids typed as whole floats lose their ``.0``), as
+        :meth:`Scenario.from_frames <baohu_assign.Scenario.from_frames>` does.
     policy
         Source of the defaults for ``capacity`` (by age) and ``max_distance_m``.
     file
