@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from ..model.geo import EARTH_RADIUS_M, great_circle_m
 from ..model.policy import PRIORITIES, Policy
 
 if TYPE_CHECKING:
@@ -76,8 +77,7 @@ HOUSEHOLD_COLUMNS: tuple[str, ...] = (
 )
 """Columns of :attr:`Town.households`: the contract's, then ``address`` (passed through)."""
 
-_EARTH_RADIUS_M = 6_371_008.8  # WGS84 mean radius, as in geo.py
-_M_PER_DEG = _EARTH_RADIUS_M * math.pi / 180.0
+_M_PER_DEG = EARTH_RADIUS_M * math.pi / 180.0
 _UNIT_SIZE = 12  # households per stairwell unit (朱大汉社区: 每个党员分包一个单元的12户)
 _SITE_RADIUS_M = 220.0  # spread of relocated households around a community centre
 
@@ -463,7 +463,9 @@ def relocate(
     far = [
         (name, c)
         for name, c in sites
-        if 2000.0 + 2 * _SITE_RADIUS_M <= _haversine_m(origin[0], origin[1], c[0], c[1]) <= 5000.0 - 2 * _SITE_RADIUS_M
+        if 2000.0 + 2 * _SITE_RADIUS_M
+        <= great_circle_m(origin[0], origin[1], c[0], c[1])
+        <= 5000.0 - 2 * _SITE_RADIUS_M
     ]
     if far:
         pick = rng.permutation(len(far))[:3]
@@ -1022,7 +1024,7 @@ def _assign_current(members: pd.DataFrame, homes: pd.DataFrame, policy: Policy) 
         dist = np.empty((len(items), len(staff)))
         for lo in range(0, len(items), 2048):  # bounds the temporaries of a big branch
             hi = min(lo + 2048, len(items))
-            dist[lo:hi] = _haversine_m(h_lat[rep[lo:hi], None], h_lon[rep[lo:hi], None], m_lat[staff], m_lon[staff])
+            dist[lo:hi] = great_circle_m(h_lat[rep[lo:hi], None], h_lon[rep[lo:hi], None], m_lat[staff], m_lon[staff])
         dist[dist + margin[items, None] > reach[staff][None, :]] = np.inf
         chosen = _proposal_rounds(dist, weight[items], tier[items], capacity[staff].copy())
         ok = chosen >= 0
@@ -1071,7 +1073,7 @@ def _current_still_fine(members: pd.DataFrame, homes: pd.DataFrame, policy: Poli
     m = where[rows]
     same = members["branch"].to_numpy(dtype=object)[m] == homes["branch"].to_numpy(dtype=object)[rows]
     available = members["available"].to_numpy(dtype=bool)[m]
-    dist = _haversine_m(
+    dist = great_circle_m(
         homes["lat"].to_numpy(np.float64)[rows],
         homes["lon"].to_numpy(np.float64)[rows],
         members["lat"].to_numpy(np.float64)[m],
@@ -1134,15 +1136,6 @@ def _to_latlon(x: np.ndarray, y: np.ndarray, center: tuple[float, float]) -> tup
     """Local metres east/north of ``center`` → WGS84 degrees (equirectangular; fine over a county)."""
     lat0, lon0 = center
     return lat0 + y / _M_PER_DEG, lon0 + x / (_M_PER_DEG * math.cos(math.radians(lat0)))
-
-
-def _haversine_m(
-    lat1: np.ndarray | float, lon1: np.ndarray | float, lat2: np.ndarray | float, lon2: np.ndarray | float
-) -> np.ndarray:
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dlam = np.radians(np.asarray(lon2) - np.asarray(lon1))
-    a = np.sin((p2 - p1) / 2.0) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlam / 2.0) ** 2
-    return 2.0 * _EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
 
 
 def _largest_remainder(quota: np.ndarray) -> np.ndarray:
@@ -1312,7 +1305,7 @@ def _river_streets(
     keep_v = (north[vertical[:, 0]] == north[vertical[:, 1]]) | on_bridge
     edges = np.concatenate((horizontal[keep_h], vertical[keep_v]))
     lat, lon = _to_latlon(x, y, center)
-    length = _haversine_m(lat[edges[:, 0]], lon[edges[:, 0]], lat[edges[:, 1]], lon[edges[:, 1]])
+    length = great_circle_m(lat[edges[:, 0]], lon[edges[:, 0]], lat[edges[:, 1]], lon[edges[:, 1]])
     graph = nx.Graph(crs="epsg:4326")
     graph.add_nodes_from(
         (int(i), {"x": float(lo), "y": float(la)}) for i, la, lo in zip(range(k * k), lat, lon, strict=True)

@@ -1574,40 +1574,6 @@ def solve(problem: Problem, params: SolveParams | None = None) -> Solution:
     )
 
 
-def _solve_whole(problem: Problem, params: SolveParams | None = None) -> Solution:
-    """The whole model in one CP-SAT call, greedy start as hint: no shortcut, no LNS (a reference for tests)."""
-    params = (params or SolveParams()).started()
-    start = time.perf_counter()
-    units = _build_units(problem)
-    tables = _balance_tables(problem) if problem.balance_scale > 0 else None
-    ctx = _Context(
-        problem, units, tables, params, backups=problem.has_backups, work_mode=params.max_iterations is not None
-    )
-    state = _greedy(problem, units, units.option_cost.astype(np.float64), tables)
-    sub = _build(ctx, state, np.arange(units.num_units), None, None)
-    result = _solve_model(
-        ctx,
-        sub,
-        wall=params.deadline.remaining(),
-        deterministic=_whole_model_work(ctx, params.deadline.at),
-        workers=params.num_workers,
-        seed=params.seed,
-    )
-    if result.values is None or result.objective is None or result.bound is None:
-        if result.status == "unknown":
-            raise EngineUnavailable("CP-SAT found no plan in the time given")
-        raise EngineError(f"CP-SAT found no plan ({result.status})")
-    state = _apply(ctx, state, sub, result.values)
-    member_of = _member_of(problem, units, state)
-    backup_of = state.backup_of.astype(np.int32) if problem.household_backup is not None else None
-    total = int(evaluate(problem, member_of, backup_of).total)
-    if total != result.objective:
-        raise EngineError(f"CP-SAT plan costs {total}, the model said {result.objective}")
-    bound = float(min(math.ceil(result.bound - 1e-9), total))
-    status = "optimal" if result.status == "optimal" else "feasible"
-    return Solution(member_of, status, total, bound, NAME, time.perf_counter() - start, 1, backup_of)
-
-
 def _whole_model_work(ctx: _Context, end: float | None) -> float | None:
     """Deterministic time limit of a whole-model solve: the LNS's work in work-limited mode."""
     if ctx.work_mode:

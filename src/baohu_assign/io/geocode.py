@@ -41,7 +41,7 @@ import pandas as pd
 
 from ..errors import BaohuError, InputError, Issue
 from .locations import Locations, as_locations
-from .tables import cell_text, normalise_header, read_table
+from .tables import IssueCollector, cell_text, is_missing, normalise_header, read_table
 
 logger = logging.getLogger(__name__)
 
@@ -175,7 +175,7 @@ def normalise_address(text: object) -> str:
     >>> normalise_address(" 朱大汉社区 ３号楼 2单元 ")
     '朱大汉社区3号楼2单元'
     """
-    if text is None or (isinstance(text, float) and math.isnan(text)):
+    if is_missing(text):
         return ""
     return "".join(unicodedata.normalize("NFKC", str(text)).split()).lower()
 
@@ -242,7 +242,7 @@ class GeocodeCache:
         absent = [c for c in CACHE_COLUMNS if c not in frame.columns]
         if absent:
             raise InputError(Issue(file, 1, None, f"not a geocode cache: missing column(s) {', '.join(absent)}"))
-        issues: list[Issue] = []
+        issues = IssueCollector(file)
         for i, record in enumerate(frame[list(CACHE_COLUMNS)].itertuples(index=False)):
             provider, address, lat, lon, found = (str(v).strip() for v in record)
             if found.lower() == "false":
@@ -251,13 +251,10 @@ class GeocodeCache:
             try:
                 point = (float(lat), float(lon))
             except ValueError:
-                issues.append(
-                    Issue(file, i + 2, "lat", "expected numbers in lat and lon where found is true", f"{lat},{lon}")
-                )
+                issues.add(i + 2, "lat", "expected numbers in lat and lon where found is true", f"{lat},{lon}")
                 continue
             cache.entries[(provider, address)] = point
-        if issues:
-            raise InputError(issues)
+        issues.raise_if_any()
         return cache
 
     def get(self, provider: str, address: str) -> tuple[float, float] | bool | None:
@@ -511,7 +508,7 @@ def geocode_table(
     try:
         for i, text in enumerate(addresses):
             address = normalise_address(text)
-            given = lat[i].strip() != "" and lon[i].strip() != ""
+            given = not is_missing(lat[i]) and not is_missing(lon[i])
             if given and not (overwrite and address):
                 source[i] = "input"
                 continue

@@ -36,8 +36,8 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from .tables import cell_text, normalise_header, read_table
-from .validate import InputWarning, _Checks, _string, _Table
+from .tables import IssueCollector, is_missing, missing_mask, read_table, text_column, text_frame
+from .validate import InputWarning, _string, _Table
 
 logger = logging.getLogger(__name__)
 
@@ -163,7 +163,7 @@ class Locations:
     @cached_property
     def _parent_positions(self) -> np.ndarray:
         parent = self.table["parent_id"].to_numpy(dtype=object)
-        return np.array([self._position.get(str(p), -1) if _given(p) else -1 for p in parent], dtype=np.int64)
+        return np.array([-1 if is_missing(p) else self._position.get(str(p), -1) for p in parent], dtype=np.int64)
 
     @cached_property
     def _top_down(self) -> np.ndarray:
@@ -175,7 +175,7 @@ class Locations:
     def positions(self, location_ids: pd.Series | np.ndarray) -> np.ndarray:
         """int64: the row of each location id in :attr:`table`; -1 for blank or unknown ids."""
         values = pd.Series(np.asarray(location_ids, dtype=object))
-        return values.map(lambda v: self._position.get(str(v).strip(), -1) if _given(v) else -1).to_numpy(np.int64)
+        return values.map(lambda v: -1 if is_missing(v) else self._position.get(str(v).strip(), -1)).to_numpy(np.int64)
 
     def ancestor(self, location_ids: pd.Series | np.ndarray, kind: str) -> np.ndarray:
         """The location of ``kind`` each id lies in: itself when of that kind, else its nearest such ancestor.
@@ -230,22 +230,22 @@ def as_locations(locations: Locations | pd.DataFrame | str | Path | None) -> Loc
 
 
 def _validate(raw: pd.DataFrame, file: str) -> pd.DataFrame:
-    table = _Table(_text_frame(raw), file, _REQUIRED, LOCATION_COLUMNS)
+    table = _Table(text_frame(raw), file, _REQUIRED, LOCATION_COLUMNS)
     location_id = table.unique_ids("location_id")
     kind_words = table.words("kind")
     kind = kind_words.map({k: k for k in LOCATION_KINDS} | dict(KIND_ALIASES))
     if table.has("kind"):
         allowed = ", ".join([*LOCATION_KINDS, *KIND_ALIASES])
         table.checks.where(
-            kind.isna() & (kind_words != ""), "kind", f"unknown kind; allowed: {allowed}", table.raw("kind")
+            kind.isna() & ~table.blank("kind"), "kind", f"unknown kind; allowed: {allowed}", table.raw("kind")
         )
-        table.checks.where(kind_words == "", "kind", "required value is blank")
+        table.checks.where(table.blank("kind"), "kind", "required value is blank")
     parent_id = table.get("parent_id")
     name = table.optional_text("name")
 
     lat, lon = table.number("lat"), table.number("lon")
     lat_given, lon_given = np.isfinite(lat), np.isfinite(lon)
-    lat_blank, lon_blank = (table.get("lat") == "").to_numpy(), (table.get("lon") == "").to_numpy()
+    lat_blank, lon_blank = table.blank("lat"), table.blank("lon")
     table.checks.where(lat_given & lon_blank, "lon", "lon is blank but lat is given; give both or neither")
     table.checks.where(lon_given & lat_blank, "lat", "lat is blank but lon is given; give both or neither")
     with np.errstate(invalid="ignore"):
@@ -260,7 +260,7 @@ def _validate(raw: pd.DataFrame, file: str) -> pd.DataFrame:
     frame = table.finish(
         {
             "location_id": _string(location_id),
-            "parent_id": pd.Series(_string(parent_id)).mask(parent_id == "").array,
+            "parent_id": pd.Series(_string(parent_id)).mask(table.blank("parent_id")).array,
             "kind": _string(kind.fillna("")),
             "name": name.array,
             "lat": lat,
@@ -280,9 +280,9 @@ def _check_tree(table: _Table, location_id: pd.Series, parent_id: pd.Series, kin
     kinds = kind.to_numpy(dtype=object)
     position: dict[object, int] = {}
     for row, v in enumerate(ids):
-        if v != "":
+        if not is_missing(v):
             position.setdefault(v, row)
-    has_parent = parent_id.to_numpy(dtype=object) != ""
+    has_parent = ~missing_mask(parent_id)
     known_parent = np.array([p in position for p in parents], dtype=bool)
     table.checks.where(
         has_parent & ~known_parent, "parent_id", "unknown parent_id: no location has this id", table.raw("parent_id")
@@ -309,7 +309,8 @@ def _check_tree(table: _Table, location_id: pd.Series, parent_id: pd.Series, kin
     wrong = np.zeros(len(ids), dtype=bool)
     allowed_text = np.full(len(ids), "", dtype=object)
     for i in np.flatnonzero(has_parent & known_parent & ~in_cycle):
-        if _given(kinds[i]) and _given(parent_kind[i]) and parent_kind[i] not in ALLOWED_PARENTS[kinds[i]]:
+        both_known = not is_missing(kinds[i]) and not is_missing(parent_kind[i])
+        if both_known and parent_kind[i] not in ALLOWED_PARENTS[kinds[i]]:
             wrong[i] = True
             allowed = " or ".join(ALLOWED_PARENTS[kinds[i]]) or "nothing (it must be a root: blank parent_id)"
             allowed_text[i] = f"a {kinds[i]}'s parent must be {allowed}, not a {parent_kind[i]}"
@@ -382,17 +383,17 @@ def resolve_references(
     if names.count("location_id") != 1 or any(names.count(c) > 1 for c in ("lat", "lon", "group_id")):
         return raw, []  # absent, or duplicated columns the validator reports
     rows = np.arange(len(raw), dtype=np.int64) + 2
-    checks = _Checks(file, rows)
-    raw_ids = _text(raw["location_id"])
+    checks = IssueCollector(file, rows)
+    raw_ids = text_column(raw["location_id"])
     ids = raw_ids.str.strip()
     pos = locations.positions(ids.to_numpy(dtype=object))
-    given = (ids != "").to_numpy()
+    given = ~missing_mask(ids)
     known = pos >= 0
     checks.where(given & ~known, "location_id", f"unknown location_id: not in {locations.file}", raw_ids)
 
-    lat_text = _text(raw["lat"]) if "lat" in raw else pd.Series([""] * len(raw), dtype="str")
-    lon_text = _text(raw["lon"]) if "lon" in raw else pd.Series([""] * len(raw), dtype="str")
-    blank = ((lat_text.str.strip() == "") & (lon_text.str.strip() == "")).to_numpy()
+    lat_text = text_column(raw["lat"]) if "lat" in raw else pd.Series([""] * len(raw), dtype="str")
+    lon_text = text_column(raw["lon"]) if "lon" in raw else pd.Series([""] * len(raw), dtype="str")
+    blank = missing_mask(lat_text) & missing_mask(lon_text)
     loc_lat = locations.table["lat"].to_numpy(dtype=np.float64)
     loc_lon = locations.table["lon"].to_numpy(dtype=np.float64)
     safe = np.maximum(pos, 0)
@@ -419,13 +420,14 @@ def resolve_references(
     warnings: list[InputWarning] = []
     if table == "households":
         at_unit = known & (locations.table["kind"].to_numpy(dtype=object)[safe] == "unit")
-        group_text = _text(raw["group_id"]) if "group_id" in raw else pd.Series([""] * len(raw), dtype="str")
+        group_text = text_column(raw["group_id"]) if "group_id" in raw else pd.Series([""] * len(raw), dtype="str")
         group = group_text.str.strip().to_numpy(dtype=object)
         unit_id = ids.to_numpy(dtype=object)
-        differs = at_unit & (group != "") & (group != unit_id)
+        no_group = missing_mask(group)
+        differs = at_unit & ~no_group & (group != unit_id)
         if differs.any():
             examples = (
-                _text(raw["household_id"]).str.strip().to_numpy(dtype=object)[differs][:5]
+                text_column(raw["household_id"]).str.strip().to_numpy(dtype=object)[differs][:5]
                 if "household_id" in raw
                 else []
             )
@@ -438,38 +440,10 @@ def resolve_references(
                     [str(e) for e in examples],
                 )
             )
-        take_unit = at_unit & (group == "")
+        take_unit = at_unit & no_group
         if take_unit.any():
             values = group_text.to_numpy(dtype=object).copy()
             values[take_unit] = unit_id[take_unit]
             out["group_id"] = values
     logger.debug("%s: %d of %d rows placed by location_id", file, int(known.sum()), len(raw))
     return out, warnings
-
-
-# -- helpers ------------------------------------------------------------------------------
-
-
-def _text_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """Any frame → text cells ('' for missing) under normalised headers, as :func:`read_table` gives."""
-    out = pd.DataFrame({normalise_header(c): _text(frame[c]) for c in frame.columns}, index=pd.RangeIndex(len(frame)))
-    if len(set(out.columns)) != len(frame.columns):
-        return frame  # duplicate headers: the validator names them
-    out.attrs = dict(frame.attrs)
-    return out
-
-
-def _text(series: pd.Series) -> pd.Series:
-    """A column as ``str`` with ``""`` for missing; whole floats without ``.0`` (ids typed as numbers)."""
-    if series.dtype == "str" and not series.hasnans:
-        return series.reset_index(drop=True)
-    return pd.Series([cell_text(v) for v in series.to_numpy(dtype=object)], dtype="str")
-
-
-def _given(value: object) -> bool:
-    return (
-        value is not None
-        and value is not pd.NA
-        and not (isinstance(value, float) and np.isnan(value))
-        and str(value).strip() != ""
-    )

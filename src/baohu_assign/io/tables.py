@@ -22,6 +22,7 @@ import io
 import logging
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,18 @@ from ..errors import InputError, Issue
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["MAX_ISSUES", "normalise_header", "read_frames", "read_table"]
+__all__ = [
+    "MAX_ISSUES",
+    "IssueCollector",
+    "cell_text",
+    "is_missing",
+    "missing_mask",
+    "normalise_header",
+    "read_frames",
+    "read_table",
+    "text_column",
+    "text_frame",
+]
 
 MAX_ISSUES = 50
 """Most issues listed in one :class:`InputError`; one more issue counts the rest."""
@@ -39,6 +51,174 @@ MAX_ISSUES = 50
 _EXCEL_SUFFIXES = (".xlsx", ".xlsm")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SPACES = re.compile(r"\s+")
+
+
+def is_missing(value: object) -> bool:
+    """Whether a cell holds nothing: the one rule of "blank" in every table read.
+
+    Parameters
+    ----------
+    value
+        One cell, as text from a file or as a typed value from a frame.
+
+    Returns
+    -------
+    bool
+        True for ``None``, NaN, ``pd.NA``, ``NaT`` and text that is empty or
+        only whitespace (the full-width space ``"\u3000"`` included). Anything
+        else is a value: the text ``"nan"``, ``0`` and ``False`` included.
+
+    Examples
+    --------
+    >>> [is_missing(v) for v in ("", " \u3000 ", None, float("nan"), "nan", 0)]
+    [True, True, True, True, False, False]
+    """
+    if isinstance(value, str):
+        return not value.strip()
+    return bool(pd.api.types.is_scalar(value) and pd.isna(value))
+
+
+def missing_mask(values: pd.Series | np.ndarray | Sequence[object]) -> np.ndarray:
+    """:func:`is_missing` over a column.
+
+    Parameters
+    ----------
+    values
+        A column of cells (any dtype).
+
+    Returns
+    -------
+    numpy.ndarray
+        bool, one entry per cell.
+    """
+    series = values if isinstance(values, pd.Series) else pd.Series(np.asarray(values, dtype=object), dtype=object)
+    missing = series.isna().to_numpy(dtype=bool, copy=True)
+    if series.dtype.kind in "biufcmM":  # numbers, booleans, datetimes: only NA is missing
+        return missing
+    if pd.api.types.is_string_dtype(series.dtype) and series.dtype != object:
+        missing |= (series.str.strip() == "").to_numpy(dtype=bool, na_value=False)
+    else:  # object, categorical: cells of any type
+        cells = series.to_numpy(dtype=object)
+        missing |= np.fromiter((isinstance(v, str) and not v.strip() for v in cells), dtype=bool, count=cells.size)
+    return missing
+
+
+@dataclass
+class _Found:
+    """Issues of one check: the spreadsheet rows it failed on, built into :class:`Issue` only when listed."""
+
+    rows: np.ndarray
+    column: str | None
+    message: str  # may hold one "{}" filled from ``extra``
+    values: np.ndarray | None
+    extra: np.ndarray | None
+
+
+class IssueCollector:
+    """The problems of one input file, gathered as found and raised together as one :class:`InputError`.
+
+    Issues without a row (the whole file or a whole column) come first, in
+    the order found; then the issues of rows, in row order and, within a row,
+    in the order found. At most :data:`MAX_ISSUES` are listed, and one more
+    issue counts the rest; :attr:`hint`, when set, closes the list.
+
+    Parameters
+    ----------
+    file
+        Name used in the issues.
+    rows
+        Spreadsheet row number of each position the masks of :meth:`where`
+        refer to (header = row 1).
+    """
+
+    def __init__(self, file: str, rows: np.ndarray | None = None) -> None:
+        self.file = file
+        self.rows = np.zeros(0, dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
+        self.hint: str | None = None
+        self._whole: list[Issue] = []
+        self._whole_count = 0
+        self._found: list[_Found] = []
+
+    def add(self, row: int | None, column: str | None, message: str, value: str | None = None) -> None:
+        """One issue; ``row`` ``None`` for the whole file or column."""
+        if row is None:
+            self._whole_count += 1
+            if len(self._whole) < MAX_ISSUES:  # the rest are only counted
+                self._whole.append(Issue(self.file, None, column, message, value))
+        else:
+            self.at_rows([row], column, message, None if value is None else np.array([value], dtype=object))
+
+    def where(
+        self,
+        mask: np.ndarray | pd.Series,
+        column: str | None,
+        message: str,
+        values: pd.Series | np.ndarray | None = None,
+        extra: np.ndarray | None = None,
+    ) -> None:
+        """One issue per position where ``mask`` is true.
+
+        ``values`` (the cells as given) is quoted in each issue; ``extra``
+        fills the ``{}`` of ``message`` per position.
+        """
+        positions = np.flatnonzero(np.asarray(mask, dtype=bool))
+        if positions.size == 0:
+            return
+        self.at_rows(
+            self.rows[positions],
+            column,
+            message,
+            None if values is None else np.asarray(values, dtype=object)[positions],
+            None if extra is None else np.asarray(extra)[positions],
+        )
+
+    def at_rows(
+        self,
+        rows: np.ndarray | Sequence[int],
+        column: str | None,
+        message: str,
+        values: np.ndarray | None = None,
+        extra: np.ndarray | None = None,
+    ) -> None:
+        """One issue per spreadsheet row of ``rows``; ``values`` and ``extra`` aligned with ``rows``."""
+        found_rows = np.asarray(rows, dtype=np.int64)
+        if found_rows.size:
+            self._found.append(
+                _Found(
+                    found_rows,
+                    column,
+                    message,
+                    None if values is None else np.asarray(values, dtype=object),
+                    None if extra is None else np.asarray(extra),
+                )
+            )
+
+    def __len__(self) -> int:
+        return self._whole_count + sum(f.rows.size for f in self._found)
+
+    def raise_if_any(self) -> None:
+        """Raise the issues found, if any, as one :class:`InputError`."""
+        total = len(self)
+        if total == 0:
+            return
+        issues = self._whole[:MAX_ISSUES]
+        room = MAX_ISSUES - len(issues)
+        if room > 0 and self._found:
+            rows = np.concatenate([f.rows for f in self._found])
+            check = np.concatenate([np.full(f.rows.size, k) for k, f in enumerate(self._found)])
+            within = np.concatenate([np.arange(f.rows.size) for f in self._found])
+            for i in np.lexsort((check, rows))[:room]:
+                issues.append(self._issue(self._found[check[i]], int(within[i])))
+        if total > len(issues):
+            issues.append(Issue(self.file, None, None, f"... and {total - len(issues)} more problem(s) not listed"))
+        if self.hint:
+            issues.append(Issue(self.file, None, None, self.hint))
+        raise InputError(issues)
+
+    def _issue(self, found: _Found, j: int) -> Issue:
+        message = found.message if found.extra is None else found.message.format(found.extra[j])
+        value = None if found.values is None else str(found.values[j])
+        return Issue(self.file, int(found.rows[j]), found.column, message, value)
 
 
 def normalise_header(name: object) -> str:
@@ -268,28 +448,24 @@ def _frame(rows: Sequence[list[str]], file: str) -> pd.DataFrame:
         raise InputError(Issue(file, 1, None, "no header: line 1 has no column names"))
 
     names = [normalise_header(h) for h in header]
-    issues: list[Issue] = []
+    issues = IssueCollector(file)
     for i, name in enumerate(names):
         if not name:
-            issues.append(Issue(file, 1, None, f"column {_column_letter(i)} has data but no name in the header"))
+            issues.add(1, None, f"column {_column_letter(i)} has data but no name in the header")
     seen: dict[str, int] = {}
     for i, name in enumerate(names):
         if name and name in seen:
             first = seen[name]
-            issues.append(
-                Issue(
-                    file,
-                    1,
-                    header[i].strip(),
-                    f"duplicate column name {name!r} (columns {_column_letter(first)} "
-                    f"{header[first].strip()!r} and {_column_letter(i)} {header[i].strip()!r})",
-                )
+            issues.add(
+                1,
+                header[i].strip(),
+                f"duplicate column name {name!r} (columns {_column_letter(first)} "
+                f"{header[first].strip()!r} and {_column_letter(i)} {header[i].strip()!r})",
             )
         seen.setdefault(name, i)
 
-    cells = _rectangular(body, width, file, issues)
-    if issues:
-        raise InputError(issues)
+    cells = _rectangular(body, width, issues)
+    issues.raise_if_any()
 
     frame = pd.DataFrame(cells, columns=names, index=pd.RangeIndex(len(cells)), dtype="str")
     frame.attrs["original_columns"] = {
@@ -299,30 +475,26 @@ def _frame(rows: Sequence[list[str]], file: str) -> pd.DataFrame:
     return frame
 
 
-def _rectangular(body: Iterable[list[str]], width: int, file: str, issues: list[Issue]) -> list[list[str]]:
+def _rectangular(body: Iterable[list[str]], width: int, issues: IssueCollector) -> list[list[str]]:
     """Pad short rows; a long row with data past the header is an error (an unquoted comma?)."""
     out: list[list[str]] = []
-    ragged = 0
+    ragged_rows: list[int] = []
+    ragged_lengths: list[int] = []
     for index, row in enumerate(body):
         if len(row) < width:
             row = row + [""] * (width - len(row))
         elif len(row) > width:
             if any(cell.strip() for cell in row[width:]):
-                ragged += 1
-                if ragged <= MAX_ISSUES:
-                    issues.append(
-                        Issue(
-                            file,
-                            index + 2,
-                            None,
-                            f"row has {len(row)} values but the header has {width} columns "
-                            "(a comma inside a value must be quoted)",
-                        )
-                    )
+                ragged_rows.append(index + 2)
+                ragged_lengths.append(len(row))
             row = row[:width]
         out.append(row)
-    if ragged > MAX_ISSUES:
-        issues.append(Issue(file, None, None, f"... and {ragged - MAX_ISSUES} more rows with too many values"))
+    issues.at_rows(
+        ragged_rows,
+        None,
+        f"row has {{}} values but the header has {width} columns (a comma inside a value must be quoted)",
+        extra=np.asarray(ragged_lengths, dtype=np.int64),
+    )
     return out
 
 
@@ -347,3 +519,28 @@ def cell_text(value: object) -> str:
     if isinstance(value, (bool, np.bool_)):
         return "true" if value else "false"
     return str(value)
+
+
+def text_column(series: pd.Series) -> pd.Series:
+    """A column as the text cells a CSV would hold (:func:`cell_text`), ``str`` dtype, ``RangeIndex``.
+
+    Typed columns (ids typed as numbers, booleans, NaN) become what the same
+    table read from a file gives, so typed frames validate like files.
+    """
+    if series.dtype == "str" and not series.hasnans:
+        return series.reset_index(drop=True)
+    return pd.Series([cell_text(v) for v in series.to_numpy(dtype=object)], dtype="str")
+
+
+def text_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Any frame → the all-text form :func:`read_table` gives: :func:`text_column` cells, normalised headers.
+
+    Headers that normalise alike stay as repeated columns, for the validator
+    to name. ``attrs`` are kept; ``attrs["original_columns"]`` maps each
+    normalised header to the header as given.
+    """
+    names = [normalise_header(c) for c in frame.columns]
+    out = pd.DataFrame({k: text_column(frame.iloc[:, k]) for k in range(len(names))}, index=pd.RangeIndex(len(frame)))
+    out.columns = names
+    out.attrs = {**frame.attrs, "original_columns": {normalise_header(c): str(c) for c in frame.columns}}
+    return out

@@ -24,9 +24,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError, Issue
 from ..model.policy import PRIORITIES, Policy
-from .tables import MAX_ISSUES, normalise_header
+from .tables import MAX_ISSUES, IssueCollector, missing_mask, normalise_header, text_column
 
 logger = logging.getLogger(__name__)
 
@@ -126,74 +125,6 @@ class InputWarning:
     examples: list[str] = field(default_factory=list)
 
 
-# -- issue collection -----------------------------------------------------------
-
-
-@dataclass
-class _Found:
-    positions: np.ndarray  # positions in the kept rows
-    column: str
-    message: str  # may hold one "{}" filled from ``extra``
-    values: np.ndarray | None
-    extra: np.ndarray | None
-
-
-class _Checks:
-    """Collects issues as arrays of offending positions; builds Issue objects only for those listed."""
-
-    def __init__(self, file: str, rows: np.ndarray):
-        self.file = file
-        self.rows = rows
-        self.whole: list[Issue] = []
-        self.found: list[_Found] = []
-
-    def column(self, column: str | None, message: str) -> None:
-        self.whole.append(Issue(self.file, None, column, message))
-
-    def where(
-        self,
-        mask: np.ndarray | pd.Series,
-        column: str,
-        message: str,
-        values: pd.Series | None = None,
-        extra: np.ndarray | None = None,
-    ) -> None:
-        positions = np.flatnonzero(np.asarray(mask, dtype=bool))
-        if positions.size == 0:
-            return
-        self.found.append(
-            _Found(
-                positions,
-                column,
-                message,
-                None if values is None else values.to_numpy(dtype=object)[positions],
-                None if extra is None else np.asarray(extra)[positions],
-            )
-        )
-
-    def raise_if_any(self) -> None:
-        total = len(self.whole) + sum(f.positions.size for f in self.found)
-        if total == 0:
-            return
-        issues = self.whole[:MAX_ISSUES]
-        room = MAX_ISSUES - len(issues)
-        if room > 0 and self.found:
-            # Row order across checks; within a row, the order the checks ran.
-            positions = np.concatenate([f.positions for f in self.found])
-            check = np.concatenate([np.full(f.positions.size, k) for k, f in enumerate(self.found)])
-            within = np.concatenate([np.arange(f.positions.size) for f in self.found])
-            for i in np.lexsort((check, positions))[:room]:
-                issues.append(self._issue(self.found[check[i]], int(within[i])))
-        if total > len(issues):
-            issues.append(Issue(self.file, None, None, f"... and {total - len(issues)} more problem(s) not listed"))
-        raise InputError(issues)
-
-    def _issue(self, found: _Found, j: int) -> Issue:
-        message = found.message if found.extra is None else found.message.format(found.extra[j])
-        value = None if found.values is None else str(found.values[j])
-        return Issue(self.file, int(self.rows[found.positions[j]]), found.column, message, value)
-
-
 # -- column readers -------------------------------------------------------------
 
 
@@ -204,21 +135,22 @@ class _Table:
         names = [normalise_header(c) for c in raw.columns]
         duplicated = sorted({n for n in names if names.count(n) > 1})
         text = {
-            name: _as_text(raw.iloc[:, i]) for i, name in enumerate(names) if name not in duplicated and name != ROW
+            name: text_column(raw.iloc[:, i]) for i, name in enumerate(names) if name not in duplicated and name != ROW
         }
         keep = ~_blank_rows(list(text.values()), len(raw))
         self.n = int(keep.sum())
         self.rows = (np.arange(len(raw), dtype=np.int64) + 2)[keep]
         self.text = {k: v[keep].reset_index(drop=True) for k, v in text.items()}
         self._stripped: dict[str, pd.Series] = {}
+        self._blank: dict[str, np.ndarray] = {}
         self.extras = [n for n in self.text if n not in known]
-        self.checks = _Checks(file, self.rows)
+        self.checks = IssueCollector(file, self.rows)
         for name in duplicated:
-            self.checks.column(name, f"duplicate column name {name!r}")
+            self.checks.add(None, name, f"duplicate column name {name!r}")
         found = ", ".join(n for n in names if n) or "none"
         for name in required:
             if name not in self.text and name not in duplicated:
-                self.checks.column(name, f"required column '{name}' is missing (columns found: {found})")
+                self.checks.add(None, name, f"required column '{name}' is missing (columns found: {found})")
 
     def has(self, name: str) -> bool:
         return name in self.text
@@ -234,10 +166,16 @@ class _Table:
     def raw(self, name: str) -> pd.Series:
         return self.text[name] if name in self.text else self.get(name)
 
+    def blank(self, name: str) -> np.ndarray:
+        """bool: the cells of a column that are missing (:func:`~baohu_assign.io.tables.missing_mask`)."""
+        if name not in self._blank:
+            self._blank[name] = missing_mask(self.raw(name))
+        return self._blank[name]
+
     def required_text(self, name: str) -> pd.Series:
         values = self.get(name)
         if self.has(name):
-            self.checks.where(values == "", name, "required value is blank")
+            self.checks.where(self.blank(name), name, "required value is blank")
         return values
 
     def unique_ids(self, name: str) -> pd.Series:
@@ -245,7 +183,7 @@ class _Table:
         codes, _ = pd.factorize(ids)
         _, first = np.unique(codes, return_index=True)
         first_row = self.rows[first[codes]] if codes.size else np.zeros(0, np.int64)
-        duplicate = ids.duplicated(keep="first").to_numpy() & (ids != "").to_numpy()
+        duplicate = ids.duplicated(keep="first").to_numpy() & ~self.blank(name)
         self.checks.where(duplicate, name, f"duplicate {name}; first given in row {{}}", self.raw(name), first_row)
         return ids
 
@@ -255,7 +193,8 @@ class _Table:
         # Fast path on the text as given (to_numeric ignores surrounding spaces);
         # only cells that fail are stripped, de-full-widthed and parsed again.
         values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
-        blank = (raw == "").to_numpy().copy()  # pandas may hand out read-only views
+        blank = self.blank(name)
+        values[blank] = np.nan  # whitespace alone is blank, whatever to_numeric makes of it
         bad = np.zeros(self.n, dtype=bool)
         comma = np.zeros(self.n, dtype=bool)
         retry = np.flatnonzero(~np.isfinite(values) & ~blank)
@@ -263,10 +202,8 @@ class _Table:
             text = raw.iloc[retry].str.strip().str.translate(_FULLWIDTH)
             again = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
             parsed = np.isfinite(again)
-            empty = (text == "").to_numpy()
             values[retry] = np.where(parsed, again, np.nan)
-            blank[retry[empty]] = True
-            bad[retry[~parsed & ~empty]] = True
+            bad[retry[~parsed]] = True
             comma[retry] = text.str.contains(",", regex=False).to_numpy()
         if required and self.has(name):
             self.checks.where(blank, name, "required value is blank")
@@ -278,7 +215,7 @@ class _Table:
         word = self.words(name)
         true = word.isin(BOOL_TRUE).to_numpy()
         false = word.isin(BOOL_FALSE).to_numpy()
-        blank = (word == "").to_numpy()
+        blank = self.blank(name)
         blank_means = "true" if default else "false"
         self.checks.where(
             ~(true | false | blank),
@@ -294,7 +231,7 @@ class _Table:
 
     def optional_text(self, name: str) -> pd.Series:
         values = self.get(name)
-        return pd.Series(pd.array(values.to_numpy(dtype=object), dtype="string")).mask(values == "")
+        return pd.Series(pd.array(values.to_numpy(dtype=object), dtype="string")).mask(self.blank(name))
 
     def coordinates(self) -> tuple[np.ndarray, np.ndarray]:
         lat = self.number("lat", required=True)
@@ -305,8 +242,8 @@ class _Table:
             swapped = lat_out & (np.abs(lon) <= 90)
         valid = np.isfinite(lat) & np.isfinite(lon)
         if swapped.any() and swapped.sum() == valid.sum():
-            self.checks.column(
-                "lat", "latitude and longitude look swapped: every lat is outside -90..90 and every lon inside it"
+            self.checks.add(
+                None, "lat", "latitude and longitude look swapped: every lat is outside -90..90 and every lon inside it"
             )
         else:
             self.checks.where(
@@ -331,21 +268,14 @@ class _Table:
 
 
 def _blank_rows(columns: list[pd.Series], n: int) -> np.ndarray:
-    """Rows whose every cell is blank or whitespace; strips only cells that might be."""
+    """Rows whose every cell is missing; looks only at rows still blank so far."""
     blank = np.ones(n, dtype=bool)
     for series in columns:
-        maybe = np.flatnonzero(blank & (series != "").to_numpy())
-        if maybe.size:
-            blank[maybe[(series.iloc[maybe].str.strip() != "").to_numpy()]] = False
+        maybe = np.flatnonzero(blank)
+        if maybe.size == 0:
+            break
+        blank[maybe] = missing_mask(series.iloc[maybe])
     return blank
-
-
-def _as_text(series: pd.Series) -> pd.Series:
-    """Any column → ``str`` dtype with ``""`` for missing, so typed frames validate like files."""
-    if series.dtype == "str" and not series.hasnans:
-        return series.reset_index(drop=True)
-    values = series.astype(object).where(series.notna(), "")
-    return pd.Series(values.to_numpy(), dtype="str")
 
 
 def _string(values: pd.Series) -> pd.arrays.StringArray:
@@ -363,7 +293,9 @@ def validate_members(raw: pd.DataFrame, policy: Policy, *, file: str = "members.
     raw
         Text frame as returned by :func:`baohu_assign.load.read_table`
         (normalised headers, ``""`` for blank). Typed frames are converted to
-        text first.
+        text first, as :func:`~baohu_assign.io.tables.text_column` writes cells
+        (ids typed as whole floats lose their ``.0``), as
+        :meth:`Scenario.from_frames <baohu_assign.Scenario.from_frames>` does.
     policy
         Source of the defaults for ``capacity`` (by age) and ``max_distance_m``.
     file

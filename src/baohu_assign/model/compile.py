@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ScalingWarning
+from ..io.tables import is_missing, missing_mask
 from . import costs
 from .costs import TRAVEL_UNIT_M, WEIGHT_UNIT_MIN  # noqa: F401 - WEIGHT_UNIT_MIN re-exported
 from .geo import candidate_arcs, unit_vectors
@@ -197,7 +198,7 @@ def _compile_branch(
     # Groups: a stairwell unit goes whole to one member, so each of its
     # households keeps only members eligible for every household of the unit.
     group_ids = hh["group_id"] if "group_id" in hh else pd.Series(pd.NA, index=hh.index)
-    has_group = group_ids.notna().to_numpy() & (group_ids.astype("string").fillna("") != "").to_numpy()
+    has_group = ~missing_mask(group_ids)
     group = np.full(num_h, -1, dtype=np.int32)
     if has_group.any():
         codes, _ = pd.factorize(group_ids[has_group].astype(str), sort=True)
@@ -213,7 +214,7 @@ def _compile_branch(
     local_of_row = {int(r): i for i, r in enumerate(member_rows)}
     current_ids = hh["current_member_id"] if "current_member_id" in hh else pd.Series(pd.NA, index=hh.index)
     for h, cid in enumerate(current_ids.to_numpy(dtype=object)):
-        if _is_blank(cid):
+        if is_missing(cid):
             continue
         row = id_to_row.get(str(cid))
         if row is not None and row in local_of_row:
@@ -332,18 +333,27 @@ def _budgets(
     weights round up and budgets round down, so a plan within budget in
     integers is within budget in exact minutes too.
     """
-    if "hours_per_week" not in mem or not np.isfinite(mem["hours_per_week"].to_numpy(dtype=np.float64)).any():
+    hours = member_hours(mem)
+    if not np.isfinite(hours).any():
         return {"arc_weight": None, "member_budget": None}
-    minutes = (
-        hh["minutes_per_visit"].to_numpy(dtype=np.float64)
-        if "minutes_per_visit" in hh
-        else np.full(len(hh), policy.minutes_per_visit)
-    )
-    per_week = costs.weekly_minutes(visits[arc_h], minutes[arc_h], distance, policy.walking_speed_m_per_min)
-    weight = costs.minutes_weight(per_week)
-    hours = mem["hours_per_week"].to_numpy(dtype=np.float64)
+    minutes = visit_minutes(hh, policy)
+    weight = costs.arc_weight(visits[arc_h], minutes[arc_h], distance, policy.walking_speed_m_per_min)
     budget = costs.hours_budget(hours, capacity, unlimited=int(weight.sum()) + 1)
     return {"arc_weight": weight, "member_budget": budget}
+
+
+def member_hours(members: pd.DataFrame) -> np.ndarray:
+    """float64[M]: each member's ``hours_per_week``; NaN (no hour limit) where blank or without the column."""
+    if "hours_per_week" not in members:
+        return np.full(len(members), np.nan)
+    return members["hours_per_week"].to_numpy(dtype=np.float64)
+
+
+def visit_minutes(households: pd.DataFrame, policy: Policy) -> np.ndarray:
+    """float64[H]: minutes at the door per visit; the policy's default without the column."""
+    if "minutes_per_visit" not in households:
+        return np.full(len(households), policy.minutes_per_visit)
+    return households["minutes_per_visit"].to_numpy(dtype=np.float64)
 
 
 def _backups(tier: np.ndarray, capacity: np.ndarray, policy: Policy) -> dict[str, np.ndarray | None]:
@@ -391,10 +401,6 @@ def _penalised(problem: Problem) -> Problem:
     )
 
 
-def _is_blank(value: object) -> bool:
-    return value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)) or value == ""
-
-
 def _current_state(
     current_ids: np.ndarray,
     current: np.ndarray,
@@ -407,7 +413,7 @@ def _current_state(
     state = np.full(current.shape[0], CURRENT_NONE, dtype=np.int8)
     available = members["available"].to_numpy(dtype=bool)
     for h, cid in enumerate(current_ids):
-        if _is_blank(cid):
+        if is_missing(cid):
             continue
         row = id_to_row.get(str(cid))
         if row is None:
@@ -485,7 +491,7 @@ def _resolve_pins(
     candidates: list[tuple[int, int]] = []  # (household, member)
     for h in np.flatnonzero(pinned).tolist():
         cid = current_ids[h]
-        cid_text = "" if _is_blank(cid) else str(cid)
+        cid_text = "" if is_missing(cid) else str(cid)
         row = int(household_rows[h])
         if not cid_text:
             broken.append(BrokenPin(row, "", "pin_without_member"))

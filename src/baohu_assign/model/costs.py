@@ -22,7 +22,7 @@ WEIGHT_UNIT_MIN = 0.1
 """Minutes per integer unit of the hour-budget resource (arc_weight, member_budget)."""
 
 
-def travel_m(visits: np.ndarray, distance_m: np.ndarray) -> np.ndarray:
+def travel_m(visits: np.ndarray | float, distance_m: np.ndarray) -> np.ndarray:
     """float64: weekly travel of a household at ``distance_m`` from its member, in metre-visits.
 
     ``visits × distance``: what ``travel_m_per_week`` reports.
@@ -30,7 +30,7 @@ def travel_m(visits: np.ndarray, distance_m: np.ndarray) -> np.ndarray:
     return np.asarray(visits, dtype=np.float64) * np.asarray(distance_m, dtype=np.float64)
 
 
-def travel_cost(visits: np.ndarray, distance_m: np.ndarray, unit: float = TRAVEL_UNIT_M) -> np.ndarray:
+def travel_cost(visits: np.ndarray | float, distance_m: np.ndarray, unit: float = TRAVEL_UNIT_M) -> np.ndarray:
     """int64: weekly travel in integer cost units, ``round(visits × distance / unit)``."""
     return np.rint(travel_m(visits, distance_m) / unit).astype(np.int64)
 
@@ -44,6 +44,16 @@ def weekly_minutes(
     """
     walk = 2.0 * np.asarray(distance_m, dtype=np.float64) / walking_speed_m_per_min
     return np.asarray(visits, dtype=np.float64) * (np.asarray(minutes_per_visit, dtype=np.float64) + walk)
+
+
+def arc_weight(
+    visits: np.ndarray, minutes_per_visit: np.ndarray, distance_m: np.ndarray, walking_speed_m_per_min: float
+) -> np.ndarray:
+    """int64: the hour-budget weight of serving a household at ``distance_m``.
+
+    :func:`minutes_weight` of :func:`weekly_minutes`: what ``Problem.arc_weight`` holds.
+    """
+    return minutes_weight(weekly_minutes(visits, minutes_per_visit, distance_m, walking_speed_m_per_min))
 
 
 def minutes_weight(minutes: np.ndarray) -> np.ndarray:

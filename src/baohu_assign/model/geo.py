@@ -34,8 +34,25 @@ def metres_to_chord(metres: np.ndarray | float) -> np.ndarray:
     return 2.0 * np.sin(angle / 2.0)
 
 
-def great_circle_m(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:
-    """Vectorised great-circle (haversine) distance in metres."""
+def arc_distance_m(xyz: np.ndarray, other_xyz: np.ndarray) -> np.ndarray:
+    """float64[n]: great-circle metres between unit-sphere points, row by row.
+
+    The distance of every arc the compiler builds without a walking network
+    (:func:`candidate_arcs`); anything that prices an arc as the compiler
+    would measures it with this (or :func:`distances_from_m`).
+    """
+    return chord_to_metres(np.linalg.norm(np.asarray(xyz) - np.asarray(other_xyz), axis=1))
+
+
+def distances_from_m(lat: float, lon: float, to_lat: np.ndarray, to_lon: np.ndarray) -> np.ndarray:
+    """float64[n]: great-circle metres from one point to many, exactly as :func:`candidate_arcs` measures arcs."""
+    return arc_distance_m(unit_vectors(to_lat, to_lon), unit_vectors(np.array([lat]), np.array([lon])))
+
+
+def great_circle_m(
+    lat1: np.ndarray | float, lon1: np.ndarray | float, lat2: np.ndarray | float, lon2: np.ndarray | float
+) -> np.ndarray:
+    """Vectorised great-circle (haversine) distance in metres between pairs of points."""
     p1, p2 = np.radians(lat1), np.radians(lat2)
     dphi = p2 - p1
     dlam = np.radians(np.asarray(lon2) - np.asarray(lon1))
@@ -94,8 +111,7 @@ def candidate_arcs(
         return empty
     arc_h = np.concatenate(parts_h)
     arc_m = np.concatenate(parts_m)
-    chord = np.linalg.norm(household_xyz[arc_h] - member_xyz[arc_m], axis=1)
-    distance = chord_to_metres(chord)
+    distance = arc_distance_m(household_xyz[arc_h], member_xyz[arc_m])
     keep = mobile[arc_m] | (distance <= reach[arc_m])
     arc_h, arc_m, distance = arc_h[keep], arc_m[keep], distance[keep]
     order = np.lexsort((arc_m, arc_h))

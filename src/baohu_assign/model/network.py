@@ -44,6 +44,7 @@ from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
 from ..errors import InputError, Issue
+from ..io.tables import IssueCollector, missing_mask
 from .geo import chord_to_metres, unit_vectors
 
 if TYPE_CHECKING:
@@ -58,9 +59,6 @@ DENSE_BLOCK_BYTES = 48 * 2**20
 
 EDGE_CSV_COLUMNS: tuple[str, ...] = ("from_lat", "from_lon", "to_lat", "to_lon", "length_m")
 """Required columns of an edge-list CSV; ``oneway`` (yes/no, blank: no) is optional."""
-
-MAX_ISSUES = 50
-"""Most problems listed for one network file; one more line counts the rest."""
 
 _DEGREE_BOUNDS = {"from_lat": 90.0, "to_lat": 90.0, "from_lon": 180.0, "to_lon": 180.0}
 _COORDINATE_DECIMALS = 7  # edge-list endpoints equal to 1e-7 degrees (about 1 cm) are one node
@@ -241,7 +239,7 @@ class WalkingNetwork:
 
     @classmethod
     def _from_parts(cls, parts: _GraphParts, *, file: str, name: str) -> WalkingNetwork:
-        issues = _Issues(file)
+        issues = IssueCollector(file)
         count = len(parts.nodes)
         if not count:
             raise InputError(Issue(file, None, None, "the network has no nodes"))
@@ -337,40 +335,33 @@ class WalkingNetwork:
 
         file = str(path)
         frame = read_table(path)
-        issues = _Issues(file)
+        issues = IssueCollector(file, np.arange(len(frame)) + 2)  # spreadsheet rows: the header is row 1
         missing = [c for c in EDGE_CSV_COLUMNS if c not in frame.columns]
         for column in missing:
             issues.add(None, column, "required column missing; an edge list needs " + ", ".join(EDGE_CSV_COLUMNS))
         issues.raise_if_any()
         if len(frame) == 0:
             raise InputError(Issue(file, None, None, "the network has no edges"))
-        rows = np.arange(len(frame)) + 2  # spreadsheet rows: the header is row 1
         values: dict[str, np.ndarray] = {}
         for column in EDGE_CSV_COLUMNS:
             text = frame[column].astype(str).str.strip()
             parsed = np.array([np.nan if (v := _number(t)) is None else v for t in text], dtype=np.float64)
             values[column] = parsed
             bound = _DEGREE_BOUNDS.get(column)
-            for i in np.flatnonzero(~np.isfinite(parsed)):
-                issues.add(
-                    int(rows[i]),
-                    column,
-                    "required value is blank" if not text.iloc[i] else "expected a number",
-                    text.iloc[i] or None,
-                )
+            blank = missing_mask(text)
             finite = np.isfinite(parsed)
+            issues.where(~finite & blank, column, "required value is blank")
+            issues.where(~finite & ~blank, column, "expected a number", text)
             if bound is not None:
-                for i in np.flatnonzero(finite & (np.abs(parsed) > bound)):
-                    issues.add(int(rows[i]), column, f"outside ±{bound:g} degrees", text.iloc[i])
+                issues.where(finite & (np.abs(parsed) > bound), column, f"outside ±{bound:g} degrees", text)
             else:
-                for i in np.flatnonzero(finite & (parsed < 0)):
-                    issues.add(int(rows[i]), column, "negative length", text.iloc[i])
+                issues.where(finite & (parsed < 0), column, "negative length", text)
         oneway = np.zeros(len(frame), dtype=bool)
         if "oneway" in frame.columns:
             word = frame["oneway"].astype(str).str.strip().str.lower()
             oneway = word.isin(BOOL_TRUE).to_numpy()
-            for i in np.flatnonzero(~(oneway | word.isin(BOOL_FALSE).to_numpy() | (word == "").to_numpy())):
-                issues.add(int(rows[i]), "oneway", "expected yes/no (blank: no)", frame["oneway"].iloc[i])
+            unknown = ~(oneway | word.isin(BOOL_FALSE).to_numpy() | missing_mask(word))
+            issues.where(unknown, "oneway", "expected yes/no (blank: no)", frame["oneway"])
         issues.raise_if_any()
         ends = np.round(
             np.column_stack(
@@ -790,29 +781,3 @@ def _require_file(path: Path, file: str) -> None:
     if not path.is_file():
         what = "is a directory, not a file" if path.is_dir() else "file not found"
         raise InputError(Issue(file, None, None, what))
-
-
-class _Issues:
-    """Problems of one network file, at most :data:`MAX_ISSUES` listed."""
-
-    def __init__(self, file: str) -> None:
-        self.file = file
-        self.found: list[Issue] = []
-        self.more = 0
-        self.hint: str | None = None
-
-    def add(self, row: int | None, column: str | None, message: str, value: str | None = None) -> None:
-        if len(self.found) < MAX_ISSUES:
-            self.found.append(Issue(self.file, row, column, message, value))
-        else:
-            self.more += 1
-
-    def raise_if_any(self) -> None:
-        if not self.found:
-            return
-        issues = list(self.found)
-        if self.more:
-            issues.append(Issue(self.file, None, None, f"… and {self.more} more problems"))
-        if self.hint:
-            issues.append(Issue(self.file, None, None, self.hint))
-        raise InputError(issues)

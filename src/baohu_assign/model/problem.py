@@ -14,13 +14,11 @@ formula lives in :mod:`baohu_assign.costs`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 
 from . import costs
 
-Objective = Literal["balanced", "distance", "min-churn"]
 OBJECTIVES: tuple[str, ...] = ("balanced", "distance", "min-churn")
 
 TIER_NORMAL, TIER_ELEVATED, TIER_CRITICAL = 0, 1, 2

@@ -10,22 +10,10 @@ from typing import Literal
 import pandas as pd
 
 from ..io.locations import Locations, as_locations, resolve_references
-from ..io.tables import cell_text, normalise_header, read_table
+from ..io.tables import read_table, text_frame
 from ..io.validate import InputWarning, cross_check, validate_households, validate_members
 from .network import WalkingNetwork, as_network
 from .policy import Policy
-
-
-def _as_text_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """Typed user frames → the all-text form the validator reads (blank for missing)."""
-    out = {}
-    for column in frame.columns:
-        series = frame[column]
-        text = series.map(cell_text)
-        out[normalise_header(column)] = text.astype(object)
-    result = pd.DataFrame(out, index=pd.RangeIndex(len(frame)))
-    result.attrs["original_columns"] = {normalise_header(c): str(c) for c in frame.columns}
-    return result
 
 
 @dataclass(frozen=True, eq=False)
@@ -107,9 +95,7 @@ class Scenario:
         """
         walking = as_network(network)
         places = as_locations(locations)
-        scenario = cls._build(
-            _as_text_frame(members), _as_text_frame(households), policy, "members", "households", places
-        )
+        scenario = cls._build(text_frame(members), text_frame(households), policy, "members", "households", places)
         return scenario if walking is None else dataclasses.replace(scenario, network=walking)
 
     @classmethod

@@ -36,6 +36,8 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
+from ..io.tables import missing_mask
+from ..model.costs import TRAVEL_UNIT_M, travel_cost
 from ..model.geo import great_circle_m
 
 if TYPE_CHECKING:
@@ -145,9 +147,8 @@ def leader_distances(scenario: Scenario, lat: float, lon: float, member_rows: np
     m_lon = scenario.members["lon"].to_numpy(dtype=np.float64)[rows]
     if rows.size == 0:
         return np.zeros(0, dtype=np.float64)
-    network = getattr(scenario, "network", None)
-    if network is not None:
-        return np.asarray(network.distances_from(lat, lon, m_lat, m_lon), dtype=np.float64)
+    if scenario.network is not None:
+        return np.asarray(scenario.network.distances_from(lat, lon, m_lat, m_lon), dtype=np.float64)
     return great_circle_m(np.full(rows.size, lat), np.full(rows.size, lon), m_lat, m_lon)
 
 
@@ -246,7 +247,7 @@ def _choose_level(scenario: Scenario, level: str) -> pd.DataFrame:
     leader_id = np.where(has, member_ids[np.maximum(leader, 0)].astype(object), None)
     # numpy's stubs reject None as a branch of np.where, which takes it as an object.
     leader_name = np.where(has, names[np.maximum(leader, 0)], None)  # type: ignore[call-overload]
-    leader_name = np.where(has & pd.isna(leader_name), leader_id, leader_name)  # a blank name shows the id
+    leader_name = np.where(has & missing_mask(leader_name), leader_id, leader_name)  # a blank name shows the id
     rows_per_place = len(place_ids) + 1
     index = {pid: i for i, pid in enumerate(place_ids)}
 
@@ -314,9 +315,9 @@ def _assignment(cost: np.ndarray, unavailable: np.ndarray) -> np.ndarray:
     finite = np.isfinite(cost)
     if not finite.any():
         return np.full(rows, -1, dtype=np.int64)
-    unit = 0.1  # decimetres; coarser only if the weights would leave float64's exact integers
+    unit = TRAVEL_UNIT_M  # coarser only if the weights would leave float64's exact integers
     while True:
-        scaled = np.where(finite, np.rint(np.where(finite, cost, 0.0) / unit), 0.0)
+        scaled = np.where(finite, travel_cost(1.0, np.where(finite, cost, 0.0), unit), 0).astype(np.float64)
         worst = float(scaled.max())
         unavailable_weight = rows * worst + 1  # above any total distance
         unled_weight = rows * (unavailable_weight + worst) + 1  # above any total of the two lower levels

@@ -34,6 +34,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ..io.tables import missing_mask
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure, SubFigure
@@ -338,7 +340,7 @@ def plot_distances(plan: Plan, ax: Axes | None = None) -> Figure | SubFigure:
         lie to the left: their contact is the nearest.
     """
     primary = _primary(plan)
-    covered = primary["member_id"].notna() & (primary["member_id"].astype("string") != "")
+    covered = ~missing_mask(primary["member_id"])
     fig: Figure | SubFigure
     if ax is None:
         fig, (ax,) = _new_figure(8.0, 4.5)
@@ -347,13 +349,13 @@ def plot_distances(plan: Plan, ax: Axes | None = None) -> Figure | SubFigure:
     drawn = 0
     for tier in ("critical", "elevated", "normal"):
         in_tier = (primary["priority"].astype(str) == tier).to_numpy()
-        dist = primary.loc[covered.to_numpy() & in_tier, "distance_m"].to_numpy(dtype=float)
+        dist = primary.loc[covered & in_tier, "distance_m"].to_numpy(dtype=float)
         dist = np.sort(np.maximum(dist[np.isfinite(dist)], 1.0))
         if dist.size == 0:
             continue
         share = np.arange(1, dist.size + 1) / dist.size
         median = float(np.median(dist))
-        uncovered = int((~covered.to_numpy() & in_tier).sum())
+        uncovered = int((~covered & in_tier).sum())
         label = f"{_tier_label(tier)}: {dist.size:,} households, median {median:,.0f} m"
         if uncovered:
             label += f" ({uncovered:,} uncovered)"

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ..io.tables import is_missing
 from ..results.explain import PIN_REASONS
 from ..results.plan import ASSIGNMENT_COLUMNS, HOUSEHOLD_COLUMNS, _atomic_write_bytes
 
@@ -124,7 +125,7 @@ def reason_zh(reason: object, *, covered: bool) -> str:
     >>> reason_zh("capacity_exhausted", covered=False)
     '附近党员已满额'
     """
-    if reason is None or reason is pd.NA or (isinstance(reason, float) and np.isnan(reason)):
+    if is_missing(reason):
         return ""
     table = CHANGE_REASON_ZH if covered else REASON_ZH
     parts = []
@@ -705,13 +706,11 @@ def _get(record: dict[str, Any], name: str) -> Any:
 
 
 def _present(value: Any) -> bool:
-    if value is None or value is pd.NA:
-        return False
-    return not (isinstance(value, float) and np.isnan(value))
+    return not is_missing(value)
 
 
 def _text(value: Any) -> str | None:
-    return str(value) if _present(value) and str(value) != "" else None
+    return None if is_missing(value) else str(value)
 
 
 def _number(value: Any) -> int | float | None:

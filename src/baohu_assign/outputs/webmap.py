@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
+from ..io.tables import is_missing
 from ..results.plan import _atomic_write
 from .roster import PRIORITY_ZH, reason_zh
 
@@ -214,9 +214,7 @@ def _coord(value: float) -> float | None:
 
 
 def _present(value: Any) -> bool:
-    if value is None or value is pd.NA:
-        return False
-    return not (isinstance(value, float) and math.isnan(value))
+    return not is_missing(value)
 
 
 def _text(value: Any) -> str:

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError, Issue
+from ..io.tables import missing_mask
 from ..model import costs
 from .explain import changed_mask
 from .plan import PLAN_FILES, read_plan_folder
@@ -278,7 +279,7 @@ def _compare(a: _Side, b: _Side) -> Comparison:
 
 def _kpis(side: _Side) -> list[float]:
     primary, report = side.primary, side.report
-    covered = primary["member_id"].astype(str) != ""
+    covered = ~missing_mask(primary["member_id"])
     priority = primary["priority"].astype(str)
     values: dict[str, float] = {"households": float(len(primary)), "covered": float(covered.sum())}
     for tier in TIERS:
@@ -335,7 +336,9 @@ def _differing(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
     member_a, member_b = member_a[differs], member_b[differs]
     branch = tb["branch"].reindex(ids).fillna(ta["branch"].reindex(ids)).astype(str)
     priority = tb["priority"].reindex(ids).fillna(ta["priority"].reindex(ids)).astype(str)
-    change = np.where(member_a == "", "newly covered", np.where(member_b == "", "now uncovered", "reassigned"))
+    change = np.where(
+        missing_mask(member_a), "newly covered", np.where(missing_mask(member_b), "now uncovered", "reassigned")
+    )
     frame = pd.DataFrame(
         {
             "household_id": ids.astype(str),

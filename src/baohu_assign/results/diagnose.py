@@ -36,8 +36,15 @@ from scipy.spatial import cKDTree
 
 from ..errors import EngineError
 from ..model import costs
-from ..model.compile import BranchProblem, _penalised, compile_scenario, first_contact_changes
-from ..model.geo import great_circle_m, metres_to_chord, unit_vectors
+from ..model.compile import (
+    BranchProblem,
+    _penalised,
+    compile_scenario,
+    first_contact_changes,
+    member_hours,
+    visit_minutes,
+)
+from ..model.geo import distances_from_m, metres_to_chord, unit_vectors
 from ..model.policy import PRIORITIES
 from ..model.problem import NUM_TIERS, Problem, csr_pointer
 from ..solving.params import Deadline, SolveParams
@@ -380,18 +387,10 @@ class _Context:
         self.reach = members["max_distance_m"].to_numpy(dtype=np.float64)
         self.member_lat = members["lat"].to_numpy(dtype=np.float64)
         self.member_lon = members["lon"].to_numpy(dtype=np.float64)
-        self.hours = (
-            members["hours_per_week"].to_numpy(dtype=np.float64)
-            if "hours_per_week" in members
-            else np.full(len(members), np.nan)
-        )
+        self.hours = member_hours(members)
         self.household_lat = households["lat"].to_numpy(dtype=np.float64)
         self.household_lon = households["lon"].to_numpy(dtype=np.float64)
-        self.minutes = (
-            households["minutes_per_visit"].to_numpy(dtype=np.float64)
-            if "minutes_per_visit" in households
-            else np.full(len(households), policy.minutes_per_visit)
-        )
+        self.minutes = visit_minutes(households, policy)
         self.speed = policy.walking_speed_m_per_min
         self.network = plan.scenario.network
 
@@ -402,7 +401,7 @@ class _Context:
             return self.network.distances_from(
                 self.member_lat[m], self.member_lon[m], self.household_lat, self.household_lon
             )
-        return great_circle_m(self.member_lat[m], self.member_lon[m], self.household_lat, self.household_lon)
+        return distances_from_m(self.member_lat[m], self.member_lon[m], self.household_lat, self.household_lon)
 
 
 def _candidates(context: _Context, uncovered: np.ndarray, limit: int) -> list[int]:
@@ -540,10 +539,9 @@ def _with_member_arcs(context: _Context, problem: Problem, m: int, distance: np.
     }
     if problem.has_budgets:
         assert problem.arc_weight is not None and problem.member_budget is not None
-        minutes = costs.weekly_minutes(
+        weight = costs.arc_weight(
             problem.household_visits[new_h], context.minutes[new_h], distance[new_h], context.speed
         )
-        weight = costs.minutes_weight(minutes)
         arc_weight = np.concatenate([problem.arc_weight, weight])[order]
         fields["arc_weight"] = arc_weight
         budget = problem.member_budget.copy()

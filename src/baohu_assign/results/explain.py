@@ -43,6 +43,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from ..io.tables import missing_mask
 from ..model.compile import (
     CURRENT_ELIGIBLE,
     CURRENT_NONE,
@@ -80,8 +81,9 @@ def changed_mask(current_ids: Sequence[object] | np.ndarray, member_ids: Sequenc
     Parameters
     ----------
     current_ids, member_ids
-        Per household, today's member id and the plan's member id; ``None``,
-        ``NA``, ``NaN`` and ``""`` all mean "no member".
+        Per household, today's member id and the plan's member id; a missing
+        value (:func:`~baohu_assign.io.tables.is_missing`: ``None``, ``NA``,
+        ``NaN``, ``""``) means "no member".
 
     Returns
     -------
@@ -100,9 +102,11 @@ def changed_mask(current_ids: Sequence[object] | np.ndarray, member_ids: Sequenc
 
 
 def _id_text(ids: Sequence[object] | np.ndarray) -> np.ndarray:
-    """Ids as text, "" for every way of saying "no member"."""
-    text = pd.Series(np.asarray(ids, dtype=object), dtype=object).astype("string").fillna("")
-    return text.to_numpy(dtype=object)
+    """Ids as text, "" for every way of saying "no member" (:func:`~baohu_assign.io.tables.is_missing`)."""
+    cells = pd.Series(np.asarray(ids, dtype=object), dtype=object)
+    text = cells.astype("string").to_numpy(dtype=object)
+    text[missing_mask(cells)] = ""
+    return text
 
 
 def branch_reasons(branch: BranchProblem, member_of: np.ndarray, objective: str) -> tuple[np.ndarray, np.ndarray]:

@@ -24,7 +24,7 @@ import pandas as pd
 from .._version import __version__
 from ..errors import InputError, Issue
 from ..model import costs
-from ..model.compile import BranchProblem
+from ..model.compile import BranchProblem, visit_minutes
 from ..model.network import NetworkSummary
 from ..model.objective import evaluate
 from ..model.policy import PRIORITIES
@@ -307,7 +307,7 @@ class Plan:
         if backup_rows.size:
             frame["backups"] = np.bincount(backup_rows, minlength=n).astype(np.int64)
         if "hours_per_week" in mem and mem["hours_per_week"].notna().any():
-            minutes = hh["minutes_per_visit"].to_numpy(dtype=np.float64)[covered]
+            minutes = visit_minutes(hh, self.scenario.policy)[covered]
             speed = self.scenario.policy.walking_speed_m_per_min
             per_week = costs.weekly_minutes(visits, minutes, rows["distance"][covered], speed)
             frame["hours_used"] = np.round(np.bincount(served_by, weights=per_week, minlength=n) / 60.0, 2)

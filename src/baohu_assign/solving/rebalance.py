@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError, Issue
-from ..io.tables import read_table
+from ..io.tables import IssueCollector, missing_mask, read_table
 from ..io.validate import InputWarning
 from ..model.scenario import Scenario
 from ..results.explain import changed_mask
@@ -177,27 +177,22 @@ def current_members(current: Plan | str | Path) -> pd.Series:
     household = table["household_id"].str.strip().to_numpy(dtype=object)[keep]
     member = table["member_id"].str.strip().to_numpy(dtype=object)[keep]
     rows = rows[keep]
-    issues = [Issue(file, int(r), "household_id", "empty household id") for r in rows[household == ""]]
+    no_household = missing_mask(household)
+    issues = IssueCollector(file, rows)
+    issues.where(no_household, "household_id", "empty household id")
     seen: dict[str, int] = {}
-    for hid, row in zip(household, rows, strict=True):
-        if hid == "":
+    for hid, row, absent in zip(household, rows, no_household, strict=True):
+        if absent:
             continue
         if hid in seen:
-            issues.append(
-                Issue(
-                    file,
-                    int(row),
-                    "household_id",
-                    f"household listed twice as a primary contact (first in row {seen[hid]})",
-                    hid,
-                )
+            issues.add(
+                int(row), "household_id", f"household listed twice as a primary contact (first in row {seen[hid]})", hid
             )
         else:
             seen[hid] = int(row)
-    if issues:
-        raise InputError(issues)
+    issues.raise_if_any()
     return pd.Series(
-        pd.array(np.where(member == "", None, member), dtype="string"),
+        pd.array(np.where(missing_mask(member), None, member), dtype="string"),
         index=pd.Index(household, name="household_id"),
         name="member_id",
     )
