@@ -293,3 +293,27 @@ def test_the_visit_plan_imports_no_later_stage():
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ImportFrom) and node.level >= 2 and node.module:
                 assert node.module.split(".")[0] in allowed, f"{path.name} imports {node.module}"
+
+
+def test_a_leg_against_a_one_way_street_is_walked_in_a_straight_line():
+    nx = pytest.importorskip("networkx")
+    lat0, lon0, deg = 34.70, 114.0, 0.001
+    graph = nx.DiGraph()
+    for name, j in {"A": 0, "B": 1, "C": 2}.items():
+        graph.add_node(name, x=lon0 + j * deg, y=lat0)
+    graph.add_edge("A", "B", length=100.0)
+    graph.add_edge("B", "C", length=100.0)
+    network = ba.WalkingNetwork.from_graph(graph)
+    lat, lon = np.full(3, lat0), lon0 + np.arange(3) * deg
+    matrix = network.distance_matrix(lat, lon)
+    assert matrix[0, 2] == pytest.approx(200.0) and np.isinf(matrix[1, 0])
+    members = pd.DataFrame([{"member_id": "M1", "branch": "甲村", "lat": lat0, "lon": lon0, "mobile": True}])
+    households = pd.DataFrame(
+        [{"household_id": f"H{j}", "branch": "甲村", "lat": lat0, "lon": lon0 + j * deg} for j in (1, 2)]
+    )
+    week = ba.plan_visits(ba.solve(ba.Scenario.from_frames(members, households, network=network)))
+    walked = week.member_days.set_index("day")["walk_m"]
+    back = {1: haversine_m(lat0, lon0 + deg, lat0, lon0), 2: haversine_m(lat0, lon0 + 2 * deg, lat0, lon0)}
+    days = week.visits.set_index("household_id")["day"]
+    assert walked[days["H1"]] == pytest.approx(100.0 + back[1], abs=0.1)
+    assert walked[days["H2"]] == pytest.approx(200.0 + back[2], abs=0.1)

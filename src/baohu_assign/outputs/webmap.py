@@ -300,8 +300,15 @@ def _page(data: dict[str, Any]) -> str:
         page_css=_PAGE_CSS,
         leaflet_js=_script_safe(js),
         data=_json(data),
-        app_js=_APP_JS,
+        app_js=_app_js(data),
     )
+
+
+def _app_js(data: dict[str, Any]) -> str:
+    """The page's script; with visit rounds (``"v"``), the rounds layer joins the overlays."""
+    if "v" not in data:
+        return _APP_JS
+    return _APP_JS.replace(_OVERLAYS_ANCHOR, _OVERLAYS_ANCHOR + _ROUNDS_JS, 1)
 
 
 _PAGE_CSS = """
@@ -321,6 +328,30 @@ html, body { height: 100%; margin: 0; font: 13px/1.4 "Microsoft YaHei", "PingFan
 """
 
 # Plain ES5 so that older intranet browsers run it; layers are built once.
+_OVERLAYS_ANCHOR = "  var overlays = {};\n"
+"""Where the rounds layer's script goes: before the layer control is built."""
+_ROUNDS_JS = r"""
+  if (D.v) {
+    // The week's rounds: home → stops → home; morning solid, afternoon dashed. Off until chosen.
+    var roundLayer = L.featureGroup();
+    var dayNames = ["周一", "周二", "周三", "周四", "周五", "周六", "周日"];
+    D.v.forEach(function (w) {
+      var m = M[w[0]];
+      if (!ok(m[2], m[3])) { return; }
+      var pts = [[m[2], m[3]]];
+      w[3].forEach(function (i) { if (ok(H[i][2], H[i][3])) { pts.push([H[i][2], H[i][3]]); } });
+      pts.push([m[2], m[3]]);
+      var days = w[2].map(function (d) { return D.vd === 7 ? dayNames[d - 1] : "第" + d + "天"; });
+      L.polyline(pts, {renderer: renderer, color: m[7], weight: 2, opacity: 0.8,
+        dashArray: w[1] === 2 ? "6 4" : null})
+        .bindPopup("<b>走访路线 Round</b> " + memberLabel(w[0]) + "<br>" + (w[1] === 2 ? "下午 pm" : "上午 am") +
+          "：" + esc(days.join("、")) + "<br>" + w[3].length + " 户 stops")
+        .addTo(roundLayer);
+    });
+    overlays['走访路线 Visit rounds <span class="count">' + D.v.length + "</span>"] = roundLayer;
+  }
+"""
+
 _APP_JS = r"""
 (function () {
   "use strict";
@@ -431,25 +462,6 @@ _APP_JS = r"""
   });
 
   var overlays = {};
-  if (D.v) {
-    // The week's rounds: home → stops → home; morning solid, afternoon dashed. Off until chosen.
-    var roundLayer = L.featureGroup();
-    var dayNames = ["周一", "周二", "周三", "周四", "周五", "周六", "周日"];
-    D.v.forEach(function (w) {
-      var m = M[w[0]];
-      if (!ok(m[2], m[3])) { return; }
-      var pts = [[m[2], m[3]]];
-      w[3].forEach(function (i) { if (ok(H[i][2], H[i][3])) { pts.push([H[i][2], H[i][3]]); } });
-      pts.push([m[2], m[3]]);
-      var days = w[2].map(function (d) { return D.vd === 7 ? dayNames[d - 1] : "第" + d + "天"; });
-      L.polyline(pts, {renderer: renderer, color: m[7], weight: 2, opacity: 0.8,
-        dashArray: w[1] === 2 ? "6 4" : null})
-        .bindPopup("<b>走访路线 Round</b> " + memberLabel(w[0]) + "<br>" + (w[1] === 2 ? "下午 pm" : "上午 am") +
-          "：" + esc(days.join("、")) + "<br>" + w[3].length + " 户 stops")
-        .addTo(roundLayer);
-    });
-    overlays['走访路线 Visit rounds <span class="count">' + D.v.length + "</span>"] = roundLayer;
-  }
   groups.forEach(function (g, k) {
     g.addTo(map);
     var label = esc(B[k]) + ' <span class="count">' + counts[k].h + " 户" +
