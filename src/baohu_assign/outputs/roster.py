@@ -590,7 +590,7 @@ def _write_visits(
     address: str | None,
 ) -> None:
     """One printable week per member of ``branch``: their rounds, stop by stop."""
-    from openpyxl.styles import Border, Font, PatternFill, Side
+    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
     from openpyxl.worksheet.pagebreak import Break
 
     from ..visits.week import FOUR_ONES_ZH, ROUND_NAMES_ZH, day_name_zh, needs_four_ones
@@ -614,10 +614,12 @@ def _write_visits(
     ids = primary["household_id"].astype(str).tolist()
     info = dict(zip(ids, primary.to_dict("records"), strict=True))
     four = dict(zip(ids, needs_four_ones(primary, visits.days), strict=True))
-    checklist = " ".join(f"□{item}" for item in FOUR_ONES_ZH)
+    # Two items a line, so the column stays narrow enough for A4 portrait.
+    checklist = "\n".join(" ".join(f"□{item}" for item in FOUR_ONES_ZH[i : i + 2]) for i in range(0, 4, 2))
     member_fill = PatternFill("solid", fgColor=_MEMBER_FILL)
     bold = Font(bold=True)
     critical_font = Font(bold=True, color="C00000")
+    wrap = Alignment(wrap_text=True, vertical="top")
     thin = Side(style="thin", color="808080")
     by_member = {m: g for m, g in table.groupby(table["member_id"].astype(str), sort=False)}
     row = 4
@@ -667,10 +669,12 @@ def _write_visits(
             )
             if priority == "critical":
                 ws.cell(row, 6).font = critical_font
+            if four.get(hid, False):
+                ws.cell(row, 10).alignment = wrap
             row += 1
     if first:
         _put(ws, row, 1, "（无走访）")
-    widths: dict[int, float] = {1: 6, 2: 6, 3: 5, 4: 12, 5: 10, 6: 6, 7: 24, 8: 9, 9: 9, 10: 34, 11: 14}
+    widths: dict[int, float] = {1: 6, 2: 6, 3: 5, 4: 12, 5: 10, 6: 6, 7: 22, 8: 9, 9: 9, 10: 19, 11: 14}
     _finish_sheet(ws, width, widths=widths, title_rows=3, header=title)
 
 
