@@ -29,6 +29,7 @@ from .results.report import Report, Status
 from .solving.params import SolveParams
 from .solving.rebalance import rebalance
 from .solving.solve import solve
+from .visits import VisitPlan, plan_visits
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
@@ -50,12 +51,14 @@ __all__ = [
     "Solution",
     "SolveParams",
     "Status",
+    "VisitPlan",
     "WalkingNetwork",
     "__version__",
     "choose_leaders",
     "compare",
     "compare_plans",
     "compile_scenario",
+    "plan_visits",
     "read_plan_folder",
     "rebalance",
     "solve",

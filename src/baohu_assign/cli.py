@@ -126,6 +126,12 @@ def _parser() -> argparse.ArgumentParser:
             help="also choose building leaders (楼栋长) and compound leaders (楼院长, from role=cadre) "
             "and write leaders.csv; needs --locations",
         )
+        sub.add_argument(
+            "--visits",
+            action="store_true",
+            help="also plan the week's visit rounds (走访安排): visits.csv and member_days.csv; "
+            "with --xlsx a 走访安排 sheet per branch, with --map a layer of the rounds",
+        )
         if name == "rebalance":
             sub.add_argument(
                 "--current",
@@ -379,6 +385,12 @@ def _run_plan(args: argparse.Namespace, progress: TerminalProgress | None) -> in
     # Every file of the run goes into the folder in one unit (Plan.write): never half old, half new.
     extra: dict[str, str | bytes] = {}
     leaders = None
+    visits = None
+    if getattr(args, "visits", False):
+        from .visits import plan_visits
+
+        visits = plan_visits(plan)
+        extra.update(visits.files())
     if getattr(args, "leaders", False):
         from .outputs.leaders import choose_leaders, leaders_csv
 
@@ -387,11 +399,11 @@ def _run_plan(args: argparse.Namespace, progress: TerminalProgress | None) -> in
     if args.xlsx:
         from .outputs.roster import roster_bytes
 
-        extra["roster.xlsx"] = roster_bytes(plan, leaders=leaders)
+        extra["roster.xlsx"] = roster_bytes(plan, leaders=leaders, visits=visits)
     if args.map or args.tile_url:
         from .outputs.webmap import map_html
 
-        extra["map.html"] = map_html(plan, tile_url=args.tile_url)
+        extra["map.html"] = map_html(plan, tile_url=args.tile_url, visits=visits)
     paths = plan.write(args.out, extra=extra)
     if progress is not None:
         progress.close()  # erase the progress line before the summary

@@ -36,10 +36,12 @@ __all__ = [
     "MAX_ISSUES",
     "MEMBER_COLUMNS",
     "PRIORITY_ALIASES",
+    "VISIT_WINDOWS",
     "InputWarning",
     "cross_check",
     "validate_households",
     "validate_members",
+    "visit_windows",
 ]
 
 BOOL_TRUE: frozenset[str] = frozenset({"true", "1", "yes", "y", "t", "是"})
@@ -92,6 +94,30 @@ HOUSEHOLD_COLUMNS: tuple[str, ...] = (
 )
 """Known household columns, in the order of the normalised frame (``location_id``
 only when the input has it)."""
+
+VISIT_WINDOWS: Mapping[str, str] = {
+    "am": "am",
+    "morning": "am",
+    "上午": "am",
+    "早上": "am",
+    "pm": "pm",
+    "afternoon": "pm",
+    "下午": "pm",
+}
+"""Spellings of the optional households column ``visit_window`` (compared stripped and
+lower-cased): ``am`` = the morning round, ``pm`` = the afternoon round; blank: either."""
+
+
+def visit_windows(values: pd.Series) -> np.ndarray:
+    """object[n]: ``"am"``, ``"pm"`` or ``""`` for each value of a ``visit_window`` column.
+
+    Values that are no spelling of :data:`VISIT_WINDOWS` give ``""``; input
+    validation has already rejected them for tables read through
+    :func:`validate_households`.
+    """
+    words = values.astype("string").fillna("").str.strip().str.lower()
+    return words.map(lambda word: VISIT_WINDOWS.get(word, "")).to_numpy(dtype=object)
+
 
 ROW = "row"
 """Column added to both normalised frames: the spreadsheet row number of the record."""
@@ -419,7 +445,7 @@ def validate_households(raw: pd.DataFrame, policy: Policy, *, file: str = "house
         value, duplicate ``household_id``, a value that is not a number,
         lat/lon out of range (or swapped), size not a whole number ≥ 1,
         unknown priority, ``visits_per_week`` ≤ 0, a yes/no value not
-        understood.
+        understood, a ``visit_window`` that is none of :data:`VISIT_WINDOWS`.
     """
     table = _Table(raw, file, _HOUSEHOLD_REQUIRED, HOUSEHOLD_COLUMNS)
     household_id = table.unique_ids("household_id")
@@ -448,6 +474,17 @@ def validate_households(raw: pd.DataFrame, policy: Policy, *, file: str = "house
     with np.errstate(invalid="ignore"):
         table.checks.where(
             minutes <= 0, "minutes_per_visit", "minutes_per_visit must be > 0", table.raw("minutes_per_visit")
+        )
+
+    if table.has("visit_window"):
+        # Kept as written (an ordinary column); only its spellings are checked here.
+        window = table.words("visit_window")
+        known = window.isin([*VISIT_WINDOWS, ""]).to_numpy()
+        table.checks.where(
+            ~known,
+            "visit_window",
+            f"unknown visit_window; allowed: {', '.join(VISIT_WINDOWS)} (blank means either round)",
+            table.raw("visit_window"),
         )
 
     frame = table.finish(

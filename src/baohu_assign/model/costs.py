@@ -42,7 +42,7 @@ def weekly_minutes(
 
     ``visits × (minutes at the door + walking there and back)``.
     """
-    walk = 2.0 * np.asarray(distance_m, dtype=np.float64) / walking_speed_m_per_min
+    walk = 2.0 * walking_minutes(distance_m, walking_speed_m_per_min)
     return np.asarray(visits, dtype=np.float64) * (np.asarray(minutes_per_visit, dtype=np.float64) + walk)
 
 
@@ -54,6 +54,27 @@ def arc_weight(
     :func:`minutes_weight` of :func:`weekly_minutes`: what ``Problem.arc_weight`` holds.
     """
     return minutes_weight(weekly_minutes(visits, minutes_per_visit, distance_m, walking_speed_m_per_min))
+
+
+def walking_minutes(distance_m: np.ndarray | float, walking_speed_m_per_min: float) -> np.ndarray:
+    """float64: minutes to walk ``distance_m`` at the policy's walking speed.
+
+    Shared by the hour budget (:func:`weekly_minutes`) and the visit rounds
+    (:func:`round_minutes`).
+    """
+    return np.asarray(distance_m, dtype=np.float64) / walking_speed_m_per_min
+
+
+def round_minutes(
+    walk_m: np.ndarray | float, minutes_at_doors: np.ndarray | float, walking_speed_m_per_min: float
+) -> np.ndarray:
+    """float64: minutes of one visit round, ``walking + minutes at each door``.
+
+    ``walk_m``: the whole walk from home through the stops and back;
+    ``minutes_at_doors``: the sum of the stops' ``minutes_per_visit``. A round
+    of one stop takes exactly that household's :func:`weekly_minutes` for one visit.
+    """
+    return walking_minutes(walk_m, walking_speed_m_per_min) + np.asarray(minutes_at_doors, dtype=np.float64)
 
 
 def minutes_weight(minutes: np.ndarray) -> np.ndarray:

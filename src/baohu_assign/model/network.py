@@ -516,6 +516,33 @@ class WalkingNetwork:
         path = dijkstra(self.adjacency, directed=True, indices=int(node[0]))
         return snap[0] + path[to_node] + to_snap
 
+    def distance_matrix(self, lat: np.ndarray, lon: np.ndarray, limit: float = np.inf) -> np.ndarray:
+        """Network distance between every pair of points (snap + path + snap), as :meth:`distances_from`.
+
+        Parameters
+        ----------
+        lat, lon
+            float64[n]: WGS84 degrees.
+        limit
+            Paths longer than this many metres are not searched for (``inf``
+            in the result): a search that stops early is much faster on a
+            large network.
+
+        Returns
+        -------
+        float64[n, n]
+            Entry (i, j): metres from point i to point j; ``inf`` where no
+            path (within ``limit``) leads from i's node to j's node. Two
+            points at one node are their two snaps apart (the diagonal included).
+        """
+        node, snap = self.snap(lat, lon)
+        if node.size == 0:
+            return np.zeros((0, 0), dtype=np.float64)
+        # One search per distinct node: the points of a round often share nodes.
+        distinct, inverse = np.unique(node, return_inverse=True)
+        path = dijkstra(self.adjacency, directed=True, indices=distinct, limit=limit)[:, distinct]
+        return snap[:, None] + path[np.ix_(inverse, inverse)] + snap[None, :]
+
     def reachable(
         self, from_lat: np.ndarray, from_lon: np.ndarray, to_lat: np.ndarray, to_lon: np.ndarray
     ) -> np.ndarray:

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from openpyxl.worksheet.worksheet import Worksheet
 
     from ..results.plan import Plan
+    from ..visits import VisitPlan
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +80,8 @@ PIN_REASON_ZH: dict[str, str] = {
 _PIN_TEXT_ZH = {text: PIN_REASON_ZH.get(code, text) for code, text in PIN_REASONS.items()}
 
 SUMMARY_SHEET = "汇总"
+VISITS_SHEET_SUFFIX = "走访安排"
+"""The week's rounds of a branch go on a sheet named after it with this suffix."""
 LEADERS_SHEET = "楼院楼栋长"
 OVER_CAPACITY_UNIT_ZH = "整单元包户（超出上限）"
 """Marks a member who carries one whole stairwell unit larger than their capacity."""
@@ -191,7 +194,9 @@ class _Columns:
     extra: tuple[tuple[str, str], ...] = ()  # other input columns: (column, header as in the input)
 
 
-def write_roster(plan: Plan, path: str | Path, *, leaders: pd.DataFrame | None = None) -> Path:
+def write_roster(
+    plan: Plan, path: str | Path, *, leaders: pd.DataFrame | None = None, visits: VisitPlan | None = None
+) -> Path:
     """Write the printable roster ``roster.xlsx`` of a plan (:func:`roster_bytes`).
 
     Parameters
@@ -204,7 +209,7 @@ def write_roster(plan: Plan, path: str | Path, *, leaders: pd.DataFrame | None =
         write it as part of a plan folder, in one unit with the plan's other
         files, pass ``roster_bytes(plan)`` to :meth:`~baohu_assign.plan.Plan.write`
         instead (``extra={"roster.xlsx": ...}``).
-    leaders
+    leaders, visits
         As for :func:`roster_bytes`.
 
     Returns
@@ -215,13 +220,13 @@ def write_roster(plan: Plan, path: str | Path, *, leaders: pd.DataFrame | None =
     target = Path(path)
     if target.is_dir():
         target = target / "roster.xlsx"
-    data = roster_bytes(plan, leaders=leaders)
+    data = roster_bytes(plan, leaders=leaders, visits=visits)
     _atomic_write_bytes(target, data)
     logger.info("wrote %s: %d bytes", target, len(data))
     return target
 
 
-def roster_bytes(plan: Plan, *, leaders: pd.DataFrame | None = None) -> bytes:
+def roster_bytes(plan: Plan, *, leaders: pd.DataFrame | None = None, visits: VisitPlan | None = None) -> bytes:
     """The printable roster ``roster.xlsx`` of a plan, as the bytes of the workbook.
 
     Parameters
@@ -232,6 +237,9 @@ def roster_bytes(plan: Plan, *, leaders: pd.DataFrame | None = None) -> bytes:
         Building and compound leaders from
         :func:`baohu_assign.leaders.choose_leaders`; when given (and not
         empty), a sheet 楼院楼栋长 follows 汇总.
+    visits
+        The week's rounds from :func:`baohu_assign.plan_visits` of this plan;
+        when given, each branch sheet is followed by a sheet ``<branch>走访安排``.
 
     Returns
     -------
@@ -256,6 +264,13 @@ def roster_bytes(plan: Plan, *, leaders: pd.DataFrame | None = None) -> bytes:
     rows repeated and gridlines printed; a page break comes before a member
     whose block would not fit on the rest of the page, so a block of at most
     :data:`ROWS_PER_PAGE` rows is never split.
+
+    A 走访安排 sheet prints one week per member, each on a page of its own:
+    the member's totals beside their hour budget, then every visit by day,
+    round (上午/下午) and walking order, with the household, its address,
+    the minutes after the round's start and the walk from the previous stop;
+    visits to households that get the daily 四个一 service
+    (:func:`baohu_assign.visits.week.needs_four_ones`) carry its checklist.
     """
     try:
         from openpyxl import Workbook
@@ -291,12 +306,19 @@ def roster_bytes(plan: Plan, *, leaders: pd.DataFrame | None = None) -> bytes:
     summary.title = SUMMARY_SHEET
     with_leaders = leaders is not None and len(leaders) > 0
     names = sheet_names(branches, (SUMMARY_SHEET, LEADERS_SHEET) if with_leaders else (SUMMARY_SHEET,))
+    visit_names = (
+        sheet_names([f"{b}{VISITS_SHEET_SUFFIX}" for b in branches], (SUMMARY_SHEET, LEADERS_SHEET, *names))
+        if visits is not None
+        else [None] * len(branches)
+    )
     _write_summary(summary, plan, branches, names)
     if with_leaders:
         _write_leaders(book.create_sheet(LEADERS_SHEET), leaders)
-    for branch, name in zip(branches, names, strict=True):
+    for branch, name, visit_name in zip(branches, names, visit_names, strict=True):
         sheet = book.create_sheet(name)
         _write_branch(sheet, branch, primary, members, backup_of, display, columns)
+        if visits is not None and visit_name is not None:
+            _write_visits(book.create_sheet(visit_name), branch, visits, primary, members, display, columns.address)
 
     book.properties.creator = "baohu_assign"
     book.properties.title = "联户台账"
@@ -542,6 +564,119 @@ def _write_branch(
         _put(ws, row, 1, "（无）")
         row += 1
     _finish_sheet(ws, width, widths=_branch_widths(headers), title_rows=3, header=f"{branch} 联户台账")
+
+
+_VISIT_HEADERS = (
+    "日期",
+    "轮次",
+    "顺序",
+    "户编号",
+    "户主",
+    "类别",
+    "地址",
+    "到达（分钟）",
+    "步行（米）",
+    "四个一",
+    "签到/备注",
+)
+
+
+def _write_visits(
+    ws: Worksheet,
+    branch: str,
+    visits: VisitPlan,
+    primary: pd.DataFrame,
+    members: pd.DataFrame,
+    display: dict[str, str],
+    address: str | None,
+) -> None:
+    """One printable week per member of ``branch``: their rounds, stop by stop."""
+    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+    from openpyxl.worksheet.pagebreak import Break
+
+    from ..visits.week import FOUR_ONES_ZH, ROUND_NAMES_ZH, day_name_zh, needs_four_ones
+
+    width = len(_VISIT_HEADERS)
+    title = f"{branch} {VISITS_SHEET_SUFFIX}"
+    _title(ws, title, width)
+    mine = members[members["branch"].astype(str) == branch]
+    weeks = visits.member_weeks.set_index("member_id")
+    table = visits.visits
+    table = table[table["member_id"].astype(str).isin(set(mine["member_id"].astype(str)))]
+    _put(
+        ws,
+        2,
+        1,
+        f"{visits.days} 天，党员 {int(mine['member_id'].astype(str).isin(weeks.index).sum())} 人，走访 {len(table)} 次",
+    )
+    ws.merge_cells(start_row=2, start_column=1, end_row=2, end_column=width)
+    _header(ws, 3, _VISIT_HEADERS)
+
+    ids = primary["household_id"].astype(str).tolist()
+    info = dict(zip(ids, primary.to_dict("records"), strict=True))
+    four = dict(zip(ids, needs_four_ones(primary, visits.days), strict=True))
+    # Two items a line, so the column stays narrow enough for A4 portrait.
+    checklist = "\n".join(" ".join(f"□{item}" for item in FOUR_ONES_ZH[i : i + 2]) for i in range(0, 4, 2))
+    member_fill = PatternFill("solid", fgColor=_MEMBER_FILL)
+    bold = Font(bold=True)
+    critical_font = Font(bold=True, color="C00000")
+    wrap = Alignment(wrap_text=True, vertical="top")
+    thin = Side(style="thin", color="808080")
+    by_member = {m: g for m, g in table.groupby(table["member_id"].astype(str), sort=False)}
+    row = 4
+    first = True
+    for mid in mine["member_id"].astype(str):
+        own = by_member.get(mid)
+        if own is None:
+            continue
+        if not first:
+            ws.row_breaks.append(Break(id=row - 1))  # one member's week per page
+        first = False
+        week = weeks.loc[mid]
+        budget = week["hours_per_week"]
+        budget_text = f"{float(budget):g} 小时" if _present(budget) else "未设定"
+        _put(
+            ws,
+            row,
+            1,
+            f"党员：{display.get(mid, mid)}　编号：{mid}　联系户 {int(week['households'])} 户　"
+            f"本周走访 {int(week['visits'])} 次　步行 {float(week['walk_m']):.0f} 米　"
+            f"用时约 {float(week['hours']):.1f} 小时（时间预算：{budget_text}）",
+        )
+        ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=width)
+        cell = ws.cell(row, 1)
+        cell.fill, cell.font, cell.border = member_fill, bold, Border(top=thin)
+        row += 1
+        for record in own.to_dict("records"):
+            hid = str(record["household_id"])
+            household = info[hid]
+            priority = str(_get(household, "priority"))
+            _put_row(
+                ws,
+                row,
+                [
+                    day_name_zh(int(record["day"]), visits.days),
+                    ROUND_NAMES_ZH.get(int(record["round"]), str(record["round"])),
+                    int(record["stop"]),
+                    hid,
+                    _text(_get(household, "head_name")),
+                    PRIORITY_ZH.get(priority, priority),
+                    _text(_get(household, address)) if address else None,
+                    _number(record["arrive_min"]),
+                    _whole(record["walk_m"]),
+                    checklist if four.get(hid, False) else None,
+                    None,
+                ],
+            )
+            if priority == "critical":
+                ws.cell(row, 6).font = critical_font
+            if four.get(hid, False):
+                ws.cell(row, 10).alignment = wrap
+            row += 1
+    if first:
+        _put(ws, row, 1, "（无走访）")
+    widths: dict[int, float] = {1: 6, 2: 6, 3: 5, 4: 12, 5: 10, 6: 6, 7: 22, 8: 9, 9: 9, 10: 19, 11: 14}
+    _finish_sheet(ws, width, widths=widths, title_rows=3, header=title)
 
 
 def _household_row(

@@ -37,6 +37,7 @@ from .roster import PRIORITY_ZH, reason_zh
 
 if TYPE_CHECKING:
     from ..results.plan import Plan
+    from ..visits import VisitPlan
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +82,7 @@ def member_colours(count: int) -> list[str]:
     return colours
 
 
-def write_map(plan: Plan, path: str | Path, *, tile_url: str | None = None) -> Path:
+def write_map(plan: Plan, path: str | Path, *, tile_url: str | None = None, visits: VisitPlan | None = None) -> Path:
     """Write a self-contained interactive map ``map.html`` of a plan.
 
     Parameters
@@ -94,6 +95,10 @@ def write_map(plan: Plan, path: str | Path, *, tile_url: str | None = None) -> P
         A Leaflet tile URL template such as ``http://tiles.intranet/{z}/{x}/{y}.png``
         for a base map. ``None`` (default): a plain background, so the map
         needs no network at all.
+    visits
+        The week's rounds from :func:`baohu_assign.plan_visits` of this plan;
+        when given, a layer 走访路线 draws each member's rounds (home → stops
+        → home, morning solid, afternoon dashed; the popup names the days).
 
     Returns
     -------
@@ -110,13 +115,13 @@ def write_map(plan: Plan, path: str | Path, *, tile_url: str | None = None) -> P
     target = Path(path)
     if target.is_dir():
         target = target / "map.html"
-    page = map_html(plan, tile_url=tile_url)
+    page = map_html(plan, tile_url=tile_url, visits=visits)
     _atomic_write(target, page)
     logger.info("wrote %s: %d bytes", target, len(page.encode("utf-8")))
     return target
 
 
-def map_html(plan: Plan, *, tile_url: str | None = None) -> str:
+def map_html(plan: Plan, *, tile_url: str | None = None, visits: VisitPlan | None = None) -> str:
     """The self-contained map ``map.html`` of a plan, as text (see :func:`write_map`).
 
     To write it as part of a plan folder, in one unit with the plan's other
@@ -124,6 +129,9 @@ def map_html(plan: Plan, *, tile_url: str | None = None) -> str:
     (``extra={"map.html": map_html(plan)}``).
     """
     data = _map_data(plan, tile_url)
+    if visits is not None:
+        data["v"] = _rounds(plan, visits)
+        data["vd"] = visits.days
     page = _page(data)
     logger.info("map: %d households, %d members", len(data["h"]), len(data["m"]))
     return page
@@ -208,6 +216,35 @@ def _map_data(plan: Plan, tile_url: str | None) -> dict[str, Any]:
     }
 
 
+def _rounds(plan: Plan, visits: VisitPlan) -> list[list[Any]]:
+    """Each member's distinct rounds: [member, round, days (1-based), household indices in walking order].
+
+    A round walked on several days (a daily round) is drawn once, with its days.
+    """
+    member_index = {m: i for i, m in enumerate(plan.members["member_id"].astype(str))}
+    household_index = {h: i for i, h in enumerate(plan.primary["household_id"].astype(str))}
+    table = visits.visits
+    walks: dict[tuple[int, int, tuple[int, ...]], list[int]] = {}
+    keys = zip(table["member_id"].astype(str), table["day"], table["round"], strict=True)
+    stops = table["household_id"].astype(str).map(household_index).tolist()
+    current: tuple[str, int, int] | None = None
+    path: list[int] = []
+
+    def close() -> None:
+        if current is not None:
+            key = (member_index[current[0]], current[2], tuple(path))
+            walks.setdefault(key, []).append(current[1])
+
+    for key, stop in zip(keys, stops, strict=True):
+        this = (key[0], int(key[1]), int(key[2]))
+        if this != current:
+            close()
+            current, path = this, []
+        path.append(int(stop))
+    close()
+    return [[member, round_no, days, list(path)] for (member, round_no, path), days in walks.items()]
+
+
 def _coord(value: float) -> float | None:
     # Six decimals is about 0.1 m: more would only make the file bigger.
     return round(float(value), 6) if math.isfinite(value) else None
@@ -261,8 +298,15 @@ def _page(data: dict[str, Any]) -> str:
         page_css=_PAGE_CSS,
         leaflet_js=_script_safe(js),
         data=_json(data),
-        app_js=_APP_JS,
+        app_js=_app_js(data),
     )
+
+
+def _app_js(data: dict[str, Any]) -> str:
+    """The page's script; with visit rounds (``"v"``), the rounds layer joins the overlays."""
+    if "v" not in data:
+        return _APP_JS
+    return _APP_JS.replace(_OVERLAYS_ANCHOR, _OVERLAYS_ANCHOR + _ROUNDS_JS, 1)
 
 
 _PAGE_CSS = """
@@ -282,6 +326,30 @@ html, body { height: 100%; margin: 0; font: 13px/1.4 "Microsoft YaHei", "PingFan
 """
 
 # Plain ES5 so that older intranet browsers run it; layers are built once.
+_OVERLAYS_ANCHOR = "  var overlays = {};\n"
+"""Where the rounds layer's script goes: before the layer control is built."""
+_ROUNDS_JS = r"""
+  if (D.v) {
+    // The week's rounds: home → stops → home; morning solid, afternoon dashed. Off until chosen.
+    var roundLayer = L.featureGroup();
+    var dayNames = ["周一", "周二", "周三", "周四", "周五", "周六", "周日"];
+    D.v.forEach(function (w) {
+      var m = M[w[0]];
+      if (!ok(m[2], m[3])) { return; }
+      var pts = [[m[2], m[3]]];
+      w[3].forEach(function (i) { if (ok(H[i][2], H[i][3])) { pts.push([H[i][2], H[i][3]]); } });
+      pts.push([m[2], m[3]]);
+      var days = w[2].map(function (d) { return D.vd === 7 ? dayNames[d - 1] : "第" + d + "天"; });
+      L.polyline(pts, {renderer: renderer, color: m[7], weight: 2, opacity: 0.8,
+        dashArray: w[1] === 2 ? "6 4" : null})
+        .bindPopup("<b>走访路线 Round</b> " + memberLabel(w[0]) + "<br>" + (w[1] === 2 ? "下午 pm" : "上午 am") +
+          "：" + esc(days.join("、")) + "<br>" + w[3].length + " 户 stops")
+        .addTo(roundLayer);
+    });
+    overlays['走访路线 Visit rounds <span class="count">' + D.v.length + "</span>"] = roundLayer;
+  }
+"""
+
 _APP_JS = r"""
 (function () {
   "use strict";

@@ -85,6 +85,8 @@ FOLDER_FILES: tuple[str, ...] = (
     "leaders.csv",
     "rollup_buildings.csv",
     "rollup_compounds.csv",
+    "visits.csv",
+    "member_days.csv",
 )
 """Every file name a plan folder's writer owns: written together, replaced together, never carried over."""
 PLAN_ID_LENGTH = 16
