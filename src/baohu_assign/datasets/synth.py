@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from ..model.policy import PRIORITIES, Policy
+from ..io.policy import PRIORITIES, Policy
 
 if TYPE_CHECKING:
     import networkx as nx

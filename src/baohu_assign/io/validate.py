@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError, Issue
-from ..model.policy import PRIORITIES, Policy
+from .policy import PRIORITIES, Policy
 from .tables import MAX_ISSUES, normalise_header
 
 logger = logging.getLogger(__name__)
