@@ -55,6 +55,7 @@ EXTRA_MODULES = (
     ("baohu_assign.solving.progress", ""),
     ("baohu_assign.outputs.leaders", ""),
     ("baohu_assign.results.rollup", ""),
+    ("baohu_assign.solving.result", ""),
     ("baohu_assign.io.geocode", ""),
 )
 SECTIONS = {

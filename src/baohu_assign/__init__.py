@@ -16,19 +16,18 @@ from ._version import __version__
 from .datasets import synth
 from .errors import BaohuError, EngineError, EngineUnavailable, InputError, Issue, ScalingWarning
 from .io.locations import Locations
+from .io.policy import Policy
 from .model.compile import compile_scenario
 from .model.network import WalkingNetwork
-from .model.policy import Policy
 from .model.problem import Problem
 from .model.scenario import Scenario
 from .model.solution import Solution
 from .outputs.leaders import choose_leaders
 from .results.compare import Comparison, compare, compare_plans
 from .results.plan import Plan, PlanFolder, read_plan_folder
+from .results.planning import rebalance, solve
 from .results.report import Report, Status
 from .solving.params import SolveParams
-from .solving.rebalance import rebalance
-from .solving.solve import solve
 from .visits import VisitPlan, plan_visits
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())

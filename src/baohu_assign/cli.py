@@ -16,7 +16,7 @@ from pathlib import Path
 from ._version import __version__
 from .engines import STRATEGIES
 from .errors import InputError
-from .model.policy import Policy
+from .io.policy import Policy
 from .model.problem import OBJECTIVES
 from .results.plan import FOLDER_FILES
 from .solving.progress import TerminalProgress, terminal_progress
@@ -310,8 +310,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _run_plan(args: argparse.Namespace, progress: TerminalProgress | None) -> int:
     from .model.scenario import Scenario
-    from .solving.rebalance import rebalance
-    from .solving.solve import solve
+    from .results.planning import rebalance, solve
 
     started = time.perf_counter()
     policy = _policy(args.policy)

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from baohu_assign import synth
-from baohu_assign.model.policy import Policy
+from baohu_assign.io.policy import Policy
 
 MEMBER_COLUMNS = [
     "member_id",

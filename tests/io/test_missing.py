@@ -11,9 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from baohu_assign.io.geocode import normalise_address
+from baohu_assign.io.policy import Policy
 from baohu_assign.io.tables import is_missing, missing_mask
 from baohu_assign.io.validate import validate_households
-from baohu_assign.model.policy import Policy
 from baohu_assign.results.explain import changed_mask
 
 WHITESPACE = " \t\n\r\u3000\u00a0\u2003"

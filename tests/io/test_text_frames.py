@@ -8,9 +8,9 @@ import pytest
 
 import baohu_assign as ba
 from baohu_assign.io.locations import Locations
+from baohu_assign.io.policy import Policy
 from baohu_assign.io.tables import text_column, text_frame
 from baohu_assign.io.validate import validate_members
-from baohu_assign.model.policy import Policy
 
 
 def test_text_column_writes_cells_as_a_csv_holds_them():

@@ -80,7 +80,7 @@ def _apply(scenario: ba.Scenario, suggestion) -> ba.Scenario:
 def _assert_figures_are_real(scenario: ba.Scenario, plan: ba.Plan) -> None:
     """Every suggestion covers exactly what solving the changed scenario covers in addition."""
     before = _covered(plan)
-    for shortfall in diagnose(plan):
+    for shortfall in diagnose(plan.result):
         for suggestion in shortfall.suggestions:
             after = _covered(ba.solve(_apply(scenario, suggestion), objective="distance"))
             gained = {t: after[t] - before[t] for t in TIERS}
@@ -96,7 +96,7 @@ def short():
 
 def test_shortfall_per_tier_reasons_and_spare_capacity(short):
     _, plan = short
-    (shortfall,) = diagnose(plan)
+    (shortfall,) = diagnose(plan.result)
     assert shortfall.branch == "甲村"
     assert shortfall.uncovered.model_dump() == {"critical": 0, "elevated": 2, "normal": 3}
     assert shortfall.reasons == {"capacity_exhausted": 4, "out_of_reach": 1}
@@ -107,7 +107,7 @@ def test_shortfall_per_tier_reasons_and_spare_capacity(short):
 
 def test_suggestions_are_computed_and_ranked(short):
     scenario, plan = short
-    (shortfall,) = diagnose(plan)
+    (shortfall,) = diagnose(plan.result)
     texts = [s.text for s in shortfall.suggestions]
     # Two elevated households (M02 mobile) outrank one elevated and two normal (+3 on M01).
     assert texts[:2] == [
@@ -125,7 +125,7 @@ def test_no_shortfall_when_everything_is_covered():
     members, households = _short_town()
     households = households[households["branch"] == "乙村"]
     plan = ba.solve(ba.Scenario.from_frames(members, households))
-    assert diagnose(plan) == []
+    assert diagnose(plan.result) == []
     assert plan.report.shortfalls == []
     assert "shortfall" not in plan.summary()
 
@@ -154,7 +154,7 @@ def test_report_json_and_summary_carry_the_diagnosis(short, tmp_path):
 
 def test_diagnosis_is_deterministic(short):
     _, plan = short
-    assert diagnose(plan) == diagnose(plan)
+    assert diagnose(plan.result) == diagnose(plan.result)
 
 
 def test_stairwell_units_get_the_smallest_capacity_change_that_covers_them():
@@ -171,7 +171,7 @@ def test_stairwell_units_get_the_smallest_capacity_change_that_covers_them():
     )
     policy = ba.Policy(one_unit_over_capacity=False)
     plan = ba.solve(ba.Scenario.from_frames(members, households, policy=policy))
-    (shortfall,) = diagnose(plan)
+    (shortfall,) = diagnose(plan.result)
     assert shortfall.engine == "greedy"
     assert shortfall.uncovered.normal == 4
     offered = {

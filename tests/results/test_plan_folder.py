@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import baohu_assign as ba
-import baohu_assign.results.plan as plan_module
+import baohu_assign.io.atomic as atomic_module
 from baohu_assign.cli import main
 from baohu_assign.results.plan import FOLDER_FILES, read_plan_folder
 
@@ -59,13 +59,13 @@ STEPS = ("_write_new", "_carry_entry", "_swap", "_remove_tree", "_fsync_dir")
 def _count_steps(monkeypatch, target: Path, second: ba.Plan) -> int:
     calls = []
     for name in STEPS:
-        real = getattr(plan_module, name)
+        real = getattr(atomic_module, name)
 
         def counted(*args, _real=real, **kwargs):
             calls.append(1)
             return _real(*args, **kwargs)
 
-        monkeypatch.setattr(plan_module, name, counted)
+        monkeypatch.setattr(atomic_module, name, counted)
     second.write(target)
     monkeypatch.undo()
     return len(calls)
@@ -78,7 +78,7 @@ def _killed_child(folder: Path, second: ba.Plan, kill_at: int, after: bool, exch
         try:
             count = [0]
             for name in STEPS:
-                real = getattr(plan_module, name)
+                real = getattr(atomic_module, name)
 
                 def step(*args, _real=real, **kwargs):
                     count[0] += 1
@@ -89,9 +89,9 @@ def _killed_child(folder: Path, second: ba.Plan, kill_at: int, after: bool, exch
                         os._exit(9)
                     return result
 
-                setattr(plan_module, name, step)
+                setattr(atomic_module, name, step)
             if not exchange:
-                plan_module._exchange = lambda a, b: False
+                atomic_module._exchange = lambda a, b: False
                 real_rename = os.rename
 
                 def rename(a, b):  # the swap without exchange renames three times: kill between them too
@@ -100,7 +100,7 @@ def _killed_child(folder: Path, second: ba.Plan, kill_at: int, after: bool, exch
                         os._exit(9)
                     real_rename(a, b)
 
-                plan_module.os.rename = rename
+                atomic_module.os.rename = rename
             second.write(folder)
         finally:
             os._exit(0)
@@ -158,7 +158,7 @@ def test_kill_9_while_writing_a_plan_leaves_one_whole_plan(tmp_path):
         ba.synth.make_town(seed, households=4_000, branches=8).write_csv(tmp_path / f"town{seed}") for seed in (7, 8)
     ]
     folder = tmp_path / "out"
-    env = {**os.environ, "PYTHONPATH": str(Path(plan_module.__file__).parents[2])}
+    env = {**os.environ, "PYTHONPATH": str(Path(atomic_module.__file__).parents[2])}
 
     def command(town: int) -> list[str]:
         members, households = inputs[town]
@@ -338,6 +338,6 @@ def test_a_parent_that_cannot_be_written_is_a_clear_input_error(two_plans, tmp_p
             raise PermissionError(13, "Permission denied", str(path))
         real_mkdir(path, mode)
 
-    monkeypatch.setattr(plan_module.os, "mkdir", denied)
+    monkeypatch.setattr(atomic_module.os, "mkdir", denied)
     with pytest.raises(ba.InputError, match="permission denied"):
         first.write(tmp_path / "plan")

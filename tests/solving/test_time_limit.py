@@ -28,7 +28,7 @@ from baohu_assign.solving.params import Deadline, SolveParams
 pytest.importorskip("ortools")
 
 SOLVE = importlib.import_module("baohu_assign.solving.solve")
-PLAN = importlib.import_module("baohu_assign.results.plan")
+BUILD_REPORT = importlib.import_module("baohu_assign.results.build_report")
 DIAGNOSE = importlib.import_module("baohu_assign.results.diagnose")
 
 LIMIT = 600.0
@@ -176,7 +176,7 @@ def test_limit_passed_as_cpsat_starts_returns_its_start_without_solving(monkeypa
 
 def test_limit_passed_before_the_report_skips_the_what_ifs(monkeypatch, clock, short_town):
     """The diagnosis re-solves nothing after the deadline; its counts are still there, marked incomplete."""
-    Calls(monkeypatch, PLAN, "diagnose", before=lambda n: clock.jump())
+    Calls(monkeypatch, BUILD_REPORT, "diagnose", before=lambda n: clock.jump())
     what_ifs = Calls(monkeypatch, DIAGNOSE, "_covered_per_tier")
     plan = ba.solve(short_town, objective="distance", time_limit=LIMIT)
     report = plan.report

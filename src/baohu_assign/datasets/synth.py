@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from ..io.policy import PRIORITIES, Policy
 from ..model.geo import EARTH_RADIUS_M, great_circle_m
-from ..model.policy import PRIORITIES, Policy
 
 if TYPE_CHECKING:
     import networkx as nx

@@ -40,8 +40,10 @@ import numpy as np
 import pandas as pd
 
 from ..errors import BaohuError, InputError, Issue
+from .atomic import atomic_write_bytes, atomic_write_text
 from .locations import Locations, as_locations
 from .tables import IssueCollector, cell_text, is_missing, normalise_header, read_table
+from .xlsx import stable_xlsx_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -272,14 +274,12 @@ class GeocodeCache:
         """Write the file now if anything changed."""
         if not self._dirty or self.path is None:
             return
-        from ..results.plan import _atomic_write
-
         rows = []
         for (provider, address), point in sorted(self.entries.items()):
             lat, lon = (_degrees(point[0]), _degrees(point[1])) if point is not None else ("", "")
             rows.append([provider, address, lat, lon, "true" if point is not None else "false"])
         frame = pd.DataFrame(rows, columns=list(CACHE_COLUMNS))
-        _atomic_write(self.path, "\ufeff" + frame.to_csv(index=False, lineterminator="\n"))
+        atomic_write_text(self.path, "\ufeff" + frame.to_csv(index=False, lineterminator="\n"))
         self._dirty = False
         self._flushed_at = time.monotonic()
 
@@ -698,8 +698,6 @@ def geocode_file(
     GeocodeResult
         With ``paths``: ``"table"``, ``"missing"``, ``"cache"``.
     """
-    from ..results.plan import _atomic_write, _atomic_write_bytes
-
     path = Path(path)
     output = Path(out) if out is not None else default_output_path(path)
     cache_path = Path(cache) if cache is not None else default_cache_path(path)
@@ -725,11 +723,11 @@ def geocode_file(
     original = dict(frame.attrs.get("original_columns", {}))
     headers = [original.get(c, c) for c in result.table.columns]
     if output.suffix.lower() in (".xlsx", ".xlsm"):
-        _atomic_write_bytes(output, _xlsx_bytes(result.table, headers))
+        atomic_write_bytes(output, _xlsx_bytes(result.table, headers))
     else:
         text = result.table.set_axis(headers, axis=1).to_csv(index=False, lineterminator="\n")
-        _atomic_write(output, "\ufeff" + text)
-    _atomic_write(report_path, "\ufeff" + result.missing_frame().to_csv(index=False, lineterminator="\n"))
+        atomic_write_text(output, "\ufeff" + text)
+    atomic_write_text(report_path, "\ufeff" + result.missing_frame().to_csv(index=False, lineterminator="\n"))
     paths = {"table": output, "missing": report_path, "cache": cache_path}
     return GeocodeResult(result.table, result.missing, result.counts, result.lookups, paths)
 
@@ -737,8 +735,6 @@ def geocode_file(
 def _xlsx_bytes(table: pd.DataFrame, headers: list[str]) -> bytes:
     """One sheet: text cells as typed (ids keep leading zeros), lat/lon as numbers."""
     from openpyxl import Workbook
-
-    from ..outputs.roster import _stable_xlsx_bytes
 
     book = Workbook()
     sheet = book.active
@@ -750,7 +746,7 @@ def _xlsx_bytes(table: pd.DataFrame, headers: list[str]) -> bytes:
             text = str(value)
             row.append(float(text) if i in numeric and _is_number(text) else (text or None))
         sheet.append(row)
-    return _stable_xlsx_bytes(book)
+    return stable_xlsx_bytes(book)
 
 
 def _is_number(text: str) -> bool:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..model.policy import PRIORITIES, Policy
+from .policy import PRIORITIES, Policy
 from .tables import MAX_ISSUES, IssueCollector, missing_mask, normalise_header, text_column
 
 logger = logging.getLogger(__name__)

@@ -16,13 +16,13 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ScalingWarning
+from ..io.policy import PRIORITIES, Policy
 from ..io.tables import is_missing, missing_mask
 from . import costs
 from .costs import TRAVEL_UNIT_M, WEIGHT_UNIT_MIN  # noqa: F401 - WEIGHT_UNIT_MIN re-exported
 from .geo import candidate_arcs, unit_vectors
 from .network import WalkingNetwork
 from .objective import INT64_GUARD, backup_penalty, group_tier_penalties, tier_penalties
-from .policy import PRIORITIES, Policy
 from .problem import Problem, csr_pointer
 
 logger = logging.getLogger(__name__)

@@ -10,10 +10,10 @@ from typing import Literal
 import pandas as pd
 
 from ..io.locations import Locations, as_locations, resolve_references
+from ..io.policy import Policy
 from ..io.tables import read_table, text_frame
 from ..io.validate import InputWarning, cross_check, validate_households, validate_members
 from .network import WalkingNetwork, as_network
-from .policy import Policy
 
 
 @dataclass(frozen=True, eq=False)
@@ -168,9 +168,9 @@ class Scenario:
 
         See :func:`baohu_assign.diagnose.scenario_check` for the columns.
         """
-        from ..results.diagnose import scenario_check  # diagnose imports the compiler; keep Scenario light
+        from .check import check_branches  # the check compiles the scenario; keep importing Scenario light
 
-        return scenario_check(self)
+        return check_branches(self.members, self.households, self.policy, self.network)
 
     @property
     def branches(self) -> list[str]:

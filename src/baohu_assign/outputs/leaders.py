@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
+from ..io.atomic import atomic_write_text
 from ..io.tables import missing_mask
 from ..model.costs import TRAVEL_UNIT_M, travel_cost
 from ..model.geo import great_circle_m
@@ -167,12 +168,10 @@ def write_leaders(leaders: pd.DataFrame, path: str | Path) -> Path:
     pathlib.Path
         The file written.
     """
-    from ..results.plan import _atomic_write  # plan imports the report models; keep this module light
-
     target = Path(path)
     if target.is_dir():
         target = target / "leaders.csv"
-    _atomic_write(target, leaders_csv(leaders))
+    atomic_write_text(target, leaders_csv(leaders))
     return target
 
 

@@ -13,10 +13,8 @@ times and zip entry times are fixed.
 from __future__ import annotations
 
 import datetime as _dt
-import io
 import logging
 import re
-import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,9 +23,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ..io.atomic import atomic_write_bytes
 from ..io.tables import is_missing
+from ..io.xlsx import stable_xlsx_bytes
 from ..results.explain import PIN_REASONS
-from ..results.plan import ASSIGNMENT_COLUMNS, HOUSEHOLD_COLUMNS, _atomic_write_bytes
+from ..results.tables import ASSIGNMENT_COLUMNS, HOUSEHOLD_COLUMNS
 
 if TYPE_CHECKING:
     from openpyxl.worksheet.worksheet import Worksheet
@@ -94,7 +94,6 @@ ROWS_PER_PAGE = 40
 """Household rows a printed page of a branch sheet surely holds below its repeated title rows
 (A4 portrait, 15-point rows, before fitting to the width, which only shrinks them)."""
 _FIXED_TIME = _dt.datetime(2020, 1, 1)  # stable bytes: no clock in the file
-_ZIP_TIME = (2020, 1, 1, 0, 0, 0)
 _INVALID_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
 _ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
@@ -221,7 +220,7 @@ def write_roster(
     if target.is_dir():
         target = target / "roster.xlsx"
     data = roster_bytes(plan, leaders=leaders, visits=visits)
-    _atomic_write_bytes(target, data)
+    atomic_write_bytes(target, data)
     logger.info("wrote %s: %d bytes", target, len(data))
     return target
 
@@ -324,7 +323,7 @@ def roster_bytes(plan: Plan, *, leaders: pd.DataFrame | None = None, visits: Vis
     book.properties.title = "联户台账"
     book.properties.created = _FIXED_TIME
     book.properties.modified = _FIXED_TIME
-    data = _stable_xlsx_bytes(book)
+    data = stable_xlsx_bytes(book)
     logger.info("roster: %d branch sheets, %d bytes", len(branches), len(data))
     return data
 
@@ -857,31 +856,6 @@ def _number(value: Any) -> int | float | None:
 
 def _whole(value: Any) -> int | None:
     return round(float(value)) if _present(value) else None
-
-
-# -- bytes ---------------------------------------------------------------------------------
-
-
-def _stable_xlsx_bytes(book: Any) -> bytes:
-    """The workbook as bytes that depend only on its content.
-
-    openpyxl stamps the save time into docProps/core.xml and each zip entry;
-    its writer is used directly (keeping our fixed times) and the archive is
-    repacked with fixed entry times.
-    """
-    from openpyxl.writer.excel import ExcelWriter
-
-    raw = io.BytesIO()
-    with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
-        ExcelWriter(book, archive).save()
-    out = io.BytesIO()
-    with zipfile.ZipFile(raw) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
-        for info in source.infolist():
-            entry = zipfile.ZipInfo(info.filename, date_time=_ZIP_TIME)
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            entry.external_attr = 0o600 << 16
-            target.writestr(entry, source.read(info.filename))
-    return out.getvalue()
 
 
 # -- leaders ------------------------------------------------------------------------------------

@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..io.atomic import atomic_write_text
 from ..io.tables import is_missing
-from ..results.plan import _atomic_write
 from .roster import PRIORITY_ZH, reason_zh
 
 if TYPE_CHECKING:
@@ -116,7 +116,7 @@ def write_map(plan: Plan, path: str | Path, *, tile_url: str | None = None, visi
     if target.is_dir():
         target = target / "map.html"
     page = map_html(plan, tile_url=tile_url, visits=visits)
-    _atomic_write(target, page)
+    atomic_write_text(target, page)
     logger.info("wrote %s: %d bytes", target, len(page.encode("utf-8")))
     return target
 

@@ -27,37 +27,34 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import replace
-from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
 from scipy.spatial import cKDTree
 
 from ..errors import EngineError
 from ..model import costs
+from ..model.check import CHECK_COLUMNS, check_branches
 from ..model.compile import (
     BranchProblem,
     _penalised,
-    compile_scenario,
     first_contact_changes,
     member_hours,
     visit_minutes,
 )
 from ..model.geo import distances_from_m, metres_to_chord, unit_vectors
-from ..model.policy import PRIORITIES
 from ..model.problem import NUM_TIERS, Problem, csr_pointer
+from ..model.scenario import Scenario
 from ..solving.params import Deadline, SolveParams
+from ..solving.result import BranchResult, SolveResult
 from .explain import branch_reasons
-
-if TYPE_CHECKING:
-    from ..model.scenario import Scenario
-    from .plan import BranchResult, Plan
+from .report import BranchShortfall, Suggestion, TierCounts
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
     "BRANCH_TIME_LIMIT_S",
+    "CHECK_COLUMNS",
     "DEFAULT_EXTRA_CAPACITY",
     "DIAGNOSIS_CUT",
     "MAX_CANDIDATES",
@@ -91,82 +88,11 @@ REACH_FACTOR = 2.0
 """Candidates are ranked by uncovered households within this many times their reach."""
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class TierCounts(_Frozen):
-    """Households per priority."""
-
-    critical: int = 0
-    elevated: int = 0
-    normal: int = 0
-
-    @property
-    def total(self) -> int:
-        return self.critical + self.elevated + self.normal
-
-    @classmethod
-    def from_tiers(cls, counts: np.ndarray | list[int] | tuple[int, ...]) -> TierCounts:
-        """From counts indexed by tier number (0 normal, 1 elevated, 2 critical)."""
-        normal, elevated, critical = (int(c) for c in counts)
-        return cls(critical=critical, elevated=elevated, normal=normal)
-
-    def better(self) -> bool:
-        """Whether these changes in coverage improve it: critical first, then elevated, then normal."""
-        for n in (self.critical, self.elevated, self.normal):
-            if n:
-                return n > 0
-        return False
-
-    def describe(self) -> str:
-        """``"2 more (1 critical)"``-style text for a change in coverage."""
-        tiers = (("critical", self.critical), ("elevated", self.elevated), ("normal", self.normal))
-        if min(n for _, n in tiers) < 0:
-            # Rare trade of a lower tier for a higher one: show every tier with its sign.
-            return ", ".join(f"{n:+d} {name}" for name, n in tiers if n)
-        parts = [f"{n} {name}" for name, n in tiers[:2] if n]
-        return f"{self.total} more" + (f" ({', '.join(parts)})" if parts else "")
-
-
-class Suggestion(_Frozen):
-    """One change that would cover more households, with its computed effect."""
-
-    member_id: str
-    change: Literal["capacity", "mobile"] = Field(
-        description="capacity: the member takes extra_capacity more households; mobile: no distance limit"
-    )
-    extra_capacity: int = Field(default=0, description="households added to capacity (change = capacity)")
-    covers: TierCounts = Field(description="households covered in addition, per priority")
-    text: str
-
-
-class BranchShortfall(_Frozen):
-    """Why a branch leaves households uncovered and what would help, computed."""
-
-    branch: str
-    households: int
-    uncovered: TierCounts
-    reasons: dict[str, int] = Field(description="uncovered households per reason code")
-    available_members: int = Field(description="members with capacity > 0")
-    capacity: int = Field(description="total capacity of the available members")
-    spare_capacity: int = Field(description="Σ (capacity − load) over members with room")
-    spare_members: int = Field(description="members with room")
-    spare_capacity_in_reach: int = Field(
-        description="the part of spare_capacity held by members who reach an uncovered household "
-        "(non-zero only when stairwell units or hour budgets stop them)"
-    )
-    engine: str = Field(description="engine that solved the what-ifs (flow, or greedy for units or hour budgets)")
-    candidates: int = Field(description="members whose what-ifs were solved")
-    complete: bool = Field(description="false when the work or time limit stopped before every candidate")
-    suggestions: list[Suggestion] = Field(description="best changes, most critical households covered first")
-
-
 # -- after solving ------------------------------------------------------------------
 
 
 def diagnose(
-    plan: Plan,
+    result: SolveResult,
     *,
     extra_capacity: int = DEFAULT_EXTRA_CAPACITY,
     max_candidates: int = MAX_CANDIDATES,
@@ -174,13 +100,13 @@ def diagnose(
     time_limit: float | None = BRANCH_TIME_LIMIT_S,
     deadline: Deadline | None = None,
 ) -> list[BranchShortfall]:
-    """Diagnose every branch of ``plan`` that leaves households uncovered.
+    """Diagnose every branch of a solve that leaves households uncovered.
 
     Parameters
     ----------
-    plan
-        A solved plan. Only ``plan.results``, ``plan.scenario`` and
-        ``plan.objective`` are read (never ``plan.report``, which calls this).
+    result
+        What a solve found (a plan's :attr:`~baohu_assign.Plan.result`):
+        its branch results, scenario and objective are read.
     extra_capacity
         ``k`` of the "+k capacity" what-if. A member who reaches a whole
         uncovered stairwell unit is first offered the smallest change that
@@ -214,8 +140,8 @@ def diagnose(
     if extra_capacity < 1:
         raise ValueError(f"extra_capacity must be >= 1, got {extra_capacity}")
     out = []
-    short = [result for result in plan.results if not (result.solution.member_of >= 0).all()]
-    for index, result in enumerate(short):
+    short = [branch for branch in result.results if not (branch.solution.member_of >= 0).all()]
+    for index, branch_result in enumerate(short):
         started = time.perf_counter()
         limit = time_limit
         remaining = None if deadline is None else deadline.remaining()
@@ -223,7 +149,7 @@ def diagnose(
         if cut_by_deadline:
             assert remaining is not None
             limit = remaining / (len(short) - index)
-        shortfall = _diagnose_branch(plan, result, extra_capacity, max_candidates, top, limit)
+        shortfall = _diagnose_branch(result, branch_result, extra_capacity, max_candidates, top, limit)
         if cut_by_deadline and not shortfall.complete:
             assert deadline is not None
             deadline.cut(DIAGNOSIS_CUT)
@@ -239,7 +165,7 @@ def diagnose(
 
 
 def _diagnose_branch(
-    plan: Plan,
+    solved: SolveResult,
     result: BranchResult,
     extra_capacity: int,
     max_candidates: int,
@@ -251,7 +177,7 @@ def _diagnose_branch(
     member_of = result.solution.member_of.astype(np.int64)
     uncovered = member_of < 0
     tier = problem.household_tier
-    _, reasons = branch_reasons(branch, member_of, plan.objective)
+    _, reasons = branch_reasons(branch, member_of, solved.objective)
     reason_counts = pd.Series(reasons[uncovered], dtype=object).value_counts()
 
     capacity = problem.member_capacity.astype(np.int64)
@@ -260,7 +186,7 @@ def _diagnose_branch(
     reaches_uncovered = np.zeros(problem.num_members, dtype=bool)
     reaches_uncovered[problem.arc_member[uncovered[problem.arc_household]]] = True
 
-    context = _Context(plan, branch)
+    context = _Context(solved.scenario, branch)
     coverage = _coverage_problem(problem)
     engine = _engine_for(coverage)
     deadline = Deadline.after(time_limit)
@@ -376,10 +302,10 @@ def _unit_extra(problem: Problem, group_size: np.ndarray, uncovered: np.ndarray)
 class _Context:
     """What the what-ifs need beyond the problem: member and household data of the branch."""
 
-    def __init__(self, plan: Plan, branch: BranchProblem) -> None:
-        members = plan.scenario.members.iloc[branch.member_rows]
-        households = plan.scenario.households.iloc[branch.household_rows]
-        policy = plan.scenario.policy
+    def __init__(self, scenario: Scenario, branch: BranchProblem) -> None:
+        members = scenario.members.iloc[branch.member_rows]
+        households = scenario.households.iloc[branch.household_rows]
+        policy = scenario.policy
         self.branch = branch
         self.member_ids = [str(v) for v in members["member_id"].to_numpy(dtype=object)]
         self.available = members["available"].to_numpy(dtype=bool)
@@ -392,7 +318,7 @@ class _Context:
         self.household_lon = households["lon"].to_numpy(dtype=np.float64)
         self.minutes = visit_minutes(households, policy)
         self.speed = policy.walking_speed_m_per_min
-        self.network = plan.scenario.network
+        self.network = scenario.network
 
     def distances(self, m: int) -> np.ndarray:
         """float64[H]: metres from member ``m`` to every household of the branch, as the compiler
@@ -557,21 +483,6 @@ def _with_member_arcs(context: _Context, problem: Problem, m: int, distance: np.
 # -- before solving -------------------------------------------------------------------
 
 
-CHECK_COLUMNS: tuple[str, ...] = (
-    "branch",
-    "households",
-    "critical",
-    "elevated",
-    "normal",
-    "members",
-    "available_members",
-    "capacity",
-    "out_of_reach",
-    "capacity_gap",
-    "shortfall_lower_bound",
-)
-
-
 def scenario_check(scenario: Scenario) -> pd.DataFrame:
     """Per branch, before solving: demand, supply and the shortfall no plan can avoid.
 
@@ -600,34 +511,4 @@ def scenario_check(scenario: Scenario) -> pd.DataFrame:
         without those, Σ min(load limit, eligible households)) ≥
         out_of_reach, and ≥ capacity_gap when no unit exceeds a capacity.
     """
-    branches = compile_scenario(
-        scenario.members,
-        scenario.households,
-        objective="distance",
-        policy=scenario.policy,
-        network=scenario.network,
-    )
-    rows = []
-    for branch in branches:
-        problem = branch.problem
-        H = problem.num_households
-        tiers = np.bincount(problem.household_tier, minlength=NUM_TIERS)
-        capacity = problem.member_capacity.astype(np.int64)
-        eligible = np.bincount(problem.arc_member, minlength=problem.num_members)
-        no_arc = int((np.diff(problem.household_arc_ptr) == 0).sum())
-        coverable = min(H - no_arc, int(np.minimum(problem.member_load_limit(), eligible).sum()))
-        rows.append(
-            {
-                "branch": branch.branch,
-                "households": H,
-                **{PRIORITIES[t]: int(tiers[t]) for t in reversed(range(NUM_TIERS))},
-                "members": problem.num_members,
-                "available_members": int((capacity > 0).sum()),
-                "capacity": int(capacity.sum()),
-                "out_of_reach": int((branch.reachable_members == 0).sum()),
-                "capacity_gap": max(H - int(capacity.sum()), 0),
-                "shortfall_lower_bound": H - coverable,
-            }
-        )
-    frame = pd.DataFrame(rows, columns=list(CHECK_COLUMNS))
-    return frame.astype({c: np.int64 for c in CHECK_COLUMNS if c != "branch"}).reset_index(drop=True)
+    return check_branches(scenario.members, scenario.households, scenario.policy, scenario.network)

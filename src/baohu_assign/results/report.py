@@ -1,31 +1,85 @@
-"""Report: the JSON summary of a plan (``report.json``)."""
+"""Report: the JSON summary of a plan (``report.json``), every data model of it in one place."""
 
 from __future__ import annotations
 
-from enum import StrEnum
+from typing import Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..model.network import NetworkSummary
-from .diagnose import BranchShortfall, TierCounts
-
-
-class Status(StrEnum):
-    """Outcome of a solve.
-
-    ``optimal``: every branch proven optimal. ``feasible``: a valid plan
-    without proof. ``fallback``: an engine failed or was unavailable and
-    greedy produced the plan. ``infeasible``: no valid plan was found.
-    """
-
-    OPTIMAL = "optimal"
-    FEASIBLE = "feasible"
-    FALLBACK = "fallback"
-    INFEASIBLE = "infeasible"
+from ..solving.result import Status
 
 
 class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class TierCounts(_Model):
+    """Households per priority."""
+
+    critical: int = 0
+    elevated: int = 0
+    normal: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.critical + self.elevated + self.normal
+
+    @classmethod
+    def from_tiers(cls, counts: np.ndarray | list[int] | tuple[int, ...]) -> TierCounts:
+        """From counts indexed by tier number (0 normal, 1 elevated, 2 critical)."""
+        normal, elevated, critical = (int(c) for c in counts)
+        return cls(critical=critical, elevated=elevated, normal=normal)
+
+    def better(self) -> bool:
+        """Whether these changes in coverage improve it: critical first, then elevated, then normal."""
+        for n in (self.critical, self.elevated, self.normal):
+            if n:
+                return n > 0
+        return False
+
+    def describe(self) -> str:
+        """``"2 more (1 critical)"``-style text for a change in coverage."""
+        tiers = (("critical", self.critical), ("elevated", self.elevated), ("normal", self.normal))
+        if min(n for _, n in tiers) < 0:
+            # Rare trade of a lower tier for a higher one: show every tier with its sign.
+            return ", ".join(f"{n:+d} {name}" for name, n in tiers if n)
+        parts = [f"{n} {name}" for name, n in tiers[:2] if n]
+        return f"{self.total} more" + (f" ({', '.join(parts)})" if parts else "")
+
+
+class Suggestion(_Model):
+    """One change that would cover more households, with its computed effect."""
+
+    member_id: str
+    change: Literal["capacity", "mobile"] = Field(
+        description="capacity: the member takes extra_capacity more households; mobile: no distance limit"
+    )
+    extra_capacity: int = Field(default=0, description="households added to capacity (change = capacity)")
+    covers: TierCounts = Field(description="households covered in addition, per priority")
+    text: str
+
+
+class BranchShortfall(_Model):
+    """Why a branch leaves households uncovered and what would help, computed."""
+
+    branch: str
+    households: int
+    uncovered: TierCounts
+    reasons: dict[str, int] = Field(description="uncovered households per reason code")
+    available_members: int = Field(description="members with capacity > 0")
+    capacity: int = Field(description="total capacity of the available members")
+    spare_capacity: int = Field(description="Σ (capacity − load) over members with room")
+    spare_members: int = Field(description="members with room")
+    spare_capacity_in_reach: int = Field(
+        description="the part of spare_capacity held by members who reach an uncovered household "
+        "(non-zero only when stairwell units or hour budgets stop them)"
+    )
+    engine: str = Field(description="engine that solved the what-ifs (flow, or greedy for units or hour budgets)")
+    candidates: int = Field(description="members whose what-ifs were solved")
+    complete: bool = Field(description="false when the work or time limit stopped before every candidate")
+    suggestions: list[Suggestion] = Field(description="best changes, most critical households covered first")
 
 
 Uncovered = TierCounts

@@ -11,16 +11,12 @@ column adds up to the plan's totals.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import pandas as pd
 
-from ..model.policy import PRIORITIES
+from ..io.policy import PRIORITIES
+from ..solving.result import SolveResult
 from .report import HierarchyReport, LocationRollup, TierCounts
-
-if TYPE_CHECKING:
-    from .plan import Plan
 
 __all__ = ["ROLLUP_COLUMNS", "ROLLUP_LEVELS", "hierarchy_report", "location_rollup"]
 
@@ -49,13 +45,15 @@ ROLLUP_COLUMNS: tuple[str, ...] = (
 """Columns of :func:`location_rollup` and of ``rollup_buildings.csv`` / ``rollup_compounds.csv``."""
 
 
-def location_rollup(plan: Plan, level: str = "building") -> pd.DataFrame:
-    """One row per building (or compound) of the plan's place hierarchy.
+def location_rollup(result: SolveResult, level: str = "building") -> pd.DataFrame:
+    """One row per building (or compound) of a plan's place hierarchy.
 
     Parameters
     ----------
-    plan
-        A plan whose scenario has ``locations``.
+    result
+        What a solve found (a plan's :attr:`~baohu_assign.Plan.result`;
+        :meth:`Plan.rollup <baohu_assign.Plan.rollup>` calls this), its
+        scenario with ``locations``.
     level
         ``"building"`` or ``"compound"``.
 
@@ -78,7 +76,8 @@ def location_rollup(plan: Plan, level: str = "building") -> pd.DataFrame:
         When the scenario has no locations or ``level`` is not one of
         :data:`ROLLUP_LEVELS`.
     """
-    locations = plan.scenario.locations
+    scenario = result.scenario
+    locations = scenario.locations
     if locations is None:
         raise ValueError("roll-ups need the place hierarchy: give locations.csv (Scenario.from_csv(..., locations=))")
     if level not in ROLLUP_LEVELS:
@@ -94,25 +93,29 @@ def location_rollup(plan: Plan, level: str = "building") -> pd.DataFrame:
         found = locations.ancestor(frame["location_id"].to_numpy(dtype=object), level)
         return np.array([index.get(p, k) if p is not None else k for p in found], dtype=np.int64)
 
-    hh = plan.scenario.households
-    primary = plan.primary  # one row per household, in household order
+    hh = scenario.households
+    member_row = result.primary_member_rows()  # per household, in household order
     h_place = place_of(hh)
     tier = pd.Categorical(hh["priority"], categories=list(PRIORITIES)).codes.astype(np.int64)
-    covered = primary["member_id"].notna().to_numpy()
+    covered = member_row >= 0
     rows = k + 1
     per_tier = np.bincount(h_place * 3 + tier, minlength=rows * 3).reshape(rows, 3)
     covered_tier = np.bincount(h_place[covered] * 3 + tier[covered], minlength=rows * 3).reshape(rows, 3)
     uncovered_tier = per_tier - covered_tier
 
-    pairs = pd.DataFrame({"place": h_place[covered], "member": primary["member_id"].to_numpy(dtype=object)[covered]})
+    pairs = pd.DataFrame({"place": h_place[covered], "member": member_row[covered]})
     serving = pairs.drop_duplicates()["place"].to_numpy(dtype=np.int64)
     members_serving = np.bincount(serving, minlength=rows)
 
-    summary = plan.members  # one row per member, in member order
-    m_place = place_of(plan.scenario.members)
+    members = scenario.members  # one row per member, in member order
+    m_place = place_of(members)
     members_living = np.bincount(m_place, minlength=rows)
-    capacity = np.bincount(m_place, weights=summary["capacity"].to_numpy(dtype=np.float64), minlength=rows)
-    load = np.bincount(m_place, weights=summary["households"].to_numpy(dtype=np.float64), minlength=rows)
+    member_capacity = np.where(
+        members["available"].to_numpy(dtype=bool), members["capacity"].to_numpy(dtype=np.int64), 0
+    )
+    member_load = np.bincount(member_row[covered], minlength=len(members))
+    capacity = np.bincount(m_place, weights=member_capacity.astype(np.float64), minlength=rows)
+    load = np.bincount(m_place, weights=member_load.astype(np.float64), minlength=rows)
     with np.errstate(divide="ignore", invalid="ignore"):
         utilisation = np.where(capacity > 0, np.round(load / np.maximum(capacity, 1), 4), np.nan)
 
@@ -141,15 +144,15 @@ def location_rollup(plan: Plan, level: str = "building") -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
-def hierarchy_report(plan: Plan) -> HierarchyReport | None:
+def hierarchy_report(result: SolveResult) -> HierarchyReport | None:
     """The ``hierarchy`` entry of ``report.json``: locations per kind and both roll-ups; ``None`` without locations."""
-    locations = plan.scenario.locations
+    locations = result.scenario.locations
     if locations is None:
         return None
     return HierarchyReport(
         locations=locations.counts(),
-        compounds=_records(location_rollup(plan, "compound")),
-        buildings=_records(location_rollup(plan, "building")),
+        compounds=_records(location_rollup(result, "compound")),
+        buildings=_records(location_rollup(result, "building")),
     )
 
 

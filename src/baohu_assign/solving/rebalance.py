@@ -1,4 +1,8 @@
-"""rebalance(): repair a plan after moves, illness or new households, changing as little as possible."""
+"""rebalance(): repair a plan after moves, illness or new households, changing as little as possible.
+
+Index level: :func:`rebalance` returns a :class:`~baohu_assign.solving.result.SolveResult`;
+:func:`baohu_assign.rebalance` makes the plan of it.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +16,10 @@ import pandas as pd
 from ..errors import InputError, Issue
 from ..io.tables import IssueCollector, missing_mask, read_table
 from ..io.validate import InputWarning
+from ..model.changes import changed_mask
 from ..model.scenario import Scenario
-from ..results.explain import changed_mask
-from ..results.plan import Plan
 from .params import SolveParams
+from .result import SolveResult
 from .solve import check_scenario, solve
 
 __all__ = ["REBALANCE_WARNINGS", "current_members", "rebalance"]
@@ -29,55 +33,25 @@ _EXAMPLES = 5
 def rebalance(
     scenario: Scenario,
     *,
-    current: Plan | str | Path | None = None,
+    current: SolveResult | str | Path | None = None,
     objective: str = "min-churn",
     strategy: str = "auto",
     time_limit: float | None = None,
     seed: int | None = None,
     params: SolveParams | None = None,
     progress: Callable[[str, int, int], None] | None = None,
-) -> Plan:
-    """Re-assign with today's contacts as the starting point.
+) -> SolveResult:
+    """Re-assign with today's contacts as the starting point, in indices: the solving part of
+    :func:`baohu_assign.rebalance`.
 
-    Today's contacts come from the households' ``current_member_id`` column,
-    or from ``current``, a previous plan, when given: a household's primary
-    member in that plan becomes its current member, exactly as if
-    ``current_member_id`` had been filled in by hand. Pins (``pinned``) hold
-    wherever the member is still available and eligible; a pin that cannot
-    hold is a warning in the report, never an error.
-
-    Under ``min-churn`` (the default) the plan covers the most households
-    (critical first) and, among those plans, changes the fewest contacts,
-    then minimises weekly travel; with the flow engine this minimum is exact.
-    Each household's ``changed`` flag and ``reason`` say what happened.
-    ``progress`` is passed on to :func:`~baohu_assign.solve`.
-
-    Parameters
-    ----------
-    scenario
-        Members and households as they are now.
-    current
-        The plan in force: a :class:`~baohu_assign.plan.Plan`, a plan folder
-        written by :meth:`Plan.write <baohu_assign.plan.Plan.write>` (``baohu-assign
-        solve --out``), or its ``assignments.csv`` (see :func:`current_members`).
-        It replaces the households' ``current_member_id`` (warning
-        ``current_member_id_replaced`` with how many values differed);
-        households it does not list have no current member (warning
-        ``not_in_current_plan``). ``None``: the ``current_member_id`` column.
-    objective, strategy, time_limit, seed, params, progress
-        As for :func:`~baohu_assign.solve`.
+    Parameters, warnings and errors as for :func:`baohu_assign.rebalance`;
+    ``current`` is a previous solve's result (a plan's ``result``), a plan
+    folder or its ``assignments.csv``.
 
     Returns
     -------
-    Plan
-        With warning ``no_current_plan`` in its report when no household has
-        a current member: then nothing can be kept and the plan is a fresh one.
-
-    Raises
-    ------
-    InputError
-        ``current`` is a path that does not hold a readable plan (the message
-        names file, row and column).
+    SolveResult
+        As :func:`~baohu_assign.solving.solve.solve` returns it.
     """
     check_scenario(scenario)
     added: list[InputWarning] = []
@@ -112,13 +86,14 @@ def rebalance(
     )
 
 
-def current_members(current: Plan | str | Path) -> pd.Series:
+def current_members(current: SolveResult | str | Path) -> pd.Series:
     """Each household's primary member in a previous plan.
 
     Parameters
     ----------
     current
-        A :class:`~baohu_assign.plan.Plan`, a plan folder (its
+        A previous solve's result (a plan's
+        :attr:`~baohu_assign.Plan.result`), a plan folder (its
         ``assignments.csv`` is read) or an ``assignments.csv`` file (CSV or
         ``.xlsx``). From the file only ``household_id`` and ``member_id`` are
         needed; with a ``role`` column, backup rows are skipped.
@@ -135,11 +110,12 @@ def current_members(current: Plan | str | Path) -> pd.Series:
         The folder or file does not exist or cannot be read, a column is
         missing, a household id is empty or appears twice.
     """
-    if isinstance(current, Plan):
-        primary = current.primary
+    if isinstance(current, SolveResult):
+        member_ids = np.append(current.scenario.members["member_id"].to_numpy(dtype=object), [None])
+        household_ids = current.scenario.households["household_id"].astype(str)
         return pd.Series(
-            primary["member_id"].astype("string").to_numpy(),
-            index=pd.Index(primary["household_id"].astype(str), name="household_id"),
+            pd.array(member_ids[current.primary_member_rows()], dtype="string"),  # -1 picks the trailing None
+            index=pd.Index(household_ids.to_numpy(dtype=object), name="household_id"),
             name="member_id",
             dtype="string",
         )
@@ -198,7 +174,7 @@ def current_members(current: Plan | str | Path) -> pd.Series:
     )
 
 
-def _with_current(scenario: Scenario, current: Plan | str | Path) -> tuple[Scenario, list[InputWarning]]:
+def _with_current(scenario: Scenario, current: SolveResult | str | Path) -> tuple[Scenario, list[InputWarning]]:
     """The scenario with ``current_member_id`` taken from the previous plan, and what that replaced."""
     previous = current_members(current)
     households = scenario.households

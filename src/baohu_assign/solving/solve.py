@@ -1,4 +1,4 @@
-"""solve(): split branches → compile → choose engine → verify → fall back → Plan.
+"""solve(): split branches → compile → choose engine → verify → fall back → SolveResult.
 
 Reproducibility
 ---------------
@@ -51,9 +51,8 @@ from ..model.objective import evaluate
 from ..model.problem import OBJECTIVES
 from ..model.scenario import Scenario
 from ..model.solution import Solution, violations
-from ..results.plan import BranchResult, Plan
-from ..results.report import Status
 from .params import Deadline, SolveParams, check_seed, check_time_limit, now
+from .result import BranchResult, SolveResult, Status
 
 logger = logging.getLogger(__name__)
 
@@ -145,71 +144,19 @@ def solve(
     seed: int | None = None,
     params: SolveParams | None = None,
     progress: Callable[[str, int, int], None] | None = None,
-) -> Plan:
-    """Assign members to households.
+) -> SolveResult:
+    """Assign members to households, in indices: the solving part of :func:`baohu_assign.solve`.
 
-    Parameters
-    ----------
-    scenario
-        Validated members and households.
-    objective
-        ``"balanced"`` (default): weekly travel plus a convex load-balance
-        term; ``"distance"``: weekly travel; ``"min-churn"``: fewest changed
-        contacts, then travel. Coverage (critical, then elevated, then
-        normal) always comes first.
-    strategy
-        ``"auto"`` (best engine per branch, greedy as fallback), ``"flow"``,
-        ``"cpsat"`` or ``"greedy"``.
-    time_limit
-        Wall-clock budget in seconds for the whole call: compiling, search,
-        checks and the report (built before returning). Branches that need
-        search (stairwell units, hour budgets, backups) make the best of it,
-        so their plan may differ between runs. Whatever is cut short to keep
-        the limit is named in ``time_limit_reached`` warnings of the report;
-        below what compiling needs, compiling still finishes and each branch
-        gets greedy's construction, so the call ends after the limit.
-        ``None`` (default): exact
-        branches run to optimality and search branches stop on a
-        deterministic work budget, so the plan is reproducible (a safety net
-        of :data:`SEARCH_SAFETY_SECONDS` aside, reported when it binds).
-    seed
-        Seed of every random choice, a whole number >= 0; ``None`` (default):
-        ``params.seed``, or 0 without ``params``. Without a time limit the
-        same input, seed and package versions give the identical plan
-        (``report.reproducible`` says whether this run is guaranteed to).
-    params
-        Advanced engine parameters; ``time_limit`` and ``seed`` override
-        theirs when given (not ``None``). ``max_iterations`` replaces every search branch's
-        work budget (and caps greedy's local search); with it, a time limit
-        is only a safety net, as without one.
-    progress
-        Called as ``progress("arcs", 0, 0)`` before the candidate pairs are
-        built and ``progress("solving", k, n)`` as branch ``k`` of ``n``
-        starts (see :mod:`baohu_assign.progress`); ``None``: silent.
+    Parameters, checks and errors as for :func:`baohu_assign.solve`, which
+    builds the plan (its tables and report) from the result returned here.
+    Under a time limit, :data:`REPORT_SECONDS_PER_HOUSEHOLD` per household
+    is kept back for that report.
 
     Returns
     -------
-    Plan
-        Immutable result: assignments, member summary, report.
-
-    Raises
-    ------
-    TypeError
-        An argument of the wrong type (``scenario`` not a
-        :class:`~baohu_assign.scenario.Scenario`, ``time_limit`` not a number,
-        ``seed`` not a whole number, ``params`` not a
-        :class:`~baohu_assign.params.SolveParams`, ``progress`` not callable);
-        the message names it.
-    ValueError
-        An argument out of range or not among the choices; the message names it.
-
-    Examples
-    --------
-    >>> import baohu_assign as ba
-    >>> town = ba.synth.make_town(0, households=300, branches=3)
-    >>> plan = ba.solve(ba.Scenario.from_frames(town.members, town.households))
-    >>> plan.report.status.value
-    'optimal'
+    SolveResult
+        Per branch its problem, solution and status, with the call's
+        options, time and deadline.
     """
     check_scenario(scenario)
     if not isinstance(objective, str) or objective not in OBJECTIVES:
@@ -321,7 +268,7 @@ def solve(
             outcome.solution.objective,
             outcome.solution.wall_s,
         )
-    plan = Plan(
+    return SolveResult(
         scenario=scenario,
         results=tuple(results),
         objective=objective,
@@ -331,10 +278,6 @@ def solve(
         wall_s=time.perf_counter() - started,
         deadline=deadline if timed else None,
     )
-    if timed:
-        # Within the limit, and not dependent on when the caller first reads it.
-        plan.report  # noqa: B018 - builds and caches the report
-    return plan
 
 
 def _timed_branch_params(

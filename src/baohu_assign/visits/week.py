@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import itertools
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ..io.atomic import atomic_write_bytes
 from ..io.validate import visit_windows
 from ..model import costs
 from ..model.geo import great_circle_m
@@ -129,14 +128,7 @@ class VisitPlan:
         out.mkdir(parents=True, exist_ok=True)
         written: dict[str, Path] = {}
         for name, data in self.files().items():
-            handle, temp = tempfile.mkstemp(dir=out, prefix=f".{name}.", suffix=".tmp")
-            try:
-                with os.fdopen(handle, "wb") as stream:
-                    stream.write(data)
-                os.replace(temp, out / name)
-            except BaseException:
-                Path(temp).unlink(missing_ok=True)
-                raise
+            atomic_write_bytes(out / name, data)
             written[Path(name).stem] = out / name
         return written
 
