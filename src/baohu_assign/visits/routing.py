@@ -10,10 +10,10 @@ why OR-Tools and why enumeration.
 from __future__ import annotations
 
 import itertools
+import warnings
 from functools import lru_cache
 
 import numpy as np
-from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
 EXACT_STOPS = 7
 """Rounds with at most this many stops are ordered by trying every order."""
@@ -82,6 +82,16 @@ def routed_order(distance: np.ndarray) -> list[int]:
     same distances give the same order.
     """
     start = nearest_neighbour_two_opt(distance)
+    try:  # imported here so that the package (and greedy) work without OR-Tools
+        from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+    except ImportError:
+        warnings.warn(  # shown once per session by Python's default filter
+            f"OR-Tools is not installed: rounds of more than {EXACT_STOPS} stops keep their"
+            " nearest-neighbour + 2-opt order",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return start
     n = distance.shape[0]
     manager = pywrapcp.RoutingIndexManager(n, 1, 0)
     routing = pywrapcp.RoutingModel(manager)
