@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import replace
 
 import numpy as np
@@ -13,6 +12,7 @@ from baohu_assign.model.objective import evaluate, tier_penalties
 from baohu_assign.model.problem import Problem, csr_pointer
 from baohu_assign.model.solution import violations
 from baohu_assign.solving.params import SolveParams
+from oracles import problem_brute_force as brute_force
 
 pytest.importorskip("ortools")
 
@@ -112,39 +112,6 @@ def random_problem(
     problem = replace(problem, tier_penalty=penalty, **extra)
     problem.validate()
     return problem
-
-
-def brute_force(problem: Problem) -> int:
-    """Smallest evaluate() total over every valid plan (primary and backups)."""
-    H = problem.num_households
-    choices = [[-1, *problem.arc_member[problem.arcs_of(h)].tolist()] for h in range(H)]
-    best = None
-    wants = np.flatnonzero(problem.household_backup) if problem.household_backup is not None else np.zeros(0, np.int64)
-    for plan in itertools.product(*choices):
-        member_of = np.array(plan, dtype=np.int64)
-        if violations(problem, member_of):
-            continue
-        if problem.household_backup is None:
-            total = evaluate(problem, member_of).total
-        else:
-            total = None
-            backup_choices = [
-                [-1, *[m for m in problem.arc_member[problem.arcs_of(h)].tolist() if m != member_of[h]]]
-                if member_of[h] >= 0
-                else [-1]
-                for h in wants
-            ]
-            for backups in itertools.product(*backup_choices):
-                backup_of = np.full(H, -1, dtype=np.int64)
-                backup_of[wants] = backups
-                if violations(problem, member_of, backup_of):
-                    continue
-                value = evaluate(problem, member_of, backup_of).total
-                total = value if total is None else min(total, value)
-            assert total is not None
-        best = total if best is None else min(best, total)
-    assert best is not None, "a plan with nobody covered is always valid"
-    return int(best)
 
 
 def check(problem: Problem, params: SolveParams = WORK):

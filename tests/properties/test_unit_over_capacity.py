@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 
 import baohu_assign as ba
-from oracles import brute_force, eligible_pairs, rule_violations
+from oracles import brute_force, eligible_pairs, rule_violations, solved_by
 from strategies import scenarios
 
 TIER_ORDER = ("critical", "elevated", "normal")
@@ -53,6 +53,7 @@ def test_rule_and_pins_hold(strategy, allowed, data):
     members, households = data
     scenario = ba.Scenario.from_frames(members, households, policy=ba.Policy(one_unit_over_capacity=allowed))
     plan = ba.solve(scenario, strategy=strategy, objective="distance", seed=0)
+    assert solved_by(plan, strategy)
     assert rule_violations(scenario.members, scenario.households, plan.primary, allowed) == []
 
 
@@ -65,6 +66,7 @@ def test_rule_holds_and_coverage_is_maximal(strategy, allowed, data):
     policy = ba.Policy(one_unit_over_capacity=allowed)
     scenario = ba.Scenario.from_frames(members, households, policy=policy)
     plan = ba.solve(scenario, strategy=strategy, objective="distance", seed=0)
+    assert solved_by(plan, strategy)
     assert rule_violations(scenario.members, scenario.households, plan.primary, allowed) == []
     best = brute_force(scenario.members, scenario.households, lambda a, _: _uncovered(a, scenario.households), allowed)
     assert _uncovered(_assignment(plan), scenario.households) == best
@@ -79,7 +81,7 @@ def test_cpsat_optimum_with_balance_equals_brute_force(data):
     members, households = data
     scenario = ba.Scenario.from_frames(members, households, policy=ba.Policy(balance_weight=WEIGHT))
     plan = ba.solve(scenario, strategy="cpsat", objective="balanced", seed=0)
-    assert plan.report.status == ba.Status.OPTIMAL
+    assert plan.report.status == ba.Status.OPTIMAL and solved_by(plan, "cpsat")
     key = _balanced_key(scenario.members, scenario.households)
     best = brute_force(scenario.members, scenario.households, key)
     got = key(_assignment(plan), eligible_pairs(scenario.members, scenario.households))
