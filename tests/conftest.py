@@ -1,4 +1,8 @@
-"""Shared fixtures and hypothesis profiles (HYPOTHESIS_PROFILE=dev|ci)."""
+"""Shared fixtures and hypothesis profiles (HYPOTHESIS_PROFILE=dev|ci).
+
+The towns are inputs built once per session and shared: a test never
+changes their frames (it derives new ones with ``assign``/``drop``/``copy``).
+"""
 
 from __future__ import annotations
 
@@ -27,6 +31,26 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+@pytest.fixture(scope="session")
+def demo_town() -> ba.synth.Town:
+    """The demo town (``make_town(0)``: 12,000 households, 32 branches, stairwell units)."""
+    return ba.synth.make_town(0)
+
+
+@pytest.fixture(scope="session")
+def town() -> ba.Scenario:
+    """900 households in five branches: plain ones (min-cost flow) and one with stairwell units (CP-SAT)."""
+    synthetic = ba.synth.make_town(5, households=900, branches=5)
+    return ba.Scenario.from_frames(synthetic.members, synthetic.households)
+
+
+@pytest.fixture(scope="session")
+def plain_town() -> ba.Scenario:
+    """1,500 households in six branches without stairwell units: every branch a min-cost flow."""
+    synthetic = ba.synth.make_town(1, households=1500, branches=6, stairwells=False)
+    return ba.Scenario.from_frames(synthetic.members, synthetic.households)
 
 
 @pytest.fixture(scope="module")

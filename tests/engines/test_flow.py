@@ -13,16 +13,10 @@ from baohu_assign.model.solution import violations
 from oracles import milp_optimum
 
 
-@pytest.fixture(scope="module")
-def town():
-    synthetic = ba.synth.make_town(1, households=1500, branches=6, stairwells=False)
-    return ba.Scenario.from_frames(synthetic.members, synthetic.households)
-
-
 @pytest.mark.parametrize("objective", ["distance", "min-churn", "balanced"])
-def test_flow_matches_highs_on_every_branch(town, objective):
+def test_flow_matches_highs_on_every_branch(plain_town, objective):
     """Same optimum as HiGHS on the same arcs, branch by branch; flow's bound is its objective."""
-    for branch in compile_scenario(town.members, town.households, objective=objective):
+    for branch in compile_scenario(plain_town.members, plain_town.households, objective=objective):
         if objective == "balanced":
             branch = with_balance(branch, 300.0)
         problem = branch.problem
@@ -33,13 +27,9 @@ def test_flow_matches_highs_on_every_branch(town, objective):
         assert solution.status == "optimal" and solution.bound == solution.objective
 
 
-def test_flow_refuses_groups():
+def test_flow_refuses_groups(town):
     """Stairwell units cannot be expressed as a flow: supports() says so and solve() raises."""
-    synthetic = ba.synth.make_town(2, households=600, branches=3, stairwells=True)
-    scenario = ba.Scenario.from_frames(synthetic.members, synthetic.households)
-    grouped = [
-        b for b in compile_scenario(scenario.members, scenario.households, objective="distance") if b.problem.has_groups
-    ]
+    grouped = [b for b in compile_scenario(town.members, town.households, objective="distance") if b.problem.has_groups]
     assert grouped, "the synthetic town has a community with stairwell units"
     assert not flow.supports(grouped[0].problem)
     with pytest.raises(ba.EngineError):

@@ -99,8 +99,8 @@ def test_palette_is_deterministic_and_distinct() -> None:
 
 
 @pytest.mark.slow
-def test_twelve_thousand_household_town_stays_small(tmp_path: Path) -> None:
-    town = make_town(0, households=12_000)
+def test_twelve_thousand_household_town_stays_small(demo_town, tmp_path: Path) -> None:
+    town = demo_town
     plan = ba.solve(ba.Scenario.from_frames(town.members, town.households), strategy="flow", seed=0)
     path = write_map(plan, tmp_path / "map.html")
     assert path.stat().st_size < 40 * 1024 * 1024
