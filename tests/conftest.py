@@ -1,4 +1,7 @@
-"""Shared fixtures and hypothesis profiles (HYPOTHESIS_PROFILE=dev|ci).
+"""Shared fixtures and hypothesis profiles (HYPOTHESIS_PROFILE=dev|ci|thorough).
+
+``ci`` (what ``make test`` runs) replays the same 50 examples per property
+on every run; ``thorough`` draws 500 fresh ones, for a longer hunt.
 
 The towns are inputs built once per session and shared: a test never
 changes their frames (it derives new ones with ``assign``/``drop``/``copy``).
@@ -25,9 +28,15 @@ os.environ[STRICT_ENGINES_ENV] = "1"
 settings.register_profile("dev", max_examples=40, deadline=None)
 settings.register_profile(
     "ci",
-    max_examples=120,
+    max_examples=50,
     deadline=None,
     derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile(
+    "thorough",
+    max_examples=500,
+    deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))

@@ -1,9 +1,10 @@
 """Independent oracles: they share no code with the library's engines.
 
 Eligibility is recomputed from the frames with a scalar haversine,
-coverage by networkx max-flow, optima by brute-force enumeration
-(:func:`cheapest`, for frames and for Problems) or, on larger Problems
-without groups, by HiGHS through scipy (:func:`milp_optimum`).
+coverage by networkx max-flow (of frames, or of a Problem), optima by
+brute-force enumeration (:func:`cheapest`, for frames and for Problems)
+or, on larger Problems without groups, by linear assignment over member
+slots or HiGHS through scipy (:func:`assignment_optimum`, :func:`milp_optimum`).
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from pathlib import Path
 import networkx as nx
 import numpy as np
 import pandas as pd
-from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.optimize import Bounds, LinearConstraint, linear_sum_assignment, milp
 from scipy.sparse import csr_matrix
 
 from baohu_assign.model.compile import CURRENT_NONE
+from baohu_assign.model.problem import NUM_TIERS, Problem
 
 RADIUS_M = 6_371_008.8
 TIERS = ("critical", "elevated", "normal")
@@ -306,6 +308,68 @@ def problem_brute_force(problem, key=None):
         return total if key is None else key(np.array(member_of, dtype=np.int64), total)
 
     return cheapest(options, value)
+
+
+def coverage_oracle(problem: Problem) -> tuple[int, int, int]:
+    """Most households coverable per tier, lexicographically (critical first), by max-flow.
+
+    Pinned households are placed first, as every engine must; coverable sets
+    of the rest form a transversal matroid, so the lexicographic optimum
+    covers rank(critical), rank(critical ∪ elevated) − rank(critical), …
+    """
+    pinned = problem.household_pin >= 0
+    cap = problem.member_capacity.astype(np.int64).copy()
+    np.subtract.at(cap, problem.household_pin[pinned], 1)
+    covered = [int((pinned & (problem.household_tier == t)).sum()) for t in range(NUM_TIERS)]
+    ranks = []
+    for top in range(NUM_TIERS - 1, -1, -1):
+        chosen = (~pinned) & (problem.household_tier >= top)
+        graph = nx.DiGraph()
+        graph.add_node("s")
+        graph.add_node("t")
+        for a in range(problem.num_arcs):
+            h, m = int(problem.arc_household[a]), int(problem.arc_member[a])
+            if chosen[h] and cap[m] > 0:
+                graph.add_edge("s", ("h", h), capacity=1)
+                graph.add_edge(("h", h), ("m", m), capacity=1)
+                graph.add_edge(("m", m), "t", capacity=int(cap[m]))
+        ranks.append(int(nx.maximum_flow_value(graph, "s", "t")))
+    per_tier = {2: ranks[0], 1: ranks[1] - ranks[0], 0: ranks[2] - ranks[1]}
+    return tuple(covered[t] + per_tier[t] for t in range(NUM_TIERS))  # type: ignore[return-value]
+
+
+def covered_per_tier(problem: Problem, member_of: np.ndarray) -> tuple[int, ...]:
+    return tuple(int(((member_of >= 0) & (problem.household_tier == t)).sum()) for t in range(NUM_TIERS))
+
+
+def assignment_optimum(problem: Problem) -> int:
+    """Exact optimum without groups: households × (member slots + own "uncovered" column).
+
+    Slot ``k`` of a member costs its ``k``-th balance step; the steps grow
+    with ``k``, so an optimal assignment fills the cheap slots first and the
+    sum is the convex balance term exactly. A pinned household has no
+    "uncovered" column.
+    """
+    assert not problem.has_groups
+    H = problem.num_households
+    if H == 0:
+        return 0
+    slot_member = np.repeat(np.arange(problem.num_members), problem.member_capacity)
+    steps = [problem.balance_step_costs(m) for m in range(problem.num_members)]
+    slot_cost = np.concatenate([*steps, np.zeros(0, np.int64)])
+    slots_of = [np.flatnonzero(slot_member == m) for m in range(problem.num_members)]
+    big = float(problem.uncovered_cost().max()) * (H + 1) * 4
+    matrix = np.full((H, slot_member.size + H), big)
+    for a in range(problem.num_arcs):
+        h, m = int(problem.arc_household[a]), int(problem.arc_member[a])
+        cols = slots_of[m]
+        matrix[h, cols] = problem.arc_cost[a] + slot_cost[cols]
+    free = np.flatnonzero(problem.household_pin < 0)
+    matrix[free, slot_member.size + free] = problem.uncovered_cost()[free]
+    rows, cols = linear_sum_assignment(matrix)
+    total = matrix[rows, cols].sum()
+    assert total < big
+    return round(total)
 
 
 def milp_optimum(problem) -> tuple[np.ndarray, float]:
