@@ -62,6 +62,31 @@ def plain_town() -> ba.Scenario:
     return ba.Scenario.from_frames(synthetic.members, synthetic.households)
 
 
+@pytest.fixture(scope="session")
+def short_plan() -> ba.Plan:
+    """600 households in four branches, the last left with two available members (households
+    uncovered), backups for critical households; solved once."""
+    town = ba.synth.make_town(1, households=600, branches=4)
+    members = town.members.copy()
+    short = members["branch"].iloc[-1]
+    members.loc[members.index[members["branch"] == short][:-2], "available"] = False
+    scenario = ba.Scenario.from_frames(members, town.households, policy=ba.Policy(backup_tiers=("critical",)))
+    plan = ba.solve(scenario, seed=0)
+    assert len(plan.uncovered()) > 0, "the short branch must leave households uncovered"
+    return plan
+
+
+@pytest.fixture(scope="session")
+def relocation_plans() -> tuple[ba.Plan, ba.Plan]:
+    """(before, after): the plan in force on a town with current contacts (1,500 households,
+    six branches), and its rebalance after ``synth.relocate`` moved a village and added 12 households."""
+    town = ba.synth.make_town(3, households=1500, branches=6, current=True)
+    before = ba.rebalance(ba.Scenario.from_frames(town.members, town.households))
+    moved = ba.synth.relocate(town, seed=0, new_households=12)
+    after = ba.rebalance(ba.Scenario.from_frames(moved.members, moved.households), current=before)
+    return before, after
+
+
 @pytest.fixture(scope="module")
 def first_plan(tmp_path_factory):
     """(town, plan, folder): a town of two villages and a community, tight on capacity, solved once and written.

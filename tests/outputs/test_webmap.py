@@ -14,7 +14,6 @@ import pandas as pd
 import pytest
 
 import baohu_assign as ba
-from baohu_assign.datasets.synth import make_town
 from baohu_assign.outputs.webmap import member_colours, write_map
 
 # A headless browser if the machine has one (optional: the screenshot test skips without it).
@@ -30,15 +29,8 @@ _DATA = re.compile(r'<script type="application/json" id="baohu-data">(.*?)</scri
 
 
 @pytest.fixture(scope="module")
-def plan() -> ba.Plan:
-    town = make_town(1, households=600, branches=4)
-    members = town.members.copy()
-    short = members["branch"].iloc[-1]
-    members.loc[members.index[members["branch"] == short][:-2], "available"] = False
-    scenario = ba.Scenario.from_frames(members, town.households, policy=ba.Policy(backup_tiers=("critical",)))
-    result = ba.solve(scenario, seed=0)
-    assert len(result.uncovered()) > 0
-    return result
+def plan(short_plan) -> ba.Plan:
+    return short_plan
 
 
 @pytest.fixture(scope="module")
