@@ -87,11 +87,11 @@ def relocation_plans() -> tuple[ba.Plan, ba.Plan]:
     return before, after
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def first_plan(tmp_path_factory):
     """(town, plan, folder): a town of two villages and a community, tight on capacity, solved once and written.
 
-    The starting point of the rebalance tests: its plan is "the last plan".
+    The starting point of the rebalance tests: its plan is "the last plan" (its folder is only read).
     """
     town = ba.synth.make_town(
         5, households=150, branches=3, stairwells=False, relocation=False, members_per_household=1 / 8
