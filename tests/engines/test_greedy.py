@@ -27,8 +27,9 @@ from strategies import geometric_problem
 
 
 def brute_force(problem: Problem) -> tuple[int, tuple[int, int, int], int]:
-    """The smallest objective, the lexicographically best coverage (covered per tier, critical
-    first) and the smallest objective with that coverage, by enumeration (tiny problems only)."""
+    """The smallest objective, the lexicographically best coverage (most critical first, then
+    elevated, then normal; given per tier as :func:`covered_per_tier` does) and the smallest
+    objective with that coverage, by enumeration (tiny problems only)."""
     best = problem_brute_force(problem)
     most = problem_brute_force(
         problem, lambda member_of, total: ([-n for n in covered_per_tier(problem, member_of)][::-1], total)
