@@ -53,11 +53,6 @@ def resolved_capacity(members: pd.DataFrame) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def town() -> synth.Town:
-    return synth.make_town(0)
-
-
-@pytest.fixture(scope="module")
 def served() -> synth.Town:
     return synth.make_town(0, current=True)
 
@@ -75,11 +70,11 @@ def test_same_seed_same_frames_and_files(tmp_path):
     assert not a.households[["lat", "lon"]].equals(other.households[["lat", "lon"]])
 
 
-def test_columns_in_contract_order(town):
+def test_columns_in_contract_order(demo_town):
     """Members and households carry the contract's columns in its order, then address."""
-    assert list(town.members.columns) == MEMBER_COLUMNS
-    assert list(town.households.columns) == [*HOUSEHOLD_COLUMNS, "address"]
-    assert town.members["mobile"].dtype == bool and town.households["pinned"].dtype == bool
+    assert list(demo_town.members.columns) == MEMBER_COLUMNS
+    assert list(demo_town.households.columns) == [*HOUSEHOLD_COLUMNS, "address"]
+    assert demo_town.members["mobile"].dtype == bool and demo_town.households["pinned"].dtype == bool
 
 
 def test_files_spell_booleans_and_blanks(tmp_path):
@@ -94,9 +89,9 @@ def test_files_spell_booleans_and_blanks(tmp_path):
     assert members["member_id"].str.fullmatch(r"M\d{5}").all()
 
 
-def test_sizes_ids_and_shares(town):
+def test_sizes_ids_and_shares(demo_town):
     """Requested households exactly, about one member per six households, unique ids, plausible shares."""
-    members, households = town.members, town.households
+    members, households = demo_town.members, demo_town.households
     assert len(households) == 12_000
     assert 1_800 <= len(members) <= 2_200
     assert households["branch"].nunique() == 32
@@ -111,39 +106,39 @@ def test_sizes_ids_and_shares(town):
         assert name in set(households["branch"])
 
 
-def test_every_household_branch_has_members(town):
+def test_every_household_branch_has_members(demo_town):
     """No branch of households is without members."""
-    assert set(town.households["branch"]) <= set(town.members["branch"])
+    assert set(demo_town.households["branch"]) <= set(demo_town.members["branch"])
 
 
-def test_capacity_slack_town_wide_and_some_branch_short(town):
+def test_capacity_slack_town_wide_and_some_branch_short(demo_town):
     """Capacity (policy defaults resolved) is 1.1–1.6× the households; at least one branch is short."""
-    capacity = resolved_capacity(town.members)
-    assert 1.1 <= capacity.sum() / len(town.households) <= 1.6
-    per_branch = pd.Series(capacity).groupby(town.members["branch"].to_numpy()).sum()
-    load = town.households.groupby("branch").size()
+    capacity = resolved_capacity(demo_town.members)
+    assert 1.1 <= capacity.sum() / len(demo_town.households) <= 1.6
+    per_branch = pd.Series(capacity).groupby(demo_town.members["branch"].to_numpy()).sum()
+    load = demo_town.households.groupby("branch").size()
     assert (per_branch.reindex(load.index) < load).any()
 
 
-def test_stairwell_units_are_whole_and_colocated(town):
+def test_stairwell_units_are_whole_and_colocated(demo_town):
     """朱大汉社区: 96 units of 12 households in one branch, each at one building entrance (< 10 m)."""
-    grouped = town.households.dropna(subset=["group_id"])
+    grouped = demo_town.households.dropna(subset=["group_id"])
     units = grouped.groupby("group_id")
     assert units.size().eq(12).all()
     assert units["branch"].nunique().eq(1).all() and set(grouped["branch"]) == {"朱大汉社区"}
     assert len(units) == 96 and grouped["group_id"].str.fullmatch(r"ZDH-B\d{2}-U\d").all()
     spread = units.agg(lat=("lat", "min"), lon=("lon", "min"), lat2=("lat", "max"), lon2=("lon", "max"))
     assert (distance_m(spread["lat"], spread["lon"], spread["lat2"], spread["lon2"]) < 10).all()
-    assert synth.make_town(0, stairwells=False).households["group_id"].isna().all()
+    assert synth.make_town(2, households=600, branches=3, stairwells=False).households["group_id"].isna().all()
 
 
-def test_demolished_village_lives_far_and_members_follow(town):
+def test_demolished_village_lives_far_and_members_follow(demo_town):
     """李小安村: households 2–5 km from the old site, all its members mobile, nobody else mobile."""
-    lat, lon = town.centres["李小安村"]
-    moved = town.households[town.households["branch"] == "李小安村"]
+    lat, lon = demo_town.centres["李小安村"]
+    moved = demo_town.households[demo_town.households["branch"] == "李小安村"]
     far = distance_m(moved["lat"], moved["lon"], lat, lon)
     assert far.min() >= 2_000 and far.max() <= 5_000
-    mobile = town.members.groupby("branch")["mobile"].all()
+    mobile = demo_town.members.groupby("branch")["mobile"].all()
     assert mobile["李小安村"] and mobile.sum() == 1
 
 

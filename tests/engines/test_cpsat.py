@@ -2,149 +2,23 @@
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from baohu_assign.engines import cpsat, flow
-from baohu_assign.model.objective import evaluate, tier_penalties
-from baohu_assign.model.problem import Problem, csr_pointer
+from baohu_assign.model.objective import evaluate
+from baohu_assign.model.problem import Problem
 from baohu_assign.model.solution import violations
 from baohu_assign.solving.params import SolveParams
+from oracles import problem_brute_force as brute_force
+from strategies import random_problem
 
 pytest.importorskip("ortools")
 
 WORK = SolveParams(max_iterations=5, seed=0)
 """Work-limited parameters: reproducible and quick on the small cases."""
-
-
-def random_problem(
-    seed: int,
-    *,
-    households: int,
-    members: int,
-    density: float = 0.7,
-    groups: bool = False,
-    budgets: bool = False,
-    pins: bool = False,
-    backups: bool = False,
-    balance: float = 0.0,
-    safe_backups: bool = True,
-    max_capacity: int = 3,
-) -> Problem:
-    """A random Problem built straight from numpy, honouring what the compiler guarantees.
-
-    Pins get a single arc to a member with room; with ``safe_backups`` the
-    tier penalties also dominate every backup term.
-    """
-    rng = np.random.default_rng(seed)
-    H, M = households, members
-    eligible = rng.random((H, M)) < density
-    capacity = rng.integers(0, max_capacity + 1, M).astype(np.int32)
-    pin = np.full(H, -1, dtype=np.int32)
-    if pins:
-        room = capacity.astype(np.int64).copy()
-        for h in rng.permutation(H)[: max(1, H // 3)]:
-            choices = np.flatnonzero(eligible[h] & (room > 0))
-            if choices.size:
-                m = int(rng.choice(choices))
-                pin[h] = m
-                room[m] -= 1
-                eligible[h] = False
-                eligible[h, m] = True
-    group = np.full(H, -1, dtype=np.int32)
-    if groups:
-        free = np.flatnonzero(pin < 0)
-        count = 0
-        for _g, chunk in enumerate(np.array_split(rng.permutation(free), max(1, free.size // 2))):
-            if chunk.size >= 2 and rng.random() < 0.7:
-                group[chunk] = count
-                count += 1
-    hh, mm = np.nonzero(eligible)
-    arc_household, arc_member = hh.astype(np.int32), mm.astype(np.int32)
-    A = arc_household.shape[0]
-    visits = rng.choice([1.0, 3.0, 14.0], H)
-    distance = rng.integers(50, 900, A).astype(np.float64)
-    cost = np.rint(visits[arc_household] * distance).astype(np.int64)
-    tier = rng.integers(0, 3, H).astype(np.int8)
-    step = Problem.balance_step_costs
-    problem = Problem(
-        objective="balanced" if balance > 0 else "distance",
-        household_tier=tier,
-        household_visits=visits,
-        household_group=group,
-        household_pin=pin,
-        household_current=np.full(H, -1, dtype=np.int32),
-        member_capacity=capacity,
-        arc_household=arc_household,
-        arc_member=arc_member,
-        arc_distance_m=distance,
-        arc_cost=cost,
-        household_arc_ptr=csr_pointer(arc_household, H),
-        balance_scale=float(balance),
-        tier_penalty=np.zeros(3, dtype=np.int64),
-        churn_penalty=0,
-    )
-    max_step = max((int(step(problem, m).max(initial=0)) for m in range(M)), default=0)
-    penalty = tier_penalties(M, int(cost.max(initial=0)), max_step)
-    extra: dict[str, object] = {}
-    if budgets:
-        extra["arc_weight"] = rng.integers(1, 6, A).astype(np.int64)
-        extra["member_budget"] = rng.integers(0, 4 * max_capacity, M).astype(np.int64)
-        if pins:
-            # The compiler keeps pins feasible; give pinned arcs a weight that fits.
-            for h in np.flatnonzero(pin >= 0):
-                a = problem.arc_index(int(h), int(pin[h]))
-                extra["arc_weight"][a] = 0  # type: ignore[index]
-    if backups:
-        wants = rng.random(H) < 0.6
-        wants[: min(2, H)] = True
-        extra["household_backup"] = wants
-        extra["member_backup_capacity"] = rng.integers(0, 3, M).astype(np.int32)
-        extra["backup_penalty"] = int(cost.max(initial=0)) * 3 + 1
-        if safe_backups:
-            room = int(np.asarray(extra["household_backup"]).sum()) * max(
-                int(extra["backup_penalty"]), int(cost.max(initial=0))
-            )
-            penalty = penalty + room * np.array([1, 2, 3], dtype=np.int64)
-    problem = replace(problem, tier_penalty=penalty, **extra)
-    problem.validate()
-    return problem
-
-
-def brute_force(problem: Problem) -> int:
-    """Smallest evaluate() total over every valid plan (primary and backups)."""
-    H = problem.num_households
-    choices = [[-1, *problem.arc_member[problem.arcs_of(h)].tolist()] for h in range(H)]
-    best = None
-    wants = np.flatnonzero(problem.household_backup) if problem.household_backup is not None else np.zeros(0, np.int64)
-    for plan in itertools.product(*choices):
-        member_of = np.array(plan, dtype=np.int64)
-        if violations(problem, member_of):
-            continue
-        if problem.household_backup is None:
-            total = evaluate(problem, member_of).total
-        else:
-            total = None
-            backup_choices = [
-                [-1, *[m for m in problem.arc_member[problem.arcs_of(h)].tolist() if m != member_of[h]]]
-                if member_of[h] >= 0
-                else [-1]
-                for h in wants
-            ]
-            for backups in itertools.product(*backup_choices):
-                backup_of = np.full(H, -1, dtype=np.int64)
-                backup_of[wants] = backups
-                if violations(problem, member_of, backup_of):
-                    continue
-                value = evaluate(problem, member_of, backup_of).total
-                total = value if total is None else min(total, value)
-            assert total is not None
-        best = total if best is None else min(best, total)
-    assert best is not None, "a plan with nobody covered is always valid"
-    return int(best)
 
 
 def check(problem: Problem, params: SolveParams = WORK):

@@ -16,9 +16,9 @@ def _scenario(members, households, **policy):
     return ba.Scenario.from_frames(pd.DataFrame(members), pd.DataFrame(households), policy=ba.Policy(**policy))
 
 
-def test_demo_town_compiles_without_scaling():
+def test_demo_town_compiles_without_scaling(demo_town):
     """Decimetre costs and the penalties fit int64 on the demo town, units included: no precision lost."""
-    town = ba.synth.make_town(0)
+    town = demo_town
     scenario = ba.Scenario.from_frames(town.members, town.households)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ba.ScalingWarning)

@@ -8,6 +8,7 @@ import pytest
 
 import baohu_assign as ba
 from baohu_assign.model.objective import tier_penalties
+from oracles import solved_by
 
 
 def _frames(members, households):
@@ -25,6 +26,7 @@ def test_far_critical_beats_many_near_normal(objective, strategy):
     households += [(f"H{i:02d}", "A", 34.7, 114.0, "normal", 1.0) for i in range(30)]
     m, h = _frames(members, households)
     plan = ba.solve(ba.Scenario.from_frames(m, h), objective=objective, strategy=strategy)
+    assert solved_by(plan, strategy)
     got = plan.assignments.set_index("household_id")["member_id"]
     assert got["H-crit"] == "M1"
     assert plan.report.components.uncovered.normal == 30
@@ -44,6 +46,7 @@ def test_elevated_beats_normal_through_a_chain(strategy):
     ]
     m, h = _frames(members, households)
     plan = ba.solve(ba.Scenario.from_frames(m, h), objective="distance", strategy=strategy)
+    assert solved_by(plan, strategy)
     got = plan.assignments.set_index("household_id")["member_id"]
     assert got["H-elev"] == "M1"
     assert got["H-n1"] == "M2"
@@ -84,6 +87,7 @@ def test_min_churn_never_drops_a_current_household_for_an_equal_new_one(strategy
     )
     h["current_member_id"] = [None, "M00"]
     plan = ba.rebalance(ba.Scenario.from_frames(m, h), strategy=strategy)
+    assert solved_by(plan, strategy)
     got = plan.assignments.set_index("household_id")["member_id"]
     assert got["H03"] == "M00" and pd.isna(got["H02"])
     assert plan.report.components.changed == 0

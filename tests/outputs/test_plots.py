@@ -26,15 +26,6 @@ from matplotlib.text import Text
 from baohu_assign.outputs import plots
 
 
-@pytest.fixture(scope="module")
-def plans():
-    town = ba.synth.make_town(5, households=900, branches=5, current=True)
-    before = ba.rebalance(ba.Scenario.from_frames(town.members, town.households))
-    moved = ba.synth.relocate(town, seed=2, new_households=10)
-    after = ba.rebalance(ba.Scenario.from_frames(moved.members, moved.households), current=before)
-    return before, after
-
-
 def _render(fig: Figure) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=50)
@@ -72,12 +63,12 @@ def _chinese_branches(plan) -> list[str]:
 
 @pytest.mark.filterwarnings("ignore:no CJK font found")
 @pytest.mark.parametrize("font", ["cjk", "none"])
-def test_plot_loads_has_a_dot_per_serving_member(plans, font, monkeypatch):
+def test_plot_loads_has_a_dot_per_serving_member(relocation_plans, font, monkeypatch):
     if font == "none":
         monkeypatch.setattr(plots, "cjk_font", lambda: None)
     elif plots.cjk_font() is None:
         pytest.skip("no CJK font: neither the plots extra's noto-cjk-sans-otc nor a system font")
-    plan = plans[0]
+    plan = relocation_plans[0]
     fig = plots.plot_loads(plan)
     assert isinstance(fig, Figure)
     (ax,) = fig.axes
@@ -92,15 +83,15 @@ def test_plot_loads_has_a_dot_per_serving_member(plans, font, monkeypatch):
     assert _render(fig).startswith(b"\x89PNG")
 
 
-def test_plot_loads_limits_the_branches(plans):
-    fig = plots.plot_loads(plans[0], max_branches=2)
+def test_plot_loads_limits_the_branches(relocation_plans):
+    fig = plots.plot_loads(relocation_plans[0], max_branches=2)
     (ax,) = fig.axes
     assert len(ax.get_yticklabels()) == 2
     assert "not shown" in ax.get_title()
 
 
-def test_plot_distances_has_a_curve_per_tier(plans):
-    plan = plans[1]
+def test_plot_distances_has_a_curve_per_tier(relocation_plans):
+    plan = relocation_plans[1]
     fig = plots.plot_distances(plan)
     (ax,) = fig.axes
     primary = plan.primary
@@ -116,8 +107,8 @@ def test_plot_distances_has_a_curve_per_tier(plans):
     _render(fig)
 
 
-def test_plot_rebalance_counts_members_and_changes(plans):
-    before, after = plans
+def test_plot_rebalance_counts_members_and_changes(relocation_plans):
+    before, after = relocation_plans
     fig = plots.plot_rebalance(before, after, top=100)
     load_ax, change_ax = fig.axes
     heights = [p.get_height() for p in load_ax.patches]
@@ -127,15 +118,15 @@ def test_plot_rebalance_counts_members_and_changes(plans):
     _render(fig)
 
 
-def test_plot_rebalance_without_changes(plans):
-    before = plans[0]
+def test_plot_rebalance_without_changes(relocation_plans):
+    before = relocation_plans[0]
     fig = plots.plot_rebalance(before, before)
     assert any("no household changed contact" in t.get_text() for t in fig.axes[1].texts)
     _render(fig)
 
 
-def test_plots_draw_on_given_axes(plans):
-    before, after = plans
+def test_plots_draw_on_given_axes(relocation_plans):
+    before, after = relocation_plans
     fig = Figure()
     axes = fig.subplots(1, 4)
     assert plots.plot_loads(before, ax=axes[0]) is fig
@@ -150,7 +141,7 @@ def test_plots_draw_on_given_axes(plans):
     _render(fig)
 
 
-def test_the_packaged_font_draws_chinese_on_a_bare_machine(plans, bare_machine):
+def test_the_packaged_font_draws_chinese_on_a_bare_machine(relocation_plans, bare_machine):
     packaged = pytest.importorskip("noto_cjk_sans_otc", reason="the plots extra's font package is not installed")
     name = plots.cjk_font()
     assert name in plots.CJK_FONTS
@@ -158,11 +149,11 @@ def test_the_packaged_font_draws_chinese_on_a_bare_machine(plans, bare_machine):
     assert Path(found) == Path(str(packaged.FONT_PATH))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        fig = plots.plot_loads(plans[0])
+        fig = plots.plot_loads(relocation_plans[0])
         _render(fig)
     assert not [w for w in caught if "missing from font" in str(w.message) or "CJK" in str(w.message)]
     labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
-    assert sorted(labels) == _chinese_branches(plans[0])
+    assert sorted(labels) == _chinese_branches(relocation_plans[0])
 
 
 def test_no_cjk_font_anywhere_is_found_as_none(bare_machine, monkeypatch):
@@ -202,9 +193,9 @@ def test_a_font_installed_after_matplotlib_cached_its_list_is_found(tmp_path):
     assert lookup() in plots.CJK_FONTS
 
 
-def test_no_cjk_font_means_numbered_branches_and_one_warning(plans, bare_machine, monkeypatch):
+def test_no_cjk_font_means_numbered_branches_and_one_warning(relocation_plans, bare_machine, monkeypatch):
     monkeypatch.setitem(sys.modules, "noto_cjk_sans_otc", None)  # the font package not installed
-    before, after = plans
+    before, after = relocation_plans
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         figs = [
@@ -223,18 +214,18 @@ def test_no_cjk_font_means_numbered_branches_and_one_warning(plans, bare_machine
     assert not [c for c in drawn if "\u3400" <= c <= "\u9fff"], drawn  # no Chinese character without a font for it
 
 
-def test_with_a_cjk_font_no_glyph_is_missing(plans):
+def test_with_a_cjk_font_no_glyph_is_missing(relocation_plans):
     if plots.cjk_font() is None:
         pytest.skip("no CJK font installed")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        _render(plots.plot_rebalance(*plans))
-        _render(plots.plot_loads(plans[0]))
+        _render(plots.plot_rebalance(*relocation_plans))
+        _render(plots.plot_loads(relocation_plans[0]))
     assert not [w for w in caught if "missing from font" in str(w.message)]
 
 
-def test_figures_display_and_pickle(plans):
-    fig = plots.plot_distances(plans[0])
+def test_figures_display_and_pickle(relocation_plans):
+    fig = plots.plot_distances(relocation_plans[0])
     assert fig._repr_png_().startswith(b"\x89PNG")
     again = pickle.loads(pickle.dumps(fig))
     assert isinstance(again, Figure)

@@ -20,25 +20,10 @@ from baohu_assign.outputs.roster import (  # noqa: E402
     write_roster,
 )
 
-SHORT_BRANCH_AVAILABLE = 2  # members left available in the branch made short of capacity
-
-
-def _short_town_plan(seed: int = 1, households: int = 600, branches: int = 4) -> ba.Plan:
-    """A town where one branch has only two available members, with backups for critical households."""
-    town = make_town(seed, households=households, branches=branches)
-    members = town.members.copy()
-    short = members["branch"].iloc[-1]
-    idle = members.index[members["branch"] == short][:-SHORT_BRANCH_AVAILABLE]
-    members.loc[idle, "available"] = False
-    scenario = ba.Scenario.from_frames(members, town.households, policy=ba.Policy(backup_tiers=("critical",)))
-    return ba.solve(scenario, seed=0)
-
 
 @pytest.fixture(scope="module")
-def plan() -> ba.Plan:
-    result = _short_town_plan()
-    assert len(result.uncovered()) > 0, "the short branch must leave households uncovered"
-    return result
+def plan(short_plan) -> ba.Plan:
+    return short_plan
 
 
 @pytest.fixture(scope="module")

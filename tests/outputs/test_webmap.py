@@ -14,7 +14,6 @@ import pandas as pd
 import pytest
 
 import baohu_assign as ba
-from baohu_assign.datasets.synth import make_town
 from baohu_assign.outputs.webmap import member_colours, write_map
 
 # A headless browser if the machine has one (optional: the screenshot test skips without it).
@@ -30,15 +29,8 @@ _DATA = re.compile(r'<script type="application/json" id="baohu-data">(.*?)</scri
 
 
 @pytest.fixture(scope="module")
-def plan() -> ba.Plan:
-    town = make_town(1, households=600, branches=4)
-    members = town.members.copy()
-    short = members["branch"].iloc[-1]
-    members.loc[members.index[members["branch"] == short][:-2], "available"] = False
-    scenario = ba.Scenario.from_frames(members, town.households, policy=ba.Policy(backup_tiers=("critical",)))
-    result = ba.solve(scenario, seed=0)
-    assert len(result.uncovered()) > 0
-    return result
+def plan(short_plan) -> ba.Plan:
+    return short_plan
 
 
 @pytest.fixture(scope="module")
@@ -99,8 +91,8 @@ def test_palette_is_deterministic_and_distinct() -> None:
 
 
 @pytest.mark.slow
-def test_twelve_thousand_household_town_stays_small(tmp_path: Path) -> None:
-    town = make_town(0, households=12_000)
+def test_twelve_thousand_household_town_stays_small(demo_town, tmp_path: Path) -> None:
+    town = demo_town
     plan = ba.solve(ba.Scenario.from_frames(town.members, town.households), strategy="flow", seed=0)
     path = write_map(plan, tmp_path / "map.html")
     assert path.stat().st_size < 40 * 1024 * 1024

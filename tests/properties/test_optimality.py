@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import math
 
-import pytest
 from hypothesis import assume, given
 
 import baohu_assign as ba
-from oracles import brute_force
+from oracles import brute_force, eligible_pairs, solved_by
 from strategies import scenarios
 
 TIER_ORDER = ("critical", "elevated", "normal")
@@ -64,25 +63,24 @@ def _key(objective, members, households):
     return key
 
 
-@pytest.mark.parametrize("objective", ["distance", "balanced", "min-churn"])
 @given(data=scenarios(max_members=3, max_households=6, max_branches=2, current=True))
-def test_flow_equals_brute_force(objective, data):
-    """Coverage per tier equal; churn equal; travel (+ balance) within integer rounding."""
+def test_flow_equals_brute_force(data):
+    """Every objective: coverage per tier equal; churn equal; travel (+ balance) within integer rounding."""
     members, households = data
     policy = ba.Policy(balance_weight=WEIGHT)
     scenario = ba.Scenario.from_frames(members, households, policy=policy)
-    plan = ba.solve(scenario, objective=objective, strategy="flow")
-    assert plan.report.status == ba.Status.OPTIMAL
-    key = _key(objective, scenario.members, scenario.households)
-    best = brute_force(scenario.members, scenario.households, key)
-    from oracles import eligible_pairs
-
-    got = key(_plan_assignment(plan), eligible_pairs(scenario.members, scenario.households))
-    exact = 4 if objective == "min-churn" else 3
-    assert got[:exact] == best[:exact]
-    # Integer costs round each arc (and each balance step) to the nearest unit.
-    slack = 0.5 * len(households) + 0.5 * (len(households) + 1) + 1e-6
-    assert got[-1] <= best[-1] + slack
+    pairs = eligible_pairs(scenario.members, scenario.households)
+    for objective in ("distance", "balanced", "min-churn"):
+        plan = ba.solve(scenario, objective=objective, strategy="flow")
+        assert plan.report.status == ba.Status.OPTIMAL and solved_by(plan, "flow"), objective
+        key = _key(objective, scenario.members, scenario.households)
+        best = brute_force(scenario.members, scenario.households, key)
+        got = key(_plan_assignment(plan), pairs)
+        exact = 4 if objective == "min-churn" else 3
+        assert got[:exact] == best[:exact], objective
+        # Integer costs round each arc (and each balance step) to the nearest unit.
+        slack = 0.5 * len(households) + 0.5 * (len(households) + 1) + 1e-6
+        assert got[-1] <= best[-1] + slack, objective
 
 
 @given(data=scenarios(max_members=3, max_households=6, groups=True))
@@ -91,10 +89,9 @@ def test_greedy_with_groups_is_valid_and_not_better_than_brute_force(data):
     members, households = data
     scenario = ba.Scenario.from_frames(members, households)
     plan = ba.solve(scenario, objective="distance", strategy="greedy")
+    assert solved_by(plan, "greedy")
     key = _key("distance", scenario.members, scenario.households)
     best = brute_force(scenario.members, scenario.households, key)
-    from oracles import eligible_pairs
-
     got = key(_plan_assignment(plan), eligible_pairs(scenario.members, scenario.households))
     assert got >= best or (math.isclose(got[-1], best[-1]) and got[:3] == best[:3])
 

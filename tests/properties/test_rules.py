@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 
 import baohu_assign as ba
-from oracles import max_coverage, rule_violations
+from oracles import max_coverage, rule_violations, solved_by
 from strategies import scenarios
 
 STRATEGIES = ["flow", "cpsat", "greedy", "auto"]
@@ -19,6 +19,11 @@ def _solve(members, households, strategy, objective):
     return scenario, ba.solve(scenario, strategy=strategy, objective=objective, seed=0)
 
 
+def _solve_each(scenario, strategy, objectives=OBJECTIVES):
+    """(objective, plan) for each objective, on one scenario: the input checked once, the oracle run once."""
+    return [(objective, ba.solve(scenario, strategy=strategy, objective=objective, seed=0)) for objective in objectives]
+
+
 def _tier_counts(plan) -> dict[str, int]:
     frame = plan.assignments
     covered = frame[frame["member_id"].notna()]
@@ -26,18 +31,20 @@ def _tier_counts(plan) -> dict[str, int]:
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
-@pytest.mark.parametrize("objective", OBJECTIVES)
 @given(data=scenarios(current=True))
-def test_no_hard_rule_broken_and_coverage_maximal(strategy, objective, data):
+def test_no_hard_rule_broken_and_coverage_maximal(strategy, data):
     """Every strategy and objective: valid plan, every household listed, coverage = max-flow oracle."""
     members, households = data
-    scenario, plan = _solve(members, households, strategy, objective)
-    frame = plan.assignments
-    assert rule_violations(scenario.members, scenario.households, frame) == []
-    assert frame["household_id"].tolist() == households["household_id"].tolist()
-    uncovered = frame[frame["member_id"].isna()]
-    assert (uncovered["reason"].fillna("") != "").all(), "every uncovered household has a reason"
-    assert _tier_counts(plan) == max_coverage(scenario.members, scenario.households)
+    scenario = ba.Scenario.from_frames(members, households)
+    most = max_coverage(scenario.members, scenario.households)
+    for objective, plan in _solve_each(scenario, strategy):
+        assert strategy == "auto" or solved_by(plan, strategy), objective
+        frame = plan.assignments
+        assert rule_violations(scenario.members, scenario.households, frame) == [], objective
+        assert frame["household_id"].tolist() == households["household_id"].tolist()
+        uncovered = frame[frame["member_id"].isna()]
+        assert (uncovered["reason"].fillna("") != "").all(), f"{objective}: every uncovered household has a reason"
+        assert _tier_counts(plan) == most, objective
 
 
 @pytest.mark.parametrize("strategy", ["cpsat", "greedy", "auto"])
@@ -46,6 +53,7 @@ def test_groups_and_pins_never_broken(strategy, data):
     """With stairwell units and pins: groups whole, valid pins kept, every rule held."""
     members, households = data
     scenario, plan = _solve(members, households, strategy, "distance")
+    assert strategy == "auto" or solved_by(plan, strategy)
     assert rule_violations(scenario.members, scenario.households, plan.assignments) == []
 
 
@@ -54,6 +62,7 @@ def test_flow_keeps_every_valid_pin(data):
     """A pin holds whenever its member is available, eligible and not over-pinned."""
     members, households = data
     scenario, plan = _solve(members, households, "flow", "balanced")
+    assert solved_by(plan, "flow")
     assert rule_violations(scenario.members, scenario.households, plan.assignments) == []
     broken = [w for w in plan.report.warnings if w.code == "pin_broken"]
     pinned = scenario.households[scenario.households["pinned"]]
@@ -80,6 +89,7 @@ def test_more_capacity_never_reduces_coverage(data):
     _, plan = _solve(members, households, "flow", "distance")
     bigger = members.assign(capacity=members["capacity"] + 1)
     _, more = _solve(bigger, households, "flow", "distance")
+    assert solved_by(plan, "flow") and solved_by(more, "flow")
     a, b = _tier_counts(plan), _tier_counts(more)
     assert b["critical"] >= a["critical"]
     assert b["critical"] + b["elevated"] >= a["critical"] + a["elevated"]
@@ -109,6 +119,7 @@ def test_hours_and_backups_never_violated(strategy, data):
     policy = ba.Policy(backup_tiers=("critical", "elevated"), backup_capacity=1)
     scenario = ba.Scenario.from_frames(members, households, policy=policy)
     plan = ba.solve(scenario, strategy=strategy, objective="distance", time_limit=5)
+    assert solved_by(plan, strategy)
     primary = plan.primary
     assert rule_violations(scenario.members, scenario.households, primary) == []
     for result in plan.results:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 
 import baohu_assign as ba
-from oracles import brute_force, eligible_pairs, rule_violations
+from oracles import brute_force, eligible_pairs, rule_violations, solved_by
 from strategies import scenarios
 
 TIER_ORDER = ("critical", "elevated", "normal")
@@ -45,32 +45,38 @@ def _balanced_key(members, households):
     return key
 
 
+STRATEGIES = ("cpsat", "greedy")
+
+
 @pytest.mark.parametrize("allowed", [True, False])
-@pytest.mark.parametrize("strategy", ["cpsat", "greedy"])
 @given(data=scenarios(groups=True, pins=True, max_households=8, max_branches=1, grid=3))
-def test_rule_and_pins_hold(strategy, allowed, data):
-    """With pins too: every rule of the oracle, the capacity rule as the policy says."""
+def test_rule_and_pins_hold(allowed, data):
+    """With pins too, CP-SAT and greedy: every rule of the oracle, the capacity rule as the policy says."""
     members, households = data
     scenario = ba.Scenario.from_frames(members, households, policy=ba.Policy(one_unit_over_capacity=allowed))
-    plan = ba.solve(scenario, strategy=strategy, objective="distance", seed=0)
-    assert rule_violations(scenario.members, scenario.households, plan.primary, allowed) == []
+    for strategy in STRATEGIES:
+        plan = ba.solve(scenario, strategy=strategy, objective="distance", seed=0)
+        assert solved_by(plan, strategy)
+        assert rule_violations(scenario.members, scenario.households, plan.primary, allowed) == [], strategy
 
 
 @pytest.mark.parametrize("allowed", [True, False])
-@pytest.mark.parametrize("strategy", ["cpsat", "greedy"])
 @given(data=scenarios(groups=True, max_households=6, max_members=3, max_branches=1, grid=2))
-def test_rule_holds_and_coverage_is_maximal(strategy, allowed, data):
-    """Never more than capacity except one whole unit alone (when allowed); coverage per tier = brute force."""
+def test_rule_holds_and_coverage_is_maximal(allowed, data):
+    """CP-SAT and greedy: never more than capacity except one whole unit alone (when allowed);
+    coverage per tier = brute force."""
     members, households = data
     policy = ba.Policy(one_unit_over_capacity=allowed)
     scenario = ba.Scenario.from_frames(members, households, policy=policy)
-    plan = ba.solve(scenario, strategy=strategy, objective="distance", seed=0)
-    assert rule_violations(scenario.members, scenario.households, plan.primary, allowed) == []
     best = brute_force(scenario.members, scenario.households, lambda a, _: _uncovered(a, scenario.households), allowed)
-    assert _uncovered(_assignment(plan), scenario.households) == best
-    over = plan.members["over_capacity_unit"].to_numpy()
-    assert allowed or not over.any()
-    assert plan.report.counts.members_over_capacity_unit == int(over.sum())
+    for strategy in STRATEGIES:
+        plan = ba.solve(scenario, strategy=strategy, objective="distance", seed=0)
+        assert solved_by(plan, strategy)
+        assert rule_violations(scenario.members, scenario.households, plan.primary, allowed) == [], strategy
+        assert _uncovered(_assignment(plan), scenario.households) == best, strategy
+        over = plan.members["over_capacity_unit"].to_numpy()
+        assert allowed or not over.any()
+        assert plan.report.counts.members_over_capacity_unit == int(over.sum())
 
 
 @given(data=scenarios(groups=True, max_households=6, max_members=3, max_branches=1, grid=2))
@@ -79,7 +85,7 @@ def test_cpsat_optimum_with_balance_equals_brute_force(data):
     members, households = data
     scenario = ba.Scenario.from_frames(members, households, policy=ba.Policy(balance_weight=WEIGHT))
     plan = ba.solve(scenario, strategy="cpsat", objective="balanced", seed=0)
-    assert plan.report.status == ba.Status.OPTIMAL
+    assert plan.report.status == ba.Status.OPTIMAL and solved_by(plan, "cpsat")
     key = _balanced_key(scenario.members, scenario.households)
     best = brute_force(scenario.members, scenario.households, key)
     got = key(_assignment(plan), eligible_pairs(scenario.members, scenario.households))

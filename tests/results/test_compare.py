@@ -18,12 +18,9 @@ from oracles import primary_contacts
 
 
 @pytest.fixture(scope="module")
-def plans(tmp_path_factory):
-    """Plan in force on a town with current contacts, and its rebalance after `synth.relocate`."""
-    town = ba.synth.make_town(3, households=1500, branches=6, current=True)
-    before = ba.rebalance(ba.Scenario.from_frames(town.members, town.households))
-    moved = ba.synth.relocate(town, seed=0, new_households=12)
-    after = ba.rebalance(ba.Scenario.from_frames(moved.members, moved.households), current=before)
+def plans(relocation_plans, tmp_path_factory):
+    """Plan in force on a town with current contacts, and its rebalance after `synth.relocate`, written."""
+    before, after = relocation_plans
     root = tmp_path_factory.mktemp("plans")
     before.write(root / "before")
     after.write(root / "after")

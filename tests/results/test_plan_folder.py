@@ -155,7 +155,7 @@ def test_killed_at_every_step_the_folder_is_the_old_plan_or_the_new_one(two_plan
 def test_kill_9_while_writing_a_plan_leaves_one_whole_plan(tmp_path):
     """A real `kill -9` of `baohu-assign solve --xlsx --map` while it writes over an earlier plan."""
     inputs = [
-        ba.synth.make_town(seed, households=4_000, branches=8).write_csv(tmp_path / f"town{seed}") for seed in (7, 8)
+        ba.synth.make_town(seed, households=1_500, branches=6).write_csv(tmp_path / f"town{seed}") for seed in (7, 8)
     ]
     folder = tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": str(Path(atomic_module.__file__).parents[2])}

@@ -12,12 +12,6 @@ from baohu_assign.model.objective import evaluate
 
 
 @pytest.fixture(scope="module")
-def town():
-    synthetic = ba.synth.make_town(6, households=2000, branches=6, stairwells=False)
-    return ba.Scenario.from_frames(synthetic.members, synthetic.households)
-
-
-@pytest.fixture(scope="module")
 def full_town():
     synthetic = ba.synth.make_town(0, households=12_000, stairwells=False)
     return ba.Scenario.from_frames(synthetic.members, synthetic.households)
@@ -35,9 +29,10 @@ def test_balanced_stays_within_travel_budget_and_reduces_imbalance(full_town):
     assert balanced.report.components.imbalance <= 0.5 * distance.report.components.imbalance
 
 
-def test_no_point_of_the_trade_off_dominates_balanced(town):
+def test_no_point_of_the_trade_off_dominates_balanced(plain_town):
     """For every branch, no weight on a wide grid gives a plan at least as good on travel and
     imbalance and better on one."""
+    town = plain_town
     balanced = ba.solve(town, objective="balanced")
     for result in balanced.results:
         chosen = evaluate(result.branch.problem, result.solution.member_of)
@@ -53,8 +48,8 @@ def test_no_point_of_the_trade_off_dominates_balanced(town):
             assert not (no_worse and (better_travel or better_balance)), (result.branch.branch, weight)
 
 
-def test_fixed_weight_skips_calibration(town):
+def test_fixed_weight_skips_calibration(plain_town):
     policy = ba.Policy(balance_weight=500.0)
-    scenario = ba.Scenario.from_frames(town.members, town.households, policy=policy)
+    scenario = ba.Scenario.from_frames(plain_town.members, plain_town.households, policy=policy)
     plan = ba.solve(scenario, objective="balanced")
     assert {b.balance_weight for b in plan.report.branches} == {500.0}

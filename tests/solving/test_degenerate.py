@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -145,7 +144,7 @@ def test_pin_to_a_member_who_does_not_exist(tmp_path, command):
 
 
 def test_100k_households_one_branch_one_mobile_member():
-    """One mobile member and 100,000 households: a plan, reasons and a diagnosis in seconds."""
+    """One mobile member and 100,000 households: a plan, reasons and a diagnosis (benchmarks time it)."""
     rng = np.random.default_rng(7)
     n = 100_000
     households = pd.DataFrame(
@@ -161,13 +160,11 @@ def test_100k_households_one_branch_one_mobile_member():
     members = pd.DataFrame(
         {"member_id": ["M1"], "branch": ["甲村"], "lat": [34.7], "lon": [114.0], "mobile": [True], "capacity": [10]}
     )
-    started = time.perf_counter()
     scenario = ba.Scenario.from_frames(members, households)
     plan = ba.solve(scenario)
     frame = plan.assignments
     report = plan.report
     summary = plan.summary()
-    elapsed = time.perf_counter() - started
     assert len(frame) == n and frame["household_id"].tolist() == households["household_id"].tolist()
     assert int(frame["member_id"].notna().sum()) == 10
     assert (frame.loc[frame["member_id"].notna(), "priority"] == "critical").all()
@@ -177,14 +174,37 @@ def test_100k_households_one_branch_one_mobile_member():
     assert shortfall.uncovered.total == n - 10
     assert shortfall.suggestions[0].text == "+3 capacity for M1 covers 3 more (3 critical)"
     assert "best fix" in summary
-    assert elapsed < 60, f"{elapsed:.1f} s"
 
 
-def test_reasons_for_100k_uncovered_households_with_hour_budgets_are_linear():
-    """Explaining 100,000 uncovered households under hour budgets takes well under seconds (was quadratic)."""
+class Touches(np.ndarray):
+    """An int array that counts the elements read by every whole-array operation on it."""
+
+    read = 0
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        Touches.read += self.size
+        return getattr(ufunc, method)(*(np.asarray(x) for x in inputs), **kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        Touches.read += self.size
+        return func(*(np.asarray(a) if isinstance(a, Touches) else a for a in args), **kwargs)
+
+    def __getitem__(self, key):
+        if not isinstance(key, (int, np.integer)):
+            Touches.read += self.size
+        return np.asarray(self).__getitem__(key)
+
+    def astype(self, *args, **kwargs):
+        Touches.read += self.size
+        return np.asarray(self).astype(*args, **kwargs)
+
+
+def test_reasons_for_uncovered_households_with_hour_budgets_read_the_plan_a_fixed_number_of_times():
+    """Explaining n uncovered households under hour budgets reads the plan O(1) times, not once per
+    household (it was quadratic: a 100,000-household branch took seconds)."""
     from baohu_assign.results.explain import branch_reasons
 
-    n = 100_000
+    n = 3_000
     households = pd.DataFrame(
         {"household_id": [f"H{i:06d}" for i in range(n)], "branch": "甲村", "lat": 34.7, "lon": 114.0}
     )
@@ -203,7 +223,7 @@ def test_reasons_for_100k_uncovered_households_with_hour_budgets_are_linear():
     (branch,) = ba.compile_scenario(scenario.members, scenario.households, objective="distance", policy=scenario.policy)
     member_of = np.full(n, -1, dtype=np.int32)
     member_of[:4] = 0  # one hour a week: four 15-minute visits
-    started = time.perf_counter()
-    _, reasons = branch_reasons(branch, member_of, "distance")
-    assert time.perf_counter() - started < 1.5, "quadratic again? (about 4 s before)"
+    Touches.read = 0
+    _, reasons = branch_reasons(branch, member_of.view(Touches), "distance")
     assert set(reasons[4:]) == {"hour_budget_exhausted"}
+    assert Touches.read <= 20 * n, f"{Touches.read / n:.0f} reads of the plan"

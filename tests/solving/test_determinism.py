@@ -77,9 +77,9 @@ def _cli_solve(files, out, hash_seed: str, *extra: str) -> None:
 
 @pytest.mark.parametrize("objective", [[], ["--objective", "distance"]], ids=["balanced", "distance"])
 def test_cli_default_run_gives_the_same_files_in_separate_processes(community_files, tmp_path, objective):
-    """Stairwell units, no --time-limit: three processes (different hash seeds) write the same bytes."""
-    outs = [tmp_path / name for name in ("a", "b", "c")]
-    for out, hash_seed in zip(outs, ("1", "2", "3"), strict=True):
+    """Stairwell units, no --time-limit: two processes (different hash seeds) write the same bytes."""
+    outs = [tmp_path / name for name in ("a", "b")]
+    for out, hash_seed in zip(outs, ("1", "2"), strict=True):
         _cli_solve(community_files, out, hash_seed, *objective)
     reports = [json.loads((out / "report.json").read_text(encoding="utf-8")) for out in outs]
     assert reports[0]["reproducible"] is True
@@ -101,7 +101,7 @@ def community():
 def test_api_default_run_is_the_same_whatever_num_workers(request, name):
     """Balanced objective, stairwell units (and hour budgets): one, two or three threads give one plan and report."""
     scenario = request.getfixturevalue(name)
-    plans = [ba.solve(scenario, params=SolveParams(num_workers=n)) for n in (2, 1, 3, 2)]
+    plans = [ba.solve(scenario, params=SolveParams(num_workers=n)) for n in (2, 1, 3)]
     assert any(r.branch.problem.has_groups for r in plans[0].results)
     first = plans[0]
     report = _without_wall_time(first.report.model_dump(mode="json"))

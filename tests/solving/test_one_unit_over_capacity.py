@@ -12,7 +12,7 @@ import baohu_assign as ba
 from baohu_assign.cli import main
 from baohu_assign.model.compile import compile_scenario
 from baohu_assign.model.objective import evaluate
-from oracles import rule_violations
+from oracles import rule_violations, solved_by
 
 UNITS, UNIT_SIZE = 9, 12
 CRITICAL = (5, 30, 55, 80, 100)
@@ -48,6 +48,7 @@ def test_every_unit_goes_whole_to_a_member_with_default_capacities(strategy):
     members, households = community()
     scenario = ba.Scenario.from_frames(members, households)
     plan = ba.solve(scenario, strategy=strategy, seed=0)
+    assert solved_by(plan, "cpsat" if strategy == "auto" else strategy)
     primary = plan.primary
     assert primary["member_id"].notna().all(), "all 108 households covered"
     assert rule_violations(scenario.members, scenario.households, primary) == []

@@ -12,12 +12,6 @@ import baohu_assign as ba
 from baohu_assign.solving.solve import STRICT_ENGINES_ENV, strict_engines
 
 
-@pytest.fixture(scope="module")
-def town():
-    synthetic = ba.synth.make_town(5, households=900, branches=5)
-    return ba.Scenario.from_frames(synthetic.members, synthetic.households)
-
-
 def test_auto_uses_flow_without_groups_and_cpsat_with_groups(town):
     """auto: flow for plain branches, CP-SAT for branches with stairwell units."""
     plan = ba.solve(town, objective="distance")
