@@ -56,6 +56,8 @@ EXTRA_MODULES = (
     ("baohu_assign.outputs.leaders", ""),
     ("baohu_assign.results.rollup", ""),
     ("baohu_assign.io.geocode", ""),
+    ("baohu_assign.engines.contract", ""),
+    ("baohu_assign.engines.stop", ""),
 )
 SECTIONS = {
     "Parameters",

@@ -51,8 +51,9 @@ Size
    covered (reduced-cost fixing). The incumbent always stays in the model, so
    "optimal" on the pruned model is optimal for the full problem and its
    bound is a bound for every plan.
-2. Start: a regret greedy on reduced costs (pinned units first, then by
-   tier), then one-ejection repair for what it left out.
+2. Start: the better of ``initial`` (in :func:`baohu_assign.solve`,
+   greedy's plan) and the relaxation's plan when that keeps every rule;
+   without ``initial``, the greedy engine's plan within the stop.
 3. Models of at most ``SMALL_MODEL_OPTIONS`` options (after fixing) are
    solved whole with the start as hint, which usually proves optimality.
    Larger ones first solve a heuristic *core* (each unit's ``CORE_RANK`` best
@@ -71,34 +72,37 @@ Size
 
 Determinism
 -----------
-Every random choice comes from ``numpy.random.default_rng(params.seed)``,
-CP-SAT gets ``random_seed`` from ``params``, and every neighbourhood solve
+Every random choice comes from ``numpy.random.default_rng(seed)``,
+CP-SAT gets ``random_seed`` from ``seed``, and every neighbourhood solve
 is single-threaded with a deterministic time limit.
 
-- ``SolveParams(max_iterations=N)``: work-limited mode (what
+- ``CpsatSettings(lns_rounds=N)``: work-limited mode (what
   :func:`baohu_assign.solve` uses when the caller gives no time limit). The
   LNS runs up to ``N`` rounds; each round picks up to ``LNS_THREADS``
-  neighbourhoods, solves them on up to ``num_workers`` threads and merges
+  neighbourhoods, solves them on up to ``workers`` threads and merges
   them in a fixed order. Every whole-model solve runs on one CP-SAT worker
   with ``N × LNS_DETERMINISTIC_TIME`` deterministic seconds (CP-SAT's
   deterministic multi-worker mode, ``interleave_search``, would tie the plan
-  to ``num_workers`` and measured two to three times slower than one worker
-  on two cores). So the same problem and seed give the identical plan whatever
-  ``num_workers`` and however loaded the machine, with the same versions of
+  to ``workers`` and measured two to three times slower than one worker
+  on two cores). So the same problem, start and seed give the identical plan whatever
+  ``workers`` and however loaded the machine, with the same versions of
   this package, OR-Tools, SciPy and NumPy (tested on one platform; across
-  platforms expected, not tested) — provided the wall-clock deadline, kept
-  only as a safety net, does not bind. Every phase may use all the time left
+  platforms expected, not tested) — provided the stop, kept only as a
+  safety net, does not bind. Every phase may use all the time left
   before it (none is cut to a share), so when the clock stops anything the
   deadline has passed by the time this engine returns;
   :func:`baohu_assign.solve` checks that to report the branch as not
   reproducible.
 - Otherwise (wall-clock mode) whole-model solves run CP-SAT's parallel
-  portfolio on ``num_workers`` threads and the LNS threads run independently
-  until the deadline (or ``STALL_ROUNDS`` neighbourhoods without
+  portfolio on ``workers`` threads and the LNS threads run independently
+  until the stop (or ``STALL_ROUNDS`` neighbourhoods without
   improvement), so the plan can depend on machine speed, load and thread
   timing; of several tied optima any may come back. It is always valid, the
-  bound always holds, and "optimal" is always proven. Without a time limit
+  bound always holds, and "optimal" is always proven. Without a deadline
   every whole-model solve stops after ``UNLIMITED_DETERMINISTIC_TIME``.
+
+A cancel flag of the stop ends the phase running (a CP-SAT solve is
+interrupted) and every later one, as a passed deadline does.
 """
 
 from __future__ import annotations
@@ -106,9 +110,11 @@ from __future__ import annotations
 import itertools
 import logging
 import math
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 
@@ -117,13 +123,17 @@ from ..model import costs
 from ..model.objective import evaluate
 from ..model.problem import NUM_TIERS, Problem
 from ..model.solution import Solution
-from ..solving.params import SolveParams, now
+from .contract import CpsatSettings, GreedySettings, initial_objective
+from .stop import Stop, now
+
+if TYPE_CHECKING:
+    from ortools.sat.python import cp_model
 
 logger = logging.getLogger(__name__)
 search_logger = logging.getLogger(__name__ + ".search")
 """CP-SAT's own search log (DEBUG); a child, so it can be silenced apart from the phase lines."""
 
-NAME = "cpsat"
+NAME: Final = "cpsat"
 
 SMALL_MODEL_OPTIONS = 1_500
 """Up to this many options the whole model is solved first (it often proves optimality)."""
@@ -142,8 +152,8 @@ AFFINITY_RANK = 4
 LNS_DETERMINISTIC_TIME = 0.1
 """Deterministic time limit of one neighbourhood solve."""
 LNS_THREADS = 2
-"""Disjoint neighbourhoods solved side by side (at most ``num_workers`` threads); also the
-neighbourhoods per round in work-limited mode, whatever ``num_workers``, so the plan does not depend on it."""
+"""Disjoint neighbourhoods solved side by side (at most ``workers`` threads); also the
+neighbourhoods per round in work-limited mode, whatever ``workers``, so the plan does not depend on it."""
 LNS_INITIAL_TARGET = 30
 """Free units of the first neighbourhoods; then it adapts to how often sub-models are proven optimal."""
 LNS_MIN_TARGET = 6
@@ -167,11 +177,6 @@ STALL_ROUNDS = 300
 """The LNS stops after this many neighbourhoods in a row without improvement (not in work-limited mode)."""
 
 INT64_MAX = 2**63 - 1
-
-
-def supports(problem: Problem) -> bool:
-    """CP-SAT expresses every rule: groups, pins, budgets, balance and backups."""
-    return True
 
 
 # --------------------------------------------------------------------------- units
@@ -461,7 +466,7 @@ def _flow_relaxation(problem: Problem) -> tuple[int, np.ndarray] | None:
     if not flow.fits_cost_range(relaxed):
         return None
     try:
-        solution = flow.solve(relaxed)
+        solution = flow.ENGINE.solve(relaxed, None, Stop(), seed=0)
     except EngineUnavailable as exc:
         logger.debug("flow relaxation not available: %s", exc)
         return None
@@ -564,120 +569,7 @@ def _lp_relaxation(problem: Problem, units: _Units, time_limit: float | None) ->
     return relaxation
 
 
-# --------------------------------------------------------------------------- greedy start
-
-
-def _greedy(problem: Problem, units: _Units, score: np.ndarray, tables: list[np.ndarray] | None) -> _State:
-    """Regret greedy: pinned units first, then by tier, then by regret of their best option.
-
-    ``score`` ranks options (reduced cost when the LP is known, else cost);
-    the marginal balance cost is added when the balance term is on.
-    """
-    U = units.num_units
-    over_balance = units.option_over_balance
-    capacity = problem.member_capacity.astype(np.int64).copy()
-    budget = _budgets(problem, units)
-    load = np.zeros(problem.num_members, dtype=np.int64)
-    charged = np.zeros(problem.num_members, dtype=np.int64)
-    unit_option = np.full(U, -1, dtype=np.int64)
-    ptr = units.option_ptr
-    counts = np.diff(ptr)
-    best = np.full(U, np.inf)
-    second = np.full(U, np.inf)
-    has = counts > 0
-    if units.num_options:
-        best[has] = np.minimum.reduceat(score, ptr[:-1][has])
-        # Second best: mask each unit's best once and take the minimum again.
-        first_pos = np.full(U, -1, dtype=np.int64)
-        order = np.lexsort((score, units.option_unit))
-        first_pos[has] = order[ptr[:-1][has]]
-        masked = score.copy()
-        masked[first_pos[has]] = np.inf
-        second[has] = np.minimum.reduceat(masked, ptr[:-1][has])
-    regret = np.full(U, np.inf)
-    finite = np.isfinite(second) & np.isfinite(best)
-    regret[finite] = second[finite] - best[finite]
-    top_tier = np.where(units.unit_tiers > 0, np.arange(NUM_TIERS), -1).max(axis=1)
-    # Sort keys, last is primary: pinned first, then higher tier, then larger regret, then index.
-    order = np.lexsort((np.arange(U), -np.nan_to_num(regret, posinf=1e300), -top_tier, ~units.unit_pinned))
-    for u in order[has[order]]:
-        lo, hi = int(ptr[u]), int(ptr[u + 1])
-        members = units.option_member[lo:hi]
-        size = int(units.unit_size[u])
-        ok = capacity[members] >= charged[members] + units.option_charge[lo:hi]
-        if budget is not None:
-            assert units.option_weight is not None
-            ok &= budget[members] >= units.option_weight[lo:hi]
-        if not ok.any():
-            continue
-        value = score[lo:hi].astype(np.float64).copy()
-        if tables is not None:
-            value += np.array(
-                [
-                    0
-                    if not ok[i]
-                    else over_balance[lo + i]
-                    if units.option_over[lo + i]
-                    else tables[m][load[m] + size] - tables[m][load[m]]
-                    for i, m in enumerate(members)
-                ]
-            )
-        value[~ok] = np.inf
-        pick = int(np.argmin(value))
-        unit_option[u] = lo + pick
-        m = int(members[pick])
-        load[m] += 0 if units.option_over[lo + pick] else size
-        charged[m] += int(units.option_charge[lo + pick])
-        if budget is not None:
-            assert units.option_weight is not None
-            budget[m] -= int(units.option_weight[lo + pick])
-    state = _State(unit_option, np.full(problem.num_households, -1, dtype=np.int64))
-    _repair(problem, units, state, score, order[has[order]])
-    return state
-
-
-def _repair(problem: Problem, units: _Units, state: _State, score: np.ndarray, order: np.ndarray) -> None:
-    """Cover what the greedy left out by moving one unit aside (one ejection), in place.
-
-    For an uncovered unit ``u`` and an option of it at member ``m``, look for a
-    unit ``v`` at ``m`` that another member can take so that ``u`` then fits at
-    ``m``; take the cheapest such pair of moves by ``score``.
-    """
-    capacity = problem.member_capacity.astype(np.int64)
-    budget = _budgets(problem, units)
-    weight_of = units.option_weight
-    charge = units.option_charge
-    for u in order[state.unit_option[order] < 0].tolist():
-        _, weight = _loads(problem, units, state)
-        load = _charged(problem, units, state)
-        placed = state.unit_option >= 0
-        holder = np.where(placed, units.option_member[np.maximum(state.unit_option, 0)], -1)
-        best: tuple[float, int, int, int] | None = None
-        for o in range(int(units.option_ptr[u]), int(units.option_ptr[u + 1])):
-            m = int(units.option_member[o])
-            w_u = 0 if weight_of is None else int(weight_of[o])
-            for v in np.flatnonzero(holder == m).tolist():
-                cur = int(state.unit_option[v])
-                # u must fit at m once v has left.
-                if load[m] - int(charge[cur]) + int(charge[o]) > capacity[m]:
-                    continue
-                if budget is not None and weight_of is not None and weight[m] - int(weight_of[cur]) + w_u > budget[m]:
-                    continue
-                alts = np.arange(int(units.option_ptr[v]), int(units.option_ptr[v + 1]))
-                members = units.option_member[alts]
-                ok = (members != m) & (load[members] + charge[alts] <= capacity[members])
-                if budget is not None and weight_of is not None:
-                    ok &= weight[members] + weight_of[alts] <= budget[members]
-                if not ok.any():
-                    continue
-                alt = alts[ok][int(np.argmin(score[alts[ok]]))]
-                delta = float(score[o] + score[alt] - score[cur])
-                if best is None or delta < best[0]:
-                    best = (delta, o, v, int(alt))
-        if best is not None:
-            _, o, v, alt = best
-            state.unit_option[v] = alt
-            state.unit_option[u] = o
+# --------------------------------------------------------------------------- start
 
 
 def _greedy_backups(problem: Problem, units: _Units, state: _State) -> _State:
@@ -819,7 +711,9 @@ class _Context:
     problem: Problem
     units: _Units
     tables: list[np.ndarray] | None
-    params: SolveParams
+    settings: CpsatSettings
+    seed: int
+    stop: Stop
     keep_coverage: bool = False  # lexicographic backups: coverage per tier may never drop
     backups: bool = False
     allowed: np.ndarray | None = None  # bool[O]
@@ -1090,7 +984,10 @@ def _solve_model(
         p.log_search_progress = True
         solver.log_callback = search_logger.debug
     start = time.perf_counter()
-    status = solver.solve(sub.builder.model)
+    if ctx.stop.events:
+        status = _solve_cancellable(solver, sub.builder.model, ctx.stop)
+    else:
+        status = solver.solve(sub.builder.model)
     wall_s = time.perf_counter() - start
     ctx.solves += 1
     name = {
@@ -1106,6 +1003,29 @@ def _solve_model(
         bound = float(solver.best_objective_bound) + sub.offset
         return _Result(name, objective, bound, values, wall_s)
     return _Result(name, None, None, None, wall_s)
+
+
+CANCEL_POLL_SECONDS = 0.02
+"""How often a running CP-SAT solve checks the stop's cancel flags."""
+
+
+def _solve_cancellable(solver: cp_model.CpSolver, model: cp_model.CpModel, stop: Stop) -> cp_model.CpSolverStatus:
+    """``solver.solve(model)``, interrupted as soon as one of ``stop``'s cancel flags is set."""
+    finished = threading.Event()
+
+    def watch() -> None:
+        # Until the solve returns: a stop_search() sent before the search starts would be lost.
+        while not finished.wait(CANCEL_POLL_SECONDS):
+            if stop.cancelled():
+                solver.stop_search()
+
+    watcher = threading.Thread(target=watch, name="cpsat-cancel", daemon=True)
+    watcher.start()
+    try:
+        return solver.solve(model)
+    finally:
+        finished.set()
+        watcher.join()
 
 
 def _tightened(sub: _Sub, values: np.ndarray) -> np.ndarray:
@@ -1346,7 +1266,7 @@ class _Search:
         # Wall-clock mode leaves a neighbourhood too short to be worth starting; work-limited mode
         # goes on to the deadline itself, so that a clock that cut the search has always passed it.
         margin = 0.0 if self.ctx.work_mode else 0.02
-        if self.end is not None and now() >= self.end - margin:
+        if self.ctx.stop.cancelled() or (self.end is not None and now() >= self.end - margin):
             return True
         return not self.ctx.work_mode and self.stall >= STALL_ROUNDS
 
@@ -1410,7 +1330,7 @@ class _Search:
                 if not picked:
                     self.stall += 1
                     continue
-                workers = 1 if per_round > 1 else self.ctx.params.num_workers
+                workers = 1 if per_round > 1 else self.ctx.settings.workers
                 index = [done * per_round + i for i in range(len(picked))]
                 if pool is not None and len(picked) > 1:
                     futures = [
@@ -1448,46 +1368,112 @@ class _Search:
 # --------------------------------------------------------------------------- driver
 
 
-def solve(problem: Problem, params: SolveParams | None = None) -> Solution:
-    """Solve ``problem`` with CP-SAT (whole model when small, LNS when large).
+class CpsatEngine:
+    """The :class:`~baohu_assign.engines.contract.Engine` of CP-SAT (whole model when small, LNS when large)."""
 
-    Parameters
-    ----------
-    problem
-        The compiled problem; every feature is supported.
-    params
-        Time limit, seed, workers; ``max_iterations`` switches to the
-        reproducible work-limited mode (see the module docstring).
+    name: Final = NAME
 
-    Returns
-    -------
-    Solution
-        ``status`` is ``"optimal"`` only when proven for the full problem;
-        ``bound`` is a proven lower bound on the objective of every valid plan.
+    def supports(self, problem: Problem) -> bool:
+        """CP-SAT expresses every rule: groups, pins, budgets, balance and backups."""
+        return True
 
-    Raises
-    ------
-    EngineError
-        When OR-Tools is missing, pins cannot all hold, or the model is rejected.
-    """
-    try:
-        from ortools.sat.python import cp_model  # noqa: F401
-    except ImportError as exc:  # pragma: no cover - exercised by patching the import
-        raise EngineUnavailable(f"OR-Tools is not importable: {exc}") from exc
-    params = (params or SolveParams()).started()
-    start = time.perf_counter()
-    H = problem.num_households
-    if H == 0:
-        empty = np.zeros(0, dtype=np.int32)
-        backup = empty.copy() if problem.household_backup is not None else None
-        return Solution(empty, "optimal", 0, 0.0, NAME, 0.0, backup_of=backup)
-    end = params.deadline.at
-    work_mode = params.max_iterations is not None
+    def solve(
+        self,
+        problem: Problem,
+        settings: CpsatSettings,
+        stop: Stop,
+        *,
+        seed: int,
+        initial: Solution | None = None,
+    ) -> Solution:
+        """Solve ``problem`` with CP-SAT.
 
-    units = _build_units(problem)
-    tables = _balance_tables(problem) if problem.balance_scale > 0 else None
-    ctx = _Context(problem, units, tables, params, work_mode=work_mode)
-    rng = np.random.default_rng(params.seed)
+        Parameters
+        ----------
+        problem
+            The compiled problem; every feature is supported.
+        settings
+            Threads; ``lns_rounds`` switches to the reproducible work-limited
+            mode (see the module docstring).
+        stop
+            Deadline and cancel flags; in work-limited mode only a safety net.
+        seed
+            Seed of every random choice.
+        initial
+            A valid plan to start from (its plan is the hint); the result is never worse.
+            ``None``: the greedy engine's plan.
+
+        Returns
+        -------
+        Solution
+            ``status`` is ``"optimal"`` only when proven for the full problem;
+            ``bound`` is a proven lower bound on the objective of every valid plan;
+            ``stopped`` when ``stop`` ended the search before a proof.
+
+        Raises
+        ------
+        EngineUnavailable
+            OR-Tools is missing.
+        EngineError
+            Pins cannot all hold, or CP-SAT rejects the model.
+        """
+        try:
+            from ortools.sat.python import cp_model  # noqa: F401
+        except ImportError as exc:  # pragma: no cover - exercised by patching the import
+            raise EngineUnavailable(f"OR-Tools is not importable: {exc}") from exc
+        start = time.perf_counter()
+        if problem.num_households == 0:
+            empty = np.zeros(0, dtype=np.int32)
+            backup = empty.copy() if problem.household_backup is not None else None
+            return Solution(empty, "optimal", 0, 0.0, NAME, 0.0, backup_of=backup)
+        start_objective = None if initial is None else initial_objective(problem, initial)
+        units = _build_units(problem)
+        tables = _balance_tables(problem) if problem.balance_scale > 0 else None
+        ctx = _Context(problem, units, tables, settings, seed, stop, work_mode=settings.work_limited)
+        found = _search(ctx, initial, start)
+        if isinstance(found, Solution):
+            return found
+        state, objective, bound = found
+        member_of = _member_of(problem, units, state)
+        backup_of = state.backup_of.astype(np.int32) if problem.household_backup is not None else None
+        total = int(evaluate(problem, member_of, backup_of).total)
+        if total != objective:
+            raise EngineError(f"CP-SAT plan costs {total}, the model said {objective}")
+        if initial is not None and start_objective is not None and start_objective < total:
+            # Only the lexicographic backup phases can end above their start: the start stays.
+            member_of, backup_of, total = initial.member_of, initial.backup_of, start_objective
+        final_bound = None if not math.isfinite(bound) else float(min(math.ceil(bound - 1e-9), total))
+        status = "optimal" if final_bound is not None and final_bound >= total else "feasible"
+        logger.info(
+            "cpsat: %s objective %d bound %s (%d CP-SAT solves, %.2f s)",
+            status,
+            total,
+            final_bound,
+            ctx.solves,
+            time.perf_counter() - start,
+        )
+        return Solution(
+            member_of=member_of,
+            status=status,
+            objective=total,
+            bound=final_bound,
+            engine=NAME,
+            wall_s=time.perf_counter() - start,
+            iterations=ctx.solves,
+            backup_of=backup_of,
+            stopped=status != "optimal" and stop.expired(),
+        )
+
+
+ENGINE = CpsatEngine()
+
+
+def _search(ctx: _Context, initial: Solution | None, start: float) -> Solution | tuple[_State, int, float]:
+    """Bounds, start, then the phases of :func:`_optimise`: (state, objective, bound), or the
+    relaxation's plan as a :class:`Solution` when it is valid and optimal."""
+    problem, units, settings = ctx.problem, ctx.units, ctx.settings
+    end = ctx.stop.at
+    rng = np.random.default_rng(ctx.seed)
 
     # Relaxation bound; when its plan is valid and nothing else is asked, it is optimal.
     bound: float = -math.inf
@@ -1506,6 +1492,7 @@ def solve(problem: Problem, params: SolveParams | None = None) -> Solution:
                 return Solution(member_of, "optimal", total, float(total), NAME, time.perf_counter() - start, 1)
         if start_state is not None and not _fits_budgets(problem, units, start_state):
             start_state = None
+    start_state = _start(ctx, start_state, initial)
 
     relaxation = None
     lp_limit = _phase_seconds(ctx, end, 0.2)
@@ -1529,69 +1516,65 @@ def solve(problem: Problem, params: SolveParams | None = None) -> Solution:
             relaxation,
             rng,
             _split(ctx, end, 0.5),
-            pool_workers=params.num_workers,
+            pool_workers=settings.workers,
             known_bound=bound,
         )
         ctx.keep_coverage = True
         ctx.backups = True
         objective = _total(ctx, state)
         state, objective, bound_full, _proven = _optimise(
-            ctx, state, score, relaxation, rng, end, pool_workers=params.num_workers
+            ctx, state, score, relaxation, rng, end, pool_workers=settings.workers
         )
         # Floors restrict the plans, so only the bound without backups holds for all of them.
         bound = max(bound, min(bound_primary, bound_full))
     else:
         ctx.backups = problem.has_backups
         state, objective, bound_model, _proven = _optimise(
-            ctx, start_state, score, relaxation, rng, end, pool_workers=params.num_workers, known_bound=bound
+            ctx, start_state, score, relaxation, rng, end, pool_workers=settings.workers, known_bound=bound
         )
         bound = max(bound, bound_model)
-
-    member_of = _member_of(problem, units, state)
-    backup_of = state.backup_of.astype(np.int32) if problem.household_backup is not None else None
-    total = int(evaluate(problem, member_of, backup_of).total)
-    if total != objective:
-        raise EngineError(f"CP-SAT plan costs {total}, the model said {objective}")
-    final_bound = None if not math.isfinite(bound) else float(min(math.ceil(bound - 1e-9), total))
-    status = "optimal" if final_bound is not None and final_bound >= total else "feasible"
-    logger.info(
-        "cpsat: %s objective %d bound %s (%d CP-SAT solves, %.2f s)",
-        status,
-        total,
-        final_bound,
-        ctx.solves,
-        time.perf_counter() - start,
-    )
-    return Solution(
-        member_of=member_of,
-        status=status,
-        objective=total,
-        bound=final_bound,
-        engine=NAME,
-        wall_s=time.perf_counter() - start,
-        iterations=ctx.solves,
-        backup_of=backup_of,
-    )
+    return state, objective, bound
 
 
-def _solve_whole(problem: Problem, params: SolveParams | None = None) -> Solution:
-    """The whole model in one CP-SAT call, greedy start as hint: no shortcut, no LNS (a reference for tests)."""
-    params = (params or SolveParams()).started()
+def _start(ctx: _Context, relaxed: _State | None, initial: Solution | None) -> _State:
+    """The plan the search starts from: the better of ``initial`` and the relaxation's plan
+    (the relaxation's on a tie), or without ``initial`` the greedy engine's plan within the stop."""
+    problem, units = ctx.problem, ctx.units
+    if initial is None:
+        if relaxed is not None:
+            return relaxed
+        from .greedy import ENGINE as greedy
+
+        initial = greedy.solve(problem, GreedySettings(), ctx.stop, seed=ctx.seed)
+    given = _state_from_members(problem, units, np.asarray(initial.member_of, dtype=np.int64))
+    if given is None:
+        raise ValueError("initial splits a stairwell unit or uses a pair the problem does not allow")
+    if initial.backup_of is not None:
+        given.backup_of[:] = initial.backup_of
+    if relaxed is None:
+        return given
+    relaxed_total = int(evaluate(problem, _member_of(problem, units, relaxed)).total)
+    given_total = int(evaluate(problem, _member_of(problem, units, given)).total)
+    return relaxed if relaxed_total <= given_total else given
+
+
+def _solve_whole(problem: Problem, settings: CpsatSettings, stop: Stop, *, seed: int) -> Solution:
+    """The whole model in one CP-SAT call, greedy's plan as hint: no shortcut, no LNS (a reference for tests)."""
     start = time.perf_counter()
     units = _build_units(problem)
     tables = _balance_tables(problem) if problem.balance_scale > 0 else None
     ctx = _Context(
-        problem, units, tables, params, backups=problem.has_backups, work_mode=params.max_iterations is not None
+        problem, units, tables, settings, seed, stop, backups=problem.has_backups, work_mode=settings.work_limited
     )
-    state = _greedy(problem, units, units.option_cost.astype(np.float64), tables)
+    state = _start(ctx, None, None)
     sub = _build(ctx, state, np.arange(units.num_units), None, None)
     result = _solve_model(
         ctx,
         sub,
-        wall=params.deadline.remaining(),
-        deterministic=_whole_model_work(ctx, params.deadline.at),
-        workers=params.num_workers,
-        seed=params.seed,
+        wall=stop.remaining(),
+        deterministic=_whole_model_work(ctx, stop.at),
+        workers=settings.workers,
+        seed=seed,
     )
     if result.values is None or result.objective is None or result.bound is None:
         if result.status == "unknown":
@@ -1610,9 +1593,10 @@ def _solve_whole(problem: Problem, params: SolveParams | None = None) -> Solutio
 
 def _whole_model_work(ctx: _Context, end: float | None) -> float | None:
     """Deterministic time limit of a whole-model solve: the LNS's work in work-limited mode."""
-    if ctx.work_mode:
-        assert ctx.params.max_iterations is not None
-        return max(ctx.params.max_iterations, 1) * LNS_DETERMINISTIC_TIME
+    if ctx.settings.deterministic_time is not None:
+        return ctx.settings.deterministic_time
+    if ctx.settings.lns_rounds is not None:
+        return max(ctx.settings.lns_rounds, 1) * LNS_DETERMINISTIC_TIME
     return UNLIMITED_DETERMINISTIC_TIME if end is None else None
 
 
@@ -1637,6 +1621,8 @@ def _phase_seconds(ctx: _Context, end: float | None, share: float) -> float | No
     phase the clock does stop has run up to the deadline (which ``solve()``
     can then see has passed).
     """
+    if ctx.stop.cancelled():
+        return 0.0
     if end is None:
         return None
     left = max(end - now(), 0.0)
@@ -1661,7 +1647,7 @@ def _whole_model_seconds(options: int) -> float:
 
 def _optimise(
     ctx: _Context,
-    start_state: _State | None,
+    start_state: _State,
     score: np.ndarray,
     relaxation: _Relaxation | None,
     rng: np.random.Generator,
@@ -1670,17 +1656,17 @@ def _optimise(
     pool_workers: int,
     known_bound: float = -math.inf,
 ) -> tuple[_State, int, float, bool]:
-    """Greedy start, whole-model or core solve, LNS, final whole-model solve.
+    """From the start, whole-model or core solve, LNS, final whole-model solve.
 
     Returns (state, objective, bound, proven) where ``bound`` is valid for
     every plan the context allows (floors included).
     """
-    problem, units, params = ctx.problem, ctx.units, ctx.params
-    state = start_state if start_state is not None else _greedy(problem, units, score, ctx.tables)
+    problem, units, settings = ctx.problem, ctx.units, ctx.settings
+    state = start_state
     if ctx.backups:
         state = _greedy_backups(problem, units, state)
     objective = _total(ctx, state)
-    logger.debug("start: objective %d (%s)", objective, "relaxation" if start_state is not None else "greedy")
+    logger.debug("start: objective %d", objective)
     bound = -math.inf
     proven = False
 
@@ -1695,6 +1681,8 @@ def _optimise(
             hood.restrict(ctx.allowed)
 
     def remaining() -> float | None:
+        if ctx.stop.cancelled():
+            return 0.0
         return None if end is None else max(end - now(), 0.0)
 
     def full_solve(limit: float | None, core: np.ndarray | None) -> None:
@@ -1710,7 +1698,7 @@ def _optimise(
                 sub.builder.proto.clear_solution_hint()
         deterministic = _whole_model_work(ctx, end)
         result = _solve_model(
-            ctx, sub, wall=limit, deterministic=deterministic, workers=params.num_workers, seed=params.seed
+            ctx, sub, wall=limit, deterministic=deterministic, workers=settings.workers, seed=ctx.seed
         )
         logger.debug(
             "%s model: %d options, %s, objective %s (incumbent %d), bound %s, %.2f s",
@@ -1770,9 +1758,9 @@ def _optimise(
         objective,
         hood,
         end=lns_end,
-        rounds=params.max_iterations,
+        rounds=settings.lns_rounds,
         threads=min(LNS_THREADS, pool_workers),
-        seed=params.seed,
+        seed=ctx.seed,
         known_bound=max(known_bound, bound),
     )
     logger.debug("LNS: %d neighbourhoods, objective %d -> %d, target %.0f units", done, before, objective, hood.target)

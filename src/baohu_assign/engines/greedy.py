@@ -19,8 +19,8 @@ Algorithm
    any. The covered set grows as in the greedy algorithm of the transversal
    matroid, so without groups the number covered per tier is the
    lexicographic maximum.
-3. **Local search** until no improving move, ``max_iterations`` moves or the
-   deadline: negative-cycle cancelling on a member graph. Its nodes are the
+3. **Local search** until no improving move, ``max_moves`` moves or the
+   stop: negative-cycle cancelling on a member graph. Its nodes are the
    members, an *uncovered* node and a *free* node; the edge ``m1 → m2`` costs
    the cheapest change of moving one single household from ``m1`` to ``m2``;
    ``m → free`` is the marginal balance cost of one more household on ``m``
@@ -64,6 +64,7 @@ from __future__ import annotations
 
 import heapq
 import time
+from typing import Final
 
 import numpy as np
 
@@ -71,9 +72,10 @@ from ..model import costs
 from ..model.objective import evaluate
 from ..model.problem import NUM_TIERS, Problem
 from ..model.solution import Solution
-from ..solving.params import SolveParams
+from .contract import GreedySettings, initial_objective
+from .stop import Stop
 
-NAME = "greedy"
+NAME: Final = "greedy"
 
 _INF = np.int64(2**61)
 """Cost of a missing edge or of a member without room; sums of a few stay in int64."""
@@ -90,62 +92,98 @@ Moves = list[tuple[int, int]]
 """(household, arc) pairs; arc ``-1`` uncovers the household."""
 
 
-def supports(problem: Problem) -> bool:
-    """The greedy engine handles every problem (groups, pins, budgets and backups)."""
-    return True
+class GreedyEngine:
+    """The :class:`~baohu_assign.engines.contract.Engine` of the greedy construction and local search."""
+
+    name: Final = NAME
+
+    def supports(self, problem: Problem) -> bool:
+        """The greedy engine handles every problem (groups, pins, budgets and backups)."""
+        return True
+
+    def solve(
+        self,
+        problem: Problem,
+        settings: GreedySettings,
+        stop: Stop,
+        *,
+        seed: int,
+        initial: Solution | None = None,
+    ) -> Solution:
+        """Assign households with the greedy construction (or from ``initial``) and local search.
+
+        Parameters
+        ----------
+        problem
+            The compiled problem of one branch.
+        settings
+            ``max_moves`` caps the improving moves of the local search.
+        stop
+            Stops the local search (the construction always completes).
+        seed
+            Accepted for the contract; the engine uses no randomness.
+        initial
+            A valid plan to improve instead of constructing one; the result is never worse.
+
+        Returns
+        -------
+        Solution
+            ``status="feasible"``, ``bound=None``; ``iterations`` is the number of
+            improving local-search moves applied; ``stopped`` when ``stop`` ended
+            the construction's second try or the local search.
+        """
+        start = time.perf_counter()
+        if initial is None:
+            engine = _construct(problem, settings, stop)
+        else:
+            start_objective = initial_objective(problem, initial)
+            engine = _Engine(problem, settings, stop)
+            engine.start_from(initial)
+        engine.improve()
+        member_of = engine.member_of.astype(np.int32)
+        backup_of = engine.backups()
+        objective = int(evaluate(problem, member_of, backup_of).total)
+        if initial is not None and objective > start_objective:
+            # The local search ranks coverage before cost, and backups are placed afresh:
+            # a start better than the result is returned as it was.
+            member_of, backup_of, objective = initial.member_of, initial.backup_of, start_objective
+        return Solution(
+            member_of=member_of,
+            status="feasible",
+            objective=objective,
+            bound=None,
+            engine=NAME,
+            wall_s=time.perf_counter() - start,
+            iterations=engine.moves,
+            backup_of=backup_of,
+            stopped=engine.stopped,
+        )
 
 
-def solve(problem: Problem, params: SolveParams | None = None) -> Solution:
-    """Assign households with the greedy construction and local search.
-
-    Parameters
-    ----------
-    problem
-        The compiled problem of one branch.
-    params
-        ``max_iterations`` caps the improving moves of the local search and the
-        deadline stops it; the construction always completes. ``seed`` is
-        accepted for symmetry with the other engines; the engine is
-        deterministic.
-
-    Returns
-    -------
-    Solution
-        ``status="feasible"``, ``bound=None``; ``iterations`` is the number of
-        improving local-search moves applied.
-    """
-    start = time.perf_counter()
-    params = (params or SolveParams()).started()
-    engine = _Engine(problem, params)
+def _construct(problem: Problem, settings: GreedySettings, stop: Stop) -> _Engine:
+    """The construction, tried a second time packing by budget share when the first left households out."""
+    engine = _Engine(problem, settings, stop)
     engine.construct()
-    # The second construction only tries to cover more; past the deadline the first one is the plan.
-    if engine.budgeted and ((engine.member_of < 0) & engine.movable).any() and not params.deadline.expired():
-        packed = _Engine(problem, params)
+    if engine.budgeted and ((engine.member_of < 0) & engine.movable).any():
+        # The second construction only tries to cover more; past the stop the first one is the plan.
+        if stop.expired():
+            engine.stopped = True
+            return engine
+        packed = _Engine(problem, settings, stop)
         packed.construct(by_weight=True)
         if packed.standing() > engine.standing():
-            engine = packed
-    engine.improve()
-    member_of = engine.member_of.astype(np.int32)
-    backup_of = engine.backups()
-    objective = evaluate(problem, member_of, backup_of).total
-    return Solution(
-        member_of=member_of,
-        status="feasible",
-        objective=int(objective),
-        bound=None,
-        engine=NAME,
-        wall_s=time.perf_counter() - start,
-        iterations=engine.moves,
-        backup_of=backup_of,
-    )
+            return packed
+    return engine
 
 
 class _Engine:
     """Mutable assignment state with the construction and the local search."""
 
-    def __init__(self, problem: Problem, params: SolveParams) -> None:
+    def __init__(self, problem: Problem, settings: GreedySettings, stop: Stop) -> None:
         self.problem = problem
-        self.params = params
+        self.settings = settings
+        self.stop = stop
+        self.stopped = False
         H, M = problem.num_households, problem.num_members
         self.H, self.M = H, M
         self.ptr = np.asarray(problem.household_arc_ptr, dtype=np.int64)
@@ -384,10 +422,13 @@ class _Engine:
             self.journal = None
 
     def _budget_left(self) -> bool:
-        limit = self.params.max_iterations
+        limit = self.settings.max_moves
         if limit is not None and self.moves >= limit:
             return False
-        return not self.params.deadline.expired()
+        if self.stop.expired():
+            self.stopped = True
+            return False
+        return True
 
     # ------------------------------------------------------------ construction
 
@@ -409,6 +450,12 @@ class _Engine:
                 self._cover_group(g)
             self._place_singles(np.flatnonzero(self.movable & (self.tier == tier)))
         self.dead[:] = False  # the local search moves households freely
+
+    def start_from(self, initial: Solution) -> None:
+        """Take ``initial``'s primary members (a valid plan) as the plan."""
+        for h in np.flatnonzero(np.asarray(initial.member_of) >= 0).tolist():
+            self._move(h, self._arc_to(h, int(initial.member_of[h])))
+        self._sync_groups()
 
     def _place_pins(self) -> None:
         for g, pin in enumerate(self.g_pin):
@@ -1326,3 +1373,6 @@ class _Engine:
         members = self.arc_m[lo:hi]
         order = np.argsort(self.arc_c[lo:hi], kind="stable")
         return [int(m) for m in members[order] if m != self.member_of[h] and self.cap[m] > 0]
+
+
+ENGINE = GreedyEngine()
