@@ -176,8 +176,8 @@ def test_a_stop_already_reached_gives_a_valid_plan_without_search(monkeypatch, t
         assert violations(problem, solution.member_of) == []
         return
     models: list[int] = []
-    original = cpsat._solve_model
-    monkeypatch.setattr(cpsat, "_solve_model", lambda *a, **k: models.append(1) or original(*a, **k))
+    original = cpsat.solver._solve_model
+    monkeypatch.setattr(cpsat.solver, "_solve_model", lambda *a, **k: models.append(1) or original(*a, **k))
     solution = engines.load(name).solve(problem, SETTINGS[name], _stop(kind), seed=0)
     assert violations(problem, solution.member_of, solution.backup_of) == []
     assert solution.engine == name
@@ -202,14 +202,14 @@ def test_cancelling_cpsat_mid_search_ends_it_at_once(monkeypatch, large_branch):
     """Cancel set from the first CP-SAT solve on: that solve is interrupted, no other starts, the plan is valid."""
     cancel = threading.Event()
     calls: list[int] = []
-    original = cpsat._solve_model
+    original = cpsat.solver._solve_model
 
     def first_cancels(*args, **kwargs):
         calls.append(1)
         cancel.set()
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(cpsat, "_solve_model", first_cancels)
+    monkeypatch.setattr(cpsat.solver, "_solve_model", first_cancels)
     # Wall-clock mode without a deadline: only the cancel flag can end it early.
     solution = cpsat.ENGINE.solve(large_branch.problem, CpsatSettings(), Stop.on(cancel), seed=0)
     assert violations(large_branch.problem, solution.member_of, solution.backup_of) == []

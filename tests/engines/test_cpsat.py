@@ -185,7 +185,7 @@ def test_matches_brute_force_with_groups_budgets_pins(seed):
 def test_matches_brute_force_with_backups(seed):
     """Backups (penalties dominating them): optimal, never the primary, within backup capacity."""
     problem = random_problem(seed, households=4, members=3, backups=True, groups=seed % 2 == 1, budgets=seed % 3 == 0)
-    assert cpsat._backups_are_safe(problem)
+    assert cpsat.units._backups_are_safe(problem)
     solution = check(problem)
     assert solution.status == "optimal"
     assert solution.objective == brute_force(problem)
@@ -196,7 +196,7 @@ def test_backups_never_displace_coverage(seed):
     """With penalties too small to dominate backups, coverage per tier still matches the plan without backups."""
     problem = random_problem(seed, households=5, members=3, backups=True, safe_backups=False)
     problem = replace(problem, backup_penalty=int(problem.tier_penalty[2]) * 10)
-    assert not cpsat._backups_are_safe(problem)
+    assert not cpsat.units._backups_are_safe(problem)
     solution = check(problem)
     plain = replace(problem, household_backup=None, member_backup_capacity=None, backup_penalty=0)
     best_primary = brute_force(plain)
@@ -212,7 +212,7 @@ def test_equals_flow_without_groups_and_budgets(seed):
     problem = random_problem(seed, households=30, members=6, density=0.5, pins=True, balance=60.0 * (seed % 2))
     expected = flow.ENGINE.solve(problem, None, Stop(), seed=0).objective
     assert check(problem).objective == expected
-    whole = cpsat._solve_whole(problem, WORK, Stop(), seed=0)
+    whole = cpsat.phases._solve_whole(problem, WORK, Stop(), seed=0)
     assert violations(problem, whole.member_of) == []
     assert whole.status == "optimal" and whole.objective == expected
 

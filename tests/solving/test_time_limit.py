@@ -155,8 +155,8 @@ def test_limit_passed_after_greedy_leaves_cpsat_out(monkeypatch, clock, short_to
 
 def test_limit_passed_as_cpsat_starts_returns_its_start_without_solving(monkeypatch, clock, short_town):
     """CP-SAT called after the deadline builds and solves no model (no LP either) and returns a valid plan."""
-    models = Calls(monkeypatch, cpsat, "_solve_model")
-    lps = Calls(monkeypatch, cpsat, "_lp_relaxation")
+    models = Calls(monkeypatch, cpsat.solver, "_solve_model")
+    lps = Calls(monkeypatch, cpsat.relaxations, "_lp_relaxation")
     jumped_at: list[int] = []
 
     def jump(n: int) -> None:

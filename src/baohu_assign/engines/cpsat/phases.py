@@ -1,0 +1,351 @@
+"""The phases of one solve: bounds, start, core or whole model, LNS, final whole-model solve."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import replace
+
+import numpy as np
+
+from ...errors import EngineError, EngineUnavailable
+from ...model.objective import evaluate
+from ...model.problem import Problem
+from ...model.solution import Solution
+from ..contract import CpsatSettings, GreedySettings
+from ..stop import Stop, now
+from . import relaxations, solver
+from .limits import (
+    CORE_RANK,
+    CORE_SHARE,
+    FINAL_SHARE,
+    FULL_MODEL_OPTIONS,
+    LNS_DETERMINISTIC_TIME,
+    LNS_THREADS,
+    LP_MAX_OPTIONS,
+    LP_SECONDS_PER_OPTION,
+    NAME,
+    SMALL_MODEL_OPTIONS,
+    UNLIMITED_DETERMINISTIC_TIME,
+    WHOLE_MODEL_SECONDS_PER_OPTION,
+)
+from .lns import _lns, _Neighbourhoods, _option_rank
+from .model import _build, _Context
+from .relaxations import _flow_relaxation, _Relaxation
+from .solver import _apply, _total
+from .state import _greedy_backups, _loads, _member_of, _State, _state_from_members
+from .units import _backups_are_safe, _balance_tables, _build_units, _Units
+
+logger = logging.getLogger(__name__)
+
+
+def _search(ctx: _Context, initial: Solution | None, start: float) -> Solution | tuple[_State, int, float]:
+    """Bounds, start, then the phases of :func:`_optimise`: (state, objective, bound), or the
+    relaxation's plan as a :class:`Solution` when it is valid and optimal."""
+    problem, units, settings = ctx.problem, ctx.units, ctx.settings
+    end = ctx.stop.at
+    rng = np.random.default_rng(ctx.seed)
+
+    # Relaxation bound; when its plan is valid and nothing else is asked, it is optimal.
+    bound: float = -math.inf
+    flow_relaxed = _flow_relaxation(problem)
+    start_state: _State | None = None
+    if flow_relaxed is not None:
+        flow_bound, flow_plan = flow_relaxed
+        bound = float(flow_bound)
+        start_state = _state_from_members(problem, units, flow_plan)
+        if start_state is not None and not problem.load_allowed(flow_plan).all():
+            start_state = None  # relaxed capacities (units over capacity allowed) let it break the rule
+        if start_state is not None and _fits_budgets(problem, units, start_state) and not problem.has_backups:
+            member_of = _member_of(problem, units, start_state)
+            total = int(evaluate(problem, member_of).total)
+            if total == flow_bound:
+                return Solution(member_of, "optimal", total, float(total), NAME, time.perf_counter() - start, 1)
+        if start_state is not None and not _fits_budgets(problem, units, start_state):
+            start_state = None
+    start_state = _start(ctx, start_state, initial)
+
+    relaxation = None
+    lp_limit = _phase_seconds(ctx, end, 0.2)
+    if units.num_options <= LP_MAX_OPTIONS and _fits(ctx, lp_limit, units.num_options * LP_SECONDS_PER_OPTION):
+        relaxation = relaxations._lp_relaxation(problem, units, None if lp_limit is None else max(lp_limit, 0.05))
+        if relaxation is not None:
+            bound = max(bound, float(relaxation.bound))
+    score = (
+        relaxation.option_rc.copy()
+        if relaxation is not None and relaxation.option_rc is not None
+        else units.option_cost.astype(np.float64)
+    )
+
+    safe = _backups_are_safe(problem)
+    if problem.has_backups and not safe:
+        # Lexicographic: coverage without backups first, then backups under coverage floors.
+        state, objective, bound_primary, _ = _optimise(
+            replace(ctx, backups=False),
+            start_state,
+            score,
+            relaxation,
+            rng,
+            _split(ctx, end, 0.5),
+            pool_workers=settings.workers,
+            known_bound=bound,
+        )
+        ctx.keep_coverage = True
+        ctx.backups = True
+        objective = _total(ctx, state)
+        state, objective, bound_full, _proven = _optimise(
+            ctx, state, score, relaxation, rng, end, pool_workers=settings.workers
+        )
+        # Floors restrict the plans, so only the bound without backups holds for all of them.
+        bound = max(bound, min(bound_primary, bound_full))
+    else:
+        ctx.backups = problem.has_backups
+        state, objective, bound_model, _proven = _optimise(
+            ctx, start_state, score, relaxation, rng, end, pool_workers=settings.workers, known_bound=bound
+        )
+        bound = max(bound, bound_model)
+    return state, objective, bound
+
+
+def _start(ctx: _Context, relaxed: _State | None, initial: Solution | None) -> _State:
+    """The plan the search starts from: the better of ``initial`` and the relaxation's plan
+    (the relaxation's on a tie), or without ``initial`` the greedy engine's plan within the stop."""
+    problem, units = ctx.problem, ctx.units
+    if initial is None:
+        if relaxed is not None:
+            return relaxed
+        from ..greedy import ENGINE as greedy
+
+        initial = greedy.solve(problem, GreedySettings(), ctx.stop, seed=ctx.seed)
+    given = _state_from_members(problem, units, np.asarray(initial.member_of, dtype=np.int64))
+    if given is None:
+        raise ValueError("initial splits a stairwell unit or uses a pair the problem does not allow")
+    if initial.backup_of is not None:
+        given.backup_of[:] = initial.backup_of
+    if relaxed is None:
+        return given
+    relaxed_total = int(evaluate(problem, _member_of(problem, units, relaxed)).total)
+    given_total = int(evaluate(problem, _member_of(problem, units, given)).total)
+    return relaxed if relaxed_total <= given_total else given
+
+
+def _solve_whole(problem: Problem, settings: CpsatSettings, stop: Stop, *, seed: int) -> Solution:
+    """The whole model in one CP-SAT call, greedy's plan as hint: no shortcut, no LNS (a reference for tests)."""
+    start = time.perf_counter()
+    units = _build_units(problem)
+    tables = _balance_tables(problem) if problem.balance_scale > 0 else None
+    ctx = _Context(
+        problem, units, tables, settings, seed, stop, backups=problem.has_backups, work_mode=settings.work_limited
+    )
+    state = _start(ctx, None, None)
+    sub = _build(ctx, state, np.arange(units.num_units), None, None)
+    result = solver._solve_model(
+        ctx,
+        sub,
+        wall=stop.remaining(),
+        deterministic=_whole_model_work(ctx, stop.at),
+        workers=settings.workers,
+        seed=seed,
+    )
+    if result.values is None or result.objective is None or result.bound is None:
+        if result.status == "unknown":
+            raise EngineUnavailable("CP-SAT found no plan in the time given")
+        raise EngineError(f"CP-SAT found no plan ({result.status})")
+    state = _apply(ctx, state, sub, result.values)
+    member_of = _member_of(problem, units, state)
+    backup_of = state.backup_of.astype(np.int32) if problem.household_backup is not None else None
+    total = int(evaluate(problem, member_of, backup_of).total)
+    if total != result.objective:
+        raise EngineError(f"CP-SAT plan costs {total}, the model said {result.objective}")
+    bound = float(min(math.ceil(result.bound - 1e-9), total))
+    status = "optimal" if result.status == "optimal" else "feasible"
+    return Solution(member_of, status, total, bound, NAME, time.perf_counter() - start, 1, backup_of)
+
+
+def _whole_model_work(ctx: _Context, end: float | None) -> float | None:
+    """Deterministic time limit of a whole-model solve: the LNS's work in work-limited mode."""
+    if ctx.settings.deterministic_time is not None:
+        return ctx.settings.deterministic_time
+    if ctx.settings.lns_rounds is not None:
+        return max(ctx.settings.lns_rounds, 1) * LNS_DETERMINISTIC_TIME
+    return UNLIMITED_DETERMINISTIC_TIME if end is None else None
+
+
+def _fits_budgets(problem: Problem, units: _Units, state: _State) -> bool:
+    if units.option_weight is None or problem.member_budget is None:
+        return True
+    _, weight = _loads(problem, units, state)
+    return bool((weight <= problem.member_budget).all())
+
+
+def _split(ctx: _Context, end: float | None, share: float) -> float | None:
+    """A deadline ``share`` of the way from now to ``end`` (``end`` itself in work-limited mode)."""
+    seconds = _phase_seconds(ctx, end, share)
+    return None if seconds is None else now() + seconds
+
+
+def _phase_seconds(ctx: _Context, end: float | None, share: float) -> float | None:
+    """Wall-clock seconds a phase may take: ``share`` of the time left before ``end``.
+
+    In work-limited mode the deadline is only a safety net: every phase may
+    use all the time left, so the work budget, not the clock, ends it, and a
+    phase the clock does stop has run up to the deadline (which ``solve()``
+    can then see has passed).
+    """
+    if ctx.stop.cancelled():
+        return 0.0
+    if end is None:
+        return None
+    left = max(end - now(), 0.0)
+    return left if ctx.work_mode else share * left
+
+
+def _fits(ctx: _Context, seconds: float | None, needed: float) -> bool:
+    """Whether a phase needing about ``needed`` seconds may start with ``seconds`` for it.
+
+    In work-limited mode the work budget ends a phase and the clock is only a
+    safety net: the phase runs unless the deadline has already passed.
+    """
+    if seconds is None:
+        return True
+    return seconds > 0.0 if ctx.work_mode else seconds >= needed
+
+
+def _whole_model_seconds(options: int) -> float:
+    """About how long CP-SAT needs to load a whole model of ``options`` options."""
+    return max(0.05, options * WHOLE_MODEL_SECONDS_PER_OPTION)
+
+
+def _optimise(
+    ctx: _Context,
+    start_state: _State,
+    score: np.ndarray,
+    relaxation: _Relaxation | None,
+    rng: np.random.Generator,
+    end: float | None,
+    *,
+    pool_workers: int,
+    known_bound: float = -math.inf,
+) -> tuple[_State, int, float, bool]:
+    """From the start, whole-model or core solve, LNS, final whole-model solve.
+
+    Returns (state, objective, bound, proven) where ``bound`` is valid for
+    every plan the context allows (floors included).
+    """
+    problem, units, settings = ctx.problem, ctx.units, ctx.settings
+    state = start_state
+    if ctx.backups:
+        state = _greedy_backups(problem, units, state)
+    objective = _total(ctx, state)
+    logger.debug("start: objective %d", objective)
+    bound = -math.inf
+    proven = False
+
+    hood: _Neighbourhoods | None = None
+
+    def refix() -> None:
+        if relaxation is not None:
+            ctx.allowed, ctx.forced = relaxation.fixing(units, objective, state)
+        else:
+            ctx.allowed, ctx.forced = None, units.unit_pinned.copy()
+        if hood is not None:
+            hood.restrict(ctx.allowed)
+
+    def remaining() -> float | None:
+        if ctx.stop.cancelled():
+            return 0.0
+        return None if end is None else max(end - now(), 0.0)
+
+    def full_solve(limit: float | None, core: np.ndarray | None) -> None:
+        nonlocal state, objective, bound, proven
+        allowed = ctx.allowed
+        if core is not None:
+            allowed = core if allowed is None else (core & allowed)
+        sub = _build(ctx, state, np.arange(units.num_units), None, allowed)
+        if core is not None and relaxation is not None and relaxation.uncovered_rc is not None:
+            missing = (state.unit_option < 0) & (relaxation.uncovered_rc > 0) & (np.diff(units.option_ptr) > 0)
+            if missing.any():
+                # A start that leaves out units the LP covers misleads the search more than it helps.
+                sub.builder.proto.clear_solution_hint()
+        deterministic = _whole_model_work(ctx, end)
+        result = solver._solve_model(
+            ctx, sub, wall=limit, deterministic=deterministic, workers=settings.workers, seed=ctx.seed
+        )
+        logger.debug(
+            "%s model: %d options, %s, objective %s (incumbent %d), bound %s, %.2f s",
+            "core" if core is not None else "whole",
+            sub.options.shape[0],
+            result.status,
+            result.objective,
+            objective,
+            result.bound,
+            result.wall_s,
+        )
+        if result.status == "infeasible" and core is None:
+            raise EngineError("no plan satisfies the pins and capacities")
+        if result.values is not None and result.objective is not None and result.objective <= objective:
+            state = _apply(ctx, state, sub, result.values)
+            objective = result.objective
+        if core is None and result.bound is not None:
+            # The pruned model contains the incumbent, so its bound holds for every plan.
+            bound = max(bound, min(result.bound, objective))
+            proven = proven or result.status == "optimal"
+
+    def safe_count() -> int:
+        return units.num_options if ctx.allowed is None else int(ctx.allowed.sum())
+
+    def settled() -> bool:
+        return proven or objective <= known_bound
+
+    refix()
+    if safe_count() > SMALL_MODEL_OPTIONS and safe_count() <= FULL_MODEL_OPTIONS:
+        core = None
+        if relaxation is not None and relaxation.option_rc is not None:
+            # A core of each unit's best options gives a strong start quickly.
+            core = (_option_rank(units, score) < CORE_RANK) | (score <= 0)
+        limit = _phase_seconds(ctx, end, CORE_SHARE)
+        if _fits(ctx, limit, _whole_model_seconds(safe_count() if core is None else int(core.sum()))):
+            full_solve(limit, core)
+            refix()
+    if settled():
+        return state, objective, bound, True
+    if safe_count() <= SMALL_MODEL_OPTIONS:
+        # Small (possibly after reduced-cost fixing): the whole model often proves optimality outright.
+        limit = _phase_seconds(ctx, end, 0.5)
+        if _fits(ctx, limit, _whole_model_seconds(safe_count())):
+            full_solve(limit, None)
+            refix()
+            if settled():
+                return state, objective, bound, True
+    allowed_count = safe_count()
+
+    hood = _Neighbourhoods(ctx, score, relaxation, rng)
+    final_share = FINAL_SHARE if allowed_count <= FULL_MODEL_OPTIONS else 0.0
+    lns_end = _split(ctx, end, 1.0 - final_share)
+    before = objective
+    state, objective, done = _lns(
+        ctx,
+        state,
+        objective,
+        hood,
+        end=lns_end,
+        rounds=settings.lns_rounds,
+        threads=min(LNS_THREADS, pool_workers),
+        seed=ctx.seed,
+        known_bound=max(known_bound, bound),
+    )
+    logger.debug("LNS: %d neighbourhoods, objective %d -> %d, target %.0f units", done, before, objective, hood.target)
+    refix()
+    if settled():
+        return state, objective, bound, True
+    # Without a wall-clock limit only small models are solved whole (large ones might never end).
+    final_size = SMALL_MODEL_OPTIONS if end is None and not ctx.work_mode else FULL_MODEL_OPTIONS
+    final_count = safe_count()
+    rem = remaining()
+    # CP-SAT needs about this long to even load a model of this size; below it the solve is wasted.
+    # Work-limited mode never lets the clock make that choice: the solve runs and the deadline stops it.
+    enough = _whole_model_seconds(final_count) if not ctx.work_mode else 0.0
+    if final_count <= final_size and (rem is None or rem > enough):
+        full_solve(rem, None)
+    return state, objective, bound, proven
