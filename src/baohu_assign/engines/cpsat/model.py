@@ -145,12 +145,61 @@ def _build(
     free_mask = np.zeros(units.num_units, dtype=bool)
     free_mask[free_units] = True
 
+    options = _free_options(ctx, state, free_units, in_set, allowed, local_rank, score)
+    X = options.shape[0]
+    option_unit = units.option_unit[options]
+    x_hint = (state.unit_option[option_unit] == options).astype(np.int64)
+    x_first = b.new_vars(0, 1, X, x_hint)
+    x_var = x_first + np.arange(X)
+
+    forced = units.unit_pinned if ctx.forced is None else ctx.forced
+    _one_member_per_unit(b, free_units, option_unit, x_var, forced)
+    # A unit the model must cover never pays its penalty; leaving it out of the
+    # coefficients keeps them small, which CP-SAT solves markedly faster.
+    open_unit = ~forced[option_unit]
+    coeff = units.option_cost[options] - np.where(open_unit, units.unit_penalty[option_unit], 0)
+    offset = int(units.unit_penalty[free_units][~forced[free_units]].sum())
+    if ctx.tables is not None:
+        # Over options carry their member's whole balance term in their cost.
+        coeff = coeff + units.option_over_balance[options]
+    balance_terms = _member_limits(ctx, b, state, free_units, options, x_var)
+    # Balance of members outside the model stays as it is (constant, not needed).
+
+    backup_households = np.zeros(0, dtype=np.int64)
+    backup_arcs = np.zeros(0, dtype=np.int64)
+    b_first = b.num_vars
+    if ctx.backups:
+        coeff, offset, backup_households, backup_arcs, b_first = _add_backups(
+            ctx, b, state, free_mask, in_set, options, x_var, coeff, offset
+        )
+
+    if ctx.keep_coverage:
+        _keep_coverage(ctx, b, state, free_units, option_unit, x_var)
+
+    b.minimise(x_var, coeff)
+    hint_objective = b.finish() + offset
+    return _Sub(
+        b, free_units, options, x_first, backup_households, backup_arcs, b_first, offset, hint_objective, balance_terms
+    )
+
+
+def _free_options(
+    ctx: _Context,
+    state: _State,
+    free_units: np.ndarray,
+    in_set: np.ndarray,
+    allowed: np.ndarray | None,
+    local_rank: int | None,
+    score: np.ndarray | None,
+) -> np.ndarray:
+    """Options of the free units to members in ``in_set`` that the model keeps, in unit order:
+    the ``allowed`` ones (each unit's ``local_rank`` best by ``score``, when given), and the current ones."""
+    units = ctx.units
     # Options of free units, in unit order.
     starts, ends = units.option_ptr[free_units], units.option_ptr[free_units + 1]
     lengths = ends - starts
     options = np.repeat(starts - np.cumsum(np.r_[0, lengths[:-1]]), lengths) + np.arange(int(lengths.sum()))
     options = options.astype(np.int64)
-    current = state.unit_option
     keep = in_set[units.option_member[options]]
     if allowed is not None:
         keep &= allowed[options]
@@ -164,16 +213,15 @@ def _build(
         rank = np.arange(cand.size) - np.repeat(first, np.diff(np.r_[first, cand.size]))
         keep = np.zeros(options.size, dtype=bool)
         keep[np.searchsorted(options, cand[rank < local_rank])] = True
-    keep |= current[units.option_unit[options]] == options
-    options = options[keep]
-    X = options.shape[0]
-    option_unit = units.option_unit[options]
-    x_hint = (current[option_unit] == options).astype(np.int64)
-    x_first = b.new_vars(0, 1, X, x_hint)
-    x_var = x_first + np.arange(X)
+    keep |= state.unit_option[units.option_unit[options]] == options
+    return options[keep]
 
-    # One member per unit; pinned and provably covered units must be served.
-    forced = units.unit_pinned if ctx.forced is None else ctx.forced
+
+def _one_member_per_unit(
+    b: _Builder, free_units: np.ndarray, option_unit: np.ndarray, x_var: np.ndarray, forced: np.ndarray
+) -> None:
+    """At most one option per free unit; exactly one for pinned and provably covered (``forced``) units."""
+    X = x_var.shape[0]
     bounds = np.searchsorted(option_unit, free_units)
     bounds = np.r_[bounds, X]
     for i, u in enumerate(free_units.tolist()):
@@ -182,14 +230,16 @@ def _build(
             b.exactly_one(lits)
         elif lits.size > 1:
             b.at_most_one(lits)
-    # A unit the model must cover never pays its penalty; leaving it out of the
-    # coefficients keeps them small, which CP-SAT solves markedly faster.
-    open_unit = ~forced[option_unit]
-    coeff = units.option_cost[options] - np.where(open_unit, units.unit_penalty[option_unit], 0)
-    offset = int(units.unit_penalty[free_units][~forced[free_units]].sum())
 
-    # Members: capacity, budget and balance with the load of fixed units added.
-    fixed = current.copy()
+
+def _member_limits(
+    ctx: _Context, b: _Builder, state: _State, free_units: np.ndarray, options: np.ndarray, x_var: np.ndarray
+) -> list[_BalanceTerm]:
+    """Capacity, budget and balance rows of the members the options reach, with the load of fixed units added."""
+    problem, units = ctx.problem, ctx.units
+    M = problem.num_members
+    option_unit = units.option_unit[options]
+    fixed = state.unit_option.copy()
     fixed[free_units] = -1
     fixed_state = _State(fixed, state.backup_of)
     _, fixed_weight = _loads(problem, units, fixed_state)
@@ -199,8 +249,6 @@ def _build(
     # Over options carry their balance in their cost, so they add no load to the tangent lines.
     size = np.where(units.option_over[options], 0, units.unit_size[option_unit])
     charge = units.option_charge[options]
-    if ctx.tables is not None:
-        coeff = coeff + units.option_over_balance[options]
     by_member = np.argsort(option_member, kind="stable")
     member_bounds = np.searchsorted(option_member[by_member], np.arange(M + 1))
     active = np.flatnonzero(np.diff(member_bounds) > 0)
@@ -235,30 +283,20 @@ def _build(
                     b.linear(np.r_[bal, lits], np.r_[1, -s * size[rows]], rhs, INT64_MAX)
                 b.minimise(np.array([bal]), np.array([1]))
                 balance_terms.append(_BalanceTerm(bal, lits, size[rows], int(fixed_load[m]), table))
-    # Balance of members outside the model stays as it is (constant, not needed).
+    return balance_terms
 
-    backup_households = np.zeros(0, dtype=np.int64)
-    backup_arcs = np.zeros(0, dtype=np.int64)
-    b_first = b.num_vars
-    if ctx.backups:
-        coeff, offset, backup_households, backup_arcs, b_first = _add_backups(
-            ctx, b, state, free_mask, in_set, options, x_var, coeff, offset
-        )
 
-    if ctx.keep_coverage:
-        # Lexicographic mode: coverage of each tier within the free units may not drop.
-        covered_now = current[free_units] >= 0
-        for t in range(NUM_TIERS):
-            need = int(units.unit_tiers[free_units[covered_now], t].sum())
-            weights = units.unit_tiers[option_unit, t]
-            if need > 0:
-                b.linear(x_var[weights > 0], weights[weights > 0], need, INT64_MAX)
-
-    b.minimise(x_var, coeff)
-    hint_objective = b.finish() + offset
-    return _Sub(
-        b, free_units, options, x_first, backup_households, backup_arcs, b_first, offset, hint_objective, balance_terms
-    )
+def _keep_coverage(
+    ctx: _Context, b: _Builder, state: _State, free_units: np.ndarray, option_unit: np.ndarray, x_var: np.ndarray
+) -> None:
+    """Lexicographic mode: coverage of each tier within the free units may not drop."""
+    units = ctx.units
+    covered_now = state.unit_option[free_units] >= 0
+    for t in range(NUM_TIERS):
+        need = int(units.unit_tiers[free_units[covered_now], t].sum())
+        weights = units.unit_tiers[option_unit, t]
+        if need > 0:
+            b.linear(x_var[weights > 0], weights[weights > 0], need, INT64_MAX)
 
 
 def _add_backups(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -217,6 +217,78 @@ def _whole_model_seconds(options: int) -> float:
     return max(0.05, options * WHOLE_MODEL_SECONDS_PER_OPTION)
 
 
+@dataclass(slots=True)
+class _Incumbent:
+    """The best plan of one :func:`_optimise` run, its bound, and the options reduced-cost fixing keeps."""
+
+    ctx: _Context
+    relaxation: _Relaxation | None
+    end: float | None
+    state: _State
+    objective: int
+    bound: float = -math.inf
+    proven: bool = False
+    hood: _Neighbourhoods | None = None
+
+    def refix(self) -> None:
+        """Options that may still improve on the incumbent, and units that must be covered."""
+        ctx, units = self.ctx, self.ctx.units
+        if self.relaxation is not None:
+            ctx.allowed, ctx.forced = self.relaxation.fixing(units, self.objective, self.state)
+        else:
+            ctx.allowed, ctx.forced = None, units.unit_pinned.copy()
+        if self.hood is not None:
+            self.hood.restrict(ctx.allowed)
+
+    def safe_count(self) -> int:
+        """Options left after fixing."""
+        ctx = self.ctx
+        return ctx.units.num_options if ctx.allowed is None else int(ctx.allowed.sum())
+
+    def settled(self, known_bound: float) -> bool:
+        return self.proven or self.objective <= known_bound
+
+    def result(self, proven: bool) -> tuple[_State, int, float, bool]:
+        return self.state, self.objective, self.bound, proven
+
+    def full_solve(self, limit: float | None, core: np.ndarray | None) -> None:
+        """Solve the whole pruned model (or its ``core`` of options) with the incumbent as hint; keep a plan
+        no worse, and the bound of the whole model."""
+        ctx, units, relaxation = self.ctx, self.ctx.units, self.relaxation
+        allowed = ctx.allowed
+        if core is not None:
+            allowed = core if allowed is None else (core & allowed)
+        sub = _build(ctx, self.state, np.arange(units.num_units), None, allowed)
+        if core is not None and relaxation is not None and relaxation.uncovered_rc is not None:
+            missing = (self.state.unit_option < 0) & (relaxation.uncovered_rc > 0) & (np.diff(units.option_ptr) > 0)
+            if missing.any():
+                # A start that leaves out units the LP covers misleads the search more than it helps.
+                sub.builder.proto.clear_solution_hint()
+        deterministic = _whole_model_work(ctx, self.end)
+        result = solver._solve_model(
+            ctx, sub, wall=limit, deterministic=deterministic, workers=ctx.settings.workers, seed=ctx.seed
+        )
+        logger.debug(
+            "%s model: %d options, %s, objective %s (incumbent %d), bound %s, %.2f s",
+            "core" if core is not None else "whole",
+            sub.options.shape[0],
+            result.status,
+            result.objective,
+            self.objective,
+            result.bound,
+            result.wall_s,
+        )
+        if result.status == "infeasible" and core is None:
+            raise EngineError("no plan satisfies the pins and capacities")
+        if result.values is not None and result.objective is not None and result.objective <= self.objective:
+            self.state = _apply(ctx, self.state, sub, result.values)
+            self.objective = result.objective
+        if core is None and result.bound is not None:
+            # The pruned model contains the incumbent, so its bound holds for every plan.
+            self.bound = max(self.bound, min(result.bound, self.objective))
+            self.proven = self.proven or result.status == "optimal"
+
+
 def _optimise(
     ctx: _Context,
     start_state: _State,
@@ -233,119 +305,69 @@ def _optimise(
     Returns (state, objective, bound, proven) where ``bound`` is valid for
     every plan the context allows (floors included).
     """
-    problem, units, settings = ctx.problem, ctx.units, ctx.settings
+    units = ctx.units
     state = start_state
     if ctx.backups:
-        state = _greedy_backups(problem, units, state)
-    objective = _total(ctx, state)
-    logger.debug("start: objective %d", objective)
-    bound = -math.inf
-    proven = False
+        state = _greedy_backups(ctx.problem, units, state)
+    best = _Incumbent(ctx, relaxation, end, state, _total(ctx, state))
+    logger.debug("start: objective %d", best.objective)
 
-    hood: _Neighbourhoods | None = None
-
-    def refix() -> None:
-        if relaxation is not None:
-            ctx.allowed, ctx.forced = relaxation.fixing(units, objective, state)
-        else:
-            ctx.allowed, ctx.forced = None, units.unit_pinned.copy()
-        if hood is not None:
-            hood.restrict(ctx.allowed)
-
-    def remaining() -> float | None:
-        if ctx.stop.cancelled():
-            return 0.0
-        return None if end is None else max(end - now(), 0.0)
-
-    def full_solve(limit: float | None, core: np.ndarray | None) -> None:
-        nonlocal state, objective, bound, proven
-        allowed = ctx.allowed
-        if core is not None:
-            allowed = core if allowed is None else (core & allowed)
-        sub = _build(ctx, state, np.arange(units.num_units), None, allowed)
-        if core is not None and relaxation is not None and relaxation.uncovered_rc is not None:
-            missing = (state.unit_option < 0) & (relaxation.uncovered_rc > 0) & (np.diff(units.option_ptr) > 0)
-            if missing.any():
-                # A start that leaves out units the LP covers misleads the search more than it helps.
-                sub.builder.proto.clear_solution_hint()
-        deterministic = _whole_model_work(ctx, end)
-        result = solver._solve_model(
-            ctx, sub, wall=limit, deterministic=deterministic, workers=settings.workers, seed=ctx.seed
-        )
-        logger.debug(
-            "%s model: %d options, %s, objective %s (incumbent %d), bound %s, %.2f s",
-            "core" if core is not None else "whole",
-            sub.options.shape[0],
-            result.status,
-            result.objective,
-            objective,
-            result.bound,
-            result.wall_s,
-        )
-        if result.status == "infeasible" and core is None:
-            raise EngineError("no plan satisfies the pins and capacities")
-        if result.values is not None and result.objective is not None and result.objective <= objective:
-            state = _apply(ctx, state, sub, result.values)
-            objective = result.objective
-        if core is None and result.bound is not None:
-            # The pruned model contains the incumbent, so its bound holds for every plan.
-            bound = max(bound, min(result.bound, objective))
-            proven = proven or result.status == "optimal"
-
-    def safe_count() -> int:
-        return units.num_options if ctx.allowed is None else int(ctx.allowed.sum())
-
-    def settled() -> bool:
-        return proven or objective <= known_bound
-
-    refix()
-    if safe_count() > SMALL_MODEL_OPTIONS and safe_count() <= FULL_MODEL_OPTIONS:
+    best.refix()
+    if SMALL_MODEL_OPTIONS < best.safe_count() <= FULL_MODEL_OPTIONS:
         core = None
         if relaxation is not None and relaxation.option_rc is not None:
             # A core of each unit's best options gives a strong start quickly.
             core = (_option_rank(units, score) < CORE_RANK) | (score <= 0)
         limit = _phase_seconds(ctx, end, CORE_SHARE)
-        if _fits(ctx, limit, _whole_model_seconds(safe_count() if core is None else int(core.sum()))):
-            full_solve(limit, core)
-            refix()
-    if settled():
-        return state, objective, bound, True
-    if safe_count() <= SMALL_MODEL_OPTIONS:
+        if _fits(ctx, limit, _whole_model_seconds(best.safe_count() if core is None else int(core.sum()))):
+            best.full_solve(limit, core)
+            best.refix()
+    if best.settled(known_bound):
+        return best.result(True)
+    if best.safe_count() <= SMALL_MODEL_OPTIONS:
         # Small (possibly after reduced-cost fixing): the whole model often proves optimality outright.
         limit = _phase_seconds(ctx, end, 0.5)
-        if _fits(ctx, limit, _whole_model_seconds(safe_count())):
-            full_solve(limit, None)
-            refix()
-            if settled():
-                return state, objective, bound, True
-    allowed_count = safe_count()
+        if _fits(ctx, limit, _whole_model_seconds(best.safe_count())):
+            best.full_solve(limit, None)
+            best.refix()
+            if best.settled(known_bound):
+                return best.result(True)
+    allowed_count = best.safe_count()
 
-    hood = _Neighbourhoods(ctx, score, relaxation, rng)
+    best.hood = _Neighbourhoods(ctx, score, relaxation, rng)
     final_share = FINAL_SHARE if allowed_count <= FULL_MODEL_OPTIONS else 0.0
-    lns_end = _split(ctx, end, 1.0 - final_share)
-    before = objective
-    state, objective, done = _lns(
+    before = best.objective
+    best.state, best.objective, done = _lns(
         ctx,
-        state,
-        objective,
-        hood,
-        end=lns_end,
-        rounds=settings.lns_rounds,
+        best.state,
+        best.objective,
+        best.hood,
+        end=_split(ctx, end, 1.0 - final_share),
+        rounds=ctx.settings.lns_rounds,
         threads=min(LNS_THREADS, pool_workers),
         seed=ctx.seed,
-        known_bound=max(known_bound, bound),
+        known_bound=max(known_bound, best.bound),
     )
-    logger.debug("LNS: %d neighbourhoods, objective %d -> %d, target %.0f units", done, before, objective, hood.target)
-    refix()
-    if settled():
-        return state, objective, bound, True
+    logger.debug(
+        "LNS: %d neighbourhoods, objective %d -> %d, target %.0f units", done, before, best.objective, best.hood.target
+    )
+    best.refix()
+    if best.settled(known_bound):
+        return best.result(True)
     # Without a wall-clock limit only small models are solved whole (large ones might never end).
     final_size = SMALL_MODEL_OPTIONS if end is None and not ctx.work_mode else FULL_MODEL_OPTIONS
-    final_count = safe_count()
-    rem = remaining()
+    final_count = best.safe_count()
+    rem = _remaining(ctx, end)
     # CP-SAT needs about this long to even load a model of this size; below it the solve is wasted.
     # Work-limited mode never lets the clock make that choice: the solve runs and the deadline stops it.
     enough = _whole_model_seconds(final_count) if not ctx.work_mode else 0.0
     if final_count <= final_size and (rem is None or rem > enough):
-        full_solve(rem, None)
-    return state, objective, bound, proven
+        best.full_solve(rem, None)
+    return best.result(best.proven)
+
+
+def _remaining(ctx: _Context, end: float | None) -> float | None:
+    """Seconds left before ``end`` (0 once cancelled), ``None`` without one."""
+    if ctx.stop.cancelled():
+        return 0.0
+    return None if end is None else max(end - now(), 0.0)
