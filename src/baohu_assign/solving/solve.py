@@ -15,8 +15,9 @@ one of two modes:
   portfolio, free-running LNS threads), so tied or unfinished plans may
   differ between runs; plans are valid and bounds hold either way.
 
-Where greedy and CP-SAT both run, the plan with the lower objective is kept
-and CP-SAT's on a tie: never whichever finished first.
+Where greedy and CP-SAT both run, CP-SAT starts from greedy's plan and
+never returns a worse one, so the branch's plan is CP-SAT's: never
+whichever finished first.
 
 Engines
 -------
