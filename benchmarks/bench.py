@@ -461,20 +461,20 @@ def phases_main(argv: list[str]) -> int:
     engine_seconds = [0.0]
     depth = [0]  # CP-SAT calls flow for its bound: count outermost engine calls only
     for name in ("flow", "cpsat", "greedy"):
-        module = engines.load(name)
-        original = module.solve
+        engine = engines.load(name)
+        original = engine.solve
 
-        def timed(problem, params=None, _original=original):
+        def timed(*args, _original=original, **kwargs):
             depth[0] += 1
             start = time.perf_counter()
             try:
-                return _original(problem) if params is None else _original(problem, params)
+                return _original(*args, **kwargs)
             finally:
                 depth[0] -= 1
                 if depth[0] == 0:
                     engine_seconds[0] += time.perf_counter() - start
 
-        module.solve = timed
+        engine.solve = timed  # type: ignore[method-assign]
     mark = time.perf_counter()
     scenario = ba.Scenario.from_csv(members, households)
     phases["read"] = time.perf_counter() - mark

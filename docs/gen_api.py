@@ -57,6 +57,8 @@ EXTRA_MODULES = (
     ("baohu_assign.results.rollup", ""),
     ("baohu_assign.solving.result", ""),
     ("baohu_assign.io.geocode", ""),
+    ("baohu_assign.engines.contract", ""),
+    ("baohu_assign.engines.stop", ""),
 )
 SECTIONS = {
     "Parameters",

@@ -51,7 +51,7 @@ class InputError(BaohuError, ValueError):
 
 
 class EngineError(BaohuError, RuntimeError):
-    """An engine could not run (missing dependency, solver failure)."""
+    """An engine failed: it cannot express the problem, or a fault inside it (an invalid plan, a crash)."""
 
 
 class EngineUnavailable(EngineError):
@@ -60,8 +60,7 @@ class EngineUnavailable(EngineError):
     Its dependency is missing (OR-Tools not importable) or its time ran out
     before it found any plan. :func:`~baohu_assign.solve` falls back to the
     greedy engine on this error only, with an ``engine_fallback`` warning; any
-    other exception from an engine is a fault (``engine_error``, see
-    :data:`~baohu_assign.solve.STRICT_ENGINES_ENV`).
+    other exception from an engine is a fault and raises :class:`EngineError`.
     """
 
 

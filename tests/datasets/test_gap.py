@@ -74,10 +74,11 @@ def test_solves_gap1_0_to_its_optimum(gap1_0):
 def test_solution_respects_capacities(gap1_0):
     """The plan behind the objective covers every household within every budget."""
     from baohu_assign.engines import cpsat
-    from baohu_assign.solving.params import SolveParams
+    from baohu_assign.engines.contract import CpsatSettings
+    from baohu_assign.engines.stop import Stop
 
     problem = to_problem(read_instance(gap1_0))
-    solution = cpsat.solve(problem, SolveParams(max_iterations=5, num_workers=1))
+    solution = cpsat.ENGINE.solve(problem, CpsatSettings(workers=1, lns_rounds=5), Stop(), seed=0)
     assert violations(problem, solution.member_of) == []
     assert (solution.member_of >= 0).all()
 

@@ -8,21 +8,26 @@ import numpy as np
 import pytest
 
 from baohu_assign.engines import cpsat, flow
+from baohu_assign.engines.contract import CpsatSettings
+from baohu_assign.engines.stop import Stop
 from baohu_assign.model.objective import evaluate
 from baohu_assign.model.problem import Problem
 from baohu_assign.model.solution import violations
-from baohu_assign.solving.params import SolveParams
 from oracles import problem_brute_force as brute_force
 from strategies import random_problem
 
 pytest.importorskip("ortools")
 
-WORK = SolveParams(max_iterations=5, seed=0)
-"""Work-limited parameters: reproducible and quick on the small cases."""
+WORK = CpsatSettings(lns_rounds=5)
+"""Work-limited settings: reproducible and quick on the small cases."""
 
 
-def check(problem: Problem, params: SolveParams = WORK):
-    solution = cpsat.solve(problem, params)
+def run(problem: Problem, settings: CpsatSettings = WORK, *, seed: int = 0, stop: Stop | None = None):
+    return cpsat.ENGINE.solve(problem, settings, stop or Stop(), seed=seed)
+
+
+def check(problem: Problem, settings: CpsatSettings = WORK, *, seed: int = 0, stop: Stop | None = None):
+    solution = run(problem, settings, seed=seed, stop=stop)
     assert violations(problem, solution.member_of, solution.backup_of) == []
     assert solution.objective == evaluate(problem, solution.member_of, solution.backup_of).total
     assert solution.bound is None or solution.bound <= solution.objective
@@ -54,7 +59,7 @@ def test_matches_brute_force_with_groups_budgets_pins(seed):
 def test_matches_brute_force_with_backups(seed):
     """Backups (penalties dominating them): optimal, never the primary, within backup capacity."""
     problem = random_problem(seed, households=4, members=3, backups=True, groups=seed % 2 == 1, budgets=seed % 3 == 0)
-    assert cpsat._backups_are_safe(problem)
+    assert cpsat.units._backups_are_safe(problem)
     solution = check(problem)
     assert solution.status == "optimal"
     assert solution.objective == brute_force(problem)
@@ -65,12 +70,12 @@ def test_backups_never_displace_coverage(seed):
     """With penalties too small to dominate backups, coverage per tier still matches the plan without backups."""
     problem = random_problem(seed, households=5, members=3, backups=True, safe_backups=False)
     problem = replace(problem, backup_penalty=int(problem.tier_penalty[2]) * 10)
-    assert not cpsat._backups_are_safe(problem)
+    assert not cpsat.units._backups_are_safe(problem)
     solution = check(problem)
     plain = replace(problem, household_backup=None, member_backup_capacity=None, backup_penalty=0)
     best_primary = brute_force(plain)
     got = evaluate(plain, solution.member_of)
-    reference = cpsat.solve(plain, WORK)
+    reference = run(plain)
     assert reference.objective == best_primary
     assert got.uncovered == evaluate(plain, reference.member_of).uncovered
 
@@ -79,11 +84,11 @@ def test_backups_never_displace_coverage(seed):
 def test_equals_flow_without_groups_and_budgets(seed, monkeypatch):
     """Group-free, budget-free: the same optimum as min-cost flow, also from the CP-SAT model itself."""
     problem = random_problem(seed, households=30, members=6, density=0.5, pins=True, balance=60.0 * (seed % 2))
-    expected = flow.solve(problem).objective
+    expected = flow.ENGINE.solve(problem, None, Stop(), seed=0).objective
     assert check(problem).objective == expected
     # Without the flow and LP relaxations nothing proves the greedy start optimal: the CP-SAT model must.
     monkeypatch.setattr(flow, "fits_cost_range", lambda _problem: False)
-    monkeypatch.setattr(cpsat, "LP_MAX_OPTIONS", -1)
+    monkeypatch.setattr(cpsat.phases, "LP_MAX_OPTIONS", -1)
     whole = check(problem)
     assert whole.status == "optimal" and whole.objective == expected
 
@@ -93,14 +98,14 @@ def test_larger_problem_runs_lns_and_stays_valid():
     problem = random_problem(
         3, households=400, members=40, density=0.25, groups=True, budgets=True, pins=True, max_capacity=15
     )
-    solution = check(problem, SolveParams(max_iterations=8, seed=1, num_workers=1))
+    solution = check(problem, CpsatSettings(workers=1, lns_rounds=8), seed=1)
     assert solution.iterations > 2
 
 
 def test_backups_in_lns_stay_valid():
     """Backups through the neighbourhood models (one at a time) stay valid."""
     problem = random_problem(5, households=300, members=30, density=0.2, backups=True, groups=True, max_capacity=15)
-    check(problem, SolveParams(max_iterations=6, seed=2))
+    check(problem, CpsatSettings(lns_rounds=6), seed=2)
 
 
 @pytest.mark.parametrize("backups", [False, True], ids=["budgets", "backups"])
@@ -109,10 +114,10 @@ def test_same_seed_same_plan_whatever_num_workers(backups):
     problem = random_problem(
         7, households=400, members=40, density=0.25, groups=True, budgets=not backups, backups=backups, max_capacity=15
     )
-    first = cpsat.solve(problem, SolveParams(max_iterations=3, seed=11, num_workers=2))
+    first = run(problem, CpsatSettings(workers=2, lns_rounds=3), seed=11)
     assert first.iterations > 2  # the LNS ran, so its rounds had to be merged in a fixed order
     for workers in (1, 3):
-        again = cpsat.solve(problem, SolveParams(max_iterations=3, seed=11, num_workers=workers))
+        again = run(problem, CpsatSettings(workers=workers, lns_rounds=3), seed=11)
         assert np.array_equal(again.member_of, first.member_of)
         if backups:
             assert np.array_equal(again.backup_of, first.backup_of)
@@ -122,7 +127,7 @@ def test_same_seed_same_plan_whatever_num_workers(backups):
 def test_wall_clock_mode_stays_valid():
     """Under a wall-clock limit (two LNS threads) the plan is valid and the bound holds."""
     problem = random_problem(9, households=500, members=50, density=0.3, groups=True, budgets=True, max_capacity=15)
-    solution = check(problem, SolveParams(time_limit=1.0, seed=0))
+    solution = check(problem, CpsatSettings(), stop=Stop.after(1.0))
     assert solution.status in ("optimal", "feasible")
 
 
@@ -142,7 +147,7 @@ def test_empty_and_unservable():
         arc_cost=empty.arc_cost[:0],
         household_arc_ptr=np.zeros(1, dtype=np.int64),
     )
-    assert cpsat.solve(empty).status == "optimal"
+    assert run(empty).status == "optimal"
     nobody = random_problem(1, households=5, members=2)
     nobody = replace(nobody, member_capacity=np.zeros(2, dtype=np.int32), household_pin=np.full(5, -1, np.int32))
     solution = check(nobody)

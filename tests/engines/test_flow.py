@@ -7,6 +7,7 @@ import pytest
 
 import baohu_assign as ba
 from baohu_assign.engines import flow
+from baohu_assign.engines.stop import Stop
 from baohu_assign.model.compile import compile_scenario, with_balance
 from baohu_assign.model.objective import evaluate
 from baohu_assign.model.solution import violations
@@ -20,7 +21,7 @@ def test_flow_matches_highs_on_every_branch(plain_town, objective):
         if objective == "balanced":
             branch = with_balance(branch, 300.0)
         problem = branch.problem
-        solution = flow.solve(problem)
+        solution = flow.ENGINE.solve(problem, None, Stop(), seed=0)
         assert violations(problem, solution.member_of) == []
         _, peer_objective = milp_optimum(problem)
         assert solution.objective == pytest.approx(peer_objective, abs=0.5)
@@ -31,9 +32,9 @@ def test_flow_refuses_groups(town):
     """Stairwell units cannot be expressed as a flow: supports() says so and solve() raises."""
     grouped = [b for b in compile_scenario(town.members, town.households, objective="distance") if b.problem.has_groups]
     assert grouped, "the synthetic town has a community with stairwell units"
-    assert not flow.supports(grouped[0].problem)
+    assert not flow.ENGINE.supports(grouped[0].problem)
     with pytest.raises(ba.EngineError):
-        flow.solve(grouped[0].problem)
+        flow.ENGINE.solve(grouped[0].problem, None, Stop(), seed=0)
 
 
 def test_flow_empty_and_capacity_zero():

@@ -16,12 +16,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from baohu_assign.engines import greedy
+from baohu_assign.engines.contract import GreedySettings
+from baohu_assign.engines.stop import Stop, now
 from baohu_assign.model.objective import evaluate, member_loads
 from baohu_assign.model.problem import Problem, csr_pointer
 from baohu_assign.model.solution import violations
-from baohu_assign.solving.params import Deadline, SolveParams, now
 from oracles import assignment_optimum, coverage_oracle, covered_per_tier, problem_brute_force
 from strategies import geometric_problem
+
+
+def solve_greedy(problem: Problem, settings: GreedySettings | None = None, stop: Stop | None = None, seed: int = 0):
+    return greedy.ENGINE.solve(problem, settings or GreedySettings(), stop or Stop(), seed=seed)
+
 
 # ----------------------------------------------------------------- oracles
 
@@ -67,7 +73,7 @@ def test_rules_hold_on_random_problems(case, groups, pins, balance):
     """Eligibility, capacity, whole groups and pins hold whatever the problem."""
     seed, H, M = case
     problem = geometric_problem(seed, H, M, groups=groups, pins=pins, balance=balance)
-    solution = greedy.solve(problem, SolveParams(seed=seed % 7))
+    solution = solve_greedy(problem, seed=seed % 7)
     check_valid(problem, solution)
     assert (member_loads(problem, solution.member_of) <= problem.member_capacity).all()
 
@@ -80,7 +86,7 @@ def test_coverage_is_lexicographically_maximal_without_groups(case, pins, balanc
     problem = geometric_problem(
         seed, H, M, pins=pins, balance=balance, capacity=capacity, tier_p=(0.5, 0.3, 0.2), current=current
     )
-    solution = greedy.solve(problem)
+    solution = solve_greedy(problem)
     check_valid(problem, solution)
     assert covered_per_tier(problem, solution.member_of) == coverage_oracle(problem)
 
@@ -90,7 +96,7 @@ def test_coverage_is_lexicographically_maximal_without_groups(case, pins, balanc
 def test_tiny_problems_reach_the_brute_force_optimum(seed, H, M, pins, balance):
     """Without groups the local search stops only at the optimum: equal to enumeration."""
     problem = geometric_problem(seed, H, M, pins=pins, balance=balance, side_m=800.0, radius_m=700.0, capacity=(0, 3))
-    solution = greedy.solve(problem)
+    solution = solve_greedy(problem)
     check_valid(problem, solution)
     best, coverage, best_at_coverage = brute_force(problem)
     assert solution.objective == best
@@ -106,7 +112,7 @@ def test_tiny_problems_with_groups_near_the_brute_force_optimum(seed, H, M, pins
     problem = geometric_problem(
         seed, H, M, groups=True, pins=pins, balance=balance, side_m=800.0, radius_m=700.0, capacity=(1, 5)
     )
-    solution = greedy.solve(problem)
+    solution = solve_greedy(problem)
     check_valid(problem, solution)
     _, coverage, best = brute_force(problem)
     assert covered_per_tier(problem, solution.member_of) == coverage
@@ -122,7 +128,7 @@ def test_small_problems_match_the_assignment_optimum(case, pins, balance, curren
     with churn costs (min-churn) or without."""
     seed, H, M = case
     problem = geometric_problem(seed, H, M, pins=pins, balance=balance, capacity=(0, 5), current=current)
-    solution = greedy.solve(problem)
+    solution = solve_greedy(problem)
     check_valid(problem, solution)
     assert solution.objective == assignment_optimum(problem)
 
@@ -139,7 +145,7 @@ def realistic_branch(seed: int, households: int = 300, members: int = 50, **kwar
 def test_medium_distance_within_three_percent_of_optimum(seed):
     """≈300 households, 50 members, distance objective: travel ≤ 1.03 × the assignment optimum."""
     problem = realistic_branch(seed)
-    solution = greedy.solve(problem)
+    solution = solve_greedy(problem)
     check_valid(problem, solution)
     optimum = assignment_optimum(problem)
     penalty = penalty_of(problem, solution.member_of)
@@ -152,7 +158,7 @@ def test_medium_short_of_capacity_keeps_the_critical_covered():
     """Capacity well short of households: coverage per tier equals the oracle, cost the optimum."""
     problem = realistic_branch(4, households=300, members=30, capacity=(3, 7), tier_p=(0.6, 0.25, 0.15))
     assert problem.member_capacity.sum() < problem.num_households
-    solution = greedy.solve(problem)
+    solution = solve_greedy(problem)
     check_valid(problem, solution)
     assert covered_per_tier(problem, solution.member_of) == coverage_oracle(problem)
     assert solution.objective == assignment_optimum(problem)
@@ -160,7 +166,7 @@ def test_medium_short_of_capacity_keeps_the_critical_covered():
 
 def test_medium_balanced_equals_optimum():
     problem = realistic_branch(5, balance=2000.0)
-    solution = greedy.solve(problem)
+    solution = solve_greedy(problem)
     check_valid(problem, solution)
     assert solution.objective == assignment_optimum(problem)
 
@@ -173,7 +179,7 @@ def test_units_of_equal_size_are_placed_well():
     group = np.repeat(np.arange(20), 12).astype(np.int32)
     cap = np.where(rng.random(M) < 0.2, 4, 12).astype(np.int32)
     problem = _problem_with(base, household_group=group, member_capacity=cap)
-    solution = greedy.solve(problem)
+    solution = solve_greedy(problem)
     check_valid(problem, solution)
     fits = int(min((cap >= 12).sum(), 20))
     assert int((solution.member_of >= 0).sum()) == 12 * fits
@@ -181,8 +187,8 @@ def test_units_of_equal_size_are_placed_well():
 
 def test_same_seed_same_answer():
     problem = realistic_branch(11, households=200, members=35, groups=True, pins=True, balance=300.0)
-    first = greedy.solve(problem, SolveParams(seed=3))
-    second = greedy.solve(problem, SolveParams(seed=3))
+    first = solve_greedy(problem, seed=3)
+    second = solve_greedy(problem, seed=3)
     assert np.array_equal(first.member_of, second.member_of)
     assert first.objective == second.objective and first.iterations == second.iterations
 
@@ -190,14 +196,14 @@ def test_same_seed_same_answer():
 def test_iteration_budget_and_deadline_keep_rules_and_coverage():
     """No local search at all (budget 0, or an expired deadline): still valid and maximal coverage."""
     problem = realistic_branch(12, households=250, members=30, capacity=(3, 8))
-    full = greedy.solve(problem)
-    for params in (SolveParams(max_iterations=0), SolveParams(deadline=Deadline(now() - 1.0))):
-        solution = greedy.solve(problem, params)
+    full = solve_greedy(problem)
+    for limit, stop in ((GreedySettings(max_moves=0), Stop()), (GreedySettings(), Stop(now() - 1.0))):
+        solution = solve_greedy(problem, limit, stop)
         check_valid(problem, solution)
         assert solution.iterations == 0
         assert covered_per_tier(problem, solution.member_of) == covered_per_tier(problem, full.member_of)
         assert solution.objective >= full.objective
-    limited = greedy.solve(problem, SolveParams(max_iterations=3))
+    limited = solve_greedy(problem, GreedySettings(max_moves=3))
     check_valid(problem, limited)
     assert limited.iterations <= 3
 
@@ -209,7 +215,7 @@ def test_iteration_budget_and_deadline_keep_rules_and_coverage():
 )
 def test_edge_cases(H, M, capacity, radius):
     problem = geometric_problem(3, H, M, capacity=capacity, radius_m=radius)
-    solution = greedy.solve(problem)
+    solution = solve_greedy(problem)
     check_valid(problem, solution)
     if M == 0 or problem.num_arcs == 0 or capacity[1] == 0:
         assert (solution.member_of == -1).all()
@@ -220,7 +226,7 @@ def test_group_larger_than_every_capacity_stays_uncovered():
     base = geometric_problem(5, 9, 3, side_m=100.0, radius_m=1000.0, capacity=(4, 4))
     group = np.array([0, 0, 0, 0, 0, -1, -1, -1, -1], dtype=np.int32)
     problem = _problem_with(base, household_group=group)
-    solution = greedy.solve(problem)
+    solution = solve_greedy(problem)
     check_valid(problem, solution)
     assert (solution.member_of[:5] == -1).all()
     assert (solution.member_of[5:] >= 0).all()
@@ -237,7 +243,7 @@ def test_household_without_arcs_stays_uncovered():
         arc_cost=base.arc_cost[keep],
         household_arc_ptr=csr_pointer(base.arc_household[keep], 5),
     )
-    solution = greedy.solve(problem)
+    solution = solve_greedy(problem)
     check_valid(problem, solution)
     assert solution.member_of[2] == -1 and (np.delete(solution.member_of, 2) >= 0).all()
 
@@ -250,7 +256,7 @@ def test_critical_single_keeps_its_place_against_a_normal_group():
         household_tier=np.array([2, 0, 0, 0], dtype=np.int8),
         household_group=np.array([-1, 0, 0, 0], dtype=np.int32),
     )
-    solution = greedy.solve(problem)
+    solution = solve_greedy(problem)
     check_valid(problem, solution)
     assert solution.member_of[0] == 0
 
@@ -258,7 +264,7 @@ def test_critical_single_keeps_its_place_against_a_normal_group():
 def test_pins_are_kept():
     problem = realistic_branch(13, households=120, members=20, capacity=(2, 6), pins=True, groups=True)
     assert (problem.household_pin >= 0).any()
-    solution = greedy.solve(problem)
+    solution = solve_greedy(problem)
     check_valid(problem, solution)
     pinned = problem.household_pin >= 0
     assert np.array_equal(solution.member_of[pinned], problem.household_pin[pinned])
@@ -268,10 +274,11 @@ def test_local_search_stops_at_the_optimum_on_a_realistic_branch():
     """400 households, 70 members, arcs within 2 km: the search ends by itself (no improving
     move left, not a budget) at the exact optimum. How fast it gets there is benchmarked."""
     problem = realistic_branch(21, households=400, members=70)
-    solution = greedy.solve(problem)
+    solution = solve_greedy(problem)
     check_valid(problem, solution)
     assert solution.objective == assignment_optimum(problem)
-    assert greedy.solve(problem, SolveParams(max_iterations=solution.iterations + 10)).iterations == solution.iterations
+    more = solve_greedy(problem, GreedySettings(max_moves=solution.iterations + 10))
+    assert more.iterations == solution.iterations
 
 
 def test_does_not_import_ortools():
@@ -286,7 +293,9 @@ def test_does_not_import_ortools():
         "p = Problem('distance', np.zeros(2, np.int8), np.ones(2), np.full(2, -1, np.int32), np.full(2, -1, np.int32),"
         " np.full(2, -1, np.int32), np.array([1], np.int32), h, m, np.ones(2), np.array([5, 7], np.int64),"
         " csr_pointer(h, 2), 0.0, tier_penalties(1, 7, 0), 0)\n"
-        "s = greedy.solve(p)\n"
+        "from baohu_assign.engines.contract import GreedySettings\n"
+        "from baohu_assign.engines.stop import Stop\n"
+        "s = greedy.ENGINE.solve(p, GreedySettings(), Stop(), seed=0)\n"
         "assert (s.member_of >= 0).sum() == 1 and s.member_of[0] == 0, s.member_of\n"
         "assert not any(k.startswith('ortools') and sys.modules[k] is not None for k in sys.modules)\n"
     )
@@ -318,7 +327,7 @@ def test_budgets_and_backups_hold(case, groups, backups, balance):
     problem = _with_budgets(
         geometric_problem(seed, H, M, groups=groups, balance=balance, capacity=(0, 8)), seed, backups
     )
-    solution = greedy.solve(problem)
+    solution = solve_greedy(problem)
     assert violations(problem, solution.member_of, solution.backup_of) == []
     assert solution.objective == evaluate(problem, solution.member_of, solution.backup_of).total
     assert (solution.backup_of is not None) == backups
@@ -331,7 +340,7 @@ def test_backups_given_where_possible():
     problem = _problem_with(
         base, household_backup=wants, member_backup_capacity=np.full(12, 60, np.int32), backup_penalty=1000
     )
-    solution = greedy.solve(problem)
+    solution = solve_greedy(problem)
     assert violations(problem, solution.member_of, solution.backup_of) == []
     assert solution.backup_of is not None
     covered = solution.member_of >= 0
@@ -354,7 +363,7 @@ def test_budgeted_assignment_complete_and_near_optimum(seed):
     weight = rng.integers(5, 25, (m, n))
     budget = (weight.sum(axis=1) / m * 0.8).astype(np.int64)
     problem = to_problem(GapInstance("random", m, n, cost, weight, budget))
-    solution = greedy.solve(problem)
+    solution = solve_greedy(problem)
     assert violations(problem, solution.member_of) == []
     assert (solution.member_of >= 0).all()
     cols = np.arange(m * n)

@@ -7,6 +7,7 @@ import pytest
 
 import baohu_assign as ba
 from baohu_assign.engines import flow
+from baohu_assign.engines.stop import Stop
 from baohu_assign.model.compile import compile_scenario, with_balance
 from baohu_assign.model.objective import evaluate
 
@@ -41,7 +42,7 @@ def test_no_point_of_the_trade_off_dominates_balanced(plain_town):
         ]
         for weight in np.geomspace(1.0, 1e6, 25):
             tuned = with_balance(base, float(weight))
-            other = evaluate(tuned.problem, flow.solve(tuned.problem).member_of)
+            other = evaluate(tuned.problem, flow.ENGINE.solve(tuned.problem, None, Stop(), seed=0).member_of)
             better_travel = other.travel_cost < chosen.travel_cost
             better_balance = other.imbalance < chosen.imbalance - 1e-6
             no_worse = other.travel_cost <= chosen.travel_cost and other.imbalance <= chosen.imbalance + 1e-6

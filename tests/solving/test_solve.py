@@ -9,7 +9,6 @@ import textwrap
 import pytest
 
 import baohu_assign as ba
-from baohu_assign.solving.solve import STRICT_ENGINES_ENV, strict_engines
 
 
 def test_auto_uses_flow_without_groups_and_cpsat_with_groups(town):
@@ -106,49 +105,65 @@ def test_report_counts_and_summary(town):
     assert repr(plan).startswith("<Plan ")
 
 
-def _crash(problem, params=None):
+def _crash(problem, settings, stop, *, seed, initial=None):
     raise RuntimeError("cpsat crashed on purpose")
 
 
-def test_a_fault_inside_an_engine_raises_in_strict_mode(monkeypatch, town):
-    """With strict engines (set for the whole suite) a crash inside CP-SAT is never hidden behind greedy."""
+def test_a_fault_inside_an_engine_raises_engine_error_naming_it(monkeypatch, town):
+    """A crash inside CP-SAT is never hidden behind greedy: EngineError naming the engine and the branch."""
     from baohu_assign.engines import cpsat
 
-    assert strict_engines()
-    monkeypatch.setattr(cpsat, "solve", _crash)
-    with pytest.raises(RuntimeError, match="on purpose"):
+    monkeypatch.setattr(cpsat.ENGINE, "solve", _crash)
+    with pytest.raises(
+        ba.EngineError, match=r"branch '.*': engine 'cpsat' failed: RuntimeError: cpsat crashed"
+    ) as info:
         ba.solve(town, objective="distance", strategy="cpsat")
+    assert isinstance(info.value.__cause__, ba.EngineError)
+    assert isinstance(info.value.__cause__.__cause__, RuntimeError)
 
 
-def test_a_fault_inside_an_engine_keeps_a_plan_and_reports_engine_error(monkeypatch, town, caplog):
-    """Not strict (production): greedy keeps the plan, the report says engine_error, logged at ERROR."""
+def test_an_unavailable_engine_falls_back_quietly(monkeypatch, town):
+    """A missing engine is no fault: greedy takes over with engine_fallback."""
     from baohu_assign.engines import cpsat
 
-    monkeypatch.delenv(STRICT_ENGINES_ENV)
-    monkeypatch.setattr(cpsat, "solve", _crash)
-    with caplog.at_level("ERROR", logger="baohu_assign.solving.solve"):
-        plan = ba.solve(town, objective="distance", strategy="cpsat")
-    assert plan.report.status == ba.Status.FALLBACK
-    errors = [w for w in plan.report.warnings if w.code == "engine_error"]
-    assert len(errors) == len(plan.results)
-    assert all("'cpsat'" in w.message and "RuntimeError: cpsat crashed on purpose" in w.message for w in errors)
-    assert not any(w.code == "engine_fallback" for w in plan.report.warnings)
-    assert {b.engine for b in plan.report.branches} == {"greedy"}
-    logged = [r for r in caplog.records if r.levelname == "ERROR"]
-    assert len(logged) == len(plan.results) and all("cpsat crashed on purpose" in r.getMessage() for r in logged)
-    names = set(town.members.get("name", [])) | set(town.households.get("head_name", []))
-    assert not any(str(n) in r.getMessage() for r in logged for n in names if isinstance(n, str) and n)
-
-
-def test_an_unavailable_engine_falls_back_quietly_even_when_strict(monkeypatch, town):
-    """A missing engine is no fault: greedy takes over with engine_fallback, strict or not."""
-    from baohu_assign.engines import cpsat
-
-    def unavailable(problem, params=None):
+    def unavailable(problem, settings, stop, *, seed, initial=None):
         raise ba.EngineUnavailable("OR-Tools is not importable: blocked")
 
-    monkeypatch.setattr(cpsat, "solve", unavailable)
+    monkeypatch.setattr(cpsat.ENGINE, "solve", unavailable)
     plan = ba.solve(town, objective="distance", strategy="cpsat")
     assert plan.report.status == ba.Status.FALLBACK
     assert {w.code for w in plan.report.warnings} >= {"engine_fallback"}
     assert not any(w.code == "engine_error" for w in plan.report.warnings)
+
+
+@pytest.mark.parametrize("objective", ["distance", "balanced"])
+def test_cpsat_starts_from_greedys_plan(monkeypatch, objective):
+    """Where CP-SAT searches a branch, its starting plan is greedy's plan of that branch (the tuned one under
+    the balanced objective), and the branch is CP-SAT's, no worse than that start."""
+    from baohu_assign.engines import cpsat, greedy
+
+    town = ba.synth.make_town(1, households=300, branches=3)
+    greedy_plans: list = []
+    starts: list = []
+    searched: list = []
+    greedy_solve, cpsat_solve = greedy.ENGINE.solve, cpsat.ENGINE.solve
+
+    def spy_greedy(problem, settings, stop, *, seed, initial=None):
+        greedy_plans.append(greedy_solve(problem, settings, stop, seed=seed, initial=initial))
+        return greedy_plans[-1]
+
+    def spy_cpsat(problem, settings, stop, *, seed, initial=None):
+        starts.append(initial)
+        searched.append(cpsat_solve(problem, settings, stop, seed=seed, initial=initial))
+        return searched[-1]
+
+    monkeypatch.setattr(greedy.ENGINE, "solve", spy_greedy)
+    monkeypatch.setattr(cpsat.ENGINE, "solve", spy_cpsat)
+    plan = ba.solve(ba.Scenario.from_frames(town.members, town.households), objective=objective)
+    assert starts, "some branch needs search"
+    for start, result in zip(starts, searched, strict=True):
+        assert start is not None and start.engine == "greedy"
+        assert any(start is g for g in greedy_plans)
+        assert result.objective <= start.objective
+    cpsat_branches = [r for r in plan.results if r.solution.engine == "cpsat"]
+    assert [r.solution for r in cpsat_branches] == searched

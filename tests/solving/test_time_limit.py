@@ -1,7 +1,7 @@
 """solve(time_limit=T): the limit covers the whole call, and what it cuts is reported.
 
 No wall clock is measured here (that belongs to benchmarks/time_limits.py).
-A fake clock, the one every deadline reads (``baohu_assign.solving.params.clock``),
+A fake clock, the one every deadline reads (``baohu_assign.engines.stop.clock``),
 jumps past the deadline at one stage of the call; every later stage must
 then do no more work than the cheapest valid plan needs, the plan must
 still keep every hard rule, and the report must say what was cut.
@@ -20,9 +20,9 @@ from hypothesis import strategies as st
 
 import baohu_assign as ba
 from baohu_assign.engines import cpsat, greedy
+from baohu_assign.engines import stop as stop_module
 from baohu_assign.model.solution import violations
 from baohu_assign.results.diagnose import DIAGNOSIS_CUT
-from baohu_assign.solving import params as params_module
 from baohu_assign.solving.params import Deadline, SolveParams
 
 pytest.importorskip("ortools")
@@ -51,7 +51,7 @@ class FakeClock:
 @pytest.fixture
 def clock(monkeypatch):
     fake = FakeClock()
-    monkeypatch.setattr(params_module, "clock", fake)
+    monkeypatch.setattr(stop_module, "clock", fake)
     return fake
 
 
@@ -118,8 +118,8 @@ def test_limit_passed_while_compiling_gives_greedy_constructions_and_says_so(mon
     """Compiling finishes, then each branch gets only greedy's construction: no local search, no
     balance calibration, no CP-SAT, no what-if of the diagnosis."""
     Calls(monkeypatch, SOLVE, "compile_scenario", after=lambda n: clock.jump())
-    greedy_calls = Calls(monkeypatch, greedy, "solve")
-    cpsat_calls = Calls(monkeypatch, cpsat, "solve")
+    greedy_calls = Calls(monkeypatch, greedy.ENGINE, "solve")
+    cpsat_calls = Calls(monkeypatch, cpsat.ENGINE, "solve")
     what_ifs = Calls(monkeypatch, DIAGNOSE, "_covered_per_tier")
     plan = ba.solve(short_town, objective=objective, time_limit=LIMIT)
     report = plan.report
@@ -141,8 +141,8 @@ def test_limit_passed_while_compiling_gives_greedy_constructions_and_says_so(mon
 
 def test_limit_passed_after_greedy_leaves_cpsat_out(monkeypatch, clock, short_town):
     """Greedy's plan of the first branch is the floor; CP-SAT never starts, later branches get constructions."""
-    Calls(monkeypatch, greedy, "solve", after=lambda n: clock.jump() if n == 1 else None)
-    cpsat_calls = Calls(monkeypatch, cpsat, "solve")
+    Calls(monkeypatch, greedy.ENGINE, "solve", after=lambda n: clock.jump() if n == 1 else None)
+    cpsat_calls = Calls(monkeypatch, cpsat.ENGINE, "solve")
     plan = ba.solve(short_town, objective="distance", time_limit=LIMIT)
     _assert_valid(plan)
     assert cpsat_calls.count == 0
@@ -155,8 +155,8 @@ def test_limit_passed_after_greedy_leaves_cpsat_out(monkeypatch, clock, short_to
 
 def test_limit_passed_as_cpsat_starts_returns_its_start_without_solving(monkeypatch, clock, short_town):
     """CP-SAT called after the deadline builds and solves no model (no LP either) and returns a valid plan."""
-    models = Calls(monkeypatch, cpsat, "_solve_model")
-    lps = Calls(monkeypatch, cpsat, "_lp_relaxation")
+    models = Calls(monkeypatch, cpsat.solver, "_solve_model")
+    lps = Calls(monkeypatch, cpsat.relaxations, "_lp_relaxation")
     jumped_at: list[int] = []
 
     def jump(n: int) -> None:
@@ -164,7 +164,7 @@ def test_limit_passed_as_cpsat_starts_returns_its_start_without_solving(monkeypa
             clock.jump()
             jumped_at.extend([models.count, lps.count])
 
-    cpsat_calls = Calls(monkeypatch, cpsat, "solve", before=jump)
+    cpsat_calls = Calls(monkeypatch, cpsat.ENGINE, "solve", before=jump)
     plan = ba.solve(short_town, objective="distance", time_limit=LIMIT)
     _assert_valid(plan)
     assert cpsat_calls.count == 1
@@ -201,7 +201,7 @@ def test_the_report_is_built_within_the_call(monkeypatch, clock, short_town):
 
 def test_time_limit_zero_gives_a_valid_plan_and_says_what_was_cut(monkeypatch, short_town):
     """Below what compiling needs: compiling finishes, greedy constructs, the report says so."""
-    cpsat_calls = Calls(monkeypatch, cpsat, "solve")
+    cpsat_calls = Calls(monkeypatch, cpsat.ENGINE, "solve")
     plan = ba.solve(short_town, objective="balanced", time_limit=0)
     _assert_valid(plan)
     assert plan.report.status == ba.Status.FEASIBLE
@@ -222,7 +222,7 @@ def test_exact_branches_stay_optimal_when_time_is_up():
 
 def test_branch_time_covers_every_later_floor(clock):
     """Each branch gets its floor plus its share of the rest; when the floors do not fit, a part by floor."""
-    deadline = Deadline(params_module.now() + 10.0)
+    deadline = Deadline(stop_module.now() + 10.0)
     base = SolveParams(time_limit=10.0)
     branch, starved = SOLVE._timed_branch_params(base, 1, deadline, [1, 3], [1.0, 2.0], 1.0)
     assert not starved
@@ -251,11 +251,11 @@ def test_whatever_engine_call_the_limit_passes_after_the_plan_is_valid_and_the_c
             fake.jump()
 
     with pytest.MonkeyPatch.context() as monkeypatch:
-        monkeypatch.setattr(params_module, "clock", fake)
+        monkeypatch.setattr(stop_module, "clock", fake)
         if jump_after == 0:
             Calls(monkeypatch, SOLVE, "compile_scenario", after=lambda n: fake.jump())
-        Calls(monkeypatch, greedy, "solve", after=count)
-        Calls(monkeypatch, cpsat, "solve", after=count)
+        Calls(monkeypatch, greedy.ENGINE, "solve", after=count)
+        Calls(monkeypatch, cpsat.ENGINE, "solve", after=count)
         plan = ba.solve(short_town, objective=objective, time_limit=LIMIT)
         report = plan.report
     _assert_valid(plan)

@@ -29,8 +29,9 @@ from typing import Any
 
 import numpy as np
 
+from ..engines.contract import CpsatSettings, GreedySettings
+from ..engines.stop import Stop
 from ..model.problem import Problem, csr_pointer
-from ..solving.params import SolveParams
 
 logger = logging.getLogger(__name__)
 
@@ -175,11 +176,12 @@ def solve_file(path: str | Path, *, time_limit: float = 10.0, seed: int = 0, str
     from .. import engines
 
     start = time.perf_counter()
-    params = SolveParams(time_limit=time_limit, seed=seed).started()
+    stop = Stop.after(time_limit)
     instance = read_instance(path)
     problem = to_problem(instance)
     engine = engines.load(strategy)
-    solution = engine.solve(problem, params)
+    settings = {"cpsat": CpsatSettings(), "greedy": GreedySettings()}.get(strategy)
+    solution = engine.solve(problem, settings, stop, seed=seed)
     complete = bool((solution.member_of >= 0).all())
     # The engine's bound holds for every plan; below the penalty it also bounds every complete
     # assignment (whose objective is its GAP cost). It includes the LP relaxation's bound.

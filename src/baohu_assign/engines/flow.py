@@ -17,6 +17,7 @@ the engine reports it as its own bound (gap 0).
 from __future__ import annotations
 
 import time
+from typing import Final
 
 import numpy as np
 
@@ -24,15 +25,9 @@ from ..errors import EngineError, EngineUnavailable
 from ..model.objective import INT64_GUARD, evaluate
 from ..model.problem import Problem
 from ..model.solution import Solution
-from ..solving.params import SolveParams
+from .stop import Stop
 
-NAME = "flow"
-
-
-def supports(problem: Problem) -> bool:
-    """Flow is exact for every objective, but cannot keep stairwell units whole,
-    limit weekly hours (a member-dependent weight) or place backups."""
-    return not (problem.has_groups or problem.has_budgets or problem.has_backups)
+NAME: Final = "flow"
 
 
 def fits_cost_range(problem: Problem) -> bool:
@@ -52,19 +47,41 @@ def fits_cost_range(problem: Problem) -> bool:
     return largest * (nodes + 1) < INT64_GUARD
 
 
-def solve(problem: Problem, params: SolveParams | None = None) -> Solution:
-    """Solve ``problem`` to optimality with min-cost flow.
+class FlowEngine:
+    """The :class:`~baohu_assign.engines.contract.Engine` of exact min-cost flow (no settings)."""
 
-    Raises
-    ------
-    EngineError
-        When OR-Tools is missing, the problem has groups, or the solver fails.
-    """
+    name: Final = NAME
+
+    def supports(self, problem: Problem) -> bool:
+        """Flow is exact for every objective, but cannot keep stairwell units whole,
+        limit weekly hours (a member-dependent weight) or place backups."""
+        return not (problem.has_groups or problem.has_budgets or problem.has_backups)
+
+    def solve(
+        self, problem: Problem, settings: None, stop: Stop, *, seed: int, initial: Solution | None = None
+    ) -> Solution:
+        """The optimum of ``problem``.
+
+        Exact and fast, so it runs to the end whatever ``stop`` says (the plan
+        is never ``stopped``); ``seed`` and ``initial`` change nothing: the
+        optimum is never worse than any start.
+
+        Raises
+        ------
+        EngineUnavailable
+            OR-Tools is missing.
+        EngineError
+            The problem has groups, budgets or backups, or the solver fails.
+        """
+        return _solve(problem)
+
+
+def _solve(problem: Problem) -> Solution:
     try:
         from ortools.graph.python import min_cost_flow
     except ImportError as exc:  # pragma: no cover - exercised by patching the import
         raise EngineUnavailable(f"OR-Tools is not importable: {exc}") from exc
-    if not supports(problem):
+    if not ENGINE.supports(problem):
         raise EngineError("the flow engine cannot express stairwell units (group_id), hour budgets or backups")
     start = time.perf_counter()
     H, M = problem.num_households, problem.num_members
@@ -130,3 +147,6 @@ def solve(problem: Problem, params: SolveParams | None = None) -> Solution:
         wall_s=time.perf_counter() - start,
         iterations=1,
     )
+
+
+ENGINE = FlowEngine()

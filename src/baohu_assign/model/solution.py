@@ -31,6 +31,9 @@ class Solution:
         Engine-specific work count (local-search moves, flow solves).
     backup_of
         int32[H]: backup member per household (-1 none), or ``None``.
+    stopped
+        Whether the engine's stop criterion (deadline or cancel) cut its work
+        short: the plan is valid, but the engine would have searched on.
     """
 
     member_of: np.ndarray
@@ -41,6 +44,7 @@ class Solution:
     wall_s: float
     iterations: int = 0
     backup_of: np.ndarray | None = None
+    stopped: bool = False
 
 
 def violations(problem: Problem, member_of: np.ndarray, backup_of: np.ndarray | None = None) -> list[str]:

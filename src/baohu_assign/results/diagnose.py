@@ -45,7 +45,7 @@ from ..model.compile import (
 from ..model.geo import distances_from_m, metres_to_chord, unit_vectors
 from ..model.problem import NUM_TIERS, Problem, csr_pointer
 from ..model.scenario import Scenario
-from ..solving.params import Deadline, SolveParams
+from ..solving.params import Deadline
 from ..solving.result import BranchResult, SolveResult
 from .explain import branch_reasons
 from .report import BranchShortfall, Suggestion, TierCounts
@@ -389,17 +389,18 @@ def _engine_for(problem: Problem) -> str:
 
 def _covered_per_tier(problem: Problem, engine: str, deadline: Deadline) -> tuple[np.ndarray, str]:
     """int64[3] households covered per tier by an optimum, and the engine that found it."""
-    from ..engines import flow, greedy
+    from .. import engines
+    from ..engines.contract import GreedySettings
 
     if engine == "flow":
         try:
-            member_of = flow.solve(problem).member_of
+            member_of = engines.load("flow").solve(problem, None, deadline.stop(), seed=0).member_of
         except EngineError:
             # OR-Tools missing or failing: greedy covers the lexicographic maximum
             # on group-free problems too (transversal matroid), only slower.
             engine = "greedy"
     if engine == "greedy":
-        member_of = greedy.solve(problem, SolveParams(deadline=deadline)).member_of
+        member_of = engines.load("greedy").solve(problem, GreedySettings(), deadline.stop(), seed=0).member_of
     covered = np.asarray(member_of) >= 0
     return np.bincount(problem.household_tier[covered], minlength=NUM_TIERS).astype(np.int64), engine
 

@@ -1,13 +1,18 @@
-"""Engine parameters: one frozen object passed from solve() to an engine."""
+"""The caller's solve parameters, and the deadline of one solve() call that records what it cut.
+
+:class:`SolveParams` is what users pass to :func:`~baohu_assign.solve`;
+solve() turns it into each engine's settings and a
+:class:`~baohu_assign.engines.stop.Stop` (see :mod:`baohu_assign.engines.contract`).
+"""
 
 from __future__ import annotations
 
 import math
 import numbers
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
+
+from ..engines.stop import Stop, now
 
 
 def check_seed(value: Any, name: str = "seed") -> int:
@@ -39,19 +44,11 @@ def _check_count(value: Any, name: str, minimum: int) -> int:
     return int(value)
 
 
-clock: Callable[[], float] = time.monotonic
-"""The clock every deadline is measured on, in seconds. Tests replace it to move time forward."""
-
-
-def now() -> float:
-    """The time on :data:`clock`: what :attr:`Deadline.at` is compared with."""
-    return clock()
-
-
 @dataclass(frozen=True, slots=True)
 class Deadline:
-    """A wall-clock deadline on :data:`clock` (``None``: no limit).
+    """A deadline of one solve() call on :data:`baohu_assign.engines.stop.clock` (``None``: no limit).
 
+    Engines get it as a :class:`~baohu_assign.engines.stop.Stop` (:meth:`stop`).
     ``cuts`` records, in order, what the deadline stopped or left out (for
     the report); the deadlines made from one by :meth:`part` record into the
     same list.
@@ -88,6 +85,10 @@ class Deadline:
         end = now() + seconds
         return Deadline(end if self.at is None else min(self.at, end), self.cuts)
 
+    def stop(self) -> Stop:
+        """The stop criterion an engine gets: this deadline."""
+        return Stop(self.at)
+
     def cut(self, what: str) -> None:
         """Record that the deadline stopped or left out ``what`` (once)."""
         if what not in self.cuts:
@@ -96,27 +97,35 @@ class Deadline:
 
 @dataclass(frozen=True, slots=True)
 class SolveParams:
-    """How an engine should run.
+    """Advanced parameters of :func:`~baohu_assign.solve` and :func:`~baohu_assign.rebalance`.
+
+    solve() turns them into each engine's settings
+    (:class:`~baohu_assign.engines.contract.GreedySettings`,
+    :class:`~baohu_assign.engines.contract.CpsatSettings`) and a
+    :class:`~baohu_assign.engines.stop.Stop` per branch.
 
     Parameters
     ----------
     time_limit
-        Wall-clock budget in seconds for the engine call (``None``: unlimited).
+        Wall-clock budget in seconds for the whole solve() call, as its
+        ``time_limit`` argument (which overrides it); ``None``: unlimited.
     seed
         Seed of every random choice.
     num_workers
-        Threads an engine may use (CP-SAT). In work-limited mode (with
-        ``max_iterations``) the plan does not depend on it; under a wall-clock
-        limit it does.
+        Threads CP-SAT may use (its ``workers``). In work-limited mode the plan
+        does not depend on it; under a time limit it does.
     max_iterations
-        Work budget: greedy's improving local-search moves, and CP-SAT's LNS
-        rounds, which switch CP-SAT to its reproducible work-limited mode
-        (see :mod:`baohu_assign.engines.cpsat`). ``None``: greedy searches until
-        no improving move remains or the deadline passes; CP-SAT runs on the
-        wall clock. Without a time limit :func:`~baohu_assign.solve` gives
-        CP-SAT a budget per branch by itself.
+        Work budget of every branch that needs search, instead of the one
+        solve() picks by the branch's size: CP-SAT's LNS rounds (its
+        ``lns_rounds``, which keep it in the reproducible work-limited mode
+        even under a time limit, then only a safety net), and the most
+        improving moves of greedy's local search (its ``max_moves``).
+        ``None``: greedy searches until no improving move remains or the time
+        is up; CP-SAT gets a budget per branch from solve() without a time
+        limit, and the time with one.
     deadline
-        Absolute deadline shared by the engines of one solve() call.
+        Not read by solve(), which starts its own deadline from
+        ``time_limit`` (kept so that existing code constructing it still runs).
     """
 
     time_limit: float | None = None

@@ -15,8 +15,19 @@ one of two modes:
   portfolio, free-running LNS threads), so tied or unfinished plans may
   differ between runs; plans are valid and bounds hold either way.
 
-Where greedy and CP-SAT both run, the plan with the lower objective is kept
-and CP-SAT's on a tie: never whichever finished first.
+Where greedy and CP-SAT both run, CP-SAT starts from greedy's plan and
+never returns a worse one, so the branch's plan is CP-SAT's: never
+whichever finished first.
+
+Engines
+-------
+Each engine call gets the engine's own settings (from ``params``: greedy's
+``max_moves`` is ``max_iterations``, CP-SAT's ``lns_rounds`` the branch's
+work budget, its ``workers`` ``num_workers``) and a
+:class:`~baohu_assign.engines.stop.Stop` at the branch's deadline (see
+:mod:`baohu_assign.engines.contract`). Where CP-SAT runs, greedy's plan is
+its starting plan (``initial``), so CP-SAT's plan is never worse than
+greedy's.
 
 Fallback
 --------
@@ -25,26 +36,24 @@ Greedy takes over a branch only when the chosen engine is unavailable
 plan within the time) or cannot express the branch; the report then warns
 ``engine_fallback``. Any other exception inside an engine (a plan that
 breaks a rule, an objective that disagrees with
-:func:`~baohu_assign.objective.evaluate`, a crash) is a fault: the plan is
-still kept by falling back, but the report warns ``engine_error`` naming the
-engine and the error, and it is logged at ERROR. With the environment
-variable :data:`STRICT_ENGINES_ENV` set to ``1`` (the test suite sets it) such
-a fault raises instead, so it can never hide behind greedy.
+:func:`~baohu_assign.objective.evaluate`, a crash) is a fault and raises
+:class:`~baohu_assign.errors.EngineError` naming the engine and the branch:
+it is never hidden behind a greedy plan.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from types import ModuleType
+from typing import Any
 
 import numpy as np
 
 from .. import engines
+from ..engines.contract import CpsatSettings, Engine, GreedySettings
 from ..errors import EngineError, EngineUnavailable
 from ..model.compile import BranchProblem, compile_scenario, with_balance
 from ..model.objective import evaluate
@@ -84,16 +93,6 @@ BALANCED_WORK_ROUNDS = 3
 
 CALIBRATION_SOLVES = {"flow": 14, "cpsat": 6, "greedy": 5}
 """Most engine runs spent finding the balance weight of one branch."""
-
-STRICT_ENGINES_ENV = "BAOHU_ASSIGN_STRICT_ENGINES"
-"""Environment variable: ``1`` makes a fault inside an engine raise instead of
-falling back to greedy with an ``engine_error`` warning (tests/conftest.py sets it)."""
-
-
-def strict_engines() -> bool:
-    """Whether a fault inside an engine raises (:data:`STRICT_ENGINES_ENV` set and not ``0``)."""
-    return os.environ.get(STRICT_ENGINES_ENV, "").strip() not in ("", "0")
-
 
 GREEDY_SHARE = 0.5
 """Under a time limit, the share of a search branch's time for greedy (local search, or the
@@ -224,7 +223,7 @@ def solve(
             share = None
             if remaining is not None and weights[index]:
                 share = remaining * weights[index] / sum(weights[index:])
-            branch_params = replace(base, seed=seed_i, time_limit=share, deadline=Deadline.after(share))
+            branch_params = replace(base, seed=seed_i, deadline=Deadline.after(share))
             no_time_left = False
         work = None
         if work_limited:
@@ -302,7 +301,7 @@ def _timed_branch_params(
         seconds = left * floors[0] / sum(floors) if sum(floors) > 0.0 else 0.0
     else:
         seconds = floors[0] + (slack * weights[0] / sum(weights) if weights[0] else slack)
-    return replace(base, seed=seed, time_limit=seconds, deadline=Deadline(start + seconds)), slack <= 0.0
+    return replace(base, seed=seed, deadline=Deadline(start + seconds)), slack <= 0.0
 
 
 def check_scenario(scenario: object, name: str = "scenario") -> None:
@@ -345,13 +344,12 @@ def _solve_branch(
 ) -> _Outcome:
     """Solve one branch with the strategy's engines, falling back to greedy.
 
-    ``work``: CP-SAT's deterministic work budget (``max_iterations``); ``None``:
+    ``work``: CP-SAT's deterministic work budget (its ``lns_rounds``); ``None``:
     wall-clock mode within ``params``' deadline. An unavailable engine is a
-    note (``engine_fallback``); a fault inside one is an error
-    (``engine_error``), or raises when :func:`strict_engines`.
+    note (``engine_fallback``); a fault inside one raises
+    :class:`~baohu_assign.errors.EngineError`.
     """
     notes: list[str] = []
-    errors: list[str] = []
     failed = False
     for name in _candidates(strategy, branch):
         try:
@@ -374,27 +372,21 @@ def _solve_branch(
             notes.append(f"engine {name!r} unavailable on branch {branch.branch!r}: {exc}")
             failed = True
             continue
-        except Exception as exc:
-            if strict_engines():
-                raise
-            message = f"engine {name!r} failed on branch {branch.branch!r}: {type(exc).__name__}: {exc}"
-            logger.error("%s; greedy used", message, exc_info=True)
-            errors.append(message)
-            failed = True
-            continue
+        except EngineError as exc:
+            raise EngineError(f"branch {branch.branch!r}: {exc}") from exc
         status = Status.OPTIMAL if solution.status == "optimal" else Status.FEASIBLE
         if failed:
-            # An earlier engine failed or was missing: say so, whatever took over.
+            # An earlier engine was missing or could not express the branch: say so, whatever took over.
             status = Status.FALLBACK
-        return _Outcome(solution, status, weight, tuned, tuple(notes), tuple(errors))
-    # Every choice failed or declined: greedy always applies and never imports OR-Tools.
+        return _Outcome(solution, status, weight, tuned, tuple(notes))
+    # Every choice was missing or declined: greedy always applies and never imports OR-Tools.
     engine = engines.load(engines.FALLBACK)
     solution, weight, tuned = _run(engine, branch, objective, params, policy, work)
-    return _Outcome(solution, Status.FALLBACK, weight, tuned, tuple(notes), tuple(errors))
+    return _Outcome(solution, Status.FALLBACK, weight, tuned, tuple(notes))
 
 
 def _run(
-    engine: ModuleType, branch: BranchProblem, objective: str, params: SolveParams, policy, work: int | None
+    engine: Engine[Any], branch: BranchProblem, objective: str, params: SolveParams, policy, work: int | None
 ) -> tuple[Solution, float | None, BranchProblem]:
     """Run one engine on one branch, calibrating the balance weight when asked."""
     if objective != "balanced":
@@ -402,21 +394,27 @@ def _run(
     if policy.balance_weight is not None:
         tuned = with_balance(branch, policy.balance_weight)
         return _best_of(engine, tuned, params, work), policy.balance_weight, tuned
-    if engine.NAME == "cpsat":
+    if engine.name == "cpsat":
         return _calibrate_then_search(engine, branch, params, policy.balance_travel_budget, work)
     return _calibrate(engine, branch, params, policy.balance_travel_budget)
 
 
-def _search_params(params: SolveParams, work: int | None) -> SolveParams:
-    """CP-SAT's parameters: its work budget when there is one (greedy keeps ``params`` as given)."""
-    return params if work is None else replace(params, max_iterations=work)
+def _settings(engine: Engine[Any], params: SolveParams, work: int | None) -> Any:
+    """The engine's settings from the caller's ``params``: CP-SAT's work budget is ``work``
+    (``None``: wall-clock mode), greedy's local search stops after ``max_iterations`` moves."""
+    if engine.name == "cpsat":
+        return CpsatSettings(workers=params.num_workers, lns_rounds=work)
+    if engine.name == "greedy":
+        return GreedySettings(max_moves=params.max_iterations)
+    return None
 
 
 def _keep_better(greedy_plan: Solution, searched: Solution) -> Solution:
     """The better of greedy's and CP-SAT's plans, with CP-SAT's bound.
 
-    Decided by objective alone, CP-SAT's plan on a tie, so that the choice is
-    as deterministic as the two plans: never by which engine finished first.
+    CP-SAT starts from greedy's plan and never returns a worse one, so this
+    only guards that promise: decided by objective alone, CP-SAT's plan on a
+    tie, never by which engine finished first.
     """
     if searched.status == "optimal" or searched.objective <= greedy_plan.objective:
         return searched
@@ -424,13 +422,13 @@ def _keep_better(greedy_plan: Solution, searched: Solution) -> Solution:
 
 
 def _calibrate_then_search(
-    engine: ModuleType, branch: BranchProblem, params: SolveParams, budget: float, work: int | None
+    engine: Engine[Any], branch: BranchProblem, params: SolveParams, budget: float, work: int | None
 ) -> tuple[Solution, float, BranchProblem]:
     """Balanced objective on a branch that needs search.
 
     Calibrating the weight takes several solves; greedy makes them cheap.
-    CP-SAT then searches the chosen weight (on its work budget, or with the
-    time left), and the better plan is kept, with CP-SAT's bound either way.
+    CP-SAT then searches the chosen weight from greedy's plan (on its work
+    budget, or with the time left).
     """
     greedy = engines.load(engines.FALLBACK)
     if work is None and params.deadline.at is not None:
@@ -443,14 +441,13 @@ def _calibrate_then_search(
             return found, weight, tuned
     else:
         found, weight, tuned = _calibrate(greedy, branch, params, budget)
+    search_params = params
     if work is None:
         # The balance term makes CP-SAT's bound weak, so more time rarely pays off.
         remaining = params.deadline.remaining()
         seconds = BALANCED_SEARCH_SECONDS if remaining is None else min(remaining, BALANCED_SEARCH_SECONDS)
-        search_params = replace(params, time_limit=seconds, deadline=params.deadline.within(seconds))
-    else:
-        search_params = _search_params(params, work)
-    searched = _checked(engine, tuned, search_params)
+        search_params = replace(params, deadline=params.deadline.within(seconds))
+    searched = _checked(engine, tuned, search_params, work, initial=found)
     return _keep_better(found, searched), weight, tuned
 
 
@@ -460,10 +457,9 @@ def _search_fits(branch: BranchProblem, deadline: Deadline, fraction: float = 1.
     return remaining is None or remaining * fraction >= SEARCH_SETUP_SECONDS_PER_ARC * max(branch.problem.num_arcs, 1)
 
 
-def _best_of(engine: ModuleType, branch: BranchProblem, params: SolveParams, work: int | None) -> Solution:
-    """Run the engine; a search engine must never do worse than greedy, so both run
-    and the better plan is kept, with the search engine's bound."""
-    if engine.NAME != "cpsat":
+def _best_of(engine: Engine[Any], branch: BranchProblem, params: SolveParams, work: int | None) -> Solution:
+    """Run the engine; a search engine starts from greedy's plan, so it never does worse than greedy."""
+    if engine.name != "cpsat":
         return _checked(engine, branch, params)
     greedy = engines.load(engines.FALLBACK)
     if work is None and params.deadline.at is not None:
@@ -475,22 +471,36 @@ def _best_of(engine: ModuleType, branch: BranchProblem, params: SolveParams, wor
         if not _search_fits(branch, params.deadline):
             params.deadline.cut(CUT_SEARCH_LEFT_OUT)
             return quick
-        return _keep_better(quick, _checked(engine, branch, params))
+        return _keep_better(quick, _checked(engine, branch, params, work, initial=quick))
     # Greedy first: it is fast, and the search engine then has the deadline to itself.
     quick = _checked(greedy, branch, replace(params, deadline=Deadline()))
-    return _keep_better(quick, _checked(engine, branch, _search_params(params, work)))
+    return _keep_better(quick, _checked(engine, branch, params, work, initial=quick))
 
 
-def _checked(engine: ModuleType, branch: BranchProblem, params: SolveParams) -> Solution:
-    solution = engine.solve(branch.problem, params)
+def _checked(
+    engine: Engine[Any],
+    branch: BranchProblem,
+    params: SolveParams,
+    work: int | None = None,
+    initial: Solution | None = None,
+) -> Solution:
+    """The engine's plan of the branch within ``params``' deadline; any fault is an EngineError naming the engine."""
+    try:
+        solution = engine.solve(
+            branch.problem, _settings(engine, params, work), params.deadline.stop(), seed=params.seed, initial=initial
+        )
+    except (EngineUnavailable, EngineError):
+        raise
+    except Exception as exc:
+        raise EngineError(f"engine {engine.name!r} failed: {type(exc).__name__}: {exc}") from exc
     broken = violations(branch.problem, solution.member_of, solution.backup_of)
     if broken:
-        raise EngineError(f"engine {engine.NAME!r} returned an invalid plan: {broken[:3]}")
+        raise EngineError(f"engine {engine.name!r} returned an invalid plan: {broken[:3]}")
     return solution
 
 
 def _calibrate(
-    engine: ModuleType, branch: BranchProblem, params: SolveParams, budget: float
+    engine: Engine[Any], branch: BranchProblem, params: SolveParams, budget: float
 ) -> tuple[Solution, float, BranchProblem]:
     """The most balanced plan whose travel stays within ``budget`` of the distance optimum.
 
@@ -507,7 +517,7 @@ def _calibrate(
     weight = max(base.travel_cost / covered, 1.0) * branch.travel_unit
     best = (base_solution, 0.0, branch)
     good, bad = 0.0, None
-    solves = CALIBRATION_SOLVES.get(engine.NAME, 5)
+    solves = CALIBRATION_SOLVES.get(engine.name, 5)
     longest = base_solution.wall_s
     for _ in range(solves - 1):
         remaining = params.deadline.remaining()
