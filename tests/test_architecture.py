@@ -24,7 +24,7 @@ STAGES: tuple[str, ...] = ("io", "model", "engines", "solving", "results", "visi
 BASE = frozenset({f"{PACKAGE}.errors", f"{PACKAGE}._version"})
 """Importable by every module; they import nothing of the package but each other."""
 DATASETS_MAY_IMPORT = frozenset({"io", "model", "engines", "datasets"})
-"""Example and benchmark inputs are built from the input and model stages; a GAP instance is also solved by an engine."""
+"""Example and benchmark inputs are built from the input and model stages; a GAP instance is solved by an engine."""
 ANYTHING = frozenset({PACKAGE, f"{PACKAGE}.cli", f"{PACKAGE}.__main__"})
 """Entry points: they may import anything, and no stage imports them."""
 
