@@ -224,12 +224,12 @@ def test_branch_time_covers_every_later_floor(clock):
     """Each branch gets its floor plus its share of the rest; when the floors do not fit, a part by floor."""
     deadline = Deadline(stop_module.now() + 10.0)
     base = SolveParams(time_limit=10.0)
-    branch, starved = SOLVE._timed_branch_params(base, 1, deadline, [1, 3], [1.0, 2.0], 1.0)
+    branch, starved = SOLVE._timed_branch_run(base, 1, deadline, [1, 3], [1.0, 2.0], 1.0)
     assert not starved
     assert branch.deadline.remaining() == pytest.approx(1.0 + 6.0 * 1 / 4, abs=0.05)
-    flow_branch, _ = SOLVE._timed_branch_params(base, 1, deadline, [0, 3], [1.0, 2.0], 1.0)
+    flow_branch, _ = SOLVE._timed_branch_run(base, 1, deadline, [0, 3], [1.0, 2.0], 1.0)
     assert flow_branch.deadline.remaining() == pytest.approx(1.0 + 6.0, abs=0.05)
-    short, starved = SOLVE._timed_branch_params(base, 1, deadline, [1, 3], [6.0, 12.0], 1.0)
+    short, starved = SOLVE._timed_branch_run(base, 1, deadline, [1, 3], [6.0, 12.0], 1.0)
     assert starved
     assert short.deadline.remaining() == pytest.approx(9.0 * 6 / 18, abs=0.05)
     assert np.isclose(deadline.remaining(), 10.0, atol=0.05)  # the call's deadline is not moved

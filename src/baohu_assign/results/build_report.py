@@ -161,12 +161,10 @@ def _counts(result: SolveResult, branches: list[BranchReport], uncovered: int) -
 
 
 def _branch_warnings(result: BranchResult, household_ids: np.ndarray) -> Iterator[ReportWarning]:
-    """A branch's engine fallbacks and errors, a safety limit that stopped it, and its broken pins."""
+    """A branch's engine fallbacks, a safety limit that stopped it, and its broken pins."""
     branch = result.branch
     for note in result.notes:
         yield ReportWarning(code="engine_fallback", message=note)
-    for error in result.engine_errors:
-        yield ReportWarning(code="engine_error", message=error)
     if result.safety_limit_reached:
         yield ReportWarning(
             code="safety_time_limit",

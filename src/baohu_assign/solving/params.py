@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..engines.stop import Stop, now
@@ -123,16 +123,12 @@ class SolveParams:
         ``None``: greedy searches until no improving move remains or the time
         is up; CP-SAT gets a budget per branch from solve() without a time
         limit, and the time with one.
-    deadline
-        Not read by solve(), which starts its own deadline from
-        ``time_limit`` (kept so that existing code constructing it still runs).
     """
 
     time_limit: float | None = None
     seed: int = 0
     num_workers: int = 2
     max_iterations: int | None = None
-    deadline: Deadline = field(default_factory=Deadline)
 
     def __post_init__(self) -> None:
         check_time_limit(self.time_limit, "SolveParams.time_limit")
@@ -140,11 +136,3 @@ class SolveParams:
         _check_count(self.num_workers, "SolveParams.num_workers", 1)
         if self.max_iterations is not None:
             _check_count(self.max_iterations, "SolveParams.max_iterations", 0)
-        if not isinstance(self.deadline, Deadline):
-            raise TypeError(f"SolveParams.deadline must be a Deadline, got {type(self.deadline).__name__}")
-
-    def started(self) -> SolveParams:
-        """A copy whose deadline starts now (when none was set)."""
-        if self.deadline.at is not None or self.time_limit is None:
-            return self
-        return replace(self, deadline=Deadline.after(self.time_limit))

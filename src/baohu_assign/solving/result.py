@@ -38,8 +38,8 @@ class BranchResult:
     """One branch's problem, solution and how it was reached.
 
     ``notes``: why greedy took over an unavailable engine (``engine_fallback``
-    warnings). ``engine_errors``: faults inside an engine that greedy covered
-    for (``engine_error`` warnings). ``reproducible``: no wall-clock limit can
+    warnings); a fault inside an engine is never covered for: it raises
+    :class:`~baohu_assign.errors.EngineError`. ``reproducible``: no wall-clock limit can
     have shaped the plan, so the same input, seed and versions give it again.
     ``safety_limit_reached``: the safety time limit of a run without a time
     limit stopped the search before its work budget was spent (then
@@ -53,7 +53,6 @@ class BranchResult:
     status: Status
     balance_weight: float | None
     notes: tuple[str, ...] = ()
-    engine_errors: tuple[str, ...] = ()
     reproducible: bool = True
     safety_limit_reached: bool = False
     time_cuts: tuple[str, ...] = ()

@@ -131,7 +131,15 @@ class _Outcome:
     balance_weight: float | None
     branch: BranchProblem
     notes: tuple[str, ...]
-    errors: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """What the engine calls of one branch share: the caller's parameters, the branch's seed and deadline."""
+
+    params: SolveParams
+    seed: int
+    deadline: Deadline
 
 
 def solve(
@@ -214,7 +222,7 @@ def solve(
             progress("solving", index + 1, len(branches))
         seed_i = int(seeds[index].generate_state(1)[0])
         if timed:
-            branch_params, no_time_left = _timed_branch_params(
+            run, no_time_left = _timed_branch_run(
                 base, seed_i, deadline, weights[index:], floors[index:], report_reserve
             )
         else:
@@ -223,7 +231,7 @@ def solve(
             share = None
             if remaining is not None and weights[index]:
                 share = remaining * weights[index] / sum(weights[index:])
-            branch_params = replace(base, seed=seed_i, deadline=Deadline.after(share))
+            run = _Run(base, seed_i, Deadline.after(share))
             no_time_left = False
         work = None
         if work_limited:
@@ -232,19 +240,19 @@ def solve(
                 if base.max_iterations is not None
                 else _work_rounds(branch, objective, scenario.policy)
             )
-        outcome = _solve_branch(branch, objective, strategy, branch_params, scenario.policy, work)
+        outcome = _solve_branch(branch, objective, strategy, run, scenario.policy, work)
         # Every wall-clock limit a branch obeys is its deadline (work-limited CP-SAT lets each phase run
         # up to it), so a clock that shaped the plan has always passed the deadline by now.
-        clock_stopped = branch_params.deadline.expired()
+        clock_stopped = run.deadline.expired()
         searched_by_clock = not work_limited and uses_cpsat and weights[index] > 0
         time_cuts: tuple[str, ...] = ()
         if timed and outcome.status != Status.OPTIMAL:
             # What the limit left out of this branch; a plan proven optimal lost nothing.
             if no_time_left:
-                branch_params.deadline.cuts[:] = [CUT_CONSTRUCTION_ONLY]
+                run.deadline.cuts[:] = [CUT_CONSTRUCTION_ONLY]
             elif clock_stopped and not work_limited:
-                branch_params.deadline.cut(CUT_SEARCH_STOPPED)
-            time_cuts = tuple(branch_params.deadline.cuts)
+                run.deadline.cut(CUT_SEARCH_STOPPED)
+            time_cuts = tuple(run.deadline.cuts)
         results.append(
             BranchResult(
                 branch=outcome.branch,
@@ -252,7 +260,6 @@ def solve(
                 status=outcome.status,
                 balance_weight=outcome.balance_weight,
                 notes=outcome.notes,
-                engine_errors=outcome.errors,
                 reproducible=not (clock_stopped or searched_by_clock),
                 safety_limit_reached=clock_stopped and work_limited,
                 time_cuts=time_cuts,
@@ -279,10 +286,10 @@ def solve(
     )
 
 
-def _timed_branch_params(
+def _timed_branch_run(
     base: SolveParams, seed: int, deadline: Deadline, weights: list[int], floors: list[float], reserve: float
-) -> tuple[SolveParams, bool]:
-    """Parameters of the next branch under the caller's time limit, and whether it gets no time to search.
+) -> tuple[_Run, bool]:
+    """The run of the next branch under the caller's time limit, and whether it gets no time to search.
 
     ``weights`` and ``floors`` are this branch's and the later ones'
     (:func:`_search_weight`, and the estimated time of their cheapest plan);
@@ -301,7 +308,7 @@ def _timed_branch_params(
         seconds = left * floors[0] / sum(floors) if sum(floors) > 0.0 else 0.0
     else:
         seconds = floors[0] + (slack * weights[0] / sum(weights) if weights[0] else slack)
-    return replace(base, seed=seed, deadline=Deadline(start + seconds)), slack <= 0.0
+    return _Run(base, seed, Deadline(start + seconds)), slack <= 0.0
 
 
 def check_scenario(scenario: object, name: str = "scenario") -> None:
@@ -340,12 +347,12 @@ def _candidates(strategy: str, branch: BranchProblem) -> list[str]:
 
 
 def _solve_branch(
-    branch: BranchProblem, objective: str, strategy: str, params: SolveParams, policy, work: int | None
+    branch: BranchProblem, objective: str, strategy: str, run: _Run, policy, work: int | None
 ) -> _Outcome:
     """Solve one branch with the strategy's engines, falling back to greedy.
 
     ``work``: CP-SAT's deterministic work budget (its ``lns_rounds``); ``None``:
-    wall-clock mode within ``params``' deadline. An unavailable engine is a
+    wall-clock mode within the run's deadline. An unavailable engine is a
     note (``engine_fallback``); a fault inside one raises
     :class:`~baohu_assign.errors.EngineError`.
     """
@@ -367,7 +374,7 @@ def _solve_branch(
                 failed = True
             continue
         try:
-            solution, weight, tuned = _run(engine, branch, objective, params, policy, work)
+            solution, weight, tuned = _run(engine, branch, objective, run, policy, work)
         except EngineUnavailable as exc:
             notes.append(f"engine {name!r} unavailable on branch {branch.branch!r}: {exc}")
             failed = True
@@ -381,31 +388,31 @@ def _solve_branch(
         return _Outcome(solution, status, weight, tuned, tuple(notes))
     # Every choice was missing or declined: greedy always applies and never imports OR-Tools.
     engine = engines.load(engines.FALLBACK)
-    solution, weight, tuned = _run(engine, branch, objective, params, policy, work)
+    solution, weight, tuned = _run(engine, branch, objective, run, policy, work)
     return _Outcome(solution, Status.FALLBACK, weight, tuned, tuple(notes))
 
 
 def _run(
-    engine: Engine[Any], branch: BranchProblem, objective: str, params: SolveParams, policy, work: int | None
+    engine: Engine[Any], branch: BranchProblem, objective: str, run: _Run, policy, work: int | None
 ) -> tuple[Solution, float | None, BranchProblem]:
     """Run one engine on one branch, calibrating the balance weight when asked."""
     if objective != "balanced":
-        return _best_of(engine, branch, params, work), None, branch
+        return _best_of(engine, branch, run, work), None, branch
     if policy.balance_weight is not None:
         tuned = with_balance(branch, policy.balance_weight)
-        return _best_of(engine, tuned, params, work), policy.balance_weight, tuned
+        return _best_of(engine, tuned, run, work), policy.balance_weight, tuned
     if engine.name == "cpsat":
-        return _calibrate_then_search(engine, branch, params, policy.balance_travel_budget, work)
-    return _calibrate(engine, branch, params, policy.balance_travel_budget)
+        return _calibrate_then_search(engine, branch, run, policy.balance_travel_budget, work)
+    return _calibrate(engine, branch, run, policy.balance_travel_budget)
 
 
-def _settings(engine: Engine[Any], params: SolveParams, work: int | None) -> Any:
-    """The engine's settings from the caller's ``params``: CP-SAT's work budget is ``work``
+def _settings(engine: Engine[Any], run: _Run, work: int | None) -> Any:
+    """The engine's settings from the caller's parameters: CP-SAT's work budget is ``work``
     (``None``: wall-clock mode), greedy's local search stops after ``max_iterations`` moves."""
     if engine.name == "cpsat":
-        return CpsatSettings(workers=params.num_workers, lns_rounds=work)
+        return CpsatSettings(workers=run.params.num_workers, lns_rounds=work)
     if engine.name == "greedy":
-        return GreedySettings(max_moves=params.max_iterations)
+        return GreedySettings(max_moves=run.params.max_iterations)
     return None
 
 
@@ -422,7 +429,7 @@ def _keep_better(greedy_plan: Solution, searched: Solution) -> Solution:
 
 
 def _calibrate_then_search(
-    engine: Engine[Any], branch: BranchProblem, params: SolveParams, budget: float, work: int | None
+    engine: Engine[Any], branch: BranchProblem, run: _Run, budget: float, work: int | None
 ) -> tuple[Solution, float, BranchProblem]:
     """Balanced objective on a branch that needs search.
 
@@ -431,23 +438,23 @@ def _calibrate_then_search(
     budget, or with the time left).
     """
     greedy = engines.load(engines.FALLBACK)
-    if work is None and params.deadline.at is not None:
+    if work is None and run.deadline.at is not None:
         # Under a time limit greedy calibrates in its share, CP-SAT searches in the rest (when it fits).
-        search = _search_fits(branch, params.deadline, 1.0 - GREEDY_SHARE)
-        calibration = replace(params, deadline=params.deadline.part(GREEDY_SHARE)) if search else params
+        search = _search_fits(branch, run.deadline, 1.0 - GREEDY_SHARE)
+        calibration = replace(run, deadline=run.deadline.part(GREEDY_SHARE)) if search else run
         found, weight, tuned = _calibrate(greedy, branch, calibration, budget)
-        if not _search_fits(tuned, params.deadline):
-            params.deadline.cut(CUT_SEARCH_LEFT_OUT)
+        if not _search_fits(tuned, run.deadline):
+            run.deadline.cut(CUT_SEARCH_LEFT_OUT)
             return found, weight, tuned
     else:
-        found, weight, tuned = _calibrate(greedy, branch, params, budget)
-    search_params = params
+        found, weight, tuned = _calibrate(greedy, branch, run, budget)
+    search_run = run
     if work is None:
         # The balance term makes CP-SAT's bound weak, so more time rarely pays off.
-        remaining = params.deadline.remaining()
+        remaining = run.deadline.remaining()
         seconds = BALANCED_SEARCH_SECONDS if remaining is None else min(remaining, BALANCED_SEARCH_SECONDS)
-        search_params = replace(params, deadline=params.deadline.within(seconds))
-    searched = _checked(engine, tuned, search_params, work, initial=found)
+        search_run = replace(run, deadline=run.deadline.within(seconds))
+    searched = _checked(engine, tuned, search_run, work, initial=found)
     return _keep_better(found, searched), weight, tuned
 
 
@@ -457,37 +464,37 @@ def _search_fits(branch: BranchProblem, deadline: Deadline, fraction: float = 1.
     return remaining is None or remaining * fraction >= SEARCH_SETUP_SECONDS_PER_ARC * max(branch.problem.num_arcs, 1)
 
 
-def _best_of(engine: Engine[Any], branch: BranchProblem, params: SolveParams, work: int | None) -> Solution:
+def _best_of(engine: Engine[Any], branch: BranchProblem, run: _Run, work: int | None) -> Solution:
     """Run the engine; a search engine starts from greedy's plan, so it never does worse than greedy."""
     if engine.name != "cpsat":
-        return _checked(engine, branch, params)
+        return _checked(engine, branch, run)
     greedy = engines.load(engines.FALLBACK)
-    if work is None and params.deadline.at is not None:
+    if work is None and run.deadline.at is not None:
         # Under a time limit greedy's plan comes first (the floor), in its share of the branch's time.
-        search = _search_fits(branch, params.deadline, 1.0 - GREEDY_SHARE)
+        search = _search_fits(branch, run.deadline, 1.0 - GREEDY_SHARE)
         quick = _checked(
-            greedy, branch, replace(params, deadline=params.deadline.part(GREEDY_SHARE) if search else params.deadline)
+            greedy, branch, replace(run, deadline=run.deadline.part(GREEDY_SHARE) if search else run.deadline)
         )
-        if not _search_fits(branch, params.deadline):
-            params.deadline.cut(CUT_SEARCH_LEFT_OUT)
+        if not _search_fits(branch, run.deadline):
+            run.deadline.cut(CUT_SEARCH_LEFT_OUT)
             return quick
-        return _keep_better(quick, _checked(engine, branch, params, work, initial=quick))
+        return _keep_better(quick, _checked(engine, branch, run, work, initial=quick))
     # Greedy first: it is fast, and the search engine then has the deadline to itself.
-    quick = _checked(greedy, branch, replace(params, deadline=Deadline()))
-    return _keep_better(quick, _checked(engine, branch, params, work, initial=quick))
+    quick = _checked(greedy, branch, replace(run, deadline=Deadline()))
+    return _keep_better(quick, _checked(engine, branch, run, work, initial=quick))
 
 
 def _checked(
     engine: Engine[Any],
     branch: BranchProblem,
-    params: SolveParams,
+    run: _Run,
     work: int | None = None,
     initial: Solution | None = None,
 ) -> Solution:
-    """The engine's plan of the branch within ``params``' deadline; any fault is an EngineError naming the engine."""
+    """The engine's plan of the branch within the run's deadline; any fault is an EngineError naming the engine."""
     try:
         solution = engine.solve(
-            branch.problem, _settings(engine, params, work), params.deadline.stop(), seed=params.seed, initial=initial
+            branch.problem, _settings(engine, run, work), run.deadline.stop(), seed=run.seed, initial=initial
         )
     except (EngineUnavailable, EngineError):
         raise
@@ -500,7 +507,7 @@ def _checked(
 
 
 def _calibrate(
-    engine: Engine[Any], branch: BranchProblem, params: SolveParams, budget: float
+    engine: Engine[Any], branch: BranchProblem, run: _Run, budget: float
 ) -> tuple[Solution, float, BranchProblem]:
     """The most balanced plan whose travel stays within ``budget`` of the distance optimum.
 
@@ -508,7 +515,7 @@ def _calibrate(
     grows with the weight, so a geometric search over the weight finds the
     largest one that respects the travel budget.
     """
-    base_solution = _checked(engine, branch, params)
+    base_solution = _checked(engine, branch, run)
     base = evaluate(branch.problem, base_solution.member_of)
     limit = base.travel_m_per_week * (1.0 + budget)
     if base.imbalance <= 1e-9 or branch.problem.num_arcs == 0:
@@ -520,13 +527,13 @@ def _calibrate(
     solves = CALIBRATION_SOLVES.get(engine.name, 5)
     longest = base_solution.wall_s
     for _ in range(solves - 1):
-        remaining = params.deadline.remaining()
+        remaining = run.deadline.remaining()
         if remaining is not None and remaining <= longest:
             # Under a time limit a solve is only started when one as long as the longest so far fits.
-            params.deadline.cut(CUT_CALIBRATION)
+            run.deadline.cut(CUT_CALIBRATION)
             break
         tuned = with_balance(branch, weight)
-        solution = _checked(engine, tuned, params)
+        solution = _checked(engine, tuned, run)
         longest = max(longest, solution.wall_s)
         parts = evaluate(tuned.problem, solution.member_of)
         if parts.travel_m_per_week <= limit + 1e-9:
