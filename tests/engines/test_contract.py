@@ -31,7 +31,8 @@ from strategies import scenarios
 
 pytest.importorskip("ortools")
 
-ENGINES = ("flow", "greedy", "cpsat")
+ENGINES = engines.AUTO_ORDER
+"""Every registered engine: a new one is held to this contract as soon as it is registered."""
 SEARCH_ENGINES = ("greedy", "cpsat")
 SETTINGS = {"flow": None, "greedy": GreedySettings(), "cpsat": CpsatSettings(workers=1, lns_rounds=2)}
 """Each engine's settings in these tests (CP-SAT work-limited, so its plan depends on nothing but the seed)."""

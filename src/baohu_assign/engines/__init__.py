@@ -12,14 +12,13 @@ never imports OR-Tools, so it is the fallback.
 from __future__ import annotations
 
 import importlib
-from typing import Any, Literal
+from typing import Any
 
 from .contract import CpsatSettings, Engine, GreedySettings
 from .stop import Stop
 
 __all__ = ["AUTO_ORDER", "FALLBACK", "STRATEGIES", "CpsatSettings", "Engine", "GreedySettings", "Stop", "load"]
 
-Strategy = Literal["auto", "flow", "cpsat", "greedy"]
 STRATEGIES: tuple[str, ...] = ("auto", "flow", "cpsat", "greedy")
 AUTO_ORDER: tuple[str, ...] = ("flow", "cpsat", "greedy")
 FALLBACK = "greedy"
