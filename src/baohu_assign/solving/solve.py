@@ -165,26 +165,8 @@ def solve(
         Per branch its problem, solution and status, with the call's
         options, time and deadline.
     """
-    check_scenario(scenario)
-    if not isinstance(objective, str) or objective not in OBJECTIVES:
-        raise ValueError(f"unknown objective {objective!r}; choose from {list(OBJECTIVES)}")
-    if not isinstance(strategy, str) or strategy not in engines.STRATEGIES:
-        raise ValueError(f"unknown strategy {strategy!r}; choose from {list(engines.STRATEGIES)}")
-    time_limit = check_time_limit(time_limit)
-    if seed is not None:
-        seed = check_seed(seed)
-    if params is not None and not isinstance(params, SolveParams):
-        raise TypeError(f"params must be a SolveParams or None, got {type(params).__name__}")
-    if progress is not None and not callable(progress):
-        raise TypeError(f"progress must be callable or None, got {type(progress).__name__}")
+    base = _checked_arguments(scenario, objective, strategy, time_limit, seed, params, progress)
     started = time.perf_counter()
-    base = params or SolveParams()
-    # An argument left at None keeps what params says.
-    base = replace(
-        base,
-        seed=base.seed if seed is None else seed,
-        time_limit=base.time_limit if time_limit is None else time_limit,
-    )
     seed = base.seed
     # The caller's limit covers the whole call, so its deadline starts before compiling.
     timed = base.time_limit is not None
@@ -226,13 +208,7 @@ def solve(
                 base, seed_i, deadline, weights[index:], floors[index:], report_reserve
             )
         else:
-            # Each branch gets a share of what is left, by its size.
-            remaining = deadline.remaining()
-            share = None
-            if remaining is not None and weights[index]:
-                share = remaining * weights[index] / sum(weights[index:])
-            run = _Run(base, seed_i, Deadline.after(share))
-            no_time_left = False
+            run, no_time_left = _untimed_branch_run(base, seed_i, deadline, weights[index:]), False
         work = None
         if work_limited:
             work = (
@@ -241,28 +217,15 @@ def solve(
                 else _work_rounds(branch, objective, scenario.policy)
             )
         outcome = _solve_branch(branch, objective, strategy, run, scenario.policy, work)
-        # Every wall-clock limit a branch obeys is its deadline (work-limited CP-SAT lets each phase run
-        # up to it), so a clock that shaped the plan has always passed the deadline by now.
-        clock_stopped = run.deadline.expired()
         searched_by_clock = not work_limited and uses_cpsat and weights[index] > 0
-        time_cuts: tuple[str, ...] = ()
-        if timed and outcome.status != Status.OPTIMAL:
-            # What the limit left out of this branch; a plan proven optimal lost nothing.
-            if no_time_left:
-                run.deadline.cuts[:] = [CUT_CONSTRUCTION_ONLY]
-            elif clock_stopped and not work_limited:
-                run.deadline.cut(CUT_SEARCH_STOPPED)
-            time_cuts = tuple(run.deadline.cuts)
         results.append(
-            BranchResult(
-                branch=outcome.branch,
-                solution=outcome.solution,
-                status=outcome.status,
-                balance_weight=outcome.balance_weight,
-                notes=outcome.notes,
-                reproducible=not (clock_stopped or searched_by_clock),
-                safety_limit_reached=clock_stopped and work_limited,
-                time_cuts=time_cuts,
+            _branch_result(
+                outcome,
+                run,
+                timed=timed,
+                no_time_left=no_time_left,
+                work_limited=work_limited,
+                searched_by_clock=searched_by_clock,
             )
         )
         logger.info(
@@ -284,6 +247,79 @@ def solve(
         wall_s=time.perf_counter() - started,
         deadline=deadline if timed else None,
     )
+
+
+def _checked_arguments(
+    scenario: object,
+    objective: object,
+    strategy: object,
+    time_limit: object,
+    seed: object,
+    params: object,
+    progress: object,
+) -> SolveParams:
+    """The call's parameters: ``params`` (or the defaults) with ``seed`` and ``time_limit`` where given.
+
+    TypeError or ValueError naming the argument when one is not what solve() takes.
+    """
+    check_scenario(scenario)
+    if not isinstance(objective, str) or objective not in OBJECTIVES:
+        raise ValueError(f"unknown objective {objective!r}; choose from {list(OBJECTIVES)}")
+    if not isinstance(strategy, str) or strategy not in engines.STRATEGIES:
+        raise ValueError(f"unknown strategy {strategy!r}; choose from {list(engines.STRATEGIES)}")
+    checked_limit = check_time_limit(time_limit)
+    checked_seed = None if seed is None else check_seed(seed)
+    if params is not None and not isinstance(params, SolveParams):
+        raise TypeError(f"params must be a SolveParams or None, got {type(params).__name__}")
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be callable or None, got {type(progress).__name__}")
+    base = params or SolveParams()
+    # An argument left at None keeps what params says.
+    return replace(
+        base,
+        seed=base.seed if checked_seed is None else checked_seed,
+        time_limit=base.time_limit if checked_limit is None else checked_limit,
+    )
+
+
+def _branch_result(
+    outcome: _Outcome, run: _Run, *, timed: bool, no_time_left: bool, work_limited: bool, searched_by_clock: bool
+) -> BranchResult:
+    """The branch's result, with what the caller's time limit cut from it and whether it is reproducible."""
+    # Every wall-clock limit a branch obeys is its deadline (work-limited CP-SAT lets each phase run
+    # up to it), so a clock that shaped the plan has always passed the deadline by now.
+    clock_stopped = run.deadline.expired()
+    time_cuts: tuple[str, ...] = ()
+    if timed and outcome.status != Status.OPTIMAL:
+        # What the limit left out of this branch; a plan proven optimal lost nothing.
+        if no_time_left:
+            run.deadline.cuts[:] = [CUT_CONSTRUCTION_ONLY]
+        elif clock_stopped and not work_limited:
+            run.deadline.cut(CUT_SEARCH_STOPPED)
+        time_cuts = tuple(run.deadline.cuts)
+    return BranchResult(
+        branch=outcome.branch,
+        solution=outcome.solution,
+        status=outcome.status,
+        balance_weight=outcome.balance_weight,
+        notes=outcome.notes,
+        reproducible=not (clock_stopped or searched_by_clock),
+        safety_limit_reached=clock_stopped and work_limited,
+        time_cuts=time_cuts,
+    )
+
+
+def _untimed_branch_run(base: SolveParams, seed: int, deadline: Deadline, weights: list[int]) -> _Run:
+    """The run of the next branch without a caller's time limit: a share of the safety limit left, by size.
+
+    ``weights`` are this branch's and the later ones' (:func:`_search_weight`);
+    a branch without search gets no deadline.
+    """
+    remaining = deadline.remaining()
+    share = None
+    if remaining is not None and weights[0]:
+        share = remaining * weights[0] / sum(weights)
+    return _Run(base, seed, Deadline.after(share))
 
 
 def _timed_branch_run(
