@@ -107,3 +107,18 @@ def test_visit_window_spellings_are_accepted_and_kept_as_written(tmp_path):
     rounds = ba.plan_visits(plan).visits.set_index("household_id")["round"]
     assert rounds.to_dict() == {"H0": 1, "H1": 2, "H2": 1, "H3": 2, "H4": 1, "H5": 1, "H6": 2}
     assert plan.primary["visit_window"].tolist()[0] == "AM", "kept as written"
+
+
+@pytest.mark.parametrize("value", ["maybe", "隔离"])
+def test_a_quarantined_value_that_is_not_yes_or_no_is_bad_input_naming_row_and_column(value):
+    members = pd.DataFrame([{"member_id": "M1", "branch": "甲村", "lat": 34.7, "lon": 114.0}])
+    households = pd.DataFrame(
+        [
+            {"household_id": "H1", "branch": "甲村", "lat": 34.701, "lon": 114.0, "quarantined": "是"},
+            {"household_id": "H2", "branch": "甲村", "lat": 34.702, "lon": 114.0, "quarantined": value},
+        ]
+    )
+    with pytest.raises(ba.InputError) as caught:
+        ba.Scenario.from_frames(members, households)
+    [issue] = caught.value.issues
+    assert (issue.row, issue.column) == (3, "quarantined")

@@ -322,3 +322,36 @@ def test_a_leg_against_a_one_way_street_is_walked_in_a_straight_line():
     days = week.visits.set_index("household_id")["day"]
     assert walked[days["H1"]] == pytest.approx(100.0 + back[1], abs=0.1)
     assert walked[days["H2"]] == pytest.approx(200.0 + back[2], abs=0.1)
+
+
+def test_the_quarantined_column_decides_the_checklist_instead_of_the_daily_critical_rule():
+    """Marked 是: the checklist, whatever the visits; a twice-a-day elderly household marked 否: none."""
+    from baohu_assign.visits.week import needs_four_ones
+
+    members = pd.DataFrame([{"member_id": "M1", "branch": "甲村", "lat": 34.7, "lon": 114.0, "capacity": 5}])
+    rows = [
+        ("H1", "critical", 14, "否"),
+        ("H2", "critical", 7, "是"),
+        ("H3", "normal", 1, "是"),
+        ("H4", "critical", 7, ""),
+    ]
+    households = pd.DataFrame(
+        [
+            {
+                "household_id": hid,
+                "branch": "甲村",
+                "lat": 34.701 + k * 1e-4,
+                "lon": 114.0,
+                "priority": priority,
+                "visits_per_week": visits,
+                "quarantined": flag,
+            }
+            for k, (hid, priority, visits, flag) in enumerate(rows)
+        ]
+    )
+    primary = ba.solve(ba.Scenario.from_frames(members, households)).primary
+    marked = dict(zip(primary["household_id"], needs_four_ones(primary), strict=True))
+    assert marked == {"H1": False, "H2": True, "H3": True, "H4": False}
+    # Without the column the daily critical households get it, the twice-a-day one included.
+    inferred = dict(zip(primary["household_id"], needs_four_ones(primary.drop(columns="quarantined")), strict=True))
+    assert inferred == {"H1": True, "H2": True, "H3": False, "H4": True}

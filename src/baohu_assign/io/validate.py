@@ -42,6 +42,7 @@ __all__ = [
     "validate_households",
     "validate_members",
     "visit_windows",
+    "yes_values",
 ]
 
 BOOL_TRUE: frozenset[str] = frozenset({"true", "1", "yes", "y", "t", "是"})
@@ -106,6 +107,16 @@ VISIT_WINDOWS: Mapping[str, str] = {
 }
 """Spellings of the optional households column ``visit_window`` (compared stripped and
 lower-cased): ``am`` = the morning round, ``pm`` = the afternoon round; blank: either."""
+
+
+def yes_values(values: pd.Series) -> np.ndarray:
+    """bool[n]: which values of an optional yes/no column say yes (:data:`BOOL_TRUE`); blank is no.
+
+    Input validation has already rejected values that are neither yes nor no
+    for tables read through :func:`validate_households`.
+    """
+    words = values.astype("string").fillna("").str.strip().str.lower()
+    return words.isin(BOOL_TRUE).to_numpy(dtype=bool)
 
 
 def visit_windows(values: pd.Series) -> np.ndarray:
@@ -486,6 +497,10 @@ def validate_households(raw: pd.DataFrame, policy: Policy, *, file: str = "house
             f"unknown visit_window; allowed: {', '.join(VISIT_WINDOWS)} (blank means either round)",
             table.raw("visit_window"),
         )
+
+    if table.has("quarantined"):
+        # Kept as written (an ordinary column, as visit_window); only its spellings are checked here.
+        table.boolean("quarantined", False)
 
     frame = table.finish(
         {

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..io.atomic import atomic_write_bytes
-from ..io.validate import visit_windows
+from ..io.validate import visit_windows, yes_values
 from ..model import costs
 from ..model.geo import great_circle_m
 from ..model.scenario import Scenario
@@ -47,11 +47,14 @@ FOUR_ONES_ZH: tuple[str, ...] = ("测体温", "消毒", "清运垃圾", "代购�
 def needs_four_ones(households: pd.DataFrame, days: int = 7) -> np.ndarray:
     """bool[n]: households whose visits get the 四个一 checklist.
 
-    Critical households visited at least once every day of the period (the
-    quarantined households, and those living alone that are visited twice a
-    day): the data have no separate quarantine flag, and the checklist does
-    no harm where it is not needed.
+    With the optional households column ``quarantined`` (yes/no, 是/否), the
+    households it marks yes. Without it, critical households visited at
+    least once every day of the period (the quarantined households, and those
+    living alone that are visited twice a day): the checklist does no harm
+    where it is not needed.
     """
+    if "quarantined" in households.columns:
+        return yes_values(households["quarantined"])
     count = visits_in_period(households["visits_per_week"].to_numpy(dtype=np.float64), days)
     return (households["priority"].astype(str).to_numpy() == "critical") & (count >= days)
 
