@@ -67,6 +67,7 @@ def build_report(result: SolveResult, outcome: HouseholdOutcome) -> Report:
         ),
         *(warning for r in result.results for warning in _branch_warnings(r, household_ids)),
         *_time_limit_warnings(result, shortfalls),
+        *_cancelled_warnings(result),
     ]
     engines: dict[str, int] = {}
     for r in result.results:
@@ -187,9 +188,28 @@ def _shortfalls(result: SolveResult, uncovered: int) -> list[BranchShortfall]:
 
     Under a time limit it gets what is left of it (:func:`~baohu_assign.diagnose.diagnose`'s ``deadline``).
     """
-    if not uncovered:
-        return []
+    if not uncovered or result.cancelled:
+        return []  # a cancelled call solves no what-ifs
     return diagnose(result, deadline=result.deadline) if result.deadline is not None else diagnose(result)
+
+
+def _cancelled_warnings(result: SolveResult) -> list[ReportWarning]:
+    """A ``cancelled`` warning naming the branches whose search the caller's cancel flag cut short."""
+    if not result.cancelled:
+        return []
+    names = [r.branch.branch for r in result.results if r.cancelled]
+    return [
+        ReportWarning(
+            code="cancelled",
+            message=(
+                "the solve was cancelled: these branches keep the plan found so far (greedy's construction "
+                "where no search had started) and no shortfall diagnosis was solved; the plan is valid, "
+                "not the best this input allows"
+            ),
+            count=len(names),
+            examples=names[:EXAMPLES],
+        )
+    ]
 
 
 def _time_limit_warnings(result: SolveResult, shortfalls: list[BranchShortfall]) -> list[ReportWarning]:

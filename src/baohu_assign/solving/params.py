@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,19 +57,26 @@ class Deadline:
 
     at: float | None = None
     cuts: list[str] = field(default_factory=list, compare=False, repr=False)
+    events: tuple[threading.Event, ...] = field(default=(), compare=False, repr=False)
 
     @classmethod
-    def after(cls, seconds: float | None) -> Deadline:
-        return cls(None if seconds is None else now() + seconds)
+    def after(cls, seconds: float | None, events: tuple[threading.Event, ...] = ()) -> Deadline:
+        return cls(None if seconds is None else now() + seconds, events=events)
+
+    def cancelled(self) -> bool:
+        """Whether the caller's cancel flag (``SolveParams.cancel``) is set."""
+        return any(event.is_set() for event in self.events)
 
     def remaining(self) -> float | None:
-        """Seconds left (never negative), or ``None`` when unlimited."""
+        """Seconds left (never negative; 0 once cancelled), or ``None`` when unlimited."""
+        if self.cancelled():
+            return 0.0
         if self.at is None:
             return None
         return max(0.0, self.at - now())
 
     def expired(self) -> bool:
-        return self.at is not None and now() >= self.at
+        return self.cancelled() or (self.at is not None and now() >= self.at)
 
     def part(self, share: float, reserve: float = 0.0) -> Deadline:
         """A deadline ``share`` of the way from now to this one, after keeping ``reserve`` seconds back.
@@ -78,16 +86,16 @@ class Deadline:
         if self.at is None:
             return self
         start = now()
-        return Deadline(start + share * max(self.at - reserve - start, 0.0), self.cuts)
+        return Deadline(start + share * max(self.at - reserve - start, 0.0), self.cuts, self.events)
 
     def within(self, seconds: float) -> Deadline:
         """This deadline or ``seconds`` from now, whichever comes first (cuts recorded here)."""
         end = now() + seconds
-        return Deadline(end if self.at is None else min(self.at, end), self.cuts)
+        return Deadline(end if self.at is None else min(self.at, end), self.cuts, self.events)
 
     def stop(self) -> Stop:
-        """The stop criterion an engine gets: this deadline."""
-        return Stop(self.at)
+        """The stop criterion an engine gets: this deadline and the cancel flag."""
+        return Stop(self.at, self.events)
 
     def cut(self, what: str) -> None:
         """Record that the deadline stopped or left out ``what`` (once)."""
@@ -123,12 +131,20 @@ class SolveParams:
         ``None``: greedy searches until no improving move remains or the time
         is up; CP-SAT gets a budget per branch from solve() without a time
         limit, and the time with one.
+    cancel
+        A :class:`threading.Event` another thread may set to stop the call:
+        the engine at work stops at its next check (CP-SAT within a fraction
+        of a second), every branch still to come gets greedy's construction
+        without search, no shortfall diagnosis is solved, and the plan is
+        returned (valid, every household in it) with a ``cancelled``
+        warning. Compiling is not interrupted. ``None``: no cancelling.
     """
 
     time_limit: float | None = None
     seed: int = 0
     num_workers: int = 2
     max_iterations: int | None = None
+    cancel: threading.Event | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         check_time_limit(self.time_limit, "SolveParams.time_limit")
@@ -136,3 +152,5 @@ class SolveParams:
         _check_count(self.num_workers, "SolveParams.num_workers", 1)
         if self.max_iterations is not None:
             _check_count(self.max_iterations, "SolveParams.max_iterations", 0)
+        if self.cancel is not None and not isinstance(self.cancel, threading.Event):
+            raise TypeError(f"SolveParams.cancel must be a threading.Event or None, got {type(self.cancel).__name__}")

@@ -46,6 +46,8 @@ class BranchResult:
     ``reproducible`` is false too).
     ``time_cuts``: what the caller's time limit stopped or left out in this
     branch (``time_limit_reached`` warnings); empty when nothing was cut.
+    ``cancelled``: the caller's cancel flag was set by the time the branch
+    was done, so its search stopped early or never started.
     """
 
     branch: BranchProblem
@@ -56,6 +58,7 @@ class BranchResult:
     reproducible: bool = True
     safety_limit_reached: bool = False
     time_cuts: tuple[str, ...] = ()
+    cancelled: bool = False
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -76,6 +79,8 @@ class SolveResult:
         The caller's time limit as a deadline, whose ``cuts`` say what it
         cut; ``None`` without a time limit. The report's shortfall diagnosis
         gets what is left of it.
+    cancelled
+        The caller's cancel flag (``SolveParams.cancel``) was set during the call.
     """
 
     scenario: Scenario
@@ -86,6 +91,7 @@ class SolveResult:
     time_limit: float | None
     wall_s: float
     deadline: Deadline | None = None
+    cancelled: bool = False
 
     def __post_init__(self) -> None:
         for result in self.results:

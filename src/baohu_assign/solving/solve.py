@@ -170,7 +170,8 @@ def solve(
     seed = base.seed
     # The caller's limit covers the whole call, so its deadline starts before compiling.
     timed = base.time_limit is not None
-    deadline = Deadline.after(base.time_limit)
+    events = () if base.cancel is None else (base.cancel,)
+    deadline = Deadline.after(base.time_limit, events)
 
     if progress is not None:
         progress("arcs", 0, 0)
@@ -192,7 +193,7 @@ def solve(
     # Without a time limit (or with the caller's own work budget) search stops on work, not on the clock.
     work_limited = base.time_limit is None or base.max_iterations is not None
     if not timed and uses_cpsat and any(weights):
-        deadline = Deadline.after(SEARCH_SAFETY_SECONDS)
+        deadline = Deadline.after(SEARCH_SAFETY_SECONDS, events)
     # Kept back under a time limit: the cheapest plan of every branch still to come, and the report.
     arcs = [max(b.problem.num_arcs, 1) for b in branches]
     per_arc = min(FLOOR_SECONDS_PER_ARC, FLOOR_PER_COMPILE_SECOND * compile_s / max(sum(arcs), 1))
@@ -246,6 +247,7 @@ def solve(
         time_limit=base.time_limit,
         wall_s=time.perf_counter() - started,
         deadline=deadline if timed else None,
+        cancelled=deadline.cancelled(),
     )
 
 
@@ -289,10 +291,13 @@ def _branch_result(
     # Every wall-clock limit a branch obeys is its deadline (work-limited CP-SAT lets each phase run
     # up to it), so a clock that shaped the plan has always passed the deadline by now.
     clock_stopped = run.deadline.expired()
+    cancelled = run.deadline.cancelled()
     time_cuts: tuple[str, ...] = ()
     if timed and outcome.status != Status.OPTIMAL:
         # What the limit left out of this branch; a plan proven optimal lost nothing.
-        if no_time_left:
+        if cancelled:
+            pass  # the caller stopped it, not the limit: reported as cancelled
+        elif no_time_left:
             run.deadline.cuts[:] = [CUT_CONSTRUCTION_ONLY]
         elif clock_stopped and not work_limited:
             run.deadline.cut(CUT_SEARCH_STOPPED)
@@ -304,8 +309,9 @@ def _branch_result(
         balance_weight=outcome.balance_weight,
         notes=outcome.notes,
         reproducible=not (clock_stopped or searched_by_clock),
-        safety_limit_reached=clock_stopped and work_limited,
+        safety_limit_reached=clock_stopped and work_limited and not cancelled,
         time_cuts=time_cuts,
+        cancelled=cancelled,
     )
 
 
@@ -319,7 +325,7 @@ def _untimed_branch_run(base: SolveParams, seed: int, deadline: Deadline, weight
     share = None
     if remaining is not None and weights[0]:
         share = remaining * weights[0] / sum(weights)
-    return _Run(base, seed, Deadline.after(share))
+    return _Run(base, seed, Deadline.after(share, deadline.events))
 
 
 def _timed_branch_run(
@@ -344,7 +350,7 @@ def _timed_branch_run(
         seconds = left * floors[0] / sum(floors) if sum(floors) > 0.0 else 0.0
     else:
         seconds = floors[0] + (slack * weights[0] / sum(weights) if weights[0] else slack)
-    return _Run(base, seed, Deadline(start + seconds)), slack <= 0.0
+    return _Run(base, seed, Deadline(start + seconds, events=deadline.events)), slack <= 0.0
 
 
 def check_scenario(scenario: object, name: str = "scenario") -> None:
@@ -516,7 +522,7 @@ def _best_of(engine: Engine[Any], branch: BranchProblem, run: _Run, work: int | 
             return quick
         return _keep_better(quick, _checked(engine, branch, run, work, initial=quick))
     # Greedy first: it is fast, and the search engine then has the deadline to itself.
-    quick = _checked(greedy, branch, replace(run, deadline=Deadline()))
+    quick = _checked(greedy, branch, replace(run, deadline=Deadline(events=run.deadline.events)))
     return _keep_better(quick, _checked(engine, branch, run, work, initial=quick))
 
 
