@@ -414,6 +414,8 @@ def _run_plan(args: argparse.Namespace, progress: TerminalProgress | None) -> in
                 print(f"warning ({warning.code}): {warning.message}", file=sys.stderr)
     if not args.quiet:
         print(plan.summary())
+        if visits is not None:
+            print(visits.summary())
         if leaders is not None:
             led = leaders.groupby("level", sort=False)["leader_member_id"].agg(["count", "size"])
             print(

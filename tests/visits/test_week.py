@@ -355,3 +355,15 @@ def test_the_quarantined_column_decides_the_checklist_instead_of_the_daily_criti
     # Without the column the daily critical households get it, the twice-a-day one included.
     inferred = dict(zip(primary["household_id"], needs_four_ones(primary.drop(columns="quarantined")), strict=True))
     assert inferred == {"H1": True, "H2": True, "H3": False, "H4": True}
+
+
+def test_the_summary_counts_what_the_tables_hold():
+    town = ba.synth.make_town(3, households=400, branches=2)
+    week = ba.plan_visits(ba.solve(ba.Scenario.from_frames(town.members, town.households)))
+    days = week.member_days
+    spread = int(days.groupby("member_id")["visits"].agg(lambda v: v.max() - v.min()).max())
+    first, second = week.summary().splitlines()
+    assert f"{len(week.visits):,} in {int(days['rounds'].sum()):,} rounds" in first
+    assert f"by {days['member_id'].nunique():,} members" in first
+    assert f"{days['walk_m'].sum() / 1000:,.1f} km" in first
+    assert f"at most {spread} visit(s)" in second

@@ -135,6 +135,18 @@ class VisitPlan:
             written[Path(name).stem] = out / name
         return written
 
+    def summary(self) -> str:
+        """Two lines for people: visits, rounds and walking of the period, and how level the days are."""
+        days = self._member_days
+        spread = days.groupby("member_id")["visits"].agg(lambda v: int(v.max() - v.min())) if len(days) else None
+        level = 0 if spread is None or spread.empty else int(spread.max())
+        return (
+            f"  visits          {len(self._visits):,} in {int(days['rounds'].sum()) if len(days) else 0:,} rounds "
+            f"over {self.days} days by {self._member_weeks.shape[0]:,} members, "
+            f"walking {days['walk_m'].sum() / 1000.0 if len(days) else 0.0:,.1f} km\n"
+            f"  level days      a member's busiest day has at most {level} visit(s) more than their quietest"
+        )
+
     def __repr__(self) -> str:
         members = self._member_weeks.shape[0]
         return f"VisitPlan(days={self.days}, members={members}, visits={len(self._visits)})"
