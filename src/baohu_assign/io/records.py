@@ -91,7 +91,10 @@ def records_frame(records: object, name: str) -> pd.DataFrame:
     columns: dict[str, list[object]] = {}
     for position, record in enumerate(rows):
         for key, value in record.items():
-            columns.setdefault(key, [None] * len(rows))[position] = value
+            column = columns.get(key)
+            if column is None:
+                column = columns[key] = [None] * len(rows)
+            column[position] = value
     frame = text_frame(pd.DataFrame({k: pd.Series(v, dtype=object) for k, v in columns.items()}))
     frame.index = pd.RangeIndex(len(rows))
     frame.attrs.update({NUMBERING: "record", "file": name})
