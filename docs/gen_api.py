@@ -57,6 +57,7 @@ EXTRA_MODULES = (
     ("baohu_assign.results.rollup", ""),
     ("baohu_assign.solving.result", ""),
     ("baohu_assign.io.geocode", ""),
+    ("baohu_assign.results.schemas", ""),
 )
 SECTIONS = {
     "Parameters",
