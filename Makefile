@@ -21,7 +21,7 @@ test: $(STAMP)
 	HYPOTHESIS_PROFILE=ci $(PY) -m pytest -q
 
 # Lint and format check (ruff) of every Python tree, type check (mypy) of the package; settings in pyproject.toml.
-LINT_PATHS := src tests benchmarks notebooks/scripts docs/gen_api.py
+LINT_PATHS := src tests benchmarks notebooks/scripts docs/gen_api.py docs/gen_schemas.py
 lint: $(STAMP)
 	$(VENV)/bin/ruff check $(LINT_PATHS)
 	$(VENV)/bin/ruff format --check $(LINT_PATHS)
@@ -32,9 +32,10 @@ lint: $(STAMP)
 notebooks: $(STAMP)
 	$(PY) notebooks/build.py --execute --out build/notebooks
 
-# Regenerates docs/api.md from the docstrings of the public API.
+# Regenerates docs/api.md from the docstrings of the public API, and docs/schemas/ from the models.
 docs: $(STAMP)
 	$(PY) docs/gen_api.py
+	$(PY) docs/gen_schemas.py
 
 clean:
 	rm -rf $(VENV) out build .pytest_cache .hypothesis

@@ -59,6 +59,7 @@ EXTRA_MODULES = (
     ("baohu_assign.io.geocode", ""),
     ("baohu_assign.engines.contract", ""),
     ("baohu_assign.engines.stop", ""),
+    ("baohu_assign.results.schemas", ""),
 )
 SECTIONS = {
     "Parameters",
@@ -251,7 +252,8 @@ def _class(name: str, cls: type, heading: str) -> list[str]:
         for field_name, field in fields.items():
             default = "required" if field.is_required() else _default(field.get_default(call_default_factory=True))
             kind = _annotation(field.annotation).replace("|", "\\|")
-            text = (field.description or "").replace("|", "\\|")
+            # Descriptions taken from field docstrings span lines; a table cell holds one.
+            text = _roles(" ".join((field.description or "").split())).replace("|", "\\|")
             out.append(f"| `{field_name}` | `{kind}` | `{default}` | {text} |")
         out.append("")
     else:

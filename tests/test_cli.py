@@ -140,3 +140,30 @@ def test_unknown_backup_tier_names_the_allowed_ones(town_files, tmp_path, capsys
     assert main(["solve", str(members), str(households), "--out", str(tmp_path), "--backup", "urgent"]) == 2
     err = capsys.readouterr().err
     assert "urgent" in err and "critical" in err
+
+
+@pytest.mark.parametrize("name", ["members", "households", "policy", "plan"])
+def test_schema_prints_the_published_json_schema(name, capsys):
+    from baohu_assign.results.schemas import json_schema
+
+    assert main(["schema", name]) == 0
+    out = capsys.readouterr().out
+    assert json.loads(out) == json_schema(name)
+    assert out == (Path(__file__).parents[1] / "docs" / "schemas" / f"{name}.schema.json").read_text(encoding="utf-8")
+
+
+def test_schema_all_is_one_object_of_every_schema(capsys):
+    from baohu_assign.results.schemas import SCHEMA_NAMES, json_schema
+
+    assert main(["schema"]) == 0
+    every = json.loads(capsys.readouterr().out)
+    assert every == {name: json_schema(name) for name in SCHEMA_NAMES}
+    assert main(["schema", "all"]) == 0
+    assert json.loads(capsys.readouterr().out) == every
+
+
+def test_schema_of_an_unknown_name_exits_2(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["schema", "events"])
+    assert exc.value.code == 2
+    assert "invalid choice: 'events'" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""Command line: ``baohu-assign solve | rebalance | demo | compare | geocode``. The only module that prints.
+"""Command line: ``baohu-assign solve | rebalance | demo | compare | geocode | schema``. The only module that prints.
 
 Exit codes: 0 a plan was written (even with uncovered households), 2 bad
 input (the message names file, row and column), 1 internal error.
@@ -19,6 +19,7 @@ from .errors import InputError
 from .io.policy import Policy
 from .model.problem import OBJECTIVES
 from .results.plan import FOLDER_FILES
+from .results.schemas import SCHEMA_NAMES
 from .solving.progress import TerminalProgress, terminal_progress
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
@@ -244,6 +245,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     geocode.add_argument("--quiet", action="store_true", help="print nothing but errors and the not-found rows")
     geocode.add_argument("--debug", action="store_true", help="debug logging and tracebacks")
+
+    schema = commands.add_parser(
+        "schema",
+        help="print the JSON Schema of a member or household record, the policy or a plan (to_dict)",
+        description="Print a JSON Schema (draft 2020-12) to stdout: members (one member record of "
+        "Scenario.from_records), households (one household record), policy, plan (Plan.to_dict(), report "
+        "included), or all of them as one object keyed by these names.",
+    )
+    schema.add_argument("name", nargs="?", choices=(*SCHEMA_NAMES, "all"), default="all", help="default: all")
+    schema.add_argument("--debug", action="store_true", help="debug logging and tracebacks")
     return parser
 
 
@@ -299,6 +310,8 @@ def _run(args: argparse.Namespace) -> int:
         return _run_compare(args)
     if args.command == "geocode":
         return _run_geocode(args)
+    if args.command == "schema":
+        return _run_schema(args)
     # One updating line on stderr, only when stderr is a terminal (never in pipes or logs).
     progress = terminal_progress(quiet=args.quiet)
     try:
@@ -454,6 +467,19 @@ def _run_compare(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _run_schema(args: argparse.Namespace) -> int:
+    import json
+
+    from .results.schemas import json_schema, schema_text
+
+    if args.name == "all":
+        every = {name: json_schema(name) for name in SCHEMA_NAMES}
+        sys.stdout.write(json.dumps(every, ensure_ascii=False, indent=2) + "\n")
+    else:
+        sys.stdout.write(schema_text(args.name))
+    return EXIT_OK
+
+
 def _run_geocode(args: argparse.Namespace) -> int:
     import os
 
@@ -518,16 +544,14 @@ def _policy(path: Path | None) -> Policy:
     from pydantic import ValidationError
 
     from .errors import Issue
+    from .io.policy import policy_issues
 
     try:
         return Policy.from_toml(path)
     except FileNotFoundError:
         raise InputError(Issue(str(path), None, None, "policy file not found")) from None
     except ValidationError as exc:
-        issues = [
-            Issue(str(path), None, ".".join(str(p) for p in err["loc"]) or None, err["msg"]) for err in exc.errors()
-        ]
-        raise InputError(issues) from None
+        raise InputError(policy_issues(exc, str(path))) from None
     except ValueError as exc:  # TOML syntax
         raise InputError(Issue(str(path), None, None, f"not a valid TOML file: {exc}")) from None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 
 class BaohuError(Exception):
@@ -15,6 +16,10 @@ class Issue:
 
     ``row`` is the row number as a spreadsheet shows it (header = row 1, first
     data row = row 2); ``None`` when the issue concerns the whole file or column.
+    For records given as lists (:meth:`Scenario.from_records
+    <baohu_assign.Scenario.from_records>`), ``numbering`` is ``"record"``:
+    ``row`` is then the record's position in its list, from 0, and the issue
+    reads ``members[3]``.
     """
 
     file: str
@@ -22,11 +27,12 @@ class Issue:
     column: str | None
     message: str
     value: str | None = None
+    numbering: Literal["sheet", "record"] = "sheet"
 
     def __str__(self) -> str:
         where = self.file
         if self.row is not None:
-            where += f", row {self.row}"
+            where = f"{where}[{self.row}]" if self.numbering == "record" else f"{where}, row {self.row}"
         if self.column is not None:
             where += f", column '{self.column}'"
         text = f"{where}: {self.message}"

@@ -36,7 +36,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from .tables import IssueCollector, is_missing, missing_mask, read_table, text_column, text_frame
+from .tables import IssueCollector, is_missing, missing_mask, read_table, row_numbers, text_column, text_frame
 from .validate import InputWarning, _string, _Table
 
 logger = logging.getLogger(__name__)
@@ -382,8 +382,7 @@ def resolve_references(
     names = list(raw.columns)
     if names.count("location_id") != 1 or any(names.count(c) > 1 for c in ("lat", "lon", "group_id")):
         return raw, []  # absent, or duplicated columns the validator reports
-    rows = np.arange(len(raw), dtype=np.int64) + 2
-    checks = IssueCollector(file, rows)
+    checks = IssueCollector(file, *row_numbers(raw))
     raw_ids = text_column(raw["location_id"])
     ids = raw_ids.str.strip()
     pos = locations.positions(ids.to_numpy(dtype=object))

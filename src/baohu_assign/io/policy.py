@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ..errors import InputError, Issue
 
 PRIORITIES: tuple[str, ...] = ("normal", "elevated", "critical")
 """Priority tiers, lowest first; the index is the tier number used internally."""
@@ -26,7 +30,7 @@ class Policy(BaseModel):
     ``policy.toml`` file with the same keys overrides them.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
     capacity_by_age: tuple[AgeBand, ...] = (
         AgeBand(min_age=0, capacity=10),
@@ -106,3 +110,22 @@ class Policy(BaseModel):
         with open(path, "rb") as handle:
             data = tomllib.load(handle)
         return cls.model_validate(data)
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], *, file: str = "policy") -> Policy:
+        """A policy from a mapping (a JSON object) with the keys of ``policy.toml``.
+
+        Raises
+        ------
+        InputError
+            Every key or value not accepted, the key's path as the column.
+        """
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise InputError(policy_issues(exc, file)) from None
+
+
+def policy_issues(error: ValidationError, file: str) -> list[Issue]:
+    """The errors of a policy's validation as input issues, each key's path (``a.b``) as the column."""
+    return [Issue(file, None, ".".join(str(p) for p in err["loc"]) or None, err["msg"]) for err in error.errors()]

@@ -24,6 +24,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -41,12 +42,18 @@ __all__ = [
     "normalise_header",
     "read_frames",
     "read_table",
+    "row_numbers",
     "text_column",
     "text_frame",
 ]
 
 MAX_ISSUES = 50
 """Most issues listed in one :class:`InputError`; one more issue counts the rest."""
+RowNumbering = Literal["sheet", "record"]
+"""How issues number a table's rows: ``"sheet"`` as a spreadsheet shows them (header = row 1, first
+data row = row 2); ``"record"``: position in the list of records given, from 0 (``members[3]``)."""
+NUMBERING = "numbering"
+"""Key of ``frame.attrs`` naming a raw table's :data:`RowNumbering`; absent: ``"sheet"``."""
 
 _EXCEL_SUFFIXES = (".xlsx", ".xlsm")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -127,13 +134,16 @@ class IssueCollector:
     file
         Name used in the issues.
     rows
-        Spreadsheet row number of each position the masks of :meth:`where`
-        refer to (header = row 1).
+        Row number of each position the masks of :meth:`where` refer to
+        (spreadsheet rows, header = row 1; see :func:`row_numbers`).
+    numbering
+        How ``rows`` count (:data:`RowNumbering`).
     """
 
-    def __init__(self, file: str, rows: np.ndarray | None = None) -> None:
+    def __init__(self, file: str, rows: np.ndarray | None = None, numbering: RowNumbering = "sheet") -> None:
         self.file = file
         self.rows = np.zeros(0, dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
+        self.numbering: RowNumbering = numbering
         self.hint: str | None = None
         self._whole: list[Issue] = []
         self._whole_count = 0
@@ -144,7 +154,7 @@ class IssueCollector:
         if row is None:
             self._whole_count += 1
             if len(self._whole) < MAX_ISSUES:  # the rest are only counted
-                self._whole.append(Issue(self.file, None, column, message, value))
+                self._whole.append(Issue(self.file, None, column, message, value, self.numbering))
         else:
             self.at_rows([row], column, message, None if value is None else np.array([value], dtype=object))
 
@@ -193,6 +203,12 @@ class IssueCollector:
                 )
             )
 
+    def mention(self, rows: np.ndarray) -> np.ndarray:
+        """How a message names other rows: ``"row 5"``, or ``"members[3]"`` for records."""
+        if self.numbering == "record":
+            return np.array([f"{self.file}[{r}]" for r in rows], dtype=object)
+        return np.array([f"row {r}" for r in rows], dtype=object)
+
     def __len__(self) -> int:
         return self._whole_count + sum(f.rows.size for f in self._found)
 
@@ -218,7 +234,19 @@ class IssueCollector:
     def _issue(self, found: _Found, j: int) -> Issue:
         message = found.message if found.extra is None else found.message.format(found.extra[j])
         value = None if found.values is None else str(found.values[j])
-        return Issue(self.file, int(found.rows[j]), found.column, message, value)
+        return Issue(self.file, int(found.rows[j]), found.column, message, value, self.numbering)
+
+
+def row_numbers(raw: pd.DataFrame) -> tuple[np.ndarray, RowNumbering]:
+    """The number issues give each row of a raw table, and how they count (:data:`RowNumbering`).
+
+    Spreadsheet rows (data row ``i`` is row ``i + 2``) unless
+    ``raw.attrs["numbering"]`` is ``"record"``, as for the tables of
+    :func:`~baohu_assign.io.records.records_frame`: then the position ``i``.
+    """
+    numbering: RowNumbering = "record" if raw.attrs.get(NUMBERING) == "record" else "sheet"
+    first = 0 if numbering == "record" else 2
+    return np.arange(len(raw), dtype=np.int64) + first, numbering
 
 
 def normalise_header(name: object) -> str:

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .policy import PRIORITIES, Policy
-from .tables import MAX_ISSUES, IssueCollector, missing_mask, normalise_header, text_column
+from .tables import MAX_ISSUES, IssueCollector, missing_mask, normalise_header, row_numbers, text_column
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +33,7 @@ __all__ = [
     "BOOL_FALSE",
     "BOOL_TRUE",
     "HOUSEHOLD_COLUMNS",
+    "HOUSEHOLD_OPTIONAL_COLUMNS",
     "MAX_ISSUES",
     "MEMBER_COLUMNS",
     "PRIORITY_ALIASES",
@@ -95,6 +96,9 @@ HOUSEHOLD_COLUMNS: tuple[str, ...] = (
 )
 """Known household columns, in the order of the normalised frame (``location_id``
 only when the input has it)."""
+
+HOUSEHOLD_OPTIONAL_COLUMNS: tuple[str, ...] = ("visit_window", "quarantined")
+"""Optional household columns the validator checks but keeps as written (ordinary columns otherwise)."""
 
 VISIT_WINDOWS: Mapping[str, str] = {
     "am": "am",
@@ -175,13 +179,14 @@ class _Table:
             name: text_column(raw.iloc[:, i]) for i, name in enumerate(names) if name not in duplicated and name != ROW
         }
         keep = ~_blank_rows(list(text.values()), len(raw))
+        numbers, numbering = row_numbers(raw)
         self.n = int(keep.sum())
-        self.rows = (np.arange(len(raw), dtype=np.int64) + 2)[keep]
+        self.rows = numbers[keep]
         self.text = {k: v[keep].reset_index(drop=True) for k, v in text.items()}
         self._stripped: dict[str, pd.Series] = {}
         self._blank: dict[str, np.ndarray] = {}
         self.extras = [n for n in self.text if n not in known]
-        self.checks = IssueCollector(file, self.rows)
+        self.checks = IssueCollector(file, self.rows, numbering)
         for name in duplicated:
             self.checks.add(None, name, f"duplicate column name {name!r}")
         found = ", ".join(n for n in names if n) or "none"
@@ -221,7 +226,9 @@ class _Table:
         _, first = np.unique(codes, return_index=True)
         first_row = self.rows[first[codes]] if codes.size else np.zeros(0, np.int64)
         duplicate = ids.duplicated(keep="first").to_numpy() & ~self.blank(name)
-        self.checks.where(duplicate, name, f"duplicate {name}; first given in row {{}}", self.raw(name), first_row)
+        first_mention = np.full(first_row.shape, "", dtype=object)
+        first_mention[duplicate] = self.checks.mention(first_row[duplicate])
+        self.checks.where(duplicate, name, f"duplicate {name}; first given in {{}}", self.raw(name), first_mention)
         return ids
 
     def number(self, name: str, *, required: bool = False) -> np.ndarray:

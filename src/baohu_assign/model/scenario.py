@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pandas as pd
 
 from ..io.locations import Locations, as_locations, resolve_references
 from ..io.policy import Policy
+from ..io.records import records_frame
 from ..io.tables import read_table, text_frame
 from ..io.validate import InputWarning, cross_check, validate_households, validate_members
 from .network import WalkingNetwork, as_network
@@ -20,8 +22,9 @@ from .network import WalkingNetwork, as_network
 class Scenario:
     """Members, households and policy, validated and ready to solve.
 
-    Build it with :meth:`from_csv` or :meth:`from_frames`; both raise
-    :class:`~baohu_assign.errors.InputError` listing every problem found.
+    Build it with :meth:`from_csv`, :meth:`from_frames` or
+    :meth:`from_records`; each raises :class:`~baohu_assign.errors.InputError`
+    listing every problem found.
 
     Attributes
     ----------
@@ -96,6 +99,81 @@ class Scenario:
         walking = as_network(network)
         places = as_locations(locations)
         scenario = cls._build(text_frame(members), text_frame(households), policy, "members", "households", places)
+        return scenario if walking is None else dataclasses.replace(scenario, network=walking)
+
+    @classmethod
+    def from_records(
+        cls,
+        members: Sequence[Mapping[str, Any]],
+        households: Sequence[Mapping[str, Any]],
+        policy: Policy | Mapping[str, Any] | None = None,
+        *,
+        locations: Locations | Sequence[Mapping[str, Any]] | pd.DataFrame | str | Path | None = None,
+        network: WalkingNetwork | str | Path | None = None,
+    ) -> Scenario:
+        """Validate members and households given as lists of JSON objects (records), as a service receives them.
+
+        Each record is one row, its keys the columns of the data contract
+        (``members.csv``, ``households.csv``; other keys are kept and passed
+        through), its values text as a web form sends it (``"是"``/``"否"``,
+        ``"true"``, ``""`` for blank, numbers as text) or JSON numbers,
+        booleans and ``null``. The records are checked by the same rules, with
+        the same messages, as the files of :meth:`from_csv`; only rows are
+        numbered as records: ``members[3]`` is the fourth record of
+        ``members`` (position from 0, ``Issue.row`` = 3).
+
+        Parameters
+        ----------
+        members, households
+            Lists of records (mappings of column name to value).
+        policy
+            A :class:`~baohu_assign.policy.Policy`, a mapping with the keys of
+            ``policy.toml`` (a JSON object), or ``None`` for the defaults.
+        locations
+            The place hierarchy: records of ``locations.csv`` (numbered as
+            ``locations[i]``), or anything :meth:`from_csv` takes.
+        network
+            As in :meth:`from_csv`.
+
+        Returns
+        -------
+        Scenario
+            As :meth:`from_frames` gives for the same table; the ``row``
+            column of its frames holds each record's position.
+
+        Raises
+        ------
+        InputError
+            Every problem of both lists (and of a policy mapping), as the CSV
+            path reports them; records that are not objects, and values that
+            are lists or objects.
+        """
+        from ..errors import InputError
+
+        walking = as_network(network)
+        if locations is not None and not isinstance(locations, (Locations, pd.DataFrame, str, Path)):
+            locations = Locations.from_frame(records_frame(locations, "locations"), file="locations")
+        places = as_locations(locations)
+        issues = []
+        if policy is not None and not isinstance(policy, Policy):
+            try:
+                policy = Policy.from_mapping(policy)
+            except InputError as exc:
+                issues.extend(exc.issues)
+                policy = None  # the records are still checked, with the default policy
+        frames = []
+        for records, name in ((members, "members"), (households, "households")):
+            try:
+                frames.append(records_frame(records, name))
+            except InputError as exc:
+                issues.extend(exc.issues)
+        if len(frames) == 2:
+            try:
+                scenario = cls._build(frames[0], frames[1], policy, "members", "households", places)
+            except InputError as exc:
+                issues.extend(exc.issues)
+        if issues:
+            raise InputError(issues)
         return scenario if walking is None else dataclasses.replace(scenario, network=walking)
 
     @classmethod

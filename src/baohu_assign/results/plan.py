@@ -19,6 +19,7 @@ from ..io.policy import PRIORITIES
 from ..solving.result import BranchResult, SolveResult
 from .build_report import build_report
 from .explain import changed_mask
+from .plain import plain, table_records
 from .report import Report
 from .rollup import location_rollup
 from .tables import (
@@ -392,6 +393,31 @@ class Plan:
         """
         return _plan_id(*self._table_bytes())
 
+    def to_dict(self) -> dict[str, Any]:
+        """The plan as plain JSON values: ``json.dumps(plan.to_dict())`` works, and reads back the same.
+
+        The same rows and values as the files :meth:`write` writes, typed:
+        text as ``str``, numbers as ``int`` or ``float``, flags as ``bool``,
+        every empty cell (and NaN) as ``None``; no numpy or pandas values.
+        The JSON Schema of this shape is ``docs/schemas/plan.schema.json``
+        (``baohu-assign schema plan``).
+
+        Returns
+        -------
+        dict
+            ``assignments``: one object per row of assignments.csv, in its
+            row order, keys its column names; ``members``: likewise for
+            members.csv; ``report``: report.json (``plan_id`` included) but
+            for ``files``, the checksums of a written folder.
+        """
+        report = plain(self._report.model_dump(mode="json"))
+        report["plan_id"] = self.plan_id
+        return {
+            "assignments": table_records(_output_frame(self._assignments, self.scenario.household_columns)),
+            "members": table_records(_output_frame(self._members, self.scenario.member_columns)),
+            "report": report,
+        }
+
     def write(self, directory: str | Path, *, extra: Mapping[str, str | bytes] | None = None) -> dict[str, Path]:
         """Write the plan folder as one unit: assignments.csv, members.csv, report.json and ``extra``.
 
@@ -450,8 +476,9 @@ class Plan:
         return {Path(name).stem: Path(directory) / name for name in names}
 
 
-def _csv_text(frame: pd.DataFrame, original_names: dict[str, str]) -> str:
-    renamed = frame.rename(
+def _output_frame(frame: pd.DataFrame, original_names: dict[str, str]) -> pd.DataFrame:
+    """A plan table under its output column names: pass-through input columns keep the headers given."""
+    return frame.rename(
         columns={
             k: v
             for k, v in original_names.items()
@@ -462,7 +489,10 @@ def _csv_text(frame: pd.DataFrame, original_names: dict[str, str]) -> str:
             and k not in MEMBER_EXTRA_COLUMNS
         }
     )
-    out = renamed.copy()
+
+
+def _csv_text(frame: pd.DataFrame, original_names: dict[str, str]) -> str:
+    out = _output_frame(frame, original_names).copy()
     for column in out.columns:
         if str(out[column].dtype) in ("boolean", "bool"):
             out[column] = out[column].map({True: "true", False: "false"}).astype("string")

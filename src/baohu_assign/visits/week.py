@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -14,6 +15,7 @@ from ..io.validate import visit_windows, yes_values
 from ..model import costs
 from ..model.geo import great_circle_m
 from ..model.scenario import Scenario
+from ..results.plain import table_records
 from ..results.plan import Plan
 from .routing import round_order
 from .schedule import level_days, visits_in_period
@@ -114,6 +116,23 @@ class VisitPlan:
     def files(self) -> dict[str, bytes]:
         """``visits.csv`` and ``member_days.csv`` as bytes (UTF-8 with BOM), for ``Plan.write(dir, extra=...)``."""
         return {"visits.csv": _csv_bytes(self._visits), "member_days.csv": _csv_bytes(self._member_days)}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The visit plan as plain JSON values, as :meth:`baohu_assign.Plan.to_dict` gives a plan.
+
+        Returns
+        -------
+        dict
+            ``days``, then ``visits``, ``member_days`` and ``member_weeks``:
+            one object per row of each table (the first two as visits.csv
+            and member_days.csv hold them), empty cells as ``None``.
+        """
+        return {
+            "days": self.days,
+            "visits": table_records(self._visits),
+            "member_days": table_records(self._member_days),
+            "member_weeks": table_records(self._member_weeks),
+        }
 
     def write(self, directory: str | Path) -> dict[str, Path]:
         """Write ``visits.csv`` and ``member_days.csv`` into ``directory`` (created when missing).
