@@ -427,7 +427,33 @@ def relocate(
     if new_households < 0:
         raise ValueError(f"new_households must be >= 0, got {new_households}")
     rng = np.random.default_rng(np.random.SeedSequence(seed))
-    policy = Policy()
+    members, homes = _with_event_columns(town)
+    centres = dict(town.centres)
+    branch = _branch_to_relocate(rng, members, homes, branch)
+    chosen = _destinations(rng, branch, homes, centres)
+    _move_village(rng, branch, chosen, members, homes)
+
+    # Illness: drawn among the members still available.
+    available = members["available"].to_numpy(dtype=bool)
+    falling_ill = min(round(ill_fraction * len(members)), int(available.sum()))
+    ill = rng.permutation(np.flatnonzero(available))[:falling_ill]
+    members.loc[members.index[np.sort(ill)], "available"] = False
+
+    if new_households:
+        homes = pd.concat([homes, _arrivals(rng, homes, new_households)], ignore_index=True)
+
+    # Pins: only where the current member can still serve the household.
+    homes["pinned"] = False
+    fine = _current_still_fine(members, homes, Policy())
+    count = min(round(0.02 * len(homes)), len(fine))
+    pinned = np.sort(rng.permutation(fine)[:count])
+    homes.loc[homes.index[pinned], "pinned"] = True
+    homes["pinned"] = homes["pinned"].astype(bool)
+    return Town(members.reset_index(drop=True), homes.reset_index(drop=True), centres)
+
+
+def _with_event_columns(town: Town) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Copies of the town's tables with the columns a relocation event writes (defaults where missing)."""
     members = town.members.copy()
     homes = town.households.copy()
     for column, default in (("mobile", False), ("available", True)):
@@ -438,28 +464,44 @@ def relocate(
             homes[column] = pd.Series(np.nan, index=homes.index, dtype="str")
     if "pinned" not in homes:
         homes["pinned"] = False
-    centres = dict(town.centres)
-    names = sorted(homes["branch"].unique().tolist())
+    return members, homes
 
+
+def _branch_to_relocate(
+    rng: np.random.Generator, members: pd.DataFrame, homes: pd.DataFrame, branch: str | None
+) -> str:
+    """The branch given (checked), or a village whose members are not all mobile yet, drawn at random."""
+    names = sorted(homes["branch"].unique().tolist())
     if branch is None:
         mobile_all = members.groupby("branch")["mobile"].all()
         villages = [b for b in names if b.endswith("村") and not bool(mobile_all.get(b, False))]
         if not villages:
             raise ValueError("no village branch left to relocate")
-        branch = villages[int(rng.integers(len(villages)))]
-    elif branch not in names:
+        return villages[int(rng.integers(len(villages)))]
+    if branch not in names:
         raise ValueError(f"branch {branch!r} has no households; branches are {names}")
+    return branch
 
-    def centre_of(name: str) -> tuple[float, float]:
-        if name in centres:
-            return centres[name]
-        rows = homes["branch"] == name
-        return float(homes.loc[rows, "lat"].median()), float(homes.loc[rows, "lon"].median())
 
-    # Destination: communities whose centre lies far enough that the whole
-    # spread of relocated households stays 2–5 km from the old site.
-    origin = centre_of(branch)
-    sites = [(name, centre_of(name)) for name in names if name.endswith("社区") and name != branch]
+def _branch_centre(name: str, homes: pd.DataFrame, centres: Mapping[str, tuple[float, float]]) -> tuple[float, float]:
+    """The branch's known centre, else the median of its households' coordinates."""
+    if name in centres:
+        return centres[name]
+    rows = homes["branch"] == name
+    return float(homes.loc[rows, "lat"].median()), float(homes.loc[rows, "lon"].median())
+
+
+def _destinations(
+    rng: np.random.Generator, branch: str, homes: pd.DataFrame, centres: Mapping[str, tuple[float, float]]
+) -> list[tuple[str, tuple[float, float]]]:
+    """Up to three communities (name, centre) the village moves into, new ones when none lies at the right distance.
+
+    A community qualifies when its centre lies far enough that the whole
+    spread of relocated households stays 2–5 km from the old site.
+    """
+    names = sorted(homes["branch"].unique().tolist())
+    origin = _branch_centre(branch, homes, centres)
+    sites = [(name, _branch_centre(name, homes, centres)) for name in names if name.endswith("社区") and name != branch]
     far = [
         (name, c)
         for name, c in sites
@@ -469,13 +511,21 @@ def relocate(
     ]
     if far:
         pick = rng.permutation(len(far))[:3]
-        chosen = [far[i] for i in sorted(pick)]
-    else:
-        bearing = rng.uniform(0.0, 2 * np.pi) + np.array([0.0, 0.5, 1.0])
-        distance = rng.uniform(3000.0, 4000.0, 3)
-        lat, lon = _to_latlon(distance * np.sin(bearing), distance * np.cos(bearing), origin)
-        chosen = [(f"新区{_cn(i + 1)}号社区", (float(lat[i]), float(lon[i]))) for i in range(3)]
+        return [far[i] for i in sorted(pick)]
+    bearing = rng.uniform(0.0, 2 * np.pi) + np.array([0.0, 0.5, 1.0])
+    distance = rng.uniform(3000.0, 4000.0, 3)
+    lat, lon = _to_latlon(distance * np.sin(bearing), distance * np.cos(bearing), origin)
+    return [(f"新区{_cn(i + 1)}号社区", (float(lat[i]), float(lon[i]))) for i in range(3)]
 
+
+def _move_village(
+    rng: np.random.Generator,
+    branch: str,
+    chosen: list[tuple[str, tuple[float, float]]],
+    members: pd.DataFrame,
+    homes: pd.DataFrame,
+) -> None:
+    """Move the branch's households into the chosen communities (in place) and make its members mobile."""
     moving = np.flatnonzero(homes["branch"].to_numpy(dtype=object) == branch)
     site_of = rng.choice(len(chosen), size=len(moving), p=_site_shares(len(chosen)))
     site_lat = np.array([c[1][0] for c in chosen])[site_of]
@@ -490,24 +540,6 @@ def relocate(
     # The stairwell units they lived in are gone with the move.
     homes.loc[homes.index[moving], "group_id"] = np.nan
     members.loc[members["branch"] == branch, "mobile"] = True
-
-    # Illness: drawn among the members still available.
-    available = members["available"].to_numpy(dtype=bool)
-    falling_ill = min(round(ill_fraction * len(members)), int(available.sum()))
-    ill = rng.permutation(np.flatnonzero(available))[:falling_ill]
-    members.loc[members.index[np.sort(ill)], "available"] = False
-
-    if new_households:
-        homes = pd.concat([homes, _arrivals(rng, homes, new_households)], ignore_index=True)
-
-    # Pins: only where the current member can still serve the household.
-    homes["pinned"] = False
-    fine = _current_still_fine(members, homes, policy)
-    count = min(round(0.02 * len(homes)), len(fine))
-    pinned = np.sort(rng.permutation(fine)[:count])
-    homes.loc[homes.index[pinned], "pinned"] = True
-    homes["pinned"] = homes["pinned"].astype(bool)
-    return Town(members.reset_index(drop=True), homes.reset_index(drop=True), centres)
 
 
 # --------------------------------------------------------------------------- building a town
@@ -1425,57 +1457,67 @@ def make_community_with_locations(
     if min(compounds, buildings_per_compound, units_per_building, households_per_unit) < 1:
         raise ValueError("compounds, buildings_per_compound, units_per_building and households_per_unit must be ≥ 1")
     rng = np.random.default_rng(np.random.SeedSequence(seed))
-    community, branch, village = "SQ", "幸福社区", "李小安村"
-    places: list[dict[str, object]] = [
-        {"location_id": community, "parent_id": None, "kind": "community", "name": branch, "x": 0.0, "y": 0.0}
-    ]
+    tree = _place_tree(rng, compounds, buildings_per_compound, units_per_building, center)
+    households, where = _community_households(rng, tree, households_per_unit, relocated_households)
+    members, member_home = _community_members(rng, tree, compounds, households_per_unit, relocated_households, center)
+    explicit_households, explicit_members = _spelled_out(tree, households, where, members, member_home)
+    return LocatedCommunity(
+        locations=tree.locations,
+        members=members,
+        households=households,
+        explicit_members=explicit_members,
+        explicit_households=explicit_households,
+    )
+
+
+_COMMUNITY, _COMMUNITY_BRANCH, _RELOCATED_VILLAGE = "SQ", "幸福社区", "李小安村"
+
+
+@dataclass
+class _PlaceTree:
+    """The located community's places: the locations table and its buildings and units, in order."""
+
+    locations: pd.DataFrame
+    buildings: list[str]
+    units: list[str]
+
+    def coordinates(self) -> dict[str, tuple[float, float]]:
+        """What each location implies: its own coordinates, or its building's for a unit."""
+        table = self.locations
+        coordinates = dict(zip(table["location_id"], zip(table["lat"], table["lon"], strict=True), strict=True))
+        for unit in self.units:
+            coordinates[unit] = coordinates[unit.rsplit("-U", 1)[0]]
+        return coordinates
+
+
+def _place_tree(
+    rng: np.random.Generator,
+    compounds: int,
+    buildings_per_compound: int,
+    units_per_building: int,
+    center: tuple[float, float],
+) -> _PlaceTree:
+    """Community → compounds on a grid → buildings in a row (jittered) → units without coordinates."""
+    community = _COMMUNITY
+    places = [_place(community, None, "community", _COMMUNITY_BRANCH, 0.0, 0.0)]
     side = math.ceil(math.sqrt(compounds))
     buildings: list[str] = []
     units: list[str] = []
-    compound_of_unit: list[int] = []
     for c in range(compounds):
         cx = (c % side - (side - 1) / 2) * 160.0
         cy = (c // side - (side - 1) / 2) * 160.0
         compound = f"{community}-Y{c + 1}"
-        places.append(
-            {
-                "location_id": compound,
-                "parent_id": community,
-                "kind": "compound",
-                "name": f"{_cn(c + 1)}号院",
-                "x": cx,
-                "y": cy,
-            }
-        )
+        places.append(_place(compound, community, "compound", f"{_cn(c + 1)}号院", cx, cy))
         for b in range(buildings_per_compound):
             building = f"{compound}-B{b + 1}"
             bx = cx + (b - (buildings_per_compound - 1) / 2) * 45.0 + float(rng.uniform(-5, 5))
             by = cy + float(rng.uniform(-20, 20))
-            places.append(
-                {
-                    "location_id": building,
-                    "parent_id": compound,
-                    "kind": "building",
-                    "name": f"{_cn(c + 1)}号院{b + 1}号楼",
-                    "x": bx,
-                    "y": by,
-                }
-            )
+            places.append(_place(building, compound, "building", f"{_cn(c + 1)}号院{b + 1}号楼", bx, by))
             buildings.append(building)
             for u in range(units_per_building):
                 unit = f"{building}-U{u + 1}"
-                places.append(
-                    {
-                        "location_id": unit,
-                        "parent_id": building,
-                        "kind": "unit",
-                        "name": f"{b + 1}号楼{u + 1}单元",
-                        "x": np.nan,
-                        "y": np.nan,
-                    }
-                )
+                places.append(_place(unit, building, "unit", f"{b + 1}号楼{u + 1}单元", np.nan, np.nan))
                 units.append(unit)
-                compound_of_unit.append(c)
     tree = pd.DataFrame(places)
     lat, lon = _to_latlon(tree["x"].to_numpy(np.float64), tree["y"].to_numpy(np.float64), center)
     locations = pd.DataFrame(
@@ -1488,12 +1530,19 @@ def make_community_with_locations(
             "lon": np.round(lon, 6),
         }
     )
-    # What a location implies: its own coordinates, or its building's for a unit.
-    coordinates = dict(zip(locations["location_id"], zip(locations["lat"], locations["lon"], strict=True), strict=True))
-    for unit in units:
-        coordinates[unit] = coordinates[unit.rsplit("-U", 1)[0]]
+    return _PlaceTree(locations, buildings, units)
 
-    # Households: a unit of households_per_unit each, then the relocated ones at a building.
+
+def _place(location_id: str, parent_id: str | None, kind: str, name: str, x: float, y: float) -> dict[str, object]:
+    """One row of the place tree, at metres (x east, y north) from the community's centre."""
+    return {"location_id": location_id, "parent_id": parent_id, "kind": kind, "name": name, "x": x, "y": y}
+
+
+def _community_households(
+    rng: np.random.Generator, tree: _PlaceTree, households_per_unit: int, relocated_households: int
+) -> tuple[pd.DataFrame, list[str]]:
+    """A unit of ``households_per_unit`` each, then the relocated ones at a building; and where each lives."""
+    units, buildings = tree.units, tree.buildings
     n_unit = len(units) * households_per_unit
     where = [u for u in units for _ in range(households_per_unit)]
     where += [buildings[i] for i in rng.integers(len(buildings), size=relocated_households)]
@@ -1503,7 +1552,9 @@ def make_community_with_locations(
         {
             "household_id": pd.Series(_ids("H", n_h, 4), dtype="str"),
             "head_name": pd.Series(_names(rng, n_h, None), dtype="str"),
-            "branch": pd.Series([branch] * n_unit + [village] * relocated_households, dtype="str"),
+            "branch": pd.Series(
+                [_COMMUNITY_BRANCH] * n_unit + [_RELOCATED_VILLAGE] * relocated_households, dtype="str"
+            ),
             "location_id": pd.Series(where, dtype="str"),
             "size": rng.integers(1, 6, n_h).astype(np.int64),
             "priority": pd.Series(
@@ -1511,15 +1562,31 @@ def make_community_with_locations(
             ),
         }
     )
+    return households, where
 
-    # Members: about one per unit, living in a unit (a few at a building or outside), capacity one unit.
+
+def _community_members(
+    rng: np.random.Generator,
+    tree: _PlaceTree,
+    compounds: int,
+    households_per_unit: int,
+    relocated_households: int,
+    center: tuple[float, float],
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The members and the location each lives at (``None``: outside, given by coordinates).
+
+    About one per unit, living in a unit (a few at a building or outside),
+    capacity one unit; then the relocated village's mobile members at the old
+    village site.
+    """
+    units = tree.units
     n_own = len(units) + max(1, len(units) // 6)
     home = np.array(units, dtype=object)[rng.integers(len(units), size=n_own)]
     at_building = rng.random(n_own) < 0.1
     home[at_building] = [h.rsplit("-U", 1)[0] for h in home[at_building]]
     outside = rng.random(n_own) < 0.12
     cadre = np.zeros(n_own, dtype=bool)
-    compound_ids = [f"{community}-Y{c + 1}" for c in range(compounds)]
+    compound_ids = [f"{_COMMUNITY}-Y{c + 1}" for c in range(compounds)]
     for c, compound in enumerate(compound_ids):
         inside = np.flatnonzero(~outside & np.array([str(h).startswith(compound + "-") for h in home]))
         if inside.size and (c < compounds - 1 or compounds == 1):  # the last compound has no cadre living in it
@@ -1544,7 +1611,7 @@ def make_community_with_locations(
         {
             "member_id": pd.Series(_ids("M", n_m, 3), dtype="str"),
             "name": pd.Series(_names(rng, n_m, None), dtype="str"),
-            "branch": pd.Series([branch] * n_own + [village] * n_village, dtype="str"),
+            "branch": pd.Series([_COMMUNITY_BRANCH] * n_own + [_RELOCATED_VILLAGE] * n_village, dtype="str"),
             "lat": member_lat,
             "lon": member_lon,
             "age": rng.integers(25, 75, n_m).astype(np.int64),
@@ -1555,22 +1622,24 @@ def make_community_with_locations(
             "location_id": pd.Series(member_home, dtype="str"),
         }
     )
+    return members, member_home
 
+
+def _spelled_out(
+    tree: _PlaceTree, households: pd.DataFrame, where: list[str], members: pd.DataFrame, member_home: np.ndarray
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The household and member tables with what the hierarchy implies written out (coordinates, unit groups)."""
+    coordinates = tree.coordinates()
+    units = set(tree.units)
     explicit_households = households.copy()
     explicit_households["lat"] = [coordinates[w][0] for w in where]
     explicit_households["lon"] = [coordinates[w][1] for w in where]
-    explicit_households["group_id"] = pd.Series([w if w in set(units) else None for w in where], dtype="str")
+    explicit_households["group_id"] = pd.Series([w if w in units else None for w in where], dtype="str")
     explicit_members = members.copy()
     placed = np.flatnonzero(member_home != None)  # noqa: E711
-    lat_out = member_lat.copy()
-    lon_out = member_lon.copy()
+    lat_out = members["lat"].to_numpy(dtype=np.float64, copy=True)
+    lon_out = members["lon"].to_numpy(dtype=np.float64, copy=True)
     lat_out[placed] = [coordinates[h][0] for h in member_home[placed]]
     lon_out[placed] = [coordinates[h][1] for h in member_home[placed]]
     explicit_members["lat"], explicit_members["lon"] = lat_out, lon_out
-    return LocatedCommunity(
-        locations=locations,
-        members=members,
-        households=households,
-        explicit_members=explicit_members,
-        explicit_households=explicit_households,
-    )
+    return explicit_households, explicit_members

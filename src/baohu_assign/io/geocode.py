@@ -459,6 +459,44 @@ def geocode_table(
         The provider failed for reasons other than the address (quota used
         up, service down); the answers so far are in the cache.
     """
+    table, column = _text_table(frame, address_column, file)
+    store = cache if isinstance(cache, GeocodeCache) else GeocodeCache.open(cache)
+    places = _PlaceLookup.of(as_locations(locations), table)
+    delay = DEFAULT_MIN_DELAY_S.get(provider, 1.0) if min_delay_seconds is None else min_delay_seconds
+    lookup = (
+        rate_limited(geocoder, min_delay_seconds=delay, max_retries=max_retries, error_wait_seconds=error_wait_seconds)
+        if geocoder is not None
+        else None
+    )
+    run = _GeocodeRun(
+        file=file,
+        provider=provider,
+        store=store,
+        lookup=lookup,
+        retry_missing=retry_missing,
+        lat=table["lat"].to_numpy(dtype=object).copy(),
+        lon=table["lon"].to_numpy(dtype=object).copy(),
+        source=np.full(len(table), "", dtype=object),
+    )
+    try:
+        for i, text in enumerate(cell_text(v) for v in table[column].to_numpy(dtype=object)):
+            run.fill(i, text, places, overwrite=overwrite)
+    finally:
+        store.flush()
+    source = run.source
+    table["lat"] = pd.array(run.lat, dtype="str") if len(table) else table["lat"]
+    table["lon"] = pd.array(run.lon, dtype="str") if len(table) else table["lon"]
+    counts = {name: int((source == name).sum()) for name in _RUN_SOURCES}
+    # Cached or asked now, the coordinates come from the provider: a rerun writes the same table.
+    source[np.isin(source, ("cache", "provider"))] = provider
+    table[SOURCE_COLUMN] = pd.array(source, dtype="str") if len(table) else ""
+    table.attrs = dict(frame.attrs)
+    logger.debug("%s: %s, %d lookups", file, counts, run.lookups)
+    return GeocodeResult(table, tuple(run.missing), counts, run.lookups)
+
+
+def _text_table(frame: pd.DataFrame, address_column: str, file: str) -> tuple[pd.DataFrame, str]:
+    """A copy with normalised headers and ``lat``/``lon`` as text (added blank when absent); the address column."""
     column = normalise_header(address_column)
     table = frame.copy()
     table.columns = [normalise_header(c) for c in table.columns]
@@ -473,99 +511,117 @@ def geocode_table(
         )
     for name in ("lat", "lon"):
         table[name] = [cell_text(v) for v in table[name].to_numpy(dtype=object)] if name in table else ""
-    store = cache if isinstance(cache, GeocodeCache) else GeocodeCache.open(cache)
-    hierarchy = as_locations(locations)
-    places = location_addresses(hierarchy) if hierarchy is not None else {}
-    place_lat = hierarchy.table["lat"].to_numpy(dtype=np.float64) if hierarchy is not None else np.zeros(0)
-    place_lon = hierarchy.table["lon"].to_numpy(dtype=np.float64) if hierarchy is not None else np.zeros(0)
-    # A row naming its place by location_id takes the place's coordinates, as solve would.
-    named_place = (
-        hierarchy.positions(table["location_id"].to_numpy(dtype=object))
-        if hierarchy is not None and "location_id" in table
-        else np.full(len(table), -1, dtype=np.int64)
-    )
-    delay = DEFAULT_MIN_DELAY_S.get(provider, 1.0) if min_delay_seconds is None else min_delay_seconds
-    lookup = (
-        rate_limited(geocoder, min_delay_seconds=delay, max_retries=max_retries, error_wait_seconds=error_wait_seconds)
-        if geocoder is not None
-        else None
-    )
+    return table, column
 
-    addresses = [cell_text(v) for v in table[column].to_numpy(dtype=object)]
-    lat = table["lat"].to_numpy(dtype=object).copy()
-    lon = table["lon"].to_numpy(dtype=object).copy()
-    source = np.full(len(table), "", dtype=object)
-    missing: list[Missing] = []
-    lookups = errors_in_a_row = 0
 
-    def miss(i: int, text: str, reason: str, given: bool) -> None:
-        missing.append(Missing(file, i + 2, text, reason))
-        if given:  # --overwrite and nothing better: the coordinates of the table stay
-            source[i] = "input"
+@dataclass(frozen=True, eq=False)
+class _PlaceLookup:
+    """Places of the hierarchy a row may take its coordinates from: by its ``location_id`` or by its address."""
+
+    by_address: dict[str, int]
+    lat: np.ndarray
+    lon: np.ndarray
+    named: np.ndarray  # per row: the position of its location_id's place, -1: none
+
+    @classmethod
+    def of(cls, hierarchy: Locations | None, table: pd.DataFrame) -> _PlaceLookup:
+        if hierarchy is None:
+            return cls({}, np.zeros(0), np.zeros(0), np.full(len(table), -1, dtype=np.int64))
+        named = (
+            hierarchy.positions(table["location_id"].to_numpy(dtype=object))
+            if "location_id" in table
+            else np.full(len(table), -1, dtype=np.int64)
+        )
+        return cls(
+            location_addresses(hierarchy),
+            hierarchy.table["lat"].to_numpy(dtype=np.float64),
+            hierarchy.table["lon"].to_numpy(dtype=np.float64),
+            named,
+        )
+
+    def at(self, i: int, address: str) -> int:
+        """Row ``i``'s place: the one it names by id, when that has coordinates, else its address's; -1: none."""
+        named = self.named[i]
+        return named if named >= 0 and np.isfinite(self.lat[named]) else self.by_address.get(address, -1)
+
+    def point(self, at: int) -> tuple[float, float]:
+        return float(self.lat[at]), float(self.lon[at])
+
+
+@dataclass(eq=False)
+class _GeocodeRun:
+    """One pass over a table's rows: the coordinates and sources being filled, what is missing, the lookups made."""
+
+    file: str
+    provider: str
+    store: GeocodeCache
+    lookup: Callable[[_Query], Any] | None
+    retry_missing: bool
+    lat: np.ndarray
+    lon: np.ndarray
+    source: np.ndarray
+    missing: list[Missing] = field(default_factory=list)
+    lookups: int = 0
+    errors_in_a_row: int = 0
+
+    def fill(self, i: int, text: str, places: _PlaceLookup, *, overwrite: bool) -> None:
+        """Row ``i`` (address ``text``): keep its coordinates, or take them from a place, the cache or the provider."""
+        address = normalise_address(text)
+        given = not is_missing(self.lat[i]) and not is_missing(self.lon[i])
+        if given and not (overwrite and address):
+            self.source[i] = "input"
+            return
+        at = places.at(i, address)
+        if not address and at < 0:
+            self._miss(i, text, "no address", given)
+        elif at >= 0:
+            self.source[i] = "locations"
+            self._found(i, text, places.point(at), given)
         else:
-            lat[i] = lon[i] = ""
+            cached = self.store.get(self.provider, address)
+            if cached is not False and (cached is not None or not self.retry_missing or self.lookup is None):
+                self.source[i] = "cache" if cached is not None else ""
+                self._found(i, text, cached, given)  # type: ignore[arg-type]
+            elif self.lookup is None:
+                self._miss(i, text, "not in the cache (no provider: offline)", given)
+            else:
+                self._ask(i, text, address, given)
 
-    try:
-        for i, text in enumerate(addresses):
-            address = normalise_address(text)
-            given = not is_missing(lat[i]) and not is_missing(lon[i])
-            if given and not (overwrite and address):
-                source[i] = "input"
-                continue
-            at = (
-                named_place[i]
-                if named_place[i] >= 0 and np.isfinite(place_lat[named_place[i]])
-                else places.get(address, -1)
-            )
-            if not address and at < 0:
-                miss(i, text, "no address", given)
-                continue
-            point: tuple[float, float] | None
-            if at >= 0:
-                point = (float(place_lat[at]), float(place_lon[at]))
-                source[i] = "locations"
-            else:
-                cached = store.get(provider, address)
-                if cached is not False and (cached is not None or not retry_missing or lookup is None):
-                    point = cached  # type: ignore[assignment]
-                    source[i] = "cache" if point is not None else ""
-                elif lookup is None:
-                    miss(i, text, "not in the cache (no provider: offline)", given)
-                    continue
-                else:
-                    lookups += 1
-                    logger.debug("looking up %s row %d: %s", file, i + 2, address)
-                    try:
-                        answer = lookup(_Query(text.strip()))
-                    except Exception as exc:
-                        reason = _fatal(exc.error if isinstance(exc, _NotRetried) else exc, provider)
-                        errors_in_a_row += 1
-                        if errors_in_a_row >= _STOP_AFTER_ERRORS:
-                            raise GeocoderFailed(
-                                f"{provider} failed {errors_in_a_row} times in a row (last: {reason}); "
-                                "the answers so far are in the cache: run again later"
-                            ) from None
-                        miss(i, text, f"provider error: {reason}", given)
-                        continue
-                    errors_in_a_row = 0
-                    point = _point(answer)
-                    store.put(provider, address, point)
-                    source[i] = "provider" if point is not None else ""
-            if point is None:
-                miss(i, text, "not found", given)
-            else:
-                lat[i], lon[i] = _degrees(point[0]), _degrees(point[1])
-    finally:
-        store.flush()
-    table["lat"] = pd.array(lat, dtype="str") if len(table) else table["lat"]
-    table["lon"] = pd.array(lon, dtype="str") if len(table) else table["lon"]
-    counts = {name: int((source == name).sum()) for name in _RUN_SOURCES}
-    # Cached or asked now, the coordinates come from the provider: a rerun writes the same table.
-    source[np.isin(source, ("cache", "provider"))] = provider
-    table[SOURCE_COLUMN] = pd.array(source, dtype="str") if len(table) else ""
-    table.attrs = dict(frame.attrs)
-    logger.debug("%s: %s, %d lookups", file, counts, lookups)
-    return GeocodeResult(table, tuple(missing), counts, lookups)
+    def _ask(self, i: int, text: str, address: str, given: bool) -> None:
+        """Ask the provider; cache its answer. Stops the run after too many errors in a row."""
+        assert self.lookup is not None
+        self.lookups += 1
+        logger.debug("looking up %s row %d: %s", self.file, i + 2, address)
+        try:
+            answer = self.lookup(_Query(text.strip()))
+        except Exception as exc:
+            reason = _fatal(exc.error if isinstance(exc, _NotRetried) else exc, self.provider)
+            self.errors_in_a_row += 1
+            if self.errors_in_a_row >= _STOP_AFTER_ERRORS:
+                raise GeocoderFailed(
+                    f"{self.provider} failed {self.errors_in_a_row} times in a row (last: {reason}); "
+                    "the answers so far are in the cache: run again later"
+                ) from None
+            self._miss(i, text, f"provider error: {reason}", given)
+            return
+        self.errors_in_a_row = 0
+        point = _point(answer)
+        self.store.put(self.provider, address, point)
+        self.source[i] = "provider" if point is not None else ""
+        self._found(i, text, point, given)
+
+    def _found(self, i: int, text: str, point: tuple[float, float] | None, given: bool) -> None:
+        if point is None:
+            self._miss(i, text, "not found", given)
+        else:
+            self.lat[i], self.lon[i] = _degrees(point[0]), _degrees(point[1])
+
+    def _miss(self, i: int, text: str, reason: str, given: bool) -> None:
+        self.missing.append(Missing(self.file, i + 2, text, reason))
+        if given:  # --overwrite and nothing better: the coordinates of the table stay
+            self.source[i] = "input"
+        else:
+            self.lat[i] = self.lon[i] = ""
 
 
 class _NotRetried(Exception):

@@ -569,76 +569,98 @@ def cross_check(members: pd.DataFrame, households: pd.DataFrame) -> list[InputWa
         ``branch_without_members``, ``branch_without_available_members``
             branches with households but no member, or no available member.
     """
-    warnings: list[InputWarning] = []
+    serving = members["available"].to_numpy(dtype=bool) & (members["capacity"].to_numpy() > 0)
+    warnings = [
+        *_current_member_warnings(members, households, serving),
+        *_group_warnings(households),
+        *_branch_warnings(members, households, serving),
+    ]
+    logger.debug("cross-check: %d warning(s)", len(warnings))
+    return warnings
+
+
+def _warning(code: str, message: str, mask: np.ndarray, ids: pd.Series) -> list[InputWarning]:
+    """The warning for the ``ids`` selected by ``mask`` (``{n}`` in ``message``: how many), or none."""
+    count = int(mask.sum())
+    if not count:
+        return []
+    examples = [str(v) for v in ids.to_numpy(dtype=object)[mask][:5]]
+    return [InputWarning(code, message.format(n=count), count, examples)]
+
+
+def _current_member_warnings(
+    members: pd.DataFrame, households: pd.DataFrame, serving: np.ndarray
+) -> list[InputWarning]:
+    """Unknown current members, and pins that cannot hold (no, an unknown or an unavailable current member)."""
     household_id = households["household_id"]
     current = households.get("current_member_id", pd.Series(pd.NA, index=households.index, dtype="string"))
     pinned = households.get("pinned", pd.Series(False, index=households.index)).to_numpy(dtype=bool)
-    serving = members["available"].to_numpy(dtype=bool) & (members["capacity"].to_numpy() > 0)
-
     has_current = current.notna().to_numpy()
     known = current.isin(members["member_id"]).to_numpy() & has_current
     unknown = has_current & ~known
     current_serves = current.isin(members["member_id"][serving]).to_numpy() & has_current
+    return [
+        *_warning(
+            "unknown_current_member",
+            "{n} household(s) name a current_member_id that is not in the members table; "
+            "they lost that contact and count as changed",
+            unknown,
+            household_id,
+        ),
+        *_warning(
+            "pin_without_member",
+            "{n} pinned household(s) have no current_member_id; the pin cannot hold",
+            pinned & ~has_current,
+            household_id,
+        ),
+        *_warning(
+            "pin_unknown_member",
+            "{n} pinned household(s) name a current_member_id that is not in the members table; the pin cannot hold",
+            pinned & unknown,
+            household_id,
+        ),
+        *_warning(
+            "pin_unavailable_member",
+            "{n} pinned household(s) have a current member who is unavailable (available=false or capacity 0); "
+            "the pin cannot hold",
+            pinned & known & ~current_serves,
+            household_id,
+        ),
+    ]
 
-    def add(code: str, message: str, mask: np.ndarray, ids: pd.Series) -> None:
-        count = int(mask.sum())
-        if count:
-            examples = [str(v) for v in ids.to_numpy(dtype=object)[mask][:5]]
-            warnings.append(InputWarning(code, message.format(n=count), count, examples))
 
-    add(
-        "unknown_current_member",
-        "{n} household(s) name a current_member_id that is not in the members table; "
-        "they lost that contact and count as changed",
-        unknown,
-        household_id,
-    )
-    add(
-        "pin_without_member",
-        "{n} pinned household(s) have no current_member_id; the pin cannot hold",
-        pinned & ~has_current,
-        household_id,
-    )
-    add(
-        "pin_unknown_member",
-        "{n} pinned household(s) name a current_member_id that is not in the members table; the pin cannot hold",
-        pinned & unknown,
-        household_id,
-    )
-    add(
-        "pin_unavailable_member",
-        "{n} pinned household(s) have a current member who is unavailable (available=false or capacity 0); "
-        "the pin cannot hold",
-        pinned & known & ~current_serves,
-        household_id,
+def _group_warnings(households: pd.DataFrame) -> list[InputWarning]:
+    """Groups (``group_id``) with households in more than one branch."""
+    if "group_id" not in households:
+        return []
+    pairs = households[["group_id", "branch"]].dropna().drop_duplicates()
+    per_group = pairs["group_id"].value_counts(sort=False)
+    spanning = pd.Series(pairs["group_id"].drop_duplicates().to_numpy(dtype=object))
+    spans = spanning.map(per_group).to_numpy() > 1
+    return _warning(
+        "group_spans_branches",
+        "{n} group(s) have households in more than one branch; a group goes whole to one member",
+        spans,
+        spanning,
     )
 
-    if "group_id" in households:
-        pairs = households[["group_id", "branch"]].dropna().drop_duplicates()
-        per_group = pairs["group_id"].value_counts(sort=False)
-        spanning = pd.Series(pairs["group_id"].drop_duplicates().to_numpy(dtype=object))
-        spans = spanning.map(per_group).to_numpy() > 1
-        add(
-            "group_spans_branches",
-            "{n} group(s) have households in more than one branch; a group goes whole to one member",
-            spans,
-            spanning,
-        )
 
+def _branch_warnings(members: pd.DataFrame, households: pd.DataFrame, serving: np.ndarray) -> list[InputWarning]:
+    """Branches with households but no member, or no member who can serve."""
     branches = pd.Series(households["branch"].drop_duplicates().to_numpy(dtype=object))
     with_members = branches.isin(members["branch"]).to_numpy()
     with_serving = branches.isin(members["branch"][serving]).to_numpy()
-    add(
-        "branch_without_members",
-        "{n} branch(es) have households but no members; their households stay uncovered",
-        ~with_members,
-        branches,
-    )
-    add(
-        "branch_without_available_members",
-        "{n} branch(es) have households but no available member with capacity; their households stay uncovered",
-        with_members & ~with_serving,
-        branches,
-    )
-    logger.debug("cross-check: %d warning(s)", len(warnings))
-    return warnings
+    return [
+        *_warning(
+            "branch_without_members",
+            "{n} branch(es) have households but no members; their households stay uncovered",
+            ~with_members,
+            branches,
+        ),
+        *_warning(
+            "branch_without_available_members",
+            "{n} branch(es) have households but no available member with capacity; their households stay uncovered",
+            with_members & ~with_serving,
+            branches,
+        ),
+    ]

@@ -170,26 +170,8 @@ def _compile_branch(
     capacity = mem["capacity"].to_numpy(dtype=np.int64)
     available = mem["available"].to_numpy(dtype=bool)
     capacity = np.where(available, capacity, 0).astype(np.int32)
-    active = np.flatnonzero(capacity > 0)
-    m_lat = mem["lat"].to_numpy(dtype=np.float64)[active]
-    m_lon = mem["lon"].to_numpy(dtype=np.float64)[active]
-    h_lat, h_lon = hh["lat"].to_numpy(dtype=np.float64), hh["lon"].to_numpy(dtype=np.float64)
-    reach_m = mem["max_distance_m"].to_numpy(dtype=np.float64)[active]
-    mobile = mem["mobile"].to_numpy(dtype=bool)[active]
-    if network is None:
-        arc_h, arc_m_active, distance = candidate_arcs(
-            unit_vectors(m_lat, m_lon), reach_m, mobile, unit_vectors(h_lat, h_lon)
-        )
-    else:
-        arc_h, arc_m_active, distance = network.candidate_arcs(m_lat, m_lon, reach_m, mobile, h_lat, h_lon)
-    arc_m = active[arc_m_active].astype(np.int32)  # local active index → branch member index
+    arc_h, arc_m, distance, connected = _candidate_arcs(mem, hh, capacity, network)
     reachable = np.bincount(arc_h, minlength=num_h).astype(np.int32)
-    connected = None
-    if network is not None:
-        connected = np.ones(num_h, dtype=bool)
-        unreached = np.flatnonzero(reachable == 0)
-        if unreached.size and active.size:
-            connected[unreached] = network.reachable(m_lat, m_lon, h_lat[unreached], h_lon[unreached])
     reach_keys = arc_h.astype(np.int64) * (num_m + 1) + arc_m
 
     tier = pd.Categorical(hh["priority"], categories=list(PRIORITIES)).codes.astype(np.int8)
@@ -197,37 +179,19 @@ def _compile_branch(
 
     # Groups: a stairwell unit goes whole to one member, so each of its
     # households keeps only members eligible for every household of the unit.
-    group_ids = hh["group_id"] if "group_id" in hh else pd.Series(pd.NA, index=hh.index)
-    has_group = ~missing_mask(group_ids)
-    group = np.full(num_h, -1, dtype=np.int32)
-    if has_group.any():
-        codes, _ = pd.factorize(group_ids[has_group].astype(str), sort=True)
-        group[has_group] = codes.astype(np.int32)
-    group_size = np.ones(num_h, dtype=np.int32)
+    group, group_size = _groups(hh)
     if (group >= 0).any():
-        sizes = np.bincount(group[group >= 0])
-        group_size[group >= 0] = sizes[group[group >= 0]]
-        arc_h, arc_m, distance = _restrict_groups(arc_h, arc_m, distance, group, sizes)
+        arc_h, arc_m, distance = _restrict_groups(arc_h, arc_m, distance, group, np.bincount(group[group >= 0]))
 
     # Current members and pins.
-    current = np.full(num_h, -1, dtype=np.int32)
-    local_of_row = {int(r): i for i, r in enumerate(member_rows)}
-    current_ids = hh["current_member_id"] if "current_member_id" in hh else pd.Series(pd.NA, index=hh.index)
-    for h, cid in enumerate(current_ids.to_numpy(dtype=object)):
-        if is_missing(cid):
-            continue
-        row = id_to_row.get(str(cid))
-        if row is not None and row in local_of_row:
-            current[h] = local_of_row[row]
-    current_state = _current_state(
-        current_ids.to_numpy(dtype=object), current, id_to_row, members, capacity, reach_keys, num_m
-    )
+    current_ids, current = _current_members(hh, member_rows, id_to_row)
+    current_state = _current_state(current_ids, current, id_to_row, members, capacity, reach_keys, num_m)
     pinned = hh["pinned"].to_numpy(dtype=bool) if "pinned" in hh else np.zeros(num_h, bool)
     budgets = _budgets(mem, hh, arc_h, arc_m, distance, visits, capacity, policy)
     pin, broken = _resolve_pins(
         pinned,
         current,
-        current_ids.to_numpy(dtype=object),
+        current_ids,
         household_rows,
         mem,
         capacity,
@@ -247,8 +211,124 @@ def _compile_branch(
         if budgets["arc_weight"] is not None:
             budgets["arc_weight"] = budgets["arc_weight"][keep]
 
-    # Costs in decimetre-visits per week; scaled down only if int64 head-room demands it.
-    first_contact = first_contact_changes(current_state)
+    problem, unit = _costed_problem(
+        branch,
+        objective,
+        policy,
+        tier=tier,
+        visits=visits,
+        group=group,
+        pin=pin,
+        current=current,
+        first_contact=first_contact_changes(current_state),
+        capacity=capacity,
+        arc_h=arc_h,
+        arc_m=arc_m,
+        distance=distance,
+        budgets=budgets,
+    )
+    logger.debug("compiled branch: %d households, %d members, %d arcs", num_h, num_m, arc_h.size)
+    return BranchProblem(
+        branch=branch,
+        problem=problem,
+        household_rows=household_rows,
+        member_rows=member_rows,
+        reachable_members=reachable,
+        group_size=group_size,
+        current_state=current_state,
+        broken_pins=tuple(broken),
+        travel_unit=unit,
+        household_connected=connected,
+    )
+
+
+def _candidate_arcs(
+    mem: pd.DataFrame, hh: pd.DataFrame, capacity: np.ndarray, network: WalkingNetwork | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """The branch's (household, member, distance) pairs within reach, and which households the network connects.
+
+    Only members with capacity get arcs; member indices are the branch's.
+    Without a network the last item is ``None``; with one, ``False`` marks a
+    household no member can reach along the network at any distance.
+    """
+    num_h = len(hh)
+    active = np.flatnonzero(capacity > 0)
+    m_lat = mem["lat"].to_numpy(dtype=np.float64)[active]
+    m_lon = mem["lon"].to_numpy(dtype=np.float64)[active]
+    h_lat, h_lon = hh["lat"].to_numpy(dtype=np.float64), hh["lon"].to_numpy(dtype=np.float64)
+    reach_m = mem["max_distance_m"].to_numpy(dtype=np.float64)[active]
+    mobile = mem["mobile"].to_numpy(dtype=bool)[active]
+    if network is None:
+        arc_h, arc_m_active, distance = candidate_arcs(
+            unit_vectors(m_lat, m_lon), reach_m, mobile, unit_vectors(h_lat, h_lon)
+        )
+    else:
+        arc_h, arc_m_active, distance = network.candidate_arcs(m_lat, m_lon, reach_m, mobile, h_lat, h_lon)
+    arc_m = active[arc_m_active].astype(np.int32)  # local active index → branch member index
+    connected = None
+    if network is not None:
+        connected = np.ones(num_h, dtype=bool)
+        unreached = np.flatnonzero(np.bincount(arc_h, minlength=num_h) == 0)
+        if unreached.size and active.size:
+            connected[unreached] = network.reachable(m_lat, m_lon, h_lat[unreached], h_lon[unreached])
+    return arc_h, arc_m, distance, connected
+
+
+def _groups(hh: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Each household's group index (-1: none; groups numbered by sorted ``group_id``) and its group's size."""
+    num_h = len(hh)
+    group_ids = hh["group_id"] if "group_id" in hh else pd.Series(pd.NA, index=hh.index)
+    has_group = ~missing_mask(group_ids)
+    group = np.full(num_h, -1, dtype=np.int32)
+    if has_group.any():
+        codes, _ = pd.factorize(group_ids[has_group].astype(str), sort=True)
+        group[has_group] = codes.astype(np.int32)
+    group_size = np.ones(num_h, dtype=np.int32)
+    if (group >= 0).any():
+        sizes = np.bincount(group[group >= 0])
+        group_size[group >= 0] = sizes[group[group >= 0]]
+    return group, group_size
+
+
+def _current_members(
+    hh: pd.DataFrame, member_rows: np.ndarray, id_to_row: dict[str, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``current_member_id`` cells, and each household's current member as a branch index (-1: none here)."""
+    current = np.full(len(hh), -1, dtype=np.int32)
+    local_of_row = {int(r): i for i, r in enumerate(member_rows)}
+    current_ids = hh["current_member_id"] if "current_member_id" in hh else pd.Series(pd.NA, index=hh.index)
+    for h, cid in enumerate(current_ids.to_numpy(dtype=object)):
+        if is_missing(cid):
+            continue
+        row = id_to_row.get(str(cid))
+        if row is not None and row in local_of_row:
+            current[h] = local_of_row[row]
+    return current_ids.to_numpy(dtype=object), current
+
+
+def _costed_problem(
+    branch: str,
+    objective: str,
+    policy: Policy,
+    *,
+    tier: np.ndarray,
+    visits: np.ndarray,
+    group: np.ndarray,
+    pin: np.ndarray,
+    current: np.ndarray,
+    first_contact: np.ndarray,
+    capacity: np.ndarray,
+    arc_h: np.ndarray,
+    arc_m: np.ndarray,
+    distance: np.ndarray,
+    budgets: dict[str, np.ndarray | None],
+) -> tuple[Problem, float]:
+    """The penalised Problem and its travel unit (metres).
+
+    Costs are in decimetre-visits per week; scaled down by tens (with a
+    :class:`~baohu_assign.errors.ScalingWarning`) only if int64 head-room demands it.
+    """
+    num_h, num_m = tier.shape[0], capacity.shape[0]
     unit = TRAVEL_UNIT_M
     while True:
         travel = costs.travel_cost(visits[arc_h], distance, unit)
@@ -280,27 +360,13 @@ def _compile_branch(
             )
         )
         if _fits(problem):
-            break
+            return problem, unit
         unit *= 10.0
         warnings.warn(
             f"branch {branch!r}: costs scaled to {unit:g} metre-visits per unit to avoid int64 overflow",
             ScalingWarning,
-            stacklevel=2,
+            stacklevel=3,  # points into compile_scenario
         )
-
-    logger.debug("compiled branch: %d households, %d members, %d arcs", num_h, num_m, arc_h.size)
-    return BranchProblem(
-        branch=branch,
-        problem=problem,
-        household_rows=household_rows,
-        member_rows=member_rows,
-        reachable_members=reachable,
-        group_size=group_size,
-        current_state=current_state,
-        broken_pins=tuple(broken),
-        travel_unit=unit,
-        household_connected=connected,
-    )
 
 
 def first_contact_changes(current_state: np.ndarray) -> np.ndarray:

@@ -49,6 +49,7 @@ from .geo import chord_to_metres, unit_vectors
 
 if TYPE_CHECKING:
     import networkx as nx
+    import pandas as pd
 
 logger = logging.getLogger(__name__)
 
@@ -245,64 +246,18 @@ class WalkingNetwork:
             raise InputError(Issue(file, None, None, "the network has no nodes"))
         if not parts.sources:
             raise InputError(Issue(file, None, None, "the network has no edges"))
-        lon_values, lat_values, lon_key, lat_key = parts.x, parts.y, "x", "y"
+        lon_key, lat_key = "x", "y"
         if parts.crs is not None and str(parts.crs).strip().lower() not in _WGS84_CRS:
             # OSMnx keeps the degrees of a projected graph in lon/lat.
-            lon_values, lat_values, lon_key, lat_key = parts.lon, parts.lat, "lon", "lat"
+            lon_key, lat_key = "lon", "lat"
             issues.hint = (
                 f"the graph is projected (crs {parts.crs}); nodes need 'lon' and 'lat', or save the graph "
                 "in longitude/latitude (unprojected)"
             )
-        lat = np.full(count, np.nan)
-        lon = np.full(count, np.nan)
-        for key, raw_values, out, bound in ((lon_key, lon_values, lon, 180.0), (lat_key, lat_values, lat, 90.0)):
-            for i, raw in enumerate(raw_values):
-                value = _number(raw)
-                if value is None:
-                    issues.add(
-                        None,
-                        key,
-                        f"node {parts.nodes[i]!r}: coordinate missing or not a number",
-                        None if raw is None else str(raw),
-                    )
-                elif abs(value) > bound:
-                    issues.add(
-                        None,
-                        key,
-                        f"node {parts.nodes[i]!r}: not a WGS84 "
-                        f"{'longitude' if bound > 90 else 'latitude'} in degrees "
-                        "(is the graph projected?)",
-                        str(raw),
-                    )
-                else:
-                    out[i] = value
-        index = {node: i for i, node in enumerate(parts.nodes)}
-        sources, targets, lengths, directed = [], [], [], []
-        for u, v, raw, one_way in zip(parts.sources, parts.targets, parts.lengths, parts.directed, strict=True):
-            value = _number(raw)
-            ends = (index.get(u), index.get(v))
-            if ends[0] is None or ends[1] is None:
-                issues.add(None, None, f"edge {u!r} → {v!r}: node {(u if ends[0] is None else v)!r} is not declared")
-                continue
-            if value is None or value < 0:
-                what = "length missing or not a number" if value is None else "negative length"
-                issues.add(None, "length", f"edge {u!r} → {v!r}: {what}", None if raw is None else str(raw))
-                continue
-            sources.append(ends[0])
-            targets.append(ends[1])
-            lengths.append(value)
-            directed.append(one_way)
+        lat, lon = _node_coordinates(parts, issues, lon_key, lat_key)
+        source, target, length, is_one_way = _declared_edges(parts, issues)
         issues.raise_if_any()
-        source, target = np.asarray(sources, np.int64), np.asarray(targets, np.int64)
-        length, is_one_way = np.asarray(lengths, np.float64), np.asarray(directed, bool)
-        both = ~is_one_way
-        adjacency = _adjacency(
-            np.concatenate((source, target[both])),
-            np.concatenate((target, source[both])),
-            np.concatenate((length, length[both])),
-            count,
-            directed=True,
-        )
+        adjacency = _both_ways_adjacency(source, target, length, is_one_way, count)
         network = cls(lat, lon, adjacency, directed=bool(is_one_way.any()), edges=len(parts.sources), name=name)
         logger.debug("network %s: %d nodes, %d edges", name, count, network.edges)
         return network
@@ -331,7 +286,6 @@ class WalkingNetwork:
             no edges.
         """
         from ..io.tables import read_table
-        from ..io.validate import BOOL_FALSE, BOOL_TRUE
 
         file = str(path)
         frame = read_table(path)
@@ -342,26 +296,8 @@ class WalkingNetwork:
         issues.raise_if_any()
         if len(frame) == 0:
             raise InputError(Issue(file, None, None, "the network has no edges"))
-        values: dict[str, np.ndarray] = {}
-        for column in EDGE_CSV_COLUMNS:
-            text = frame[column].astype(str).str.strip()
-            parsed = np.array([np.nan if (v := _number(t)) is None else v for t in text], dtype=np.float64)
-            values[column] = parsed
-            bound = _DEGREE_BOUNDS.get(column)
-            blank = missing_mask(text)
-            finite = np.isfinite(parsed)
-            issues.where(~finite & blank, column, "required value is blank")
-            issues.where(~finite & ~blank, column, "expected a number", text)
-            if bound is not None:
-                issues.where(finite & (np.abs(parsed) > bound), column, f"outside ±{bound:g} degrees", text)
-            else:
-                issues.where(finite & (parsed < 0), column, "negative length", text)
-        oneway = np.zeros(len(frame), dtype=bool)
-        if "oneway" in frame.columns:
-            word = frame["oneway"].astype(str).str.strip().str.lower()
-            oneway = word.isin(BOOL_TRUE).to_numpy()
-            unknown = ~(oneway | word.isin(BOOL_FALSE).to_numpy() | missing_mask(word))
-            issues.where(unknown, "oneway", "expected yes/no (blank: no)", frame["oneway"])
+        values = {column: _edge_csv_numbers(frame, column, issues) for column in EDGE_CSV_COLUMNS}
+        oneway = _edge_csv_oneway(frame, issues)
         issues.raise_if_any()
         ends = np.round(
             np.column_stack(
@@ -376,15 +312,7 @@ class WalkingNetwork:
         node = node.reshape(-1)
         n_edges = len(frame)
         source, target = node[:n_edges], node[n_edges:]
-        length = values["length_m"]
-        both = ~oneway
-        adjacency = _adjacency(
-            np.concatenate((source, target[both])),
-            np.concatenate((target, source[both])),
-            np.concatenate((length, length[both])),
-            coordinates.shape[0],
-            directed=True,
-        )
+        adjacency = _both_ways_adjacency(source, target, values["length_m"], oneway, coordinates.shape[0])
         network = cls(
             coordinates[:, 0],
             coordinates[:, 1],
@@ -791,6 +719,108 @@ def _adjacency(
     ptr = np.zeros(count + 1, dtype=np.int64)
     np.cumsum(np.bincount(source, minlength=count), out=ptr[1:])
     return sp.csr_matrix((length, target, ptr), shape=(count, count))
+
+
+def _node_coordinates(
+    parts: _GraphParts, issues: IssueCollector, lon_key: str, lat_key: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Node latitudes and longitudes from the fields named (``x``/``y`` or ``lon``/``lat``); bad ones to ``issues``."""
+    count = len(parts.nodes)
+    lat = np.full(count, np.nan)
+    lon = np.full(count, np.nan)
+    for key, out, bound in ((lon_key, lon, 180.0), (lat_key, lat, 90.0)):
+        for i, raw in enumerate(getattr(parts, key)):
+            value = _number(raw)
+            if value is None:
+                issues.add(
+                    None,
+                    key,
+                    f"node {parts.nodes[i]!r}: coordinate missing or not a number",
+                    None if raw is None else str(raw),
+                )
+            elif abs(value) > bound:
+                issues.add(
+                    None,
+                    key,
+                    f"node {parts.nodes[i]!r}: not a WGS84 "
+                    f"{'longitude' if bound > 90 else 'latitude'} in degrees "
+                    "(is the graph projected?)",
+                    str(raw),
+                )
+            else:
+                out[i] = value
+    return lat, lon
+
+
+def _declared_edges(
+    parts: _GraphParts, issues: IssueCollector
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Source and target node indices, lengths and one-way flags of the good edges; bad ones go to ``issues``."""
+    index = {node: i for i, node in enumerate(parts.nodes)}
+    sources, targets, lengths, directed = [], [], [], []
+    for u, v, raw, one_way in zip(parts.sources, parts.targets, parts.lengths, parts.directed, strict=True):
+        value = _number(raw)
+        ends = (index.get(u), index.get(v))
+        if ends[0] is None or ends[1] is None:
+            issues.add(None, None, f"edge {u!r} → {v!r}: node {(u if ends[0] is None else v)!r} is not declared")
+            continue
+        if value is None or value < 0:
+            what = "length missing or not a number" if value is None else "negative length"
+            issues.add(None, "length", f"edge {u!r} → {v!r}: {what}", None if raw is None else str(raw))
+            continue
+        sources.append(ends[0])
+        targets.append(ends[1])
+        lengths.append(value)
+        directed.append(one_way)
+    return (
+        np.asarray(sources, np.int64),
+        np.asarray(targets, np.int64),
+        np.asarray(lengths, np.float64),
+        np.asarray(directed, bool),
+    )
+
+
+def _edge_csv_numbers(frame: pd.DataFrame, column: str, issues: IssueCollector) -> np.ndarray:
+    """A coordinate or length column of an edge list as floats (NaN where bad; each bad cell goes to ``issues``)."""
+    text = frame[column].astype(str).str.strip()
+    parsed = np.array([np.nan if (v := _number(t)) is None else v for t in text], dtype=np.float64)
+    bound = _DEGREE_BOUNDS.get(column)
+    blank = missing_mask(text)
+    finite = np.isfinite(parsed)
+    issues.where(~finite & blank, column, "required value is blank")
+    issues.where(~finite & ~blank, column, "expected a number", text)
+    if bound is not None:
+        issues.where(finite & (np.abs(parsed) > bound), column, f"outside ±{bound:g} degrees", text)
+    else:
+        issues.where(finite & (parsed < 0), column, "negative length", text)
+    return parsed
+
+
+def _edge_csv_oneway(frame: pd.DataFrame, issues: IssueCollector) -> np.ndarray:
+    """The edge list's ``oneway`` flags (blank or no column: both ways); unknown words go to ``issues``."""
+    from ..io.validate import BOOL_FALSE, BOOL_TRUE
+
+    if "oneway" not in frame.columns:
+        return np.zeros(len(frame), dtype=bool)
+    word = frame["oneway"].astype(str).str.strip().str.lower()
+    oneway = word.isin(BOOL_TRUE).to_numpy()
+    unknown = ~(oneway | word.isin(BOOL_FALSE).to_numpy() | missing_mask(word))
+    issues.where(unknown, "oneway", "expected yes/no (blank: no)", frame["oneway"])
+    return oneway
+
+
+def _both_ways_adjacency(
+    source: np.ndarray, target: np.ndarray, length: np.ndarray, one_way: np.ndarray, count: int
+) -> sp.csr_matrix:
+    """The adjacency of edges that run both ways unless flagged one-way (from source to target)."""
+    both = ~one_way
+    return _adjacency(
+        np.concatenate((source, target[both])),
+        np.concatenate((target, source[both])),
+        np.concatenate((length, length[both])),
+        count,
+        directed=True,
+    )
 
 
 def _number(value: Any) -> float | None:

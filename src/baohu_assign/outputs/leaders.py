@@ -206,10 +206,7 @@ def _choose_level(scenario: Scenario, level: str) -> pd.DataFrame:
     if level == "compound":
         role = members["role"] if "role" in members else pd.Series(pd.NA, index=members.index, dtype="string")
         candidate = role.fillna("").astype(str).str.strip().str.lower().isin(list(CADRE_ROLES)).to_numpy()
-    available = members["available"].to_numpy(dtype=bool)
     member_ids = members["member_id"].to_numpy(dtype=object).astype(str)
-    lat = places["lat"].to_numpy(dtype=np.float64)
-    lon = places["lon"].to_numpy(dtype=np.float64)
 
     leader = np.full(len(places), -1, dtype=np.int64)
     distance = np.full(len(places), np.nan)
@@ -222,23 +219,7 @@ def _choose_level(scenario: Scenario, level: str) -> pd.DataFrame:
         if pool.size == 0:
             reason[rows] = "no_cadre_in_branch" if level == "compound" else "no_member_in_branch"
             continue
-        cost = np.full((rows.size, pool.size), np.inf)
-        for i, r in enumerate(rows):
-            lives = m_place[pool] == place_ids[r]
-            if np.isfinite(lat[r]):
-                cost[i] = leader_distances(scenario, float(lat[r]), float(lon[r]), pool)
-            cost[i, lives] = 0.0
-        chosen = _assignment(cost, ~available[pool])
-        for i, r in enumerate(rows):
-            if chosen[i] >= 0:
-                leader[r] = pool[chosen[i]]
-                distance[r] = round(float(cost[i, chosen[i]]), 1)
-            elif np.isfinite(cost[i]).any():
-                reason[r] = "candidates_lead_elsewhere"
-            elif not np.isfinite(lat[r]):
-                reason[r] = "no_coordinates"
-            else:
-                reason[r] = "unreachable_on_network"
+        _lead_branch(scenario, places, rows, pool, m_place, leader, distance, reason)
     reason[np.array([b is None for b in branch], dtype=bool)] = "no_branch"
 
     names: np.ndarray = members["name"].to_numpy(dtype=object) if "name" in members else member_ids.astype(object)
@@ -247,15 +228,6 @@ def _choose_level(scenario: Scenario, level: str) -> pd.DataFrame:
     # numpy's stubs reject None as a branch of np.where, which takes it as an object.
     leader_name = np.where(has, names[np.maximum(leader, 0)], None)  # type: ignore[call-overload]
     leader_name = np.where(has & missing_mask(leader_name), leader_id, leader_name)  # a blank name shows the id
-    rows_per_place = len(place_ids) + 1
-    index = {pid: i for i, pid in enumerate(place_ids)}
-
-    def count(under: np.ndarray) -> np.ndarray:
-        codes = np.array(
-            [index.get(p, len(place_ids)) if p is not None else len(place_ids) for p in under], dtype=np.int64
-        )
-        return np.bincount(codes, minlength=rows_per_place)[: len(place_ids)]
-
     return pd.DataFrame(
         {
             "level": pd.array([level] * len(places), dtype="string"),
@@ -265,11 +237,57 @@ def _choose_level(scenario: Scenario, level: str) -> pd.DataFrame:
             "leader_member_id": pd.array(leader_id, dtype="string"),
             "leader_name": pd.array(leader_name, dtype="string"),
             "distance_m": distance,
-            "members_under": count(m_place),
-            "households_under": count(h_place),
+            "members_under": _count_under(place_ids, m_place),
+            "households_under": _count_under(place_ids, h_place),
             "reason": pd.array(reason, dtype="string"),
         }
     )
+
+
+def _lead_branch(
+    scenario: Scenario,
+    places: pd.DataFrame,
+    rows: np.ndarray,
+    pool: np.ndarray,
+    m_place: np.ndarray,
+    leader: np.ndarray,
+    distance: np.ndarray,
+    reason: np.ndarray,
+) -> None:
+    """Match one branch's places (``rows`` of ``places``) with its candidate members (``pool``), in place.
+
+    A member living at the place costs 0, others their distance to it.
+    Fills ``leader`` (member row) and ``distance`` of the places that get
+    one, ``reason`` of those that do not.
+    """
+    place_ids = places["location_id"].to_numpy(dtype=object)
+    lat = places["lat"].to_numpy(dtype=np.float64)
+    lon = places["lon"].to_numpy(dtype=np.float64)
+    available = scenario.members["available"].to_numpy(dtype=bool)
+    cost = np.full((rows.size, pool.size), np.inf)
+    for i, r in enumerate(rows):
+        lives = m_place[pool] == place_ids[r]
+        if np.isfinite(lat[r]):
+            cost[i] = leader_distances(scenario, float(lat[r]), float(lon[r]), pool)
+        cost[i, lives] = 0.0
+    chosen = _assignment(cost, ~available[pool])
+    for i, r in enumerate(rows):
+        if chosen[i] >= 0:
+            leader[r] = pool[chosen[i]]
+            distance[r] = round(float(cost[i, chosen[i]]), 1)
+        elif np.isfinite(cost[i]).any():
+            reason[r] = "candidates_lead_elsewhere"
+        elif not np.isfinite(lat[r]):
+            reason[r] = "no_coordinates"
+        else:
+            reason[r] = "unreachable_on_network"
+
+
+def _count_under(place_ids: np.ndarray, under: np.ndarray) -> np.ndarray:
+    """int[k]: how many records lie under each place (``under`` as from :func:`_under`)."""
+    index = {pid: i for i, pid in enumerate(place_ids)}
+    codes = np.array([index.get(p, len(place_ids)) if p is not None else len(place_ids) for p in under], dtype=np.int64)
+    return np.bincount(codes, minlength=len(place_ids) + 1)[: len(place_ids)]
 
 
 def _under(scenario: Scenario, frame: pd.DataFrame, level: str) -> np.ndarray:

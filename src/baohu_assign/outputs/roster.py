@@ -358,65 +358,30 @@ def _write_summary(ws: Worksheet, plan: Plan, branches: Sequence[str], sheets: S
     width = len(_SUMMARY_HEADERS)
     _title(ws, "联户汇总", width)
     counts = report.counts
-    _put(
+    _put_banner(
         ws,
         2,
-        1,
+        width,
         f"党员 {counts.members} 人（可用 {counts.available_members} 人），"
         f"联系户 {counts.households} 户，已覆盖 {counts.covered} 户，未覆盖 {counts.uncovered} 户；"
         f"求解状态：{_STATUS_ZH.get(report.status.value, report.status.value)}，"
         f"优化目标：{_OBJECTIVE_ZH.get(report.objective, report.objective)}",
     )
-    ws.merge_cells(start_row=2, start_column=1, end_row=2, end_column=width)
     _header(ws, 3, _SUMMARY_HEADERS)
 
+    tally = _SummaryTally.of(plan)
     branch_of_household = primary["branch"].astype(str).to_numpy()
-    covered = primary["member_id"].notna().to_numpy()
-    priority = primary["priority"].astype(str).to_numpy()
-    reasons = primary["reason"].astype(object).to_numpy()
     member_branch = members["branch"].astype(str).to_numpy()
-    available = members["capacity"].to_numpy() > 0
-    utilisation = members["utilisation"].to_numpy(dtype=np.float64)
-    # The plan's changed flags (explain.changed_mask); blank when nobody had a current member.
-    changed = primary["changed"].fillna(False).to_numpy(dtype=bool)
-    current_given = bool(primary["changed"].notna().any())
-
-    def row_values(mask_h: np.ndarray, mask_m: np.ndarray, label: str) -> list[Any]:
-        tiers = []
-        for tier in ("critical", "elevated", "normal"):
-            in_tier = mask_h & (priority == tier)
-            tiers.append(f"{int((in_tier & covered).sum())}/{int(in_tier.sum())}")
-        util = utilisation[mask_m & available]
-        util = util[~np.isnan(util)]
-        missing = mask_h & ~covered
-        why: dict[str, int] = {}
-        for r in reasons[missing]:
-            text = reason_zh(r, covered=False) or "未说明"
-            why[text] = why.get(text, 0) + 1
-        return [
-            label,
-            int(mask_m.sum()),
-            int((mask_m & available).sum()),
-            int(mask_h.sum()),
-            int((mask_h & covered).sum()),
-            *tiers,
-            round(float(util.mean()), 4) if util.size else None,
-            round(float(util.max()), 4) if util.size else None,
-            int((mask_h & changed).sum()) if current_given else None,
-            int(missing.sum()),
-            "；".join(f"{text} {n} 户" for text, n in sorted(why.items(), key=lambda kv: (-kv[1], kv[0]))),
-        ]
-
     row = 4
     for branch, sheet in zip(branches, sheets, strict=True):
-        values = row_values(branch_of_household == branch, member_branch == branch, branch)
+        values = tally.row(branch_of_household == branch, member_branch == branch, branch)
         _put_row(ws, row, values)
         # A click on the branch name opens its sheet (an in-book link, no relationship part).
         quoted = sheet.replace("'", "''")
         ws.cell(row, 1).hyperlink = Hyperlink(ref=ws.cell(row, 1).coordinate, location=f"'{quoted}'!A1")
         ws.cell(row, 1).font = Font(color="0563C1", underline="single")
         row += 1
-    total = row_values(np.ones(len(primary), dtype=bool), np.ones(len(members), dtype=bool), "合计")
+    total = tally.row(np.ones(len(primary), dtype=bool), np.ones(len(members), dtype=bool), "合计")
     _put_row(ws, row, total)
     for col in range(1, width + 1):
         ws.cell(row, col).font = Font(bold=True)
@@ -425,6 +390,61 @@ def _write_summary(ws: Worksheet, plan: Plan, branches: Sequence[str], sheets: S
             ws.cell(r, col).number_format = "0%"
         ws.cell(r, width).alignment = Alignment(wrap_text=True, vertical="top")
     _finish_sheet(ws, width, widths={1: 16, width: 36}, title_rows=3, header="联户汇总")
+
+
+@dataclass(frozen=True, eq=False)
+class _SummaryTally:
+    """The plan's households and members as arrays, to count a row of the summary (:data:`_SUMMARY_HEADERS`)."""
+
+    covered: np.ndarray
+    priority: np.ndarray
+    reasons: np.ndarray
+    available: np.ndarray
+    utilisation: np.ndarray
+    changed: np.ndarray
+    current_given: bool  # some household had a current member: the change column is filled
+
+    @classmethod
+    def of(cls, plan: Plan) -> _SummaryTally:
+        primary, members = plan.primary, plan.members
+        return cls(
+            covered=primary["member_id"].notna().to_numpy(),
+            priority=primary["priority"].astype(str).to_numpy(),
+            reasons=primary["reason"].astype(object).to_numpy(),
+            available=members["capacity"].to_numpy() > 0,
+            utilisation=members["utilisation"].to_numpy(dtype=np.float64),
+            # The plan's changed flags (explain.changed_mask); blank when nobody had a current member.
+            changed=primary["changed"].fillna(False).to_numpy(dtype=bool),
+            current_given=bool(primary["changed"].notna().any()),
+        )
+
+    def row(self, mask_h: np.ndarray, mask_m: np.ndarray, label: str) -> list[Any]:
+        """The summary row of the households and members selected by the masks."""
+        covered = self.covered
+        tiers = []
+        for tier in ("critical", "elevated", "normal"):
+            in_tier = mask_h & (self.priority == tier)
+            tiers.append(f"{int((in_tier & covered).sum())}/{int(in_tier.sum())}")
+        util = self.utilisation[mask_m & self.available]
+        util = util[~np.isnan(util)]
+        missing = mask_h & ~covered
+        why: dict[str, int] = {}
+        for r in self.reasons[missing]:
+            text = reason_zh(r, covered=False) or "未说明"
+            why[text] = why.get(text, 0) + 1
+        return [
+            label,
+            int(mask_m.sum()),
+            int((mask_m & self.available).sum()),
+            int(mask_h.sum()),
+            int((mask_h & covered).sum()),
+            *tiers,
+            round(float(util.mean()), 4) if util.size else None,
+            round(float(util.max()), 4) if util.size else None,
+            int((mask_h & self.changed).sum()) if self.current_given else None,
+            int(missing.sum()),
+            "；".join(f"{text} {n} 户" for text, n in sorted(why.items(), key=lambda kv: (-kv[1], kv[0]))),
+        ]
 
 
 # -- one branch ------------------------------------------------------------------------
@@ -454,51 +474,93 @@ def _write_branch(
     display: dict[str, str],
     columns: _Columns,
 ) -> None:
-    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
-
-    headers = _branch_headers(columns)
-    width = len(headers)
-    tier_col, role_col = headers.index("类别") + 1, headers.index("联系类型") + 1
+    sheet = _BranchSheet(ws, _branch_headers(columns), backup_of, display, columns)
     households = primary[primary["branch"].astype(str) == branch].copy()
     households["_tier"] = households["priority"].astype(str).map(_TIER_ORDER).fillna(2).to_numpy()
     households["_order"] = np.arange(len(households))
     households = households.sort_values(["_tier", "_order"], kind="stable")
     mine = members[members["branch"].astype(str) == branch]
-    covered = households[households["member_id"].notna()]
     uncovered = households[households["member_id"].isna()]
-    backed = households[households["household_id"].astype(str).isin(backup_of)]
 
-    _title(ws, f"{branch} 联户台账", width)
+    _title(ws, f"{branch} 联户台账", sheet.width)
     available = int((mine["capacity"] > 0).sum())
-    lost = int(uncovered["changed"].fillna(False).sum())
     changes = ""
     if households["changed"].notna().any():
         changes = f"，联系人变动 {int(households['changed'].fillna(False).sum())} 户"
-    _put(
+    _put_banner(
         ws,
         2,
-        1,
+        sheet.width,
         f"党员 {len(mine)} 人（可用 {available} 人），联系户 {len(households)} 户，"
-        f"已覆盖 {len(covered)} 户，未覆盖 {len(uncovered)} 户{changes}",
+        f"已覆盖 {len(households) - len(uncovered)} 户，未覆盖 {len(uncovered)} 户{changes}",
     )
-    ws.merge_cells(start_row=2, start_column=1, end_row=2, end_column=width)
-    _header(ws, 3, headers)
+    _header(ws, 3, sheet.headers)
+    idle = _write_member_blocks(sheet, households, mine)
+    if idle:
+        _write_idle_members(sheet, idle, mine)
+    _write_uncovered(sheet, uncovered)
+    _finish_sheet(ws, sheet.width, widths=_branch_widths(sheet.headers), title_rows=3, header=f"{branch} 联户台账")
 
+
+@dataclass(eq=False)
+class _BranchSheet:
+    """A branch sheet being written: its columns and lookups, the next row and the last household number."""
+
+    ws: Worksheet
+    headers: list[str]
+    backup_of: dict[str, str]
+    display: dict[str, str]
+    columns: _Columns
+    row: int = 4  # below the title, summary and header rows
+    number: int = 0  # primary and uncovered households are numbered 1, 2, … down the sheet
+
+    @property
+    def width(self) -> int:
+        return len(self.headers)
+
+    def banner(self, text: str) -> Any:
+        """A line of text across the sheet's width at the next row; returns its cell."""
+        cell = _put_banner(self.ws, self.row, self.width, text)
+        self.row += 1
+        return cell
+
+    def household(self, household: dict[str, Any], role: str, critical_font: Any) -> None:
+        """A household's row; critical ones in ``critical_font``, backups' role in italics."""
+        from openpyxl.styles import Font
+
+        if role != _ROLE_BACKUP:
+            self.number += 1
+        number = None if role == _ROLE_BACKUP else self.number
+        _put_row(self.ws, self.row, _household_row(household, role, number, self.backup_of, self.display, self.columns))
+        if str(_get(household, "priority")) == "critical":
+            self.ws.cell(self.row, self.headers.index("类别") + 1).font = critical_font
+        if role == _ROLE_BACKUP:
+            self.ws.cell(self.row, self.headers.index("联系类型") + 1).font = Font(italic=True)
+        self.row += 1
+
+
+def _write_member_blocks(sheet: _BranchSheet, households: pd.DataFrame, mine: pd.DataFrame) -> list[str]:
+    """Each member of the branch with households: a heading line, their households, then those they back up.
+
+    A block is kept on one printed page where it fits. Returns the members
+    with no household and no backup, in table order.
+    """
+    from openpyxl.styles import Border, Font, PatternFill, Side
+
+    covered = households[households["member_id"].notna()]
+    backed = households[households["household_id"].astype(str).isin(sheet.backup_of)]
     by_member = {m: g for m, g in covered.groupby(covered["member_id"].astype(str), sort=False)}
     backed_records = backed.to_dict("records")
     backups_by_member: dict[str, list[int]] = {}
     for position, hid in enumerate(backed["household_id"].astype(str)):
-        backups_by_member.setdefault(backup_of[hid], []).append(position)
+        backups_by_member.setdefault(sheet.backup_of[hid], []).append(position)
 
     member_fill = PatternFill("solid", fgColor=_MEMBER_FILL)
     bold = Font(bold=True)
     critical_font = Font(bold=True, color="C00000")
     thin = Side(style="thin", color="808080")
-    row = 4
-    number = 0
     page_rows = 0  # rows on the current printed page below the title rows
     idle: list[str] = []
-    active = set(mine.loc[mine["capacity"] > 0, "member_id"].astype(str))
     for record in mine.to_dict("records"):
         mid = str(record["member_id"])
         own = by_member.get(mid)
@@ -506,63 +568,53 @@ def _write_branch(
         if own is None and not extra:
             idle.append(mid)
             continue
-        page_rows = _keep_together(ws, row, 1 + (0 if own is None else len(own)) + len(extra), page_rows)
-        load = int(record["households"])
-        capacity = int(record["capacity"])
-        text = f"党员：{display[mid]}　编号：{mid}　包户上限：{capacity} 户　已包：{load} 户"
+        page_rows = _keep_together(sheet.ws, sheet.row, 1 + (0 if own is None else len(own)) + len(extra), page_rows)
+        text = (
+            f"党员：{sheet.display[mid]}　编号：{mid}　"
+            f"包户上限：{int(record['capacity'])} 户　已包：{int(record['households'])} 户"
+        )
         if extra:
             text += f"　备用：{len(extra)} 户"
         if bool(record.get("over_capacity_unit", False)):
             text += f"　{OVER_CAPACITY_UNIT_ZH}"
-        _put(ws, row, 1, text)
-        ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=width)
-        cell = ws.cell(row, 1)
+        cell = sheet.banner(text)
         cell.fill, cell.font = member_fill, bold
         cell.border = Border(top=thin)
-        row += 1
         rows_out = [] if own is None else [(h, _ROLE_PRIMARY) for h in own.to_dict("records")]
         rows_out += [(backed_records[i], _ROLE_BACKUP) for i in extra]
         for household, role in rows_out:
-            if role == _ROLE_PRIMARY:
-                number += 1
-            values = _household_row(
-                household, role, number if role == _ROLE_PRIMARY else None, backup_of, display, columns
-            )
-            _put_row(ws, row, values)
-            if str(_get(household, "priority")) == "critical":
-                ws.cell(row, tier_col).font = critical_font
-            if role == _ROLE_BACKUP:
-                ws.cell(row, role_col).font = Font(italic=True)
-            row += 1
+            sheet.household(household, role, critical_font)
+    return idle
 
-    if idle:
-        row += 1
-        names = "、".join(f"{display[m]}（{m}{'' if m in active else '，不可用'}）" for m in idle)
-        _put(ws, row, 1, f"未包户的党员（{len(idle)} 人）：{names}")
-        ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=width)
-        ws.cell(row, 1).alignment = Alignment(wrap_text=True, vertical="top")
-        # Merged cells do not grow by themselves: give the row room for the wrapped text.
-        ws.row_dimensions[row].height = 15 * (1 + len(names) // 60)
-        row += 1
 
-    row += 1
+def _write_idle_members(sheet: _BranchSheet, idle: list[str], mine: pd.DataFrame) -> None:
+    """One wrapped line naming the members without households (and which of them are unavailable)."""
+    from openpyxl.styles import Alignment
+
+    active = set(mine.loc[mine["capacity"] > 0, "member_id"].astype(str))
+    sheet.row += 1
+    names = "、".join(f"{sheet.display[m]}（{m}{'' if m in active else '，不可用'}）" for m in idle)
+    row = sheet.row
+    cell = sheet.banner(f"未包户的党员（{len(idle)} 人）：{names}")
+    cell.alignment = Alignment(wrap_text=True, vertical="top")
+    # Merged cells do not grow by themselves: give the row room for the wrapped text.
+    sheet.ws.row_dimensions[row].height = 15 * (1 + len(names) // 60)
+
+
+def _write_uncovered(sheet: _BranchSheet, uncovered: pd.DataFrame) -> None:
+    """The uncovered households under their own heading, numbered on from the covered ones; （无） if none."""
+    from openpyxl.styles import Font, PatternFill
+
+    sheet.row += 1
+    lost = int(uncovered["changed"].fillna(False).sum())
     lost_text = f"，其中 {lost} 户刚失去原联系人（见备注）" if lost else ""
-    _put(ws, row, 1, f"{_ROLE_UNCOVERED}（无联系人）：{len(uncovered)} 户{lost_text}")
-    ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=width)
-    cell = ws.cell(row, 1)
-    cell.fill, cell.font = PatternFill("solid", fgColor=_UNCOVERED_FILL), bold
-    row += 1
+    cell = sheet.banner(f"{_ROLE_UNCOVERED}（无联系人）：{len(uncovered)} 户{lost_text}")
+    cell.fill, cell.font = PatternFill("solid", fgColor=_UNCOVERED_FILL), Font(bold=True)
+    critical_font = Font(bold=True, color="C00000")
     for household in uncovered.to_dict("records"):
-        number += 1
-        values = _household_row(household, _ROLE_UNCOVERED, number, backup_of, display, columns)
-        _put_row(ws, row, values)
-        if str(_get(household, "priority")) == "critical":
-            ws.cell(row, tier_col).font = critical_font
-        row += 1
+        sheet.household(household, _ROLE_UNCOVERED, critical_font)
     if uncovered.empty:
-        _put(ws, row, 1, "（无）")
-        row += 1
-    _finish_sheet(ws, width, widths=_branch_widths(headers), title_rows=3, header=f"{branch} 联户台账")
+        _put(sheet.ws, sheet.row, 1, "（无）")
 
 
 _VISIT_HEADERS = (
@@ -590,10 +642,7 @@ def _write_visits(
     address: str | None,
 ) -> None:
     """One printable week per member of ``branch``: their rounds, stop by stop."""
-    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
     from openpyxl.worksheet.pagebreak import Break
-
-    from ..visits.week import FOUR_ONES_ZH, ROUND_NAMES_ZH, day_name_zh, needs_four_ones
 
     width = len(_VISIT_HEADERS)
     title = f"{branch} {VISITS_SHEET_SUFFIX}"
@@ -602,25 +651,15 @@ def _write_visits(
     weeks = visits.member_weeks.set_index("member_id")
     table = visits.visits
     table = table[table["member_id"].astype(str).isin(set(mine["member_id"].astype(str)))]
-    _put(
+    _put_banner(
         ws,
         2,
-        1,
+        width,
         f"{visits.days} 天，党员 {int(mine['member_id'].astype(str).isin(weeks.index).sum())} 人，走访 {len(table)} 次",
     )
-    ws.merge_cells(start_row=2, start_column=1, end_row=2, end_column=width)
     _header(ws, 3, _VISIT_HEADERS)
 
-    ids = primary["household_id"].astype(str).tolist()
-    info = dict(zip(ids, primary.to_dict("records"), strict=True))
-    four = dict(zip(ids, needs_four_ones(primary, visits.days), strict=True))
-    # Two items a line, so the column stays narrow enough for A4 portrait.
-    checklist = "\n".join(" ".join(f"□{item}" for item in FOUR_ONES_ZH[i : i + 2]) for i in range(0, 4, 2))
-    member_fill = PatternFill("solid", fgColor=_MEMBER_FILL)
-    bold = Font(bold=True)
-    critical_font = Font(bold=True, color="C00000")
-    wrap = Alignment(wrap_text=True, vertical="top")
-    thin = Side(style="thin", color="808080")
+    stops = _VisitStops.of(visits, primary, address)
     by_member = {m: g for m, g in table.groupby(table["member_id"].astype(str), sort=False)}
     row = 4
     first = True
@@ -631,51 +670,95 @@ def _write_visits(
         if not first:
             ws.row_breaks.append(Break(id=row - 1))  # one member's week per page
         first = False
-        week = weeks.loc[mid]
-        budget = week["hours_per_week"]
-        budget_text = f"{float(budget):g} 小时" if _present(budget) else "未设定"
-        _put(
-            ws,
-            row,
-            1,
-            f"党员：{display.get(mid, mid)}　编号：{mid}　联系户 {int(week['households'])} 户　"
-            f"本周走访 {int(week['visits'])} 次　步行 {float(week['walk_m']):.0f} 米　"
-            f"用时约 {float(week['hours']):.1f} 小时（时间预算：{budget_text}）",
-        )
-        ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=width)
-        cell = ws.cell(row, 1)
-        cell.fill, cell.font, cell.border = member_fill, bold, Border(top=thin)
-        row += 1
-        for record in own.to_dict("records"):
-            hid = str(record["household_id"])
-            household = info[hid]
-            priority = str(_get(household, "priority"))
-            _put_row(
-                ws,
-                row,
-                [
-                    day_name_zh(int(record["day"]), visits.days),
-                    ROUND_NAMES_ZH.get(int(record["round"]), str(record["round"])),
-                    int(record["stop"]),
-                    hid,
-                    _text(_get(household, "head_name")),
-                    PRIORITY_ZH.get(priority, priority),
-                    _text(_get(household, address)) if address else None,
-                    _number(record["arrive_min"]),
-                    _whole(record["walk_m"]),
-                    checklist if four.get(hid, False) else None,
-                    None,
-                ],
-            )
-            if priority == "critical":
-                ws.cell(row, 6).font = critical_font
-            if four.get(hid, False):
-                ws.cell(row, 10).alignment = wrap
-            row += 1
+        row = _write_member_week(ws, row, width, mid, display.get(mid, mid), weeks.loc[mid], own, stops)
     if first:
         _put(ws, row, 1, "（无走访）")
     widths: dict[int, float] = {1: 6, 2: 6, 3: 5, 4: 12, 5: 10, 6: 6, 7: 22, 8: 9, 9: 9, 10: 19, 11: 14}
     _finish_sheet(ws, width, widths=widths, title_rows=3, header=title)
+
+
+@dataclass(frozen=True, eq=False)
+class _VisitStops:
+    """What a visit's row shows of its household: the household's record and whether it gets the 四个一 checklist."""
+
+    days: int
+    info: dict[str, dict[str, Any]]
+    four: dict[str, bool]
+    address: str | None
+
+    @classmethod
+    def of(cls, visits: VisitPlan, primary: pd.DataFrame, address: str | None) -> _VisitStops:
+        from ..visits.week import needs_four_ones
+
+        ids = primary["household_id"].astype(str).tolist()
+        return cls(
+            days=visits.days,
+            info=dict(zip(ids, primary.to_dict("records"), strict=True)),
+            four=dict(zip(ids, needs_four_ones(primary, visits.days), strict=True)),
+            address=address,
+        )
+
+
+def _write_member_week(
+    ws: Worksheet,
+    row: int,
+    width: int,
+    mid: str,
+    name: str,
+    week: pd.Series,
+    own: pd.DataFrame,
+    stops: _VisitStops,
+) -> int:
+    """A member's heading line with the period's totals, then a row per visit; returns the next free row."""
+    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+
+    from ..visits.week import FOUR_ONES_ZH, ROUND_NAMES_ZH, day_name_zh
+
+    # Two items a line, so the column stays narrow enough for A4 portrait.
+    checklist = "\n".join(" ".join(f"□{item}" for item in FOUR_ONES_ZH[i : i + 2]) for i in range(0, 4, 2))
+    critical_font = Font(bold=True, color="C00000")
+    wrap = Alignment(wrap_text=True, vertical="top")
+    budget = week["hours_per_week"]
+    budget_text = f"{float(budget):g} 小时" if _present(budget) else "未设定"
+    cell = _put_banner(
+        ws,
+        row,
+        width,
+        f"党员：{name}　编号：{mid}　联系户 {int(week['households'])} 户　"
+        f"本周走访 {int(week['visits'])} 次　步行 {float(week['walk_m']):.0f} 米　"
+        f"用时约 {float(week['hours']):.1f} 小时（时间预算：{budget_text}）",
+    )
+    cell.fill = PatternFill("solid", fgColor=_MEMBER_FILL)
+    cell.font, cell.border = Font(bold=True), Border(top=Side(style="thin", color="808080"))
+    row += 1
+    for record in own.to_dict("records"):
+        hid = str(record["household_id"])
+        household = stops.info[hid]
+        priority = str(_get(household, "priority"))
+        four = stops.four.get(hid, False)
+        _put_row(
+            ws,
+            row,
+            [
+                day_name_zh(int(record["day"]), stops.days),
+                ROUND_NAMES_ZH.get(int(record["round"]), str(record["round"])),
+                int(record["stop"]),
+                hid,
+                _text(_get(household, "head_name")),
+                PRIORITY_ZH.get(priority, priority),
+                _text(_get(household, stops.address)) if stops.address else None,
+                _number(record["arrive_min"]),
+                _whole(record["walk_m"]),
+                checklist if four else None,
+                None,
+            ],
+        )
+        if priority == "critical":
+            ws.cell(row, 6).font = critical_font
+        if four:
+            ws.cell(row, 10).alignment = wrap
+        row += 1
+    return row
 
 
 def _household_row(
@@ -821,6 +904,13 @@ def _put(ws: Worksheet, row: int, col: int, value: Any) -> Any:
     return cell
 
 
+def _put_banner(ws: Worksheet, row: int, width: int, text: str) -> Any:
+    """A line of text across the first ``width`` columns of ``row`` (one merged cell); returns the cell."""
+    cell = _put(ws, row, 1, text)
+    ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=width)
+    return cell
+
+
 def _put_row(ws: Worksheet, row: int, values: Sequence[Any]) -> None:
     for col, value in enumerate(values, start=1):
         if value is not None:
@@ -882,14 +972,13 @@ def _write_leaders(ws: Worksheet, leaders: pd.DataFrame) -> None:
     width = len(_LEADER_HEADERS)
     _title(ws, "楼院长、楼栋长", width)
     led = int(leaders["leader_member_id"].notna().sum())
-    _put(
+    _put_banner(
         ws,
         2,
-        1,
+        width,
         f"楼院 {int((leaders['level'] == 'compound').sum())} 个，楼栋 "
         f"{int((leaders['level'] == 'building').sum())} 个，已确定负责人 {led} 个",
     )
-    ws.merge_cells(start_row=2, start_column=1, end_row=2, end_column=width)
     _header(ws, 3, _LEADER_HEADERS)
     row = 4
     for record in leaders.to_dict("records"):

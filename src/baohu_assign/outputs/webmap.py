@@ -142,21 +142,32 @@ def map_html(plan: Plan, *, tile_url: str | None = None, visits: VisitPlan | Non
 
 def _map_data(plan: Plan, tile_url: str | None) -> dict[str, Any]:
     """The plan as compact arrays: members, households, branches, reasons."""
-    scenario_members = plan.scenario.members
     members = plan.members
-    primary = plan.primary
-    assignments = plan.assignments
-    branches = sorted(set(primary["branch"].astype(str)) | set(members["branch"].astype(str)))
+    branches = sorted(set(plan.primary["branch"].astype(str)) | set(members["branch"].astype(str)))
     branch_index = {b: i for i, b in enumerate(branches)}
+    member_rows = _member_rows(plan, branch_index)
+    member_index = {m: i for i, m in enumerate(members["member_id"].astype(str).tolist())}
+    household_rows, reasons = _household_rows(plan, branch_index, member_index)
+    return {
+        "b": branches,
+        "m": member_rows,
+        "h": household_rows,
+        "r": reasons,
+        "p": [PRIORITY_ZH[t] for t in ("normal", "elevated", "critical")],
+        "tile": tile_url,
+    }
 
+
+def _member_rows(plan: Plan, branch_index: dict[str, int]) -> list[list[Any]]:
+    """Per member: id, name, lat, lon, branch index, households, capacity, colour."""
+    members = plan.members
     ids = members["member_id"].astype(str).tolist()
-    member_index = {m: i for i, m in enumerate(ids)}
     names = members["name"].tolist() if "name" in members else [None] * len(ids)
     # Colours by position within the branch: each branch gets the full palette.
     position = members.groupby("branch", sort=False).cumcount().to_numpy()
     palette = member_colours(int(position.max()) + 1 if len(position) else 0)
-    lat = scenario_members["lat"].to_numpy(dtype=np.float64)
-    lon = scenario_members["lon"].to_numpy(dtype=np.float64)
+    lat = plan.scenario.members["lat"].to_numpy(dtype=np.float64)
+    lon = plan.scenario.members["lon"].to_numpy(dtype=np.float64)
     member_rows = []
     for i, mid in enumerate(ids):
         member_rows.append(
@@ -171,7 +182,18 @@ def _map_data(plan: Plan, tile_url: str | None) -> dict[str, Any]:
                 palette[int(position[i])],
             ]
         )
+    return member_rows
 
+
+def _household_rows(
+    plan: Plan, branch_index: dict[str, int], member_index: dict[str, int]
+) -> tuple[list[list[Any]], list[str]]:
+    """Per household: id, head, lat, lon, branch, member, tier, distance, reason, backup (-1: none); and the reasons.
+
+    Reasons are numbered in order of first use.
+    """
+    primary = plan.primary
+    assignments = plan.assignments
     reasons: list[str] = []
     reason_index: dict[str, int] = {}
     backup_rows = assignments[assignments["role"] == "backup"]
@@ -203,17 +225,10 @@ def _map_data(plan: Plan, tile_url: str | None) -> dict[str, Any]:
                 _TIER.get(str(priority), 0),
                 round(float(distance)) if covered and _present(distance) else -1,
                 reason_index[text] if text else -1,
-                member_index.get(backup, -1),
+                -1 if backup is None else member_index.get(backup, -1),
             ]
         )
-    return {
-        "b": branches,
-        "m": member_rows,
-        "h": household_rows,
-        "r": reasons,
-        "p": [PRIORITY_ZH[t] for t in ("normal", "elevated", "critical")],
-        "tile": tile_url,
-    }
+    return household_rows, reasons
 
 
 def _rounds(plan: Plan, visits: VisitPlan) -> list[list[Any]]:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -188,86 +188,10 @@ def _diagnose_branch(
 
     context = _Context(solved.scenario, branch)
     coverage = _coverage_problem(problem)
-    engine = _engine_for(coverage)
-    deadline = Deadline.after(time_limit)
-    started = time.perf_counter()
-    limit = np.inf if time_limit is None else time_limit
-    factor = 1 if engine == "flow" else GREEDY_BUDGET_WORK_FACTOR if coverage.has_budgets else GREEDY_WORK_FACTOR
-    work_per_solve = (coverage.num_arcs + coverage.num_households + 1) * factor
-    budget = WORK_LIMIT
-    # The plan's own solve of this branch tells what one what-if may cost; the
-    # estimate keeps a slow engine (greedy with hour budgets) from a solve
-    # that could not finish in time.
-    per_solve = float(result.solution.wall_s)
-
-    def affordable(solves: int) -> bool:
-        spent = time.perf_counter() - started
-        return budget >= work_per_solve * solves and spent + per_solve * solves <= limit
-
-    # A stairwell unit goes whole to one member. A member who reaches one is
-    # offered what lets it fit; otherwise at least the smallest uncovered unit.
-    extra = max(extra_capacity, int(branch.group_size[uncovered].min()))
-    unit_extra = _unit_extra(problem, branch.group_size, uncovered)
+    # The plan's own solve of this branch tells what one what-if may cost.
+    solves = _WhatIfSolves.start(coverage, time_limit, per_solve=float(result.solution.wall_s))
     candidates = _candidates(context, uncovered, max_candidates)
-    found: list[tuple[int, Suggestion]] = []
-    tried = 0
-    complete = not candidates or affordable(2)  # the unchanged branch and one what-if
-    if candidates and complete:
-        clock = time.perf_counter()
-        baseline, engine = _covered_per_tier(coverage, engine, deadline)
-        per_solve = max(per_solve, time.perf_counter() - clock)
-        budget -= work_per_solve
-    for rank, m in enumerate(candidates if complete else []):
-        # The smallest capacity change that lets a unit the member reaches fit; the default one after it.
-        extras = sorted({k for k in (int(unit_extra[m]), extra) if k > 0})
-        changes: list[tuple[str, int]] = [("capacity", k) for k in extras]
-        if not context.mobile[m] and capacity[m] > 0:
-            changes.append(("mobile", 0))
-        if not affordable(len(changes)):
-            complete = False
-            break
-        tried += 1
-        found_capacity = False
-        for change, k in changes:
-            if change == "capacity" and found_capacity:
-                continue  # a smaller change already covers more
-            modified = (
-                _more_capacity(context, problem, m, k) if change == "capacity" else _made_mobile(context, problem, m)
-            )
-            clock = time.perf_counter()
-            covered, _ = _covered_per_tier(_coverage_problem(modified), engine, deadline)
-            per_solve = max(per_solve, time.perf_counter() - clock)
-            budget -= work_per_solve
-            gain = TierCounts.from_tiers(covered - baseline)
-            if not gain.better():
-                continue
-            member_id = context.member_ids[m]
-            found_capacity = found_capacity or change == "capacity"
-            text = (
-                f"+{k} capacity for {member_id} covers {gain.describe()}"
-                if change == "capacity"
-                else f"making {member_id} mobile (移动包户) covers {gain.describe()}"
-            )
-            suggestion = Suggestion(
-                member_id=member_id,
-                change=change,  # type: ignore[arg-type]
-                extra_capacity=k if change == "capacity" else 0,
-                covers=gain,
-                text=text,
-            )
-            found.append((rank, suggestion))
-    # Most covered (critical first); ties: the smallest capacity change, then
-    # making a member mobile, then the member nearest most uncovered households.
-    found.sort(
-        key=lambda item: (
-            -item[1].covers.critical,
-            -item[1].covers.elevated,
-            -item[1].covers.normal,
-            item[1].change == "mobile",
-            item[1].extra_capacity,
-            item[0],
-        )
-    )
+    found, tried, complete = _what_ifs(context, branch, coverage, uncovered, candidates, extra_capacity, solves)
     return BranchShortfall(
         branch=branch.branch,
         households=problem.num_households,
@@ -278,11 +202,148 @@ def _diagnose_branch(
         spare_capacity=int(room.sum()),
         spare_members=int((room > 0).sum()),
         spare_capacity_in_reach=int(room[reaches_uncovered].sum()),
-        engine=engine,
+        engine=solves.engine,
         candidates=tried,
         complete=complete,
-        suggestions=[suggestion for _, suggestion in found[:top]],
+        suggestions=_ranked(found)[:top],
     )
+
+
+@dataclass
+class _WhatIfSolves:
+    """The coverage solves of one branch's diagnosis, within the work limit and the branch's time limit.
+
+    ``per_solve`` is the slowest solve seen (seconds): it keeps a slow engine
+    (greedy with hour budgets) from starting a solve that could not finish in time.
+    """
+
+    engine: str
+    deadline: Deadline
+    limit: float
+    work_per_solve: int
+    per_solve: float
+    started: float
+    budget: int = WORK_LIMIT
+
+    @classmethod
+    def start(cls, coverage: Problem, time_limit: float | None, *, per_solve: float) -> _WhatIfSolves:
+        engine = _engine_for(coverage)
+        deadline = Deadline.after(time_limit)
+        started = time.perf_counter()
+        factor = 1 if engine == "flow" else GREEDY_BUDGET_WORK_FACTOR if coverage.has_budgets else GREEDY_WORK_FACTOR
+        return cls(
+            engine=engine,
+            deadline=deadline,
+            limit=np.inf if time_limit is None else time_limit,
+            work_per_solve=(coverage.num_arcs + coverage.num_households + 1) * factor,
+            per_solve=per_solve,
+            started=started,
+        )
+
+    def affordable(self, solves: int) -> bool:
+        """Whether ``solves`` more solves fit in the work left and, at the slowest pace seen, in the time left."""
+        spent = time.perf_counter() - self.started
+        return self.budget >= self.work_per_solve * solves and spent + self.per_solve * solves <= self.limit
+
+    def baseline(self, coverage: Problem) -> np.ndarray:
+        """Households covered per tier by the unchanged branch; the engine that managed it solves the what-ifs."""
+        covered, self.engine = self._covered(coverage)
+        return covered
+
+    def what_if(self, coverage: Problem) -> np.ndarray:
+        """Households covered per tier by a changed branch."""
+        covered, _ = self._covered(coverage)
+        return covered
+
+    def _covered(self, coverage: Problem) -> tuple[np.ndarray, str]:
+        clock = time.perf_counter()
+        answer = _covered_per_tier(coverage, self.engine, self.deadline)
+        self.per_solve = max(self.per_solve, time.perf_counter() - clock)
+        self.budget -= self.work_per_solve
+        return answer
+
+
+def _what_ifs(
+    context: _Context,
+    branch: BranchProblem,
+    coverage: Problem,
+    uncovered: np.ndarray,
+    candidates: list[int],
+    extra_capacity: int,
+    solves: _WhatIfSolves,
+) -> tuple[list[tuple[int, Suggestion]], int, bool]:
+    """Solve each candidate's what-ifs while they are affordable.
+
+    Returns the (candidate rank, suggestion) of every change that covers
+    more, how many candidates were tried, and whether that was all of them.
+    """
+    problem = branch.problem
+    capacity = problem.member_capacity.astype(np.int64)
+    # A stairwell unit goes whole to one member. A member who reaches one is
+    # offered what lets it fit; otherwise at least the smallest uncovered unit.
+    extra = max(extra_capacity, int(branch.group_size[uncovered].min()))
+    unit_extra = _unit_extra(problem, branch.group_size, uncovered)
+    found: list[tuple[int, Suggestion]] = []
+    tried = 0
+    complete = not candidates or solves.affordable(2)  # the unchanged branch and one what-if
+    if candidates and complete:
+        baseline = solves.baseline(coverage)
+    for rank, m in enumerate(candidates if complete else []):
+        # The smallest capacity change that lets a unit the member reaches fit; the default one after it.
+        extras = sorted({k for k in (int(unit_extra[m]), extra) if k > 0})
+        changes: list[tuple[str, int]] = [("capacity", k) for k in extras]
+        if not context.mobile[m] and capacity[m] > 0:
+            changes.append(("mobile", 0))
+        if not solves.affordable(len(changes)):
+            complete = False
+            break
+        tried += 1
+        found_capacity = False
+        for change, k in changes:
+            if change == "capacity" and found_capacity:
+                continue  # a smaller change already covers more
+            modified = (
+                _more_capacity(context, problem, m, k) if change == "capacity" else _made_mobile(context, problem, m)
+            )
+            gain = TierCounts.from_tiers(solves.what_if(_coverage_problem(modified)) - baseline)
+            if not gain.better():
+                continue
+            found_capacity = found_capacity or change == "capacity"
+            found.append((rank, _suggestion(context.member_ids[m], change, k, gain)))
+    return found, tried, complete
+
+
+def _suggestion(member_id: str, change: str, k: int, gain: TierCounts) -> Suggestion:
+    """The suggestion to give ``member_id`` ``k`` more capacity (``change`` "capacity") or make them mobile."""
+    text = (
+        f"+{k} capacity for {member_id} covers {gain.describe()}"
+        if change == "capacity"
+        else f"making {member_id} mobile (移动包户) covers {gain.describe()}"
+    )
+    return Suggestion(
+        member_id=member_id,
+        change=change,  # type: ignore[arg-type]
+        extra_capacity=k if change == "capacity" else 0,
+        covers=gain,
+        text=text,
+    )
+
+
+def _ranked(found: list[tuple[int, Suggestion]]) -> list[Suggestion]:
+    """Most covered (critical first); ties: the smallest capacity change, then
+    making a member mobile, then the member nearest most uncovered households."""
+    ordered = sorted(
+        found,
+        key=lambda item: (
+            -item[1].covers.critical,
+            -item[1].covers.elevated,
+            -item[1].covers.normal,
+            item[1].change == "mobile",
+            item[1].extra_capacity,
+            item[0],
+        ),
+    )
+    return [suggestion for _, suggestion in ordered]
 
 
 def _unit_extra(problem: Problem, group_size: np.ndarray, uncovered: np.ndarray) -> np.ndarray:

@@ -197,115 +197,178 @@ def plan_visits(plan: Plan, days: int = 7) -> VisitPlan:
     """
     if int(days) != days or days < 1:
         raise ValueError(f"days must be a whole number ≥ 1, got {days!r}")
-    days = int(days)
-    scenario = plan.scenario
-    speed = scenario.policy.walking_speed_m_per_min
-    households = plan.primary
-    members = scenario.members
-    covered = households["member_id"].notna().to_numpy()
-    member_ids = members["member_id"].astype("string").to_numpy(dtype=object)
-    member_row = {str(m): i for i, m in enumerate(member_ids)}
-    served = np.flatnonzero(covered)
-    hh_member = np.array([member_row[str(m)] for m in households["member_id"].to_numpy(dtype=object)[served]])
-    hh_id = households["household_id"].astype("string").to_numpy(dtype=object)
-    hh_lat = households["lat"].to_numpy(dtype=np.float64)
-    hh_lon = households["lon"].to_numpy(dtype=np.float64)
-    door = households["minutes_per_visit"].to_numpy(dtype=np.float64)
-    count = visits_in_period(households["visits_per_week"].to_numpy(dtype=np.float64), days)
-    if "visit_window" in households:
-        window = visit_windows(households["visit_window"])
-    else:
-        window = np.full(len(households), "", dtype=object)
-    # The hour budget's reckoning of one visit: the weight of a visit when days are levelled.
-    estimate = costs.weekly_minutes(
-        np.ones(len(households)), door, households["distance_m"].to_numpy(dtype=np.float64), speed
-    )
-    reach = households["distance_m"].to_numpy(dtype=np.float64)
-    m_lat = members["lat"].to_numpy(dtype=np.float64)
-    m_lon = members["lon"].to_numpy(dtype=np.float64)
-
+    week = _Week.of(plan, int(days))
     visit_rows: list[tuple[str, int, int, int, str, float, float]] = []
     day_rows: list[tuple[str, int, int, int, float, float]] = []
     week_rows: list[dict[str, object]] = []
-    order = np.argsort(hh_member, kind="stable")
-    starts = np.flatnonzero(np.r_[True, np.diff(hh_member[order]) != 0]) if order.size else np.zeros(0, np.int64)
-    bounds = np.r_[starts, order.size]
-    hours_budget = (
-        members["hours_per_week"].to_numpy(dtype=np.float64)
-        if "hours_per_week" in members
-        else np.full(len(members), np.nan)
-    )
-    for first, last in itertools.pairwise(bounds):
-        rows = served[order[first:last]]  # this member's households, input order
-        member = int(hh_member[order[first]])
-        mid = str(member_ids[member])
-        distance = _distance_matrix(
-            scenario, np.r_[m_lat[member], hh_lat[rows]], np.r_[m_lon[member], hh_lon[rows]], reach[rows].max()
-        )
-        slots = level_days(count[rows], window[rows], estimate[rows], days)
-        rounds: dict[tuple[int, int], list[int]] = {}
-        for local, option in enumerate(slots):
-            for slot in option:
-                rounds.setdefault(slot, []).append(local + 1)  # index in distance: 0 is home
-        day_walk = np.zeros(days)
-        day_minutes = np.zeros(days)
-        day_visits = np.zeros(days, dtype=np.int64)
-        day_rounds = np.zeros(days, dtype=np.int64)
-        routes: dict[tuple[int, ...], list[int]] = {}
-        for day, round_no in sorted(rounds):
-            stops = tuple(rounds[(day, round_no)])
-            if stops not in routes:  # a daily round repeats: order it once
-                routes[stops] = [stops[i - 1] for i in round_order(distance[np.ix_((0, *stops), (0, *stops))])]
-            path = routes[stops]
-            clock = 0.0
-            previous = 0
-            walked = 0.0
-            for stop_no, point in enumerate(path, start=1):
-                leg = float(distance[previous, point])
-                walked += leg
-                clock += float(costs.walking_minutes(leg, speed))
-                visit_rows.append(
-                    (mid, day + 1, round_no, stop_no, str(hh_id[rows[point - 1]]), round(leg, 1), round(clock, 1))
-                )
-                clock += float(door[rows[point - 1]])
-                previous = point
-            walked += float(distance[previous, 0])
-            day_walk[day] += walked
-            day_minutes[day] += float(costs.round_minutes(walked, door[rows[[p - 1 for p in path]]].sum(), speed))
-            day_visits[day] += len(path)
-            day_rounds[day] += 1
-        for day in range(days):
-            day_rows.append(
-                (
-                    mid,
-                    day + 1,
-                    int(day_rounds[day]),
-                    int(day_visits[day]),
-                    round(day_walk[day], 1),
-                    round(day_minutes[day], 1),
-                )
-            )
-        budget = float(hours_budget[member])
-        week_rows.append(
-            {
-                "member_id": mid,
-                "branch": str(members["branch"].iloc[member]),
-                "households": len(rows),
-                "visits": int(day_visits.sum()),
-                "walk_m": round(float(day_walk.sum()), 1),
-                "minutes": round(float(day_minutes.sum()), 1),
-                "hours": round(float(day_minutes.sum()) / 60.0, 2),
-                "hours_estimate": round(float((estimate[rows] * count[rows]).sum()) / 60.0, 2),
-                "hours_per_week": budget if np.isfinite(budget) else np.nan,
-            }
-        )
+    for member, rows in _households_by_member(plan.primary, week.member_ids):
+        week_rows.append(_member_week(week, member, rows, visit_rows, day_rows))
     visits = pd.DataFrame(visit_rows, columns=list(VISIT_COLUMNS))
     member_days = pd.DataFrame(day_rows, columns=list(MEMBER_DAY_COLUMNS))
     member_weeks = pd.DataFrame(week_rows, columns=list(MEMBER_WEEK_COLUMNS))
     for frame in (visits, member_days, member_weeks):
         frame["member_id"] = frame["member_id"].astype("string")
     visits["household_id"] = visits["household_id"].astype("string")
-    return VisitPlan(days, visits, member_days, member_weeks)
+    return VisitPlan(week.days, visits, member_days, member_weeks)
+
+
+@dataclass(frozen=True, eq=False)
+class _Week:
+    """What planning the rounds needs: per household (rows of the plan's primary table) and per member."""
+
+    scenario: Scenario
+    days: int
+    speed: float  # metres per minute
+    household_ids: np.ndarray
+    household_lat: np.ndarray
+    household_lon: np.ndarray
+    door: np.ndarray  # minutes per visit
+    count: np.ndarray  # visits in the period
+    window: np.ndarray  # "", "am" or "pm"
+    estimate: np.ndarray  # the hour budget's reckoning of one visit, in minutes
+    reach: np.ndarray  # metres from the primary member
+    member_ids: np.ndarray
+    member_lat: np.ndarray
+    member_lon: np.ndarray
+    hours_budget: np.ndarray  # NaN: no budget
+
+    @classmethod
+    def of(cls, plan: Plan, days: int) -> _Week:
+        scenario = plan.scenario
+        speed = scenario.policy.walking_speed_m_per_min
+        households = plan.primary
+        members = scenario.members
+        door = households["minutes_per_visit"].to_numpy(dtype=np.float64)
+        if "visit_window" in households:
+            window = visit_windows(households["visit_window"])
+        else:
+            window = np.full(len(households), "", dtype=object)
+        # The hour budget's reckoning of one visit: the weight of a visit when days are levelled.
+        estimate = costs.weekly_minutes(
+            np.ones(len(households)), door, households["distance_m"].to_numpy(dtype=np.float64), speed
+        )
+        return cls(
+            scenario=scenario,
+            days=days,
+            speed=speed,
+            household_ids=households["household_id"].astype("string").to_numpy(dtype=object),
+            household_lat=households["lat"].to_numpy(dtype=np.float64),
+            household_lon=households["lon"].to_numpy(dtype=np.float64),
+            door=door,
+            count=visits_in_period(households["visits_per_week"].to_numpy(dtype=np.float64), days),
+            window=window,
+            estimate=estimate,
+            reach=households["distance_m"].to_numpy(dtype=np.float64),
+            member_ids=members["member_id"].astype("string").to_numpy(dtype=object),
+            member_lat=members["lat"].to_numpy(dtype=np.float64),
+            member_lon=members["lon"].to_numpy(dtype=np.float64),
+            hours_budget=(
+                members["hours_per_week"].to_numpy(dtype=np.float64)
+                if "hours_per_week" in members
+                else np.full(len(members), np.nan)
+            ),
+        )
+
+
+def _households_by_member(households: pd.DataFrame, member_ids: np.ndarray) -> list[tuple[int, np.ndarray]]:
+    """(member row, its covered households' rows in input order), members in scenario order."""
+    member_row = {str(m): i for i, m in enumerate(member_ids)}
+    served = np.flatnonzero(households["member_id"].notna().to_numpy())
+    hh_member = np.array([member_row[str(m)] for m in households["member_id"].to_numpy(dtype=object)[served]])
+    order = np.argsort(hh_member, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(hh_member[order]) != 0]) if order.size else np.zeros(0, np.int64)
+    bounds = np.r_[starts, order.size]
+    return [(int(hh_member[order[first]]), served[order[first:last]]) for first, last in itertools.pairwise(bounds)]
+
+
+def _member_week(
+    week: _Week,
+    member: int,
+    rows: np.ndarray,
+    visit_rows: list[tuple[str, int, int, int, str, float, float]],
+    day_rows: list[tuple[str, int, int, int, float, float]],
+) -> dict[str, object]:
+    """Plan one member's rounds: append its visits and days to the lists, return its row of the period's totals."""
+    days = week.days
+    mid = str(week.member_ids[member])
+    distance = _distance_matrix(
+        week.scenario,
+        np.r_[week.member_lat[member], week.household_lat[rows]],
+        np.r_[week.member_lon[member], week.household_lon[rows]],
+        week.reach[rows].max(),
+    )
+    slots = level_days(week.count[rows], week.window[rows], week.estimate[rows], days)
+    rounds: dict[tuple[int, int], list[int]] = {}
+    for local, option in enumerate(slots):
+        for slot in option:
+            rounds.setdefault(slot, []).append(local + 1)  # index in distance: 0 is home
+    day_walk = np.zeros(days)
+    day_minutes = np.zeros(days)
+    day_visits = np.zeros(days, dtype=np.int64)
+    day_rounds = np.zeros(days, dtype=np.int64)
+    routes: dict[tuple[int, ...], list[int]] = {}
+    for day, round_no in sorted(rounds):
+        stops = tuple(rounds[(day, round_no)])
+        if stops not in routes:  # a daily round repeats: order it once
+            routes[stops] = [stops[i - 1] for i in round_order(distance[np.ix_((0, *stops), (0, *stops))])]
+        path = routes[stops]
+        walked = _walk_round(week, mid, day, round_no, rows, path, distance, visit_rows)
+        day_walk[day] += walked
+        day_minutes[day] += float(costs.round_minutes(walked, week.door[rows[[p - 1 for p in path]]].sum(), week.speed))
+        day_visits[day] += len(path)
+        day_rounds[day] += 1
+    for day in range(days):
+        day_rows.append(
+            (
+                mid,
+                day + 1,
+                int(day_rounds[day]),
+                int(day_visits[day]),
+                round(day_walk[day], 1),
+                round(day_minutes[day], 1),
+            )
+        )
+    budget = float(week.hours_budget[member])
+    return {
+        "member_id": mid,
+        "branch": str(week.scenario.members["branch"].iloc[member]),
+        "households": len(rows),
+        "visits": int(day_visits.sum()),
+        "walk_m": round(float(day_walk.sum()), 1),
+        "minutes": round(float(day_minutes.sum()), 1),
+        "hours": round(float(day_minutes.sum()) / 60.0, 2),
+        "hours_estimate": round(float((week.estimate[rows] * week.count[rows]).sum()) / 60.0, 2),
+        "hours_per_week": budget if np.isfinite(budget) else np.nan,
+    }
+
+
+def _walk_round(
+    week: _Week,
+    mid: str,
+    day: int,
+    round_no: int,
+    rows: np.ndarray,
+    path: list[int],
+    distance: np.ndarray,
+    visit_rows: list[tuple[str, int, int, int, str, float, float]],
+) -> float:
+    """Walk one round from home along ``path`` (indices into ``distance``; 0 is home) and back.
+
+    Appends a row per stop to ``visit_rows``; returns the metres walked, the way home included.
+    """
+    clock = 0.0
+    previous = 0
+    walked = 0.0
+    for stop_no, point in enumerate(path, start=1):
+        leg = float(distance[previous, point])
+        walked += leg
+        clock += float(costs.walking_minutes(leg, week.speed))
+        visit_rows.append(
+            (mid, day + 1, round_no, stop_no, str(week.household_ids[rows[point - 1]]), round(leg, 1), round(clock, 1))
+        )
+        clock += float(week.door[rows[point - 1]])
+        previous = point
+    return walked + float(distance[previous, 0])
 
 
 def _distance_matrix(scenario: Scenario, lat: np.ndarray, lon: np.ndarray, farthest_m: float) -> np.ndarray:
