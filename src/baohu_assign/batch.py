@@ -265,10 +265,15 @@ def run_batch(
         if progress is not None:
             progress("towns", len(records), total)
 
-    if tasks:
-        with _executor(executor, workers, scheduler) as (pool, slots, isolate):
-            _drive(_bundles(tasks), pool, slots, isolate, finished)
-    saver.save(final=True)
+    complete = False
+    try:
+        if tasks:
+            with _executor(executor, workers, scheduler) as (pool, slots, isolate):
+                _drive(_bundles(tasks), pool, slots, isolate, finished)
+        complete = True
+    finally:
+        # Also when interrupted: the towns finished so far are on record, and a rerun reuses them.
+        saver.save(final=True, complete=complete)
     return BatchResult(path=saver.path, towns=dict(sorted(records.items())), wall_s=time.perf_counter() - started)
 
 
@@ -356,7 +361,7 @@ def _town_folders(towns: Path) -> list[Path]:
 def _digest(folder: Path, options: RunOptions) -> tuple[str, int]:
     """SHA-256 of the town folder's files (names and bytes), the options and the package version; and the bytes."""
     digest = hashlib.sha256()
-    head = {"format": BATCH_FORMAT, "version": __version__, "options": options.fingerprint()}
+    head = {"format": BATCH_FORMAT, "version": __version__, "options": options.fingerprint(paths=False)}
     digest.update(json.dumps(head, sort_keys=True, default=str).encode("utf-8"))
     size = 0
     for path in sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")):
@@ -395,7 +400,8 @@ class _Saver:
         self.path, self.header, self.records, self.started = path, header, records, started
         self.last = float("-inf")
 
-    def save(self, *, final: bool = False) -> None:
+    def save(self, *, final: bool = False, complete: bool = False) -> None:
+        """Write batch.json now if ``final``, else unless it was written less than a second ago."""
         now = time.perf_counter()
         if not final and now - self.last < _SAVE_EVERY_S:
             return
@@ -405,7 +411,7 @@ class _Saver:
         counts["reused"] = sum(bool(r.get("reused")) for r in towns.values())
         document = {
             **self.header,
-            "complete": final,
+            "complete": complete,
             "wall_s": round(now - self.started, 3),
             "counts": counts,
             "towns": towns,

@@ -406,6 +406,11 @@ def _run_batch(args: argparse.Namespace) -> int:
     from .batch import BATCH_FILE, run_batch
     from .runner import RunOptions
 
+    if not args.debug:
+        import os
+
+        # Dask logs every scheduler and worker start and stop at INFO; the batch shows its own progress.
+        os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
     progress = terminal_progress(quiet=args.quiet)
     try:
         result = run_batch(

@@ -121,13 +121,14 @@ class RunOptions:
         given = {f.name: getattr(args, f.name) for f in fields(cls) if hasattr(args, f.name)}
         return cls(**given)
 
-    def fingerprint(self) -> dict[str, Any]:
-        """The options as JSON-ready values; a policy file is given by its text (what a rerun must match)."""
+    def fingerprint(self, *, paths: bool = True) -> dict[str, Any]:
+        """The options that decide a plan, as JSON-ready values: a policy file by its text (and its path
+        unless ``paths`` is false, so that a moved policy file with the same text fingerprints the same)."""
         values: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "num_workers"}
         if isinstance(self.policy, Policy):
             values["policy"] = self.policy.model_dump(mode="json")
         elif isinstance(self.policy, Path):
-            values["policy"] = {"file": str(self.policy), "text": _file_text(self.policy)}
+            values["policy"] = {"text": _file_text(self.policy), **({"file": str(self.policy)} if paths else {})}
         return values
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
 import multiprocessing
@@ -82,14 +83,11 @@ def test_a_batch_on_the_local_pool_writes_each_town_as_solve_alone_does(local_ba
 
 
 def test_a_dask_local_cluster_gives_the_same_plans(towns, alone, tmp_path):
-    distributed = pytest.importorskip("dask.distributed")
-    with (
-        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        result = ba.solve_many(towns, tmp_path / "out", executor=client.get_executor())
-    assert result.exit_code == 0
+    pytest.importorskip("dask.distributed")
+    code = main(["batch", str(towns), "--out", str(tmp_path / "out"), "--executor", "dask", "--workers", "2"])
+    assert code == 0
     assert _plans(tmp_path / "out") == alone
+    assert _record(tmp_path / "out")["executor"] == "dask"
 
 
 def _free_port() -> int:
@@ -191,7 +189,10 @@ def test_a_dead_local_worker_is_retried_once_alone_then_reported(towns, alone, t
 def test_a_dead_dask_worker_is_retried_once_then_reported(towns, alone, scheduler, tmp_path):
     folder = _towns_with_dying_ones(tmp_path / "towns", towns)
     out = tmp_path / "out"
-    result = ba.solve_many(folder, out, scheduler=scheduler)
+    from dask.distributed import Client
+
+    with Client(scheduler) as client:  # any concurrent.futures.Executor will do: here a Dask client's
+        result = ba.solve_many(folder, out, executor=client.get_executor())
     _assert_dead_worker_outcome(out, result, alone)
 
 
@@ -291,3 +292,39 @@ def test_tiny_towns_share_tasks_up_to_the_bundle_size_and_every_town_is_in_one_t
     )
     for first, second in itertools.pairwise(tiny_bundles):
         assert sum(t.size for t in first) + second[0].size > batch.BUNDLE_BYTES
+
+
+def test_an_interrupted_batch_records_the_towns_it_finished_and_a_rerun_goes_on_from_there(towns, tmp_path):
+    folder = tmp_path / "towns"
+    for name in ("alder", "ash", "cedar"):
+        shutil.copytree(towns / "ash", folder / name)
+    out = tmp_path / "out"
+
+    def interrupt_at_the_second_town(phase: str, done: int, total: int) -> None:
+        if done == 2:
+            raise KeyboardInterrupt
+
+    with ThreadPoolExecutor(1) as threads:
+        with pytest.raises(KeyboardInterrupt):
+            ba.solve_many(folder, out, executor=threads, progress=interrupt_at_the_second_town)
+        written = _record(out)
+        assert not written["complete"] and sorted(written["towns"]) == ["alder", "ash"]
+        resumed = ba.solve_many(folder, out, executor=threads)
+    assert {name: record["reused"] for name, record in resumed.towns.items()} == {
+        "alder": True,
+        "ash": True,
+        "cedar": False,
+    }
+    assert _record(out)["complete"]
+
+
+def test_the_progress_line_counts_towns():
+    from baohu_assign.solving.progress import TerminalProgress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    stream = Terminal()
+    TerminalProgress(stream)("towns", 3, 8)
+    assert stream.getvalue().endswith("towns done 3/8")
