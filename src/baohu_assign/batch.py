@@ -221,6 +221,7 @@ def run_batch(
 ) -> BatchResult:
     """:func:`solve_many` with the options as one :class:`~baohu_assign.runner.RunOptions` (the command line's way)."""
     started = time.perf_counter()
+    _check_executor(executor, workers, scheduler)
     towns_dir, out_dir = _check_folders(Path(towns), Path(out))
     options = _checked_options(options)
     folders = _town_folders(towns_dir)
@@ -451,22 +452,35 @@ def new_local_pool(workers: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(max_workers=workers, mp_context=context)
 
 
-@contextmanager
-def _executor(
-    executor: str | Executor, workers: int | None, scheduler: str | None
-) -> Iterator[tuple[Executor, int, bool]]:
-    """The executor, the tasks it runs at once, and whether a retry needs a process of its own."""
+def _check_executor(executor: str | Executor, workers: int | None, scheduler: str | None) -> None:
+    """Before anything is read or written: the executor is known, and Dask there when it is needed."""
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise ValueError(f"workers must be a whole number >= 1, got {workers!r}")
-    count = workers or os.cpu_count() or 1
     if isinstance(executor, Executor):
-        slots = getattr(executor, "_max_workers", None) or count
-        yield executor, slots, isinstance(executor, ProcessPoolExecutor)
         return
     if scheduler is None and executor not in EXECUTORS:
         raise ValueError(
             f"executor must be one of {list(EXECUTORS)} or a concurrent.futures.Executor, got {executor!r}"
         )
+    if scheduler is not None or executor == "dask":
+        try:
+            import dask.distributed  # noqa: F401
+        except ImportError:
+            raise ModuleNotFoundError(
+                f"--executor dask needs Dask distributed: {INSTALL_DASK}", name="distributed"
+            ) from None
+
+
+@contextmanager
+def _executor(
+    executor: str | Executor, workers: int | None, scheduler: str | None
+) -> Iterator[tuple[Executor, int, bool]]:
+    """The executor, the tasks it runs at once, and whether a retry needs a process of its own."""
+    count = workers or os.cpu_count() or 1
+    if isinstance(executor, Executor):
+        slots = getattr(executor, "_max_workers", None) or count
+        yield executor, slots, isinstance(executor, ProcessPoolExecutor)
+        return
     if executor == "local" and scheduler is None:
         pool = new_local_pool(count)
         try:
@@ -474,12 +488,8 @@ def _executor(
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
         return
-    try:
-        from dask.distributed import Client, LocalCluster
-    except ImportError:
-        raise ModuleNotFoundError(
-            f"--executor dask needs Dask distributed: {INSTALL_DASK}", name="distributed"
-        ) from None
+    from dask.distributed import Client, LocalCluster
+
     with ExitStack() as stack:
         if scheduler is not None:
             client = stack.enter_context(Client(scheduler))

@@ -262,6 +262,7 @@ def test_without_dask_the_dask_executor_says_how_to_install_it(towns, tmp_path, 
     code = main(["batch", str(towns), "--out", str(tmp_path / "out"), "--executor", "dask"])
     assert code == 2
     assert "pip install 'baohu-assign[distributed]'" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists(), "nothing is written before the batch can run"
 
 
 def test_the_output_folder_may_not_lie_in_the_towns_folder(towns, capsys):
