@@ -28,12 +28,14 @@ from baohu_assign.runner import RunOptions
 HERE = Path(__file__).resolve().parent
 SRC = Path(ba.__file__).resolve().parents[1]
 TOWNS = {"ash": (1, 150), "birch": (2, 520), "cedar": (3, 150)}
-"""Town name: (seed, households). birch is above the tiny-town size, so it is a task of its own."""
+"""Town name: (seed, households). birch is above the tiny-town size, so it is a task of its own; cedar's
+members have hour budgets, so CP-SAT solves its branches (with one thread in a batch, two alone)."""
 
 
 def _write_towns(folder: Path, towns: dict[str, tuple[int, int]]) -> Path:
     for name, (seed, households) in towns.items():
-        ba.synth.make_town(seed, households=households, branches=2).write_csv(folder / name)
+        town = ba.synth.make_town(seed, households=households, branches=2)
+        (ba.synth.with_hours(town) if name == "cedar" else town).write_csv(folder / name)
     return folder
 
 
@@ -72,6 +74,8 @@ def _record(out: Path) -> dict:
 def test_a_batch_on_the_local_pool_writes_each_town_as_solve_alone_does(local_batch, alone):
     out, result = local_batch
     assert _plans(out) == alone
+    cedar = json.loads((out / "cedar" / "report.json").read_text(encoding="utf-8"))
+    assert {branch["engine"] for branch in cedar["branches"]} == {"cpsat"}
     assert result.exit_code == 0
     written = _record(out)
     assert written["complete"] and written["counts"] == {"ok": 3, "input_error": 0, "failed": 0, "reused": 0}
