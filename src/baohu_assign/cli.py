@@ -95,7 +95,7 @@ def _parser() -> argparse.ArgumentParser:
             "--leaders",
             action="store_true",
             help="also choose building leaders (楼栋长) and compound leaders (楼院长, from role=cadre) "
-            "and write leaders.csv; needs --locations",
+            "and write leaders.csv; needs --locations (batch: a locations file in the town's folder)",
         )
         sub.add_argument(
             "--visits",

@@ -269,9 +269,13 @@ def test_without_dask_the_dask_executor_says_how_to_install_it(towns, tmp_path, 
     assert not (tmp_path / "out").exists(), "nothing is written before the batch can run"
 
 
-def test_the_output_folder_may_not_lie_in_the_towns_folder(towns, capsys):
+def test_the_output_folder_may_not_lie_in_the_towns_folder_and_workers_are_counted(towns, tmp_path, capsys):
     assert main(["batch", str(towns), "--out", str(towns / "plans")]) == 2
     assert "lies in the towns folder" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:
+        main(["batch", str(towns), "--out", str(tmp_path / "out"), "--workers", "0"])
+    assert stop.value.code == 2
+    assert "--workers: expected a whole number >= 1, got '0'" in capsys.readouterr().err
 
 
 def _task(index: int, size: int) -> batch.TownTask:
