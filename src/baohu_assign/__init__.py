@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 
 from ._version import __version__
+from .batch import BatchResult, solve_many
 from .datasets import synth
 from .errors import BaohuError, EngineError, EngineUnavailable, InputError, Issue, ScalingWarning
 from .io.locations import Locations
@@ -34,6 +35,7 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
     "BaohuError",
+    "BatchResult",
     "Comparison",
     "EngineError",
     "EngineUnavailable",
@@ -61,5 +63,6 @@ __all__ = [
     "read_plan_folder",
     "rebalance",
     "solve",
+    "solve_many",
     "synth",
 ]

@@ -1,4 +1,6 @@
-"""Command line: ``baohu-assign solve | rebalance | demo | compare | geocode | schema``. The only module that prints.
+"""Command line: ``baohu-assign solve | rebalance | demo | batch | compare | geocode | schema | gap``.
+
+The only module that prints.
 
 Exit codes: 0 a plan was written (even with uncovered households), 2 bad
 input (the message names file, row and column), 1 internal error.
@@ -15,8 +17,7 @@ from pathlib import Path
 
 from ._version import __version__
 from .engines import STRATEGIES
-from .errors import InputError
-from .io.policy import Policy
+from .errors import InputError, Issue
 from .model.problem import OBJECTIVES
 from .results.plan import FOLDER_FILES
 from .results.schemas import SCHEMA_NAMES
@@ -91,6 +92,21 @@ def _parser() -> argparse.ArgumentParser:
         )
         sub.add_argument("--debug", action="store_true", help="debug logging and tracebacks")
 
+    def plan_outputs(sub: argparse.ArgumentParser) -> None:
+        """--leaders and --visits: outputs of solve, rebalance and batch."""
+        sub.add_argument(
+            "--leaders",
+            action="store_true",
+            help="also choose building leaders (楼栋长) and compound leaders (楼院长, from role=cadre) "
+            "and write leaders.csv; needs --locations (batch: a locations file in the town's folder)",
+        )
+        sub.add_argument(
+            "--visits",
+            action="store_true",
+            help="also plan the week's visit rounds (走访安排): visits.csv and member_days.csv; "
+            "with --xlsx a 走访安排 sheet per branch, with --map a layer of the rounds",
+        )
+
     for name, objective, text in (
         ("solve", "balanced", "assign members to households"),
         (
@@ -121,18 +137,7 @@ def _parser() -> argparse.ArgumentParser:
             "rows may then give location_id instead of lat/lon, a unit implies the group; "
             "adds rollup_buildings.csv and rollup_compounds.csv",
         )
-        sub.add_argument(
-            "--leaders",
-            action="store_true",
-            help="also choose building leaders (楼栋长) and compound leaders (楼院长, from role=cadre) "
-            "and write leaders.csv; needs --locations",
-        )
-        sub.add_argument(
-            "--visits",
-            action="store_true",
-            help="also plan the week's visit rounds (走访安排): visits.csv and member_days.csv; "
-            "with --xlsx a 走访安排 sheet per branch, with --map a layer of the rounds",
-        )
+        plan_outputs(sub)
         if name == "rebalance":
             sub.add_argument(
                 "--current",
@@ -152,6 +157,35 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", type=Path, default=Path("out/demo"), metavar="DIR")
     demo.add_argument("--households", type=int, default=12_000, help="town size (default 12000)")
     common(demo, "balanced")
+
+    batch = commands.add_parser(
+        "batch",
+        help="solve every town of a folder: one plan folder per town and batch.json",
+        description="Solve each sub-folder of TOWNS (members and households .csv/.xlsx, optional policy.toml, "
+        "locations, network) with the same options, on a local process pool or a Dask cluster; write "
+        "OUT/<town>/ and OUT/batch.json. A rerun reuses the towns whose files and options are unchanged.",
+    )
+    batch.add_argument("towns", type=Path, metavar="TOWNS", help="folder with one folder per town")
+    batch.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder (outside TOWNS)")
+    batch.add_argument(
+        "--executor",
+        choices=("local", "dask"),
+        default="local",
+        help="local: a process pool on this machine (default); dask: a Dask LocalCluster "
+        "(needs pip install 'baohu-assign[distributed]')",
+    )
+    batch.add_argument(
+        "--workers", type=_workers, default=None, metavar="N", help="worker processes (default: the CPU count)"
+    )
+    batch.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="a running Dask scheduler, e.g. tcp://10.0.0.5:8786 (implies --executor dask; TOWNS and "
+        "--out must be under the same path on every worker)",
+    )
+    plan_outputs(batch)
+    common(batch, "balanced")
 
     gap = commands.add_parser(
         "gap",
@@ -268,6 +302,17 @@ def _seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a finite number of seconds >= 0, got {text!r}") from None
 
 
+def _workers(text: str) -> int:
+    """--workers: a whole number >= 1 (argparse exits 2 naming the option otherwise)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
 def _seed(text: str) -> int:
     """--seed: a whole number >= 0 (argparse exits 2 naming the option otherwise)."""
     from .solving.params import check_seed
@@ -312,6 +357,8 @@ def _run(args: argparse.Namespace) -> int:
         return _run_geocode(args)
     if args.command == "schema":
         return _run_schema(args)
+    if args.command == "batch":
+        return _run_batch(args)
     # One updating line on stderr, only when stderr is a terminal (never in pipes or logs).
     progress = terminal_progress(quiet=args.quiet)
     try:
@@ -322,33 +369,12 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _run_plan(args: argparse.Namespace, progress: TerminalProgress | None) -> int:
-    from .model.scenario import Scenario
-    from .results.planning import rebalance, solve
+    from .runner import RunOptions, TownFiles, check_leaders, run_plan, town_policy
 
     started = time.perf_counter()
-    policy = _policy(args.policy)
-    if args.backup:
-        tiers = tuple(t.strip() for t in args.backup.split(",") if t.strip())
-        from pydantic import ValidationError
-
-        try:
-            policy = Policy.model_validate({**policy.model_dump(), "backup_tiers": tiers})
-        except ValidationError as exc:
-            from .errors import Issue
-
-            message = "; ".join(err["msg"] for err in exc.errors())
-            raise InputError(Issue("--backup", None, None, message)) from None
-    if getattr(args, "leaders", False) and args.locations is None:
-        from .errors import Issue
-
-        raise InputError(
-            Issue(
-                "--leaders",
-                None,
-                None,
-                "needs --locations FILE: leaders are chosen per building and compound of the place hierarchy",
-            )
-        )
+    options = RunOptions.from_args(args)
+    policy = town_policy(options)
+    check_leaders(options, getattr(args, "locations", None))
     if progress is not None:
         progress("loading", 0, 0)
     if args.command == "demo":
@@ -357,66 +383,19 @@ def _run_plan(args: argparse.Namespace, progress: TerminalProgress | None) -> in
         town = make_town(args.seed, households=args.households)
         input_dir = args.out / "input"
         input_dir.mkdir(parents=True, exist_ok=True)
-        members_path, households_path = town.write_csv(input_dir)
-        scenario = Scenario.from_csv(members_path, households_path, policy=policy)
+        files = TownFiles(*town.write_csv(input_dir))
     else:
-        _refuse_overwrite(
-            args.out,
-            [
-                args.members,
-                args.households,
-                *([args.network] if args.network else []),
-                *([args.locations] if args.locations else []),
-            ],
-        )
-        scenario = Scenario.from_csv(
-            args.members, args.households, policy=policy, network=args.network, locations=args.locations
-        )
-
-    if args.command == "rebalance":
-        plan = rebalance(
-            scenario,
-            current=args.current,
-            objective=args.objective,
-            strategy=args.strategy,
-            time_limit=args.time_limit,
-            seed=args.seed,
-            progress=progress,
-        )
-    else:
-        plan = solve(
-            scenario,
-            objective=args.objective,
-            strategy=args.strategy,
-            time_limit=args.time_limit,
-            seed=args.seed,
-            progress=progress,
-        )
-    if progress is not None:
-        progress("writing", 0, 0)
-    # Every file of the run goes into the folder in one unit (Plan.write): never half old, half new.
-    extra: dict[str, str | bytes] = {}
-    leaders = None
-    visits = None
-    if getattr(args, "visits", False):
-        from .visits import plan_visits
-
-        visits = plan_visits(plan)
-        extra.update(visits.files())
-    if getattr(args, "leaders", False):
-        from .outputs.leaders import choose_leaders, leaders_csv
-
-        leaders = choose_leaders(scenario)
-        extra["leaders.csv"] = leaders_csv(leaders)
-    if args.xlsx:
-        from .outputs.roster import roster_bytes
-
-        extra["roster.xlsx"] = roster_bytes(plan, leaders=leaders, visits=visits)
-    if args.map or args.tile_url:
-        from .outputs.webmap import map_html
-
-        extra["map.html"] = map_html(plan, tile_url=args.tile_url, visits=visits)
-    paths = plan.write(args.out, extra=extra)
+        files = TownFiles(args.members, args.households, locations=args.locations, network=args.network)
+    outcome = run_plan(
+        files,
+        args.out,
+        options,
+        policy=policy,
+        command=args.command,
+        current=getattr(args, "current", None),
+        progress=progress,
+    )
+    plan, leaders, paths, visits = outcome.plan, outcome.leaders, outcome.paths, outcome.visits
     if progress is not None:
         progress.close()  # erase the progress line before the summary
     if not args.quiet and args.command == "rebalance":
@@ -438,6 +417,49 @@ def _run_plan(args: argparse.Namespace, progress: TerminalProgress | None) -> in
             )
         print(f"  wrote {', '.join(str(p) for p in paths.values())} ({time.perf_counter() - started:.2f} s in all)")
     return EXIT_OK
+
+
+def _run_batch(args: argparse.Namespace) -> int:
+    from .batch import BATCH_FILE, run_batch
+    from .runner import RunOptions
+
+    if not args.debug:
+        import os
+
+        # Dask logs every scheduler and worker start and stop at INFO; the batch shows its own progress.
+        os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
+    progress = terminal_progress(quiet=args.quiet)
+    try:
+        result = run_batch(
+            args.towns,
+            args.out,
+            RunOptions.from_args(args),
+            executor="dask" if args.scheduler else args.executor,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            progress=progress,
+        )
+    except ModuleNotFoundError as exc:
+        if exc.name != "distributed":
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    finally:
+        if progress is not None:
+            progress.close()
+    for name, record in result.towns.items():
+        if record["status"] != "ok":
+            for error in record["errors"]:
+                issue = Issue(**error)
+                print(f"{record['status']} ({name}): {issue}", file=sys.stderr)
+    if not args.quiet:
+        counts = result.counts
+        print(
+            f"{len(result.towns)} towns: {counts['ok']} ok ({counts['reused']} reused unchanged), "
+            f"{counts['input_error']} with bad input, {counts['failed']} failed"
+        )
+        print(f"  wrote {args.out}/<town>/ and {args.out / BATCH_FILE} ({result.wall_s:.2f} s in all)")
+    return result.exit_code
 
 
 def _run_gap(args: argparse.Namespace) -> int:
@@ -536,32 +558,3 @@ def _run_geocode(args: argparse.Namespace) -> int:
             )
         print("  wrote " + ", ".join(str(p) for p in result.paths.values() if p.exists()))
     return EXIT_OK
-
-
-def _policy(path: Path | None) -> Policy:
-    if path is None:
-        return Policy()
-    from pydantic import ValidationError
-
-    from .errors import Issue
-    from .io.policy import policy_issues
-
-    try:
-        return Policy.from_toml(path)
-    except FileNotFoundError:
-        raise InputError(Issue(str(path), None, None, "policy file not found")) from None
-    except ValidationError as exc:
-        raise InputError(policy_issues(exc, str(path))) from None
-    except ValueError as exc:  # TOML syntax
-        raise InputError(Issue(str(path), None, None, f"not a valid TOML file: {exc}")) from None
-
-
-def _refuse_overwrite(out: Path, inputs: list[Path]) -> None:
-    from .errors import Issue
-
-    targets = {(out / name).resolve() for name in OUTPUT_FILES} | {out.resolve()}
-    for path in inputs:
-        if path.resolve() in targets:
-            raise InputError(
-                Issue(str(out), None, None, f"--out would overwrite the input file {path}; choose another folder")
-            )

@@ -29,7 +29,7 @@ ProgressCallback = Callable[[str, int, int], None]
 """``progress(phase, done, total)``; see the module docstring."""
 
 _CLEAR = "\r\x1b[K"  # back to column 0, erase to end of line
-_LABELS = {"arcs": "building candidate pairs (arcs)", "solving": "solving branch"}
+_LABELS = {"arcs": "building candidate pairs (arcs)", "solving": "solving branch", "towns": "towns done"}
 
 
 class TerminalProgress:
