@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from ._version import __version__
 from .engines import STRATEGIES
@@ -35,78 +36,91 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def common(sub: argparse.ArgumentParser, default_objective: str) -> None:
-        sub.add_argument(
-            "--objective",
-            choices=OBJECTIVES,
-            default=default_objective,
-            help=f"what to optimise after coverage (default {default_objective})",
-        )
-        sub.add_argument(
-            "--strategy", choices=STRATEGIES, default="auto", help="engine: auto (best per branch), flow, cpsat, greedy"
-        )
-        sub.add_argument(
-            "--time-limit",
-            type=_seconds,
-            default=None,
-            metavar="SECONDS",
-            help="wall-clock budget for the whole solve (best use of the time; a plan found under it may differ"
-            " between runs, so leave it out for reproducible plans)",
-        )
-        sub.add_argument(
-            "--seed", type=_seed, default=0, help="seed (without --time-limit: same input and seed, same plan)"
-        )
-        sub.add_argument(
-            "--policy",
-            type=Path,
-            default=None,
-            metavar="POLICY.toml",
-            help="policy file overriding defaults (capacities, visits, reach, weights)",
-        )
-        sub.add_argument(
-            "--backup",
-            default=None,
-            metavar="TIERS",
-            help="also give each covered household of these priorities a backup member "
-            "(comma-separated, e.g. 'critical' or 'critical,elevated')",
-        )
-        sub.add_argument(
-            "--xlsx",
-            action="store_true",
-            help="also write roster.xlsx: printable per-branch rosters (联户台账) and a summary",
-        )
-        sub.add_argument(
-            "--map", action="store_true", help="also write map.html: a self-contained map that works offline"
-        )
-        sub.add_argument(
-            "--tile-url",
-            default=None,
-            metavar="URL",
-            help="base-map tile URL template for map.html, e.g. an intranet tile server "
-            "(implies --map; default: no base map)",
-        )
-        sub.add_argument(
-            "--quiet",
-            action="store_true",
-            help="print nothing but errors (also hides the progress line shown on a terminal)",
-        )
-        sub.add_argument("--debug", action="store_true", help="debug logging and tracebacks")
+    _add_solve_and_rebalance(commands)
+    _add_demo(commands)
+    _add_batch(commands)
+    _add_gap(commands)
+    _add_compare(commands)
+    _add_geocode(commands)
+    _add_schema(commands)
+    return parser
 
-    def plan_outputs(sub: argparse.ArgumentParser) -> None:
-        """--leaders and --visits: outputs of solve, rebalance and batch."""
-        sub.add_argument(
-            "--leaders",
-            action="store_true",
-            help="also choose building leaders (楼栋长) and compound leaders (楼院长, from role=cadre) "
-            "and write leaders.csv; needs --locations (batch: a locations file in the town's folder)",
-        )
-        sub.add_argument(
-            "--visits",
-            action="store_true",
-            help="also plan the week's visit rounds (走访安排): visits.csv and member_days.csv; "
-            "with --xlsx a 走访安排 sheet per branch, with --map a layer of the rounds",
-        )
 
+def _add_solve_options(sub: argparse.ArgumentParser, default_objective: str) -> None:
+    """The options every solving command shares: objective, strategy, time limit, seed, policy, outputs."""
+    sub.add_argument(
+        "--objective",
+        choices=OBJECTIVES,
+        default=default_objective,
+        help=f"what to optimise after coverage (default {default_objective})",
+    )
+    sub.add_argument(
+        "--strategy", choices=STRATEGIES, default="auto", help="engine: auto (best per branch), flow, cpsat, greedy"
+    )
+    sub.add_argument(
+        "--time-limit",
+        type=_seconds,
+        default=None,
+        metavar="SECONDS",
+        help="wall-clock budget for the whole solve (best use of the time; a plan found under it may differ"
+        " between runs, so leave it out for reproducible plans)",
+    )
+    sub.add_argument(
+        "--seed", type=_seed, default=0, help="seed (without --time-limit: same input and seed, same plan)"
+    )
+    sub.add_argument(
+        "--policy",
+        type=Path,
+        default=None,
+        metavar="POLICY.toml",
+        help="policy file overriding defaults (capacities, visits, reach, weights)",
+    )
+    sub.add_argument(
+        "--backup",
+        default=None,
+        metavar="TIERS",
+        help="also give each covered household of these priorities a backup member "
+        "(comma-separated, e.g. 'critical' or 'critical,elevated')",
+    )
+    sub.add_argument(
+        "--xlsx",
+        action="store_true",
+        help="also write roster.xlsx: printable per-branch rosters (联户台账) and a summary",
+    )
+    sub.add_argument("--map", action="store_true", help="also write map.html: a self-contained map that works offline")
+    sub.add_argument(
+        "--tile-url",
+        default=None,
+        metavar="URL",
+        help="base-map tile URL template for map.html, e.g. an intranet tile server "
+        "(implies --map; default: no base map)",
+    )
+    sub.add_argument(
+        "--quiet",
+        action="store_true",
+        help="print nothing but errors (also hides the progress line shown on a terminal)",
+    )
+    sub.add_argument("--debug", action="store_true", help="debug logging and tracebacks")
+
+
+def _add_plan_outputs(sub: argparse.ArgumentParser) -> None:
+    """--leaders and --visits: outputs of solve, rebalance and batch."""
+    sub.add_argument(
+        "--leaders",
+        action="store_true",
+        help="also choose building leaders (楼栋长) and compound leaders (楼院长, from role=cadre) "
+        "and write leaders.csv; needs --locations (batch: a locations file in the town's folder)",
+    )
+    sub.add_argument(
+        "--visits",
+        action="store_true",
+        help="also plan the week's visit rounds (走访安排): visits.csv and member_days.csv; "
+        "with --xlsx a 走访安排 sheet per branch, with --map a layer of the rounds",
+    )
+
+
+def _add_solve_and_rebalance(commands: Any) -> None:
+    """The solve and rebalance commands: a town's two tables in, a plan folder out."""
     for name, objective, text in (
         ("solve", "balanced", "assign members to households"),
         (
@@ -137,7 +151,7 @@ def _parser() -> argparse.ArgumentParser:
             "rows may then give location_id instead of lat/lon, a unit implies the group; "
             "adds rollup_buildings.csv and rollup_compounds.csv",
         )
-        plan_outputs(sub)
+        _add_plan_outputs(sub)
         if name == "rebalance":
             sub.add_argument(
                 "--current",
@@ -147,8 +161,11 @@ def _parser() -> argparse.ArgumentParser:
                 help="take today's contacts from a previous plan: its output folder (or its "
                 "assignments.csv); replaces current_member_id of HOUSEHOLDS.csv",
             )
-        common(sub, objective)
+        _add_solve_options(sub, objective)
 
+
+def _add_demo(commands: Any) -> None:
+    """The demo command: the example town generated, solved and written."""
     demo = commands.add_parser(
         "demo",
         help="solve the embedded example town",
@@ -156,8 +173,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--out", type=Path, default=Path("out/demo"), metavar="DIR")
     demo.add_argument("--households", type=int, default=12_000, help="town size (default 12000)")
-    common(demo, "balanced")
+    _add_solve_options(demo, "balanced")
 
+
+def _add_batch(commands: Any) -> None:
+    """The batch command: every town of a folder."""
     batch = commands.add_parser(
         "batch",
         help="solve every town of a folder: one plan folder per town and batch.json",
@@ -184,9 +204,12 @@ def _parser() -> argparse.ArgumentParser:
         help="a running Dask scheduler, e.g. tcp://10.0.0.5:8786 (implies --executor dask; TOWNS and "
         "--out must be under the same path on every worker)",
     )
-    plan_outputs(batch)
-    common(batch, "balanced")
+    _add_plan_outputs(batch)
+    _add_solve_options(batch, "balanced")
 
+
+def _add_gap(commands: Any) -> None:
+    """The gap command: one GAP benchmark instance."""
     gap = commands.add_parser(
         "gap",
         help="solve a Generalized Assignment Problem instance (OR-Library / Yagiura format)",
@@ -198,6 +221,9 @@ def _parser() -> argparse.ArgumentParser:
     gap.add_argument("--strategy", choices=("cpsat", "greedy"), default="cpsat")
     gap.add_argument("--debug", action="store_true", help="debug logging and tracebacks")
 
+
+def _add_compare(commands: Any) -> None:
+    """The compare command: two plan folders side by side."""
     compare = commands.add_parser(
         "compare",
         help="compare two plan folders: KPIs side by side and the households whose contact differs",
@@ -215,6 +241,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     compare.add_argument("--debug", action="store_true", help="debug logging and tracebacks")
 
+
+def _add_geocode(commands: Any) -> None:
+    """The geocode command: coordinates from addresses."""
     geocode = commands.add_parser(
         "geocode",
         help="fill blank lat/lon of a table from its addresses (Baidu Maps and other geocoders)",
@@ -280,6 +309,9 @@ def _parser() -> argparse.ArgumentParser:
     geocode.add_argument("--quiet", action="store_true", help="print nothing but errors and the not-found rows")
     geocode.add_argument("--debug", action="store_true", help="debug logging and tracebacks")
 
+
+def _add_schema(commands: Any) -> None:
+    """The schema command: the JSON Schemas."""
     schema = commands.add_parser(
         "schema",
         help="print the JSON Schema of a member or household record, the policy or a plan (to_dict)",
@@ -289,7 +321,6 @@ def _parser() -> argparse.ArgumentParser:
     )
     schema.add_argument("name", nargs="?", choices=(*SCHEMA_NAMES, "all"), default="all", help="default: all")
     schema.add_argument("--debug", action="store_true", help="debug logging and tracebacks")
-    return parser
 
 
 def _seconds(text: str) -> float:
