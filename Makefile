@@ -18,7 +18,7 @@ demo: $(STAMP)
 	$(PY) -m baohu_assign demo --out out/demo
 
 test: $(STAMP)
-	HYPOTHESIS_PROFILE=ci $(PY) -m pytest -q
+	HYPOTHESIS_PROFILE=ci $(PY) -m pytest -q -n auto
 
 # Lint and format check (ruff) of every Python tree, type check (mypy) of the package; settings in pyproject.toml.
 LINT_PATHS := src tests benchmarks notebooks/scripts docs/gen_api.py docs/gen_schemas.py
