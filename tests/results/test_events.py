@@ -317,3 +317,59 @@ def test_cli_apply_bad_events_exit_2_naming_index_and_field(plan, tmp_path, caps
     )
     assert code == 2
     assert "events[0], column 'capacity'" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- edge cases and the report
+
+
+def test_a_branch_without_members_and_members_without_households(plan):
+    scenario = plan.scenario
+    empty, other = scenario.branches[0], scenario.branches[1]
+    members = scenario.members.drop(columns=["row"])
+    members = members[members["branch"] != empty].copy()
+    lonely = str(members["member_id"].iloc[0])
+    members.loc[members.index[0], "branch"] = "无户支部"
+    bare = ba.solve(ba.Scenario.from_frames(members, scenario.households.drop(columns=["row"])), seed=0)
+    household = str(scenario.households.loc[scenario.households["branch"] == empty, "household_id"].iloc[0])
+    after = ba.apply_events(
+        bare,
+        [
+            {"type": "household_moved", "household_id": household, "lat": 34.7, "lon": 114.0},
+            {"type": "member_unavailable", "member_id": lonely},
+        ],
+    )
+    assert _contacts(after)[household] is None  # still nobody to serve it
+    _assert_untouched_identical(bare, after, {empty, "无户支部"})
+    assert other not in after.report.warnings[-1].examples
+
+
+def test_untouched_branches_keep_the_plans_shortfall_diagnosis(short_plan):
+    short = {s.branch: s for s in short_plan.report.shortfalls}
+    assert short, "the fixture leaves households uncovered"
+    quiet = next(b for b in short_plan.scenario.branches if b not in short)
+    member = _busiest_member(short_plan, quiet)
+    after = ba.apply_events(short_plan, [{"type": "member_unavailable", "member_id": member}])
+    kept = {s.branch: s for s in after.report.shortfalls if s.branch in short}
+    assert kept == short  # the plan's diagnosis of each untouched branch
+
+
+def test_diagnose_takes_known_branches_as_given(short_plan):
+    from baohu_assign.results.diagnose import diagnose
+
+    fresh = diagnose(short_plan.result)
+    marked = {s.branch: s.model_copy(update={"candidates": -1}) for s in fresh}
+    again = diagnose(short_plan.result, known=marked)
+    assert [s.candidates for s in again] == [-1] * len(fresh)
+    assert [s.branch for s in again] == [s.branch for s in fresh]
+
+
+def test_crossing_branches_touches_the_one_problem():
+    town = ba.synth.make_town(2, households=300, branches=3, stairwells=False)
+    policy = ba.Policy(allow_cross_branch=True)
+    plan = ba.solve(ba.Scenario.from_frames(town.members, town.households, policy=policy), seed=0)
+    ill = _busiest_member(plan)
+    after = ba.apply_events(plan, [{"type": "member_unavailable", "member_id": ill}])
+    full = ba.rebalance(after.scenario, current=plan, objective="min-churn")
+    everyone = set(_contacts(plan))
+    assert ill not in set(_contacts(after).values())
+    assert _changed_in(plan, after, everyone) == _changed_in(plan, full, everyone)

@@ -90,17 +90,28 @@ def apply_events(plan: Plan, events: Sequence[Any]) -> Plan:
     members, households, touched = _edited_frames(scenario, original, parsed)
     if scenario.policy.allow_cross_branch:
         touched = {CROSS_BRANCH_KEY}
-    in_touched = _rows_of(households, touched, scenario.policy.allow_cross_branch)
-    # One validation, of every member and the touched branches' households: the other rows are the
-    # plan's own, already valid and unchanged but for today's contacts.
+    cross = scenario.policy.allow_cross_branch
+    in_touched = _rows_of(households, touched, cross)
+    members_in_touched = _rows_of(members, touched, cross)
+    # One validation, of the touched branches' rows: the others are the plan's own, already valid
+    # and unchanged but for today's contacts.
     part = Scenario.from_frames(
-        members,
+        members.iloc[members_in_touched].reset_index(drop=True),
         households.iloc[in_touched].reset_index(drop=True),
         policy=scenario.policy,
         network=scenario.network,
         locations=scenario.locations,
     )
-    edited = _edited_scenario(scenario, part, households, in_touched)
+    merged_members = _merged(scenario.members, members, part.members, members_in_touched)
+    merged_households = _merged(scenario.households, households, part.households, in_touched)
+    edited = dataclasses.replace(
+        scenario,
+        members=merged_members,
+        households=merged_households,
+        warnings=tuple(cross_check(merged_members, merged_households)),
+    )
+    # The touched branches are solved with every member (rows as in ``edited``), as a whole solve would.
+    part = dataclasses.replace(part, members=merged_members)
     kept = [r for r in original.results if r.branch.branch not in touched]
     resolved = _resolve_touched(part, original, in_touched)
     results = sorted([*_carried_over(kept, scenario, edited), *resolved], key=lambda r: r.branch.branch)
@@ -135,28 +146,22 @@ def _rows_of(households: pd.DataFrame, touched: set[str], cross_branch: bool) ->
     return np.flatnonzero(households["branch"].astype(str).isin(touched).to_numpy()).astype(np.int64)
 
 
-def _edited_scenario(scenario: Scenario, part: Scenario, households: pd.DataFrame, in_touched: np.ndarray) -> Scenario:
-    """The whole edited scenario: the plan's households with the touched ones as ``part`` validated them.
+def _merged(before: pd.DataFrame, edited: pd.DataFrame, validated: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
+    """The whole edited table: ``edited``'s rows, those at ``rows`` as ``validated`` holds them.
 
-    The same frames :meth:`Scenario.replace` gives for the edited tables, without validating the
-    untouched rows again.
+    The frame :meth:`Scenario.replace` gives for the edited table (columns in ``before``'s order,
+    ``row`` numbered afresh), without validating the other rows again.
     """
-    untouched = np.setdiff1d(np.arange(len(households)), in_touched)
-    columns = list(scenario.households.columns)
-    pieces = [households.iloc[untouched], part.households.drop(columns=["row"])]
-    merged = pd.concat(pieces, ignore_index=True)
-    merged.index = np.r_[untouched, in_touched]
+    others = np.setdiff1d(np.arange(len(edited)), rows)
+    merged = pd.concat([edited.iloc[others], validated.drop(columns=["row"])], ignore_index=True)
+    merged.index = np.r_[others, rows]
     merged = merged.sort_index().reset_index(drop=True)
     merged["row"] = np.arange(len(merged), dtype=np.int64) + 2  # as re-validating the frame numbers them
+    columns = list(before.columns)
     merged = merged[[c for c in columns if c in merged] + [c for c in merged if c not in columns]]
-    for column, dtype in part.households.dtypes.items():
+    for column, dtype in validated.dtypes.items():
         merged[column] = merged[column].astype(dtype)
-    return dataclasses.replace(
-        scenario,
-        members=part.members,
-        households=merged,
-        warnings=tuple(cross_check(part.members, merged)),
-    )
+    return merged
 
 
 def _edited_frames(
