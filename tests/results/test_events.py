@@ -373,3 +373,25 @@ def test_crossing_branches_touches_the_one_problem():
     everyone = set(_contacts(plan))
     assert ill not in set(_contacts(after).values())
     assert _changed_in(plan, after, everyone) == _changed_in(plan, full, everyone)
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_random_events_leave_other_branches_alone_and_tables_as_validation_gives_them(plan, data):
+    branches = plan.scenario.branches
+    chosen = data.draw(st.lists(st.sampled_from(branches), min_size=1, max_size=3, unique=True))
+    kinds = [data.draw(st.sampled_from(ba.events.EVENT_TYPES)) for _ in chosen]
+    events = [_event_of_each_kind(plan, kind, branch) for kind, branch in zip(kinds, chosen, strict=True)]
+    for index, event in enumerate(events):  # one new id per added row
+        for key, id_key in (("member", "member_id"), ("household", "household_id")):
+            if key in event:
+                event[key] = {**event[key], id_key: f"{event[key][id_key]}-{index}"}
+    after = ba.apply_events(plan, events)
+    if len(chosen) < len(branches):
+        _assert_untouched_identical(plan, after, set(chosen))
+    whole = after.scenario.replace()
+    pd.testing.assert_frame_equal(after.scenario.households, whole.households)
+    pd.testing.assert_frame_equal(after.scenario.members, whole.members)
+    old, new = _contacts(plan), _contacts(after)
+    flags = dict(zip(after.assignments["household_id"], after.assignments["changed"], strict=True))
+    assert all(bool(flags[h]) == (old.get(h) != new[h]) for h in new)
