@@ -16,6 +16,7 @@ from ._version import __version__
 from .batch import BatchResult, solve_many
 from .datasets import synth
 from .errors import BaohuError, EngineError, EngineUnavailable, InputError, Issue, ScalingWarning
+from .io import events
 from .io.locations import Locations
 from .io.policy import Policy
 from .model.compile import compile_scenario
@@ -25,6 +26,7 @@ from .model.scenario import Scenario
 from .model.solution import Solution
 from .outputs.leaders import choose_leaders
 from .results.compare import Comparison, compare, compare_plans
+from .results.events import apply_events
 from .results.plan import Plan, PlanFolder, read_plan_folder
 from .results.planning import rebalance, solve
 from .results.report import Report, Status
@@ -55,10 +57,12 @@ __all__ = [
     "VisitPlan",
     "WalkingNetwork",
     "__version__",
+    "apply_events",
     "choose_leaders",
     "compare",
     "compare_plans",
     "compile_scenario",
+    "events",
     "plan_visits",
     "read_plan_folder",
     "rebalance",

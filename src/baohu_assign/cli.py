@@ -1,4 +1,4 @@
-"""Command line: ``baohu-assign solve | rebalance | demo | batch | compare | geocode | schema | gap``.
+"""Command line: ``baohu-assign solve | rebalance | apply | demo | batch | compare | geocode | schema | gap``.
 
 The only module that prints.
 
@@ -9,6 +9,7 @@ input (the message names file, row and column), 1 internal error.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 import time
@@ -37,6 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     _add_solve_and_rebalance(commands)
+    _add_apply(commands)
     _add_demo(commands)
     _add_batch(commands)
     _add_gap(commands)
@@ -162,6 +164,24 @@ def _add_solve_and_rebalance(commands: Any) -> None:
                 "assignments.csv); replaces current_member_id of HOUSEHOLDS.csv",
             )
         _add_solve_options(sub, objective)
+
+
+def _add_apply(commands: Any) -> None:
+    """The apply command: events on the plan in force, only the touched branches re-solved."""
+    text = "apply events (events.json) to the plan in force (--current DIR), re-solving only the branches they touch"
+    sub = commands.add_parser("apply", help=text, description=text)
+    sub.add_argument("members", type=Path, metavar="MEMBERS.csv", help="the members the plan was solved with")
+    sub.add_argument("households", type=Path, metavar="HOUSEHOLDS.csv", help="the households the plan was solved with")
+    sub.add_argument("events", type=Path, metavar="EVENTS.json", help="a JSON list of events (see data-contract.md)")
+    sub.add_argument(
+        "--current", type=Path, required=True, metavar="DIR", help="the plan in force: a plan folder written by solve"
+    )
+    sub.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
+    sub.add_argument("--policy", type=Path, default=None, metavar="POLICY.toml", help="the plan's policy file")
+    sub.add_argument("--network", type=Path, default=None, metavar="FILE", help="the plan's walking network")
+    sub.add_argument("--locations", type=Path, default=None, metavar="FILE", help="the plan's place hierarchy")
+    sub.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    sub.add_argument("--debug", action="store_true", help="debug logging and tracebacks")
 
 
 def _add_demo(commands: Any) -> None:
@@ -390,6 +410,8 @@ def _run(args: argparse.Namespace) -> int:
         return _run_schema(args)
     if args.command == "batch":
         return _run_batch(args)
+    if args.command == "apply":
+        return _run_apply(args)
     # One updating line on stderr, only when stderr is a terminal (never in pipes or logs).
     progress = terminal_progress(quiet=args.quiet)
     try:
@@ -447,6 +469,54 @@ def _run_plan(args: argparse.Namespace, progress: TerminalProgress | None) -> in
                 + " (see leaders.csv)"
             )
         print(f"  wrote {', '.join(str(p) for p in paths.values())} ({time.perf_counter() - started:.2f} s in all)")
+    return EXIT_OK
+
+
+def _run_apply(args: argparse.Namespace) -> int:
+    """Events on the plan in force: the plan rebuilt from its inputs (checked by plan id), the events applied."""
+    from .io.events import parse_events
+    from .model.scenario import Scenario
+    from .results.events import apply_events
+    from .results.plan import read_plan_folder
+    from .results.planning import rebalance, solve
+    from .runner import load_policy
+
+    try:
+        raw = json.loads(args.events.read_text(encoding="utf-8-sig"))
+    except OSError as exc:
+        raise InputError(Issue(str(args.events), None, None, f"cannot read: {exc.strerror}")) from None
+    except ValueError as exc:
+        raise InputError(Issue(str(args.events), None, None, f"not valid JSON: {exc}")) from None
+    events = parse_events(raw)
+    folder = read_plan_folder(args.current)
+    scenario = Scenario.from_csv(
+        args.members,
+        args.households,
+        policy=load_policy(args.policy),
+        network=args.network,
+        locations=args.locations,
+    )
+    report = folder.report
+    in_force = solve(
+        scenario,
+        objective=str(report.get("objective", "balanced")),
+        strategy=str(report.get("strategy", "auto")),
+        seed=int(report.get("seed", 0)),
+    )
+    if folder.plan_id is None or in_force.plan_id != folder.plan_id:
+        # Not the same plan (other inputs, or a search cut short): its contacts, kept where they can be.
+        if not args.quiet:
+            print(
+                "note: the plan folder is not reproduced from these inputs; its contacts are taken "
+                "by a min-churn rebalance (--current) before the events",
+                file=sys.stderr,
+            )
+        in_force = rebalance(scenario, current=args.current, objective="min-churn", seed=int(report.get("seed", 0)))
+    plan = apply_events(in_force, events)
+    paths = plan.write(args.out)
+    if not args.quiet:
+        print(plan.summary())
+        print(f"  wrote {', '.join(str(p) for p in paths.values())}")
     return EXIT_OK
 
 

@@ -8,7 +8,7 @@ what is left of it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import numpy as np
 
@@ -39,7 +39,9 @@ EXAMPLES = 5
 """Branches named in a ``time_limit_reached`` warning."""
 
 
-def build_report(result: SolveResult, outcome: HouseholdOutcome) -> Report:
+def build_report(
+    result: SolveResult, outcome: HouseholdOutcome, *, known_shortfalls: Mapping[str, BranchShortfall] | None = None
+) -> Report:
     """The report of a solve.
 
     Parameters
@@ -48,6 +50,8 @@ def build_report(result: SolveResult, outcome: HouseholdOutcome) -> Report:
         What the solve found.
     outcome
         Its per-household arrays (:func:`~baohu_assign.results.tables.household_outcome`).
+    known_shortfalls
+        Shortfall diagnoses to reuse, by branch name (``diagnose``'s ``known``).
 
     Returns
     -------
@@ -58,7 +62,7 @@ def build_report(result: SolveResult, outcome: HouseholdOutcome) -> Report:
     parts = [evaluate(r.branch.problem, r.solution.member_of, r.solution.backup_of) for r in result.results]
     branches = [_branch_report(r, p, outcome) for r, p in zip(result.results, parts, strict=True)]
     uncovered = tuple(sum(p.uncovered[t] for p in parts) for t in range(3))
-    shortfalls = _shortfalls(result, sum(uncovered))
+    shortfalls = _shortfalls(result, sum(uncovered), known_shortfalls)
     household_ids = scenario.households["household_id"].to_numpy(dtype=object)
     warnings = [
         *(
@@ -183,14 +187,18 @@ def _branch_warnings(result: BranchResult, household_ids: np.ndarray) -> Iterato
         )
 
 
-def _shortfalls(result: SolveResult, uncovered: int) -> list[BranchShortfall]:
+def _shortfalls(
+    result: SolveResult, uncovered: int, known: Mapping[str, BranchShortfall] | None = None
+) -> list[BranchShortfall]:
     """Computed shortfall diagnosis per branch; only solves that leave households uncovered pay for it.
 
     Under a time limit it gets what is left of it (:func:`~baohu_assign.diagnose.diagnose`'s ``deadline``).
     """
     if not uncovered or result.cancelled:
         return []  # a cancelled call solves no what-ifs
-    return diagnose(result, deadline=result.deadline) if result.deadline is not None else diagnose(result)
+    if result.deadline is not None:
+        return diagnose(result, deadline=result.deadline, known=known)
+    return diagnose(result, known=known)
 
 
 def _cancelled_warnings(result: SolveResult) -> list[ReportWarning]:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -99,6 +100,7 @@ def diagnose(
     top: int = TOP_SUGGESTIONS,
     time_limit: float | None = BRANCH_TIME_LIMIT_S,
     deadline: Deadline | None = None,
+    known: Mapping[str, BranchShortfall] | None = None,
 ) -> list[BranchShortfall]:
     """Diagnose every branch of a solve that leaves households uncovered.
 
@@ -127,6 +129,10 @@ def diagnose(
         gets at most an equal part of what is left, and none once it has
         passed (its counts and reasons, but no what-ifs: ``complete`` false).
         A branch it cut is recorded in ``deadline.cuts`` as :data:`DIAGNOSIS_CUT`.
+    known
+        Diagnoses already made, by branch name, taken as they are: branches
+        carried over unchanged from an earlier plan
+        (:func:`~baohu_assign.results.events.apply_events`). ``None``: none.
 
     Returns
     -------
@@ -139,8 +145,11 @@ def diagnose(
     """
     if extra_capacity < 1:
         raise ValueError(f"extra_capacity must be >= 1, got {extra_capacity}")
-    out = []
+    out: list[BranchShortfall] = []
     short = [branch for branch in result.results if not (branch.solution.member_of >= 0).all()]
+    if known:
+        out.extend(known[b.branch.branch] for b in short if b.branch.branch in known)
+        short = [b for b in short if b.branch.branch not in known]
     for index, branch_result in enumerate(short):
         started = time.perf_counter()
         limit = time_limit

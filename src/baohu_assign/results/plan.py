@@ -20,7 +20,7 @@ from ..solving.result import BranchResult, SolveResult
 from .build_report import build_report
 from .explain import changed_mask
 from .plain import plain, table_records
-from .report import Report
+from .report import BranchShortfall, Report
 from .rollup import location_rollup
 from .tables import (
     ASSIGNMENT_COLUMNS,
@@ -124,15 +124,20 @@ class Plan:
         self._build(result)
 
     @classmethod
-    def from_result(cls, result: SolveResult) -> Plan:
-        """The plan of a solve's result, its report built now (within the solve's time limit, if any)."""
+    def from_result(cls, result: SolveResult, *, known_shortfalls: Mapping[str, BranchShortfall] | None = None) -> Plan:
+        """The plan of a solve's result, its report built now (within the solve's time limit, if any).
+
+        ``known_shortfalls``: shortfall diagnoses to reuse, by branch name, for
+        branches carried over unchanged from an earlier plan; ``None``: every
+        branch with uncovered households is diagnosed.
+        """
         plan = cls.__new__(cls)
-        plan._build(result)
+        plan._build(result, known_shortfalls)
         return plan
 
-    def _build(self, result: SolveResult) -> None:
+    def _build(self, result: SolveResult, known_shortfalls: Mapping[str, BranchShortfall] | None = None) -> None:
         outcome = household_outcome(result)
-        report = build_report(result, outcome)
+        report = build_report(result, outcome, known_shortfalls=known_shortfalls)
         tiers = result.scenario.households["priority"].value_counts()
         for name, value in (
             ("_result", result),

@@ -97,9 +97,8 @@ def household_outcome(result: SolveResult) -> HouseholdOutcome:
         problem = branch.problem
         member_of = branch_result.solution.member_of.astype(np.int64)
         rows = branch.household_rows
-        for h in np.flatnonzero(member_of >= 0):
-            a = problem.arc_index(int(h), int(member_of[h]))
-            distance[rows[h]] = problem.arc_distance_m[a]
+        covered = np.flatnonzero(member_of >= 0)
+        distance[rows[covered]] = problem.arc_distance_m[problem.arc_indices(covered, member_of[covered])]
         _, rs = branch_reasons(branch, member_of, result.objective)
         if not given:
             # Without any current contacts there is nothing to be new against.
