@@ -27,6 +27,7 @@ from .outputs.leaders import choose_leaders
 from .results.compare import Comparison, compare, compare_plans
 from .results.plan import Plan, PlanFolder, read_plan_folder
 from .results.planning import rebalance, solve
+from .results.recommend import explain_household, recommend
 from .results.report import Report, Status
 from .solving.params import SolveParams
 from .visits import VisitPlan, plan_visits
@@ -59,9 +60,11 @@ __all__ = [
     "compare",
     "compare_plans",
     "compile_scenario",
+    "explain_household",
     "plan_visits",
     "read_plan_folder",
     "rebalance",
+    "recommend",
     "solve",
     "solve_many",
     "synth",
