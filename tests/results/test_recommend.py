@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 import baohu_assign as ba
 from baohu_assign.model.compile import compile_scenario, with_balance
 from baohu_assign.model.objective import evaluate
+from baohu_assign.model.solution import violations
 from oracles import haversine_m
 from strategies import scenarios
 
@@ -43,18 +44,18 @@ def _oracle_options(problem, base, new):
     """{member index: objective change} of giving the new household each eligible member, others fixed."""
     without = evaluate(problem, base).total - int(problem.uncovered_cost()[new])
     direct, chains = {}, {}
-    loads = np.bincount(base[base >= 0], minlength=problem.num_members)
+    # Room is whatever the package's rule check accepts (capacity, hour budgets).
     for m in problem.arc_member[problem.arcs_of(new)].tolist():
         trial = base.copy()
         trial[new] = m
-        if loads[m] + 1 <= problem.member_capacity[m]:
+        if not violations(problem, trial):
             direct[m] = evaluate(problem, trial).total - without
             continue
         for x in np.flatnonzero(base == m).tolist():
             for b in problem.arc_member[problem.arcs_of(x)].tolist():
-                if b != m and loads[b] + 1 <= problem.member_capacity[b]:
-                    moved = trial.copy()
-                    moved[x] = b
+                moved = trial.copy()
+                moved[x] = b
+                if b != m and not violations(problem, moved):
                     cost = evaluate(problem, moved).total - without
                     chains[m] = min(chains.get(m, cost), cost)
     return direct, chains
@@ -78,6 +79,7 @@ def _new_record(draw_point, branch):
 @given(
     frames=st.one_of(
         scenarios(max_members=4, max_households=7, min_households=1, max_branches=1, grid=5),
+        scenarios(max_members=4, max_households=7, min_households=1, max_branches=1, grid=3, hours=True),
         # Crowded: members mostly full, so the chains are exercised too.
         scenarios(min_members=3, max_members=5, min_households=4, max_households=7, max_branches=1, grid=3),
     ),

@@ -243,7 +243,9 @@ def recommend(plan: Plan, household: Mapping[str, Any], k: int = 5) -> pd.DataFr
             why = _why_direct(prep, members, distance, delta, load, capacity, room, int(i), nearest, rank)
             rows.append(_row(prep, rank, int(members[i]), distance[i], load[i] + 1, capacity[i], delta[i], why))
         return _frame(rows)
-    return _frame(_chains(prep, members, distance, delta, load, capacity, k))
+    return _frame(
+        _chains(prep, members, distance, delta, load, capacity, k, weight if prep.weight_used is not None else None)
+    )
 
 
 def _row(
@@ -296,7 +298,7 @@ def _why_direct(
     if not room[nearest]:
         reason = f"最近的党员 {name} 已满（{load[nearest]}/{capacity[nearest]}）"
     else:
-        reason = f"最近的党员 {name} 负担较重（{load[nearest]}/{capacity[nearest]}），加一户的代价更高"
+        reason = f"最近的党员 {name} 加一户的均衡代价更高（已包 {load[nearest]}/{capacity[nearest]} 户）"
     return f"{reason}；此人相距 {distance[i]:.0f} 米，{spare}，代价最小"
 
 
@@ -308,6 +310,7 @@ def _chains(
     load: np.ndarray,
     capacity: np.ndarray,
     k: int,
+    weight: np.ndarray | None,
 ) -> list[dict[str, Any]]:
     """For the cheapest full members: take the household and pass one of theirs on to a member with room."""
     problem = prep.branch.problem
@@ -315,7 +318,7 @@ def _chains(
     full = np.flatnonzero(capacity > 0)
     for i in full[np.lexsort((members[full], delta[full]))][:CHAIN_CANDIDATES]:
         a = int(members[i])
-        best = _cheapest_move(prep, a)
+        best = _cheapest_move(prep, a, None if weight is None else int(weight[i]))
         if best is not None:
             extra, h, b = best
             # A keeps its load (one out, one in), so its balance step is not paid again.
@@ -337,8 +340,12 @@ def _chains(
     return rows
 
 
-def _cheapest_move(prep: _Branch, a: int) -> tuple[int, int, int] | None:
-    """(cost change, household, new member) of the cheapest move of one of ``a``'s households to a member with room."""
+def _cheapest_move(prep: _Branch, a: int, new_weight: int | None) -> tuple[int, int, int] | None:
+    """(cost change, household, new member) of the cheapest move of one of ``a``'s households to a member with room.
+
+    ``new_weight``: the hour-budget weight of the new household at ``a``,
+    which must fit in ``a``'s budget once the moved household is gone.
+    """
     problem = prep.branch.problem
     households = np.flatnonzero(prep.member_of == a)
     households = households[(problem.household_pin[households] < 0) & (problem.household_group[households] < 0)]
@@ -347,7 +354,12 @@ def _cheapest_move(prep: _Branch, a: int) -> tuple[int, int, int] | None:
         arcs = problem.arcs_of(h)
         to = problem.arc_member[arcs].astype(np.int64)
         cost = problem.arc_cost[arcs]
-        own = int(cost[to == a][0])
+        own_arc = int(np.flatnonzero(to == a)[0])
+        own = int(cost[own_arc])
+        if new_weight is not None:
+            assert problem.arc_weight is not None and problem.member_budget is not None and prep.weight_used is not None
+            if prep.weight_used[a] - problem.arc_weight[arcs][own_arc] + new_weight > problem.member_budget[a]:
+                continue
         cap = problem.member_capacity[to].astype(np.int64)
         ok = (to != a) & (prep.loads[to] + 1 <= cap)
         if prep.weight_used is not None:
