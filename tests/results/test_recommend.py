@@ -75,15 +75,37 @@ def _new_record(draw_point, branch):
 # --------------------------------------------------------------------------- properties
 
 
+@st.composite
+def line_towns(draw):
+    """Members and households on a street (about 91 m a step), short reaches, small capacities: chains are common."""
+    spot = st.integers(0, 10)
+    members = pd.DataFrame(
+        [
+            {"member_id": f"M{i}", "branch": "甲村", "lat": 34.70, "lon": 114.00 + 0.001 * draw(spot)}
+            | {"capacity": draw(st.integers(1, 2)), "max_distance_m": draw(st.sampled_from([100.5, 200.5, 300.5]))}
+            for i in range(draw(st.integers(2, 4)))
+        ]
+    )
+    households = pd.DataFrame(
+        [
+            {"household_id": f"H{i}", "branch": "甲村", "lat": 34.70, "lon": 114.00 + 0.001 * draw(spot)}
+            | {"priority": "normal"}
+            for i in range(draw(st.integers(2, 7)))
+        ]
+    )
+    return members, households
+
+
 @settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     frames=st.one_of(
+        line_towns(),
         scenarios(max_members=4, max_households=7, min_households=1, max_branches=1, grid=5),
         scenarios(max_members=4, max_households=7, min_households=1, max_branches=1, grid=3, hours=True),
         # Crowded: members mostly full, so the chains are exercised too.
         scenarios(min_members=3, max_members=5, min_households=4, max_households=7, max_branches=1, grid=3),
     ),
-    point=st.tuples(st.integers(0, 2), st.integers(0, 2)),
+    point=st.tuples(st.just(0), st.integers(0, 10)),
     objective=st.sampled_from(["balanced", "distance"]),
 )
 def test_recommendations_match_brute_force(frames, point, objective):
@@ -114,7 +136,12 @@ def test_recommendations_match_brute_force(frames, point, objective):
 
 
 @settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(frames=scenarios(max_members=4, max_households=7, min_households=1, max_branches=1, grid=5))
+@given(
+    frames=st.one_of(
+        scenarios(max_members=4, max_households=7, min_households=1, max_branches=1, grid=5),
+        scenarios(max_members=4, max_households=7, min_households=1, max_branches=1, grid=3, hours=True),
+    )
+)
 def test_explain_household_prices_each_move_as_evaluate(frames):
     members, households = frames
     scenario = ba.Scenario.from_frames(members, households)
@@ -130,15 +157,13 @@ def test_explain_household_prices_each_move_as_evaluate(frames):
     frame = ba.explain_household(plan, household_id)
     assert frame["member_id"].iloc[0] == member_ids[base[h]] and frame["cost_delta"].iloc[0] == 0
     before = evaluate(problem, base).total
-    loads = np.bincount(base[base >= 0], minlength=problem.num_members)
     for _, row in frame.iloc[1:].iterrows():
-        m = member_ids.index(row["member_id"])
-        if loads[m] + 1 > problem.member_capacity[m]:
-            assert pd.isna(row["cost_delta"]) and "已满" in row["why"]
-            continue
         moved = base.copy()
-        moved[h] = m
-        assert int(row["cost_delta"]) == evaluate(problem, moved).total - before
+        moved[h] = member_ids.index(row["member_id"])
+        if violations(problem, moved):
+            assert pd.isna(row["cost_delta"]) and ("已满" in row["why"] or "每周时间不够" in row["why"])
+        else:
+            assert int(row["cost_delta"]) == evaluate(problem, moved).total - before
     assert set(frame["member_id"]) == {member_ids[m] for m in problem.arc_member[problem.arcs_of(h)].tolist()}
 
 
@@ -196,6 +221,18 @@ def test_full_branch_offers_a_chain():
     at = {x: haversine_m(34.70, 114.00 + 0.001 * 3, 34.70, 114.00 + 0.001 * x) for x in (0, 8)}
     assert top["cost_delta"] == round(10 * at[8]) - round(10 * at[0])
     assert f"多走 {at[8] - at[0]:.0f} 米" in top["why"]
+
+
+def test_member_without_hours_stays_unlimited():
+    # 王五 gives no hours; 李四 does, so the plan has hour budgets. A critical household weighs far more
+    # than all households of the plan together, and 王五 may still take it.
+    scenario = _town([("王五", 2), ("李四", 2)], [0])
+    members = scenario.members.drop(columns=["row"]).assign(hours_per_week=[None, 1.0])
+    scenario = ba.Scenario.from_frames(members, scenario.households.drop(columns=["row"]))
+    plan = ba.solve(scenario, objective="distance", seed=0)
+    assert plan.results[0].branch.problem.has_budgets
+    frame = ba.recommend(plan, NEW | {"priority": "critical"})
+    assert list(frame["member_id"]) == ["M0"] and frame["load_after"].iloc[0] == 2
 
 
 def test_nobody_in_reach():

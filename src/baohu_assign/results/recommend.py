@@ -27,7 +27,7 @@ from scipy.spatial import cKDTree
 from ..io.records import records_frame
 from ..io.validate import validate_households
 from ..model import costs
-from ..model.compile import CROSS_BRANCH_KEY, CURRENT_NONE, BranchProblem
+from ..model.compile import CROSS_BRANCH_KEY, CURRENT_NONE, BranchProblem, member_hours
 from ..model.geo import arc_distance_m, metres_to_chord, unit_vectors
 from .plan import Plan
 
@@ -57,6 +57,7 @@ class _Branch:
     member_of: np.ndarray
     loads: np.ndarray
     weight_used: np.ndarray | None
+    budget: np.ndarray | None  # hour budget per member, +inf where no hours are given
     xyz: np.ndarray
     tree: cKDTree | None
     active: np.ndarray  # branch member indices with capacity, in tree order
@@ -95,6 +96,11 @@ def _prepare(plan: Plan) -> _Prepared:
             weight_used = np.bincount(
                 member_of[covered], weights=problem.arc_weight[arcs], minlength=problem.num_members
             ).astype(np.int64)
+        budget = None
+        if problem.has_budgets:
+            assert problem.member_budget is not None
+            # The compiled "unlimited" budget is a bound for the compiled households only: keep it unlimited.
+            budget = np.where(np.isfinite(member_hours(mem)), problem.member_budget, np.inf)
         capacity = problem.member_capacity
         mobile_flag = mem["mobile"].to_numpy(dtype=bool)
         reach = mem["max_distance_m"].to_numpy(dtype=np.float64)
@@ -105,6 +111,7 @@ def _prepare(plan: Plan) -> _Prepared:
             member_of=member_of,
             loads=loads,
             weight_used=weight_used,
+            budget=budget,
             xyz=xyz,
             tree=cKDTree(xyz[active]) if active.size else None,
             active=active,
@@ -226,14 +233,14 @@ def recommend(plan: Plan, household: Mapping[str, Any], k: int = 5) -> pd.DataFr
     delta = delta + costs.balance_steps(problem.balance_scale, capacity, load + 1)
     room = load + 1 <= capacity
     if prep.weight_used is not None:
-        assert problem.member_budget is not None
+        assert prep.budget is not None
         weight = costs.arc_weight(
             np.full(members.size, visits),
             np.full(members.size, float(row["minutes_per_visit"])),
             distance,
             scenario.policy.walking_speed_m_per_min,
         )
-        room &= prep.weight_used[members] + weight <= problem.member_budget[members]
+        room &= prep.weight_used[members] + weight <= prep.budget[members]
     nearest = int(np.lexsort((members, distance))[0])
     with_room = np.flatnonzero(room)
     if with_room.size:
@@ -273,6 +280,13 @@ def _row(
     }
 
 
+def _no_room(load: int, capacity: int) -> str:
+    """Why a member cannot take one more household: its capacity, else its weekly hours."""
+    if load + 1 > capacity:
+        return f"已满（{load}/{capacity}）"
+    return f"每周时间不够再包一户（{load}/{capacity}）"
+
+
 def _nobody(why: str) -> dict[str, Any]:
     return dict.fromkeys(COLUMNS, pd.NA) | {"why": why}
 
@@ -296,7 +310,7 @@ def _why_direct(
         return f"相距 {distance[i]:.0f} 米，{spare}，目标增加 {delta[i]}"
     name = _label(prep, int(members[nearest]))
     if not room[nearest]:
-        reason = f"最近的党员 {name} 已满（{load[nearest]}/{capacity[nearest]}）"
+        reason = f"最近的党员 {name} {_no_room(int(load[nearest]), int(capacity[nearest]))}"
     else:
         reason = f"最近的党员 {name} 加一户的均衡代价更高（已包 {load[nearest]}/{capacity[nearest]} 户）"
     return f"{reason}；此人相距 {distance[i]:.0f} 米，{spare}，代价最小"
@@ -333,7 +347,7 @@ def _chains(
         more_m = float(problem.arc_distance_m[arc_b] - problem.arc_distance_m[arc_a])
         walk = f"多走 {more_m:.0f} 米" if more_m >= 0 else f"少走 {-more_m:.0f} 米"
         why = (
-            f"{_label(prep, int(members[i]))} 已满（{load[i]}/{capacity[i]}），"
+            f"{_label(prep, int(members[i]))} {_no_room(int(load[i]), int(capacity[i]))}，"
             f"需把 {prep.household_ids[h]} 转给 {_label(prep, b)}（{walk}）"
         )
         rows.append(_row(prep, rank, int(members[i]), distance[i], load[i], capacity[i], total, why, (h, b)))
@@ -357,14 +371,14 @@ def _cheapest_move(prep: _Branch, a: int, new_weight: int | None) -> tuple[int, 
         own_arc = int(np.flatnonzero(to == a)[0])
         own = int(cost[own_arc])
         if new_weight is not None:
-            assert problem.arc_weight is not None and problem.member_budget is not None and prep.weight_used is not None
-            if prep.weight_used[a] - problem.arc_weight[arcs][own_arc] + new_weight > problem.member_budget[a]:
+            assert problem.arc_weight is not None and prep.budget is not None and prep.weight_used is not None
+            if prep.weight_used[a] - problem.arc_weight[arcs][own_arc] + new_weight > prep.budget[a]:
                 continue
         cap = problem.member_capacity[to].astype(np.int64)
         ok = (to != a) & (prep.loads[to] + 1 <= cap)
         if prep.weight_used is not None:
-            assert problem.arc_weight is not None and problem.member_budget is not None
-            ok &= prep.weight_used[to] + problem.arc_weight[arcs] <= problem.member_budget[to]
+            assert problem.arc_weight is not None and prep.budget is not None
+            ok &= prep.weight_used[to] + problem.arc_weight[arcs] <= prep.budget[to]
         if not ok.any():
             continue
         change = cost - own + costs.balance_steps(problem.balance_scale, cap, prep.loads[to] + 1)
@@ -419,8 +433,8 @@ def _explain(prep: _Branch, h: int) -> pd.DataFrame:
     loads = prep.loads[to]
     room = (to != current) & (loads + 1 <= cap)
     if prep.weight_used is not None:
-        assert problem.arc_weight is not None and problem.member_budget is not None
-        room &= prep.weight_used[to] + problem.arc_weight[arcs] <= problem.member_budget[to]
+        assert problem.arc_weight is not None and prep.budget is not None
+        room &= prep.weight_used[to] + problem.arc_weight[arcs] <= prep.budget[to]
     delta = cost + costs.balance_steps(problem.balance_scale, cap, loads + 1)
     if current >= 0:
         own = int(np.flatnonzero(to == current)[0])
