@@ -7,6 +7,7 @@ incremental formulas of results/recommend.py.
 
 from __future__ import annotations
 
+import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
@@ -26,10 +27,13 @@ from strategies import scenarios
 def _with_household(scenario, plan, record, objective):
     """(problem with the household added, plan's assignment on it, index of the new household, member ids)."""
     added = pd.concat([scenario.households.drop(columns=["row"]), pd.DataFrame([record])], ignore_index=True)
-    sub = ba.Scenario.from_frames(scenario.members.drop(columns=["row"]), added, policy=scenario.policy)
+    sub = ba.Scenario.from_frames(
+        scenario.members.drop(columns=["row"]), added, policy=scenario.policy, network=scenario.network
+    )
     branch = record["branch"]
     result = next(r for r in plan.results if r.branch.branch == branch)
-    bp = next(b for b in compile_scenario(sub.members, sub.households, objective=objective) if b.branch == branch)
+    compiled = compile_scenario(sub.members, sub.households, objective=objective, network=sub.network)
+    bp = next(b for b in compiled if b.branch == branch)
     bp = with_balance(bp, result.branch.problem.balance_scale * result.branch.travel_unit)
     member_ids = sub.members["member_id"].to_numpy(dtype=object)[bp.member_rows].tolist()
     ids = sub.households["household_id"].to_numpy(dtype=object)[bp.household_rows].tolist()
@@ -233,6 +237,33 @@ def test_member_without_hours_stays_unlimited():
     assert plan.results[0].branch.problem.has_budgets
     frame = ba.recommend(plan, NEW | {"priority": "critical"})
     assert list(frame["member_id"]) == ["M0"] and frame["load_after"].iloc[0] == 2
+
+
+def test_walking_network_distances_decide_reach_and_cost():
+    # A street with a river: the only bridge is at the east end, so 王五 across the river walks round.
+    graph = nx.Graph()
+    for c in range(6):
+        for r in range(2):
+            graph.add_node((r, c), x=114.00 + 0.001 * c, y=34.70 + 0.001 * r)
+    for c in range(5):
+        for r in range(2):
+            graph.add_edge((r, c), (r, c + 1), length=91.0)
+    graph.add_edge((0, 5), (1, 5), length=111.0)
+    members = pd.DataFrame(
+        [
+            {"member_id": "M0", "name": "王五", "branch": "甲村", "lat": 34.701, "lon": 114.000, "capacity": 2},
+            {"member_id": "M1", "name": "李四", "branch": "甲村", "lat": 34.700, "lon": 114.004, "capacity": 2},
+        ]
+    ).assign(max_distance_m=2000.0)
+    households = pd.DataFrame([{"household_id": "H0", "branch": "甲村", "lat": 34.700, "lon": 114.001}])
+    scenario = ba.Scenario.from_frames(members, households, network=ba.WalkingNetwork.from_graph(graph))
+    plan = ba.solve(scenario, objective="distance", seed=0)
+    record = NEW | {"lon": "114.0000"}
+    problem, base, new, member_ids = _with_household(scenario, plan, record, "distance")
+    direct, _ = _oracle_options(problem, base, new)
+    frame = ba.recommend(plan, record)
+    assert {member_ids.index(m): int(c) for m, c in zip(frame["member_id"], frame["cost_delta"], strict=True)} == direct
+    assert frame["member_id"].iloc[0] == "M1"  # 王五 is 111 m away as the crow flies, but not on foot
 
 
 def test_nobody_in_reach():

@@ -58,6 +58,8 @@ class _Branch:
     loads: np.ndarray
     weight_used: np.ndarray | None
     budget: np.ndarray | None  # hour budget per member, +inf where no hours are given
+    lat: np.ndarray
+    lon: np.ndarray
     xyz: np.ndarray
     tree: cKDTree | None
     active: np.ndarray  # branch member indices with capacity, in tree order
@@ -104,7 +106,8 @@ def _prepare(plan: Plan) -> _Prepared:
         capacity = problem.member_capacity
         mobile_flag = mem["mobile"].to_numpy(dtype=bool)
         reach = mem["max_distance_m"].to_numpy(dtype=np.float64)
-        xyz = unit_vectors(mem["lat"].to_numpy(dtype=np.float64), mem["lon"].to_numpy(dtype=np.float64))
+        lat, lon = mem["lat"].to_numpy(dtype=np.float64), mem["lon"].to_numpy(dtype=np.float64)
+        xyz = unit_vectors(lat, lon)
         active = np.flatnonzero((capacity > 0) & ~mobile_flag & (reach > 0))
         branches[bp.branch] = _Branch(
             branch=bp,
@@ -112,6 +115,8 @@ def _prepare(plan: Plan) -> _Prepared:
             loads=loads,
             weight_used=weight_used,
             budget=budget,
+            lat=lat,
+            lon=lon,
             xyz=xyz,
             tree=cKDTree(xyz[active]) if active.size else None,
             active=active,
@@ -141,12 +146,15 @@ def _label(prep: _Branch, m: int) -> str:
 def _eligible(prep: _Branch, lat: float, lon: float, network: Any) -> tuple[np.ndarray, np.ndarray]:
     """Branch member indices that may serve a household at (lat, lon), and their distances, as compile decides."""
     if network is not None:
-        members = np.concatenate([prep.active, prep.mobile])
-        mem = prep.xyz[members]
-        lat_m = np.degrees(np.arcsin(np.clip(mem[:, 2], -1, 1)))
-        lon_m = np.degrees(np.arctan2(mem[:, 1], mem[:, 0]))
+        # Along the walking network, as the compiler measures (slower: one shortest-path search per query).
+        members = np.sort(np.concatenate([prep.active, prep.mobile]))
         _, found, distance = network.candidate_arcs(
-            lat_m, lon_m, prep.reach_m[members], np.isin(members, prep.mobile), np.array([lat]), np.array([lon])
+            prep.lat[members],
+            prep.lon[members],
+            prep.reach_m[members],
+            np.isin(members, prep.mobile),
+            np.array([lat]),
+            np.array([lon]),
         )
         return members[found], np.asarray(distance, dtype=np.float64)
     point = unit_vectors(np.array([lat]), np.array([lon]))
