@@ -45,7 +45,14 @@ def _with_household(scenario, plan, record, objective):
 
 
 def _oracle_options(problem, base, new):
-    """{member index: objective change} of giving the new household each eligible member, others fixed."""
+    """{member index: objective change} of giving the new household each eligible member, others fixed.
+
+    Empty when the plan itself no longer fits with the household added: it joined a stairwell unit whose
+    member cannot reach it, so only moving the whole unit would do.
+    """
+    covered = np.flatnonzero(base >= 0)
+    if (problem.arc_indices(covered, base[covered]) < 0).any():
+        return {}, {}
     without = evaluate(problem, base).total - int(problem.uncovered_cost()[new])
     direct, chains = {}, {}
     # Room is whatever the package's rule check accepts (capacity, hour budgets).
@@ -106,17 +113,19 @@ def line_towns(draw):
         line_towns(),
         scenarios(max_members=4, max_households=7, min_households=1, max_branches=1, grid=5),
         scenarios(max_members=4, max_households=7, min_households=1, max_branches=1, grid=3, hours=True),
+        scenarios(max_members=4, max_households=7, min_households=1, max_branches=1, grid=3, groups=True),
         # Crowded: members mostly full, so the chains are exercised too.
         scenarios(min_members=3, max_members=5, min_households=4, max_households=7, max_branches=1, grid=3),
     ),
     point=st.tuples(st.just(0), st.integers(0, 10)),
     objective=st.sampled_from(["balanced", "distance"]),
+    group=st.sampled_from([None, "G1"]),
 )
-def test_recommendations_match_brute_force(frames, point, objective):
+def test_recommendations_match_brute_force(frames, point, objective, group):
     members, households = frames
     scenario = ba.Scenario.from_frames(members, households)
     plan = ba.solve(scenario, objective=objective, seed=0)
-    record = _new_record(point, str(households["branch"].iloc[0]))
+    record = _new_record(point, str(households["branch"].iloc[0])) | {"group_id": group}
     problem, base, new, member_ids = _with_household(scenario, plan, record, objective)
     direct, chains = _oracle_options(problem, base, new)
 
@@ -264,6 +273,18 @@ def test_walking_network_distances_decide_reach_and_cost():
     frame = ba.recommend(plan, record)
     assert {member_ids.index(m): int(c) for m, c in zip(frame["member_id"], frame["cost_delta"], strict=True)} == direct
     assert frame["member_id"].iloc[0] == "M1"  # 王五 is 111 m away as the crow flies, but not on foot
+
+
+def test_new_household_of_a_unit_joins_the_units_member():
+    scenario = _town([("王五", 3), ("李四", 3)], [0, 0], members_at=[0, 3])
+    households = scenario.households.drop(columns=["row"]).assign(group_id="U1")
+    scenario = ba.Scenario.from_frames(scenario.members.drop(columns=["row"]), households)
+    plan = ba.solve(scenario, objective="distance", seed=0)
+    frame = ba.recommend(plan, NEW | {"lon": "114.003", "group_id": "U1"})
+    assert list(frame["member_id"]) == ["M0"] and frame["load_after"].iloc[0] == 3
+    frame = ba.recommend(plan, NEW | {"lon": "114.006", "group_id": "U1"})
+    assert "同一单元 U1 须由同一党员包户" in frame["why"].iloc[0] and pd.isna(frame["member_id"].iloc[0])
+    assert ba.recommend(plan, NEW | {"lon": "114.003"})["member_id"].iloc[0] == "M1"
 
 
 def test_nobody_in_reach():

@@ -69,6 +69,7 @@ class _Branch:
     member_ids: np.ndarray
     names: np.ndarray | None
     household_ids: np.ndarray
+    unit_households: dict[str, np.ndarray]  # group_id → the branch households of that stairwell unit
     first_contact: bool
 
 
@@ -126,9 +127,21 @@ def _prepare(plan: Plan) -> _Prepared:
             member_ids=mem["member_id"].to_numpy(dtype=object),
             names=mem["name"].to_numpy(dtype=object) if "name" in mem else None,
             household_ids=households["household_id"].to_numpy(dtype=object)[bp.household_rows],
+            unit_households=_units(households.iloc[bp.household_rows]),
             first_contact=bool((bp.current_state != CURRENT_NONE).any()),
         )
     return _Prepared(plan, branches)
+
+
+def _units(households: pd.DataFrame) -> dict[str, np.ndarray]:
+    if "group_id" not in households:
+        return {}
+    groups = households["group_id"].astype("string").to_numpy(dtype=object)
+    named = np.flatnonzero(pd.notna(groups))
+    found: dict[str, list[int]] = {}
+    for h in named.tolist():
+        found.setdefault(str(groups[h]), []).append(h)
+    return {key: np.asarray(rows, dtype=np.int64) for key, rows in found.items()}
 
 
 def _validated_household(plan: Plan, household: Mapping[str, Any]) -> pd.Series:
@@ -231,6 +244,17 @@ def recommend(plan: Plan, household: Mapping[str, Any], k: int = 5) -> pd.DataFr
     if members.size == 0:
         return _frame([_nobody("服务半径内没有可用的党员")])
     bp, problem = prep.branch, prep.branch.problem
+    unit = _unit_of(prep, row)
+    if unit is not None:
+        # A stairwell unit goes whole to one member: the new household can only join the unit's member.
+        unit_member = int(prep.member_of[unit[0]])
+        keep = members == unit_member
+        if unit_member < 0 or not keep.any():
+            whose = (
+                "尚无包户党员" if unit_member < 0 else f"由 {_label(prep, unit_member)} 包户，但其服务半径够不到这户"
+            )
+            return _frame([_nobody(f"同一单元 {row['group_id']} 须由同一党员包户，该单元{whose}")])
+        members, distance = members[keep], distance[keep]
     visits = float(row["visits_per_week"])
     travel = costs.travel_cost(visits, distance, bp.travel_unit)
     delta = costs.arc_cost(
@@ -240,6 +264,9 @@ def recommend(plan: Plan, household: Mapping[str, Any], k: int = 5) -> pd.DataFr
     load = prep.loads[members]
     delta = delta + costs.balance_steps(problem.balance_scale, capacity, load + 1)
     room = load + 1 <= capacity
+    if unit is not None and problem.one_unit_over_capacity:
+        # A member whose one unit is all it carries may take that unit beyond its capacity.
+        room |= (capacity > 0) & (load == unit.size)
     if prep.weight_used is not None:
         assert prep.budget is not None
         weight = costs.arc_weight(
@@ -261,6 +288,14 @@ def recommend(plan: Plan, household: Mapping[str, Any], k: int = 5) -> pd.DataFr
     return _frame(
         _chains(prep, members, distance, delta, load, capacity, k, weight if prep.weight_used is not None else None)
     )
+
+
+def _unit_of(prep: _Branch, row: pd.Series) -> np.ndarray | None:
+    """The branch households of the stairwell unit the new household joins, or ``None``."""
+    group = row.get("group_id")
+    if group is None or pd.isna(group):
+        return None
+    return prep.unit_households.get(str(group))
 
 
 def _row(
@@ -370,7 +405,8 @@ def _cheapest_move(prep: _Branch, a: int, new_weight: int | None) -> tuple[int, 
     """
     problem = prep.branch.problem
     households = np.flatnonzero(prep.member_of == a)
-    households = households[(problem.household_pin[households] < 0) & (problem.household_group[households] < 0)]
+    alone = prep.branch.group_size[households] == 1  # a unit of several households moves only whole
+    households = households[(problem.household_pin[households] < 0) & alone]
     best: tuple[int, int, int] | None = None
     for h in households.tolist():
         arcs = problem.arcs_of(h)
@@ -459,8 +495,22 @@ def _explain(prep: _Branch, h: int) -> pd.DataFrame:
         rows.append(_row(prep, 1, current, distance[own], prep.loads[current], cap[own], 0, why))
     others = np.flatnonzero(to != current)
     others = others[np.lexsort((to[others], delta[others], ~room[others]))]
+    whole_unit = int(prep.branch.group_size[h]) > 1
     for i in others:
-        if room[i]:
+        if whole_unit:
+            row = _row(
+                prep,
+                len(rows) + 1,
+                int(to[i]),
+                distance[i],
+                loads[i],
+                cap[i],
+                0,
+                "同一单元须整体改派，不能单独调整这户",
+            )
+            row["cost_delta"] = pd.NA
+            rows.append(row)
+        elif room[i]:
             sign = "增加" if delta[i] >= 0 else "减少"
             why = f"相距 {distance[i]:.0f} 米，尚有余量（{loads[i] + 1}/{cap[i]}），目标{sign} {abs(int(delta[i]))}"
             rows.append(_row(prep, len(rows) + 1, int(to[i]), distance[i], loads[i] + 1, cap[i], int(delta[i]), why))
