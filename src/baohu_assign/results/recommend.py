@@ -212,7 +212,9 @@ def recommend(plan: Plan, household: Mapping[str, Any], k: int = 5) -> pd.DataFr
     household
         One household record with the columns of ``households.csv`` (values
         as a form sends them); checked by the same rules and messages as the
-        CSV path. ``current_member_id`` and ``pinned`` are not used.
+        CSV path. ``current_member_id`` and ``pinned`` are not used; a
+        ``group_id`` naming a stairwell unit of the plan limits the household
+        to that unit's member.
     k
         Most rows returned.
 
