@@ -29,6 +29,7 @@ from .results.compare import Comparison, compare, compare_plans
 from .results.events import apply_events
 from .results.plan import Plan, PlanFolder, read_plan_folder
 from .results.planning import rebalance, solve
+from .results.recommend import explain_household, recommend
 from .results.report import Report, Status
 from .solving.params import SolveParams
 from .visits import VisitPlan, plan_visits
@@ -63,9 +64,11 @@ __all__ = [
     "compare_plans",
     "compile_scenario",
     "events",
+    "explain_household",
     "plan_visits",
     "read_plan_folder",
     "rebalance",
+    "recommend",
     "solve",
     "solve_many",
     "synth",
