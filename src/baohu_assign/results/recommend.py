@@ -514,7 +514,8 @@ def _explain(prep: _Branch, h: int) -> pd.DataFrame:
             rows.append(row)
         elif room[i]:
             sign = "增加" if delta[i] >= 0 else "减少"
-            why = f"相距 {distance[i]:.0f} 米，尚有余量（接收后 {loads[i] + 1}/{cap[i]}），目标{sign} {abs(int(delta[i]))}"
+            after = f"{loads[i] + 1}/{cap[i]}"
+            why = f"相距 {distance[i]:.0f} 米，尚有余量（接收后 {after}），目标{sign} {abs(int(delta[i]))}"
             rows.append(_row(prep, len(rows) + 1, int(to[i]), distance[i], loads[i] + 1, cap[i], int(delta[i]), why))
         else:
             row = _row(
