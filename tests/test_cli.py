@@ -164,6 +164,6 @@ def test_schema_all_is_one_object_of_every_schema(capsys):
 
 def test_schema_of_an_unknown_name_exits_2(capsys):
     with pytest.raises(SystemExit) as exc:
-        main(["schema", "events"])
+        main(["schema", "roster"])
     assert exc.value.code == 2
-    assert "invalid choice: 'events'" in capsys.readouterr().err
+    assert "invalid choice: 'roster'" in capsys.readouterr().err

@@ -334,10 +334,10 @@ def _add_schema(commands: Any) -> None:
     """The schema command: the JSON Schemas."""
     schema = commands.add_parser(
         "schema",
-        help="print the JSON Schema of a member or household record, the policy or a plan (to_dict)",
+        help="print the JSON Schema of a member or household record, the policy, a plan (to_dict) or events",
         description="Print a JSON Schema (draft 2020-12) to stdout: members (one member record of "
         "Scenario.from_records), households (one household record), policy, plan (Plan.to_dict(), report "
-        "included), or all of them as one object keyed by these names.",
+        "included), events (a list for apply_events), or all of them as one object keyed by these names.",
     )
     schema.add_argument("name", nargs="?", choices=(*SCHEMA_NAMES, "all"), default="all", help="default: all")
     schema.add_argument("--debug", action="store_true", help="debug logging and tracebacks")

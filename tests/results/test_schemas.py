@@ -92,3 +92,19 @@ def test_plan_schema_refuses_a_wrong_type(short_plan):
     data = json.loads(json.dumps(short_plan.to_dict()))
     data["assignments"][0]["distance_m"] = "near"
     assert not validator("plan").is_valid(data)
+
+
+def test_events_schema_fits_the_events_apply_events_parses_and_refuses_what_it_refuses():
+    from baohu_assign.io.events import parse_events
+
+    good = [
+        {"type": "member_unavailable", "member_id": "M001"},
+        {"type": "capacity_changed", "member_id": "M002", "capacity": 4},
+        {"type": "household_moved", "household_id": "H9", "lat": 34.72, "lon": 113.95},
+    ]
+    parse_events(good)
+    assert list(validator("events").iter_errors(good)) == []
+    for bad in ([{"type": "capacity_changed", "member_id": "M002"}], [{"type": "member_gone", "member_id": "M1"}]):
+        with pytest.raises(ba.InputError):
+            parse_events(bad)
+        assert list(validator("events").iter_errors(bad)), bad

@@ -19,8 +19,9 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
 
+from ..io.events import Event
 from ..io.policy import PRIORITIES, Policy
 from ..io.records import HouseholdRecord, MemberRecord
 from .report import Report
@@ -151,8 +152,9 @@ _MODELS: dict[str, type[BaseModel]] = {
     "policy": Policy,
     "plan": PlanRecord,
 }
-SCHEMA_NAMES: tuple[str, ...] = tuple(_MODELS)
-"""The schemas there are: one member record, one household record, the policy, a plan's ``to_dict()``."""
+SCHEMA_NAMES: tuple[str, ...] = (*_MODELS, "events")
+"""The schemas there are: one member record, one household record, the policy, a plan's ``to_dict()``,
+and a list of events (:func:`baohu_assign.apply_events`)."""
 
 
 def json_schema(name: str) -> dict[str, Any]:
@@ -162,7 +164,8 @@ def json_schema(name: str) -> dict[str, Any]:
     ----------
     name
         ``"members"`` (one member record), ``"households"`` (one household
-        record), ``"policy"`` or ``"plan"`` (``Plan.to_dict()``).
+        record), ``"policy"``, ``"plan"`` (``Plan.to_dict()``) or ``"events"``
+        (a list of events for :func:`~baohu_assign.apply_events`).
 
     Returns
     -------
@@ -174,9 +177,13 @@ def json_schema(name: str) -> dict[str, Any]:
     KeyError
         An unknown name.
     """
-    if name not in _MODELS:
+    if name not in SCHEMA_NAMES:
         raise KeyError(f"no schema {name!r}; choose from {list(SCHEMA_NAMES)}")
-    schema = _MODELS[name].model_json_schema(mode="serialization" if name == "plan" else "validation")
+    if name == "events":
+        schema = TypeAdapter(list[Event]).json_schema()
+        schema["title"] = "Events"
+    else:
+        schema = _MODELS[name].model_json_schema(mode="serialization" if name == "plan" else "validation")
     return {"$schema": JSON_SCHEMA_DIALECT, **schema}
 
 
