@@ -63,39 +63,35 @@ class Deadline:
     def after(cls, seconds: float | None, events: tuple[threading.Event, ...] = ()) -> Deadline:
         return cls(None if seconds is None else now() + seconds, events=events)
 
+    def stop(self) -> Stop:
+        """The stop criterion an engine gets: this deadline and the cancel flag.
+
+        Its rules (a cancel flag ends the time, unlimited stays unlimited) are
+        the ones every method below applies.
+        """
+        return Stop(self.at, self.events)
+
     def cancelled(self) -> bool:
         """Whether the caller's cancel flag (``SolveParams.cancel``) is set."""
-        return any(event.is_set() for event in self.events)
+        return self.stop().cancelled()
 
     def remaining(self) -> float | None:
         """Seconds left (never negative; 0 once cancelled), or ``None`` when unlimited."""
-        if self.cancelled():
-            return 0.0
-        if self.at is None:
-            return None
-        return max(0.0, self.at - now())
+        return self.stop().remaining()
 
     def expired(self) -> bool:
-        return self.cancelled() or (self.at is not None and now() >= self.at)
+        return self.stop().expired()
 
     def part(self, share: float, reserve: float = 0.0) -> Deadline:
         """A deadline ``share`` of the way from now to this one, after keeping ``reserve`` seconds back.
 
         Unlimited stays unlimited; cuts are recorded into this deadline's list.
         """
-        if self.at is None:
-            return self
-        start = now()
-        return Deadline(start + share * max(self.at - reserve - start, 0.0), self.cuts, self.events)
+        return Deadline(self.stop().part(share, reserve).at, self.cuts, self.events)
 
     def within(self, seconds: float) -> Deadline:
         """This deadline or ``seconds`` from now, whichever comes first (cuts recorded here)."""
-        end = now() + seconds
-        return Deadline(end if self.at is None else min(self.at, end), self.cuts, self.events)
-
-    def stop(self) -> Stop:
-        """The stop criterion an engine gets: this deadline and the cancel flag."""
-        return Stop(self.at, self.events)
+        return Deadline(self.stop().within(seconds).at, self.cuts, self.events)
 
     def cut(self, what: str) -> None:
         """Record that the deadline stopped or left out ``what`` (once)."""
