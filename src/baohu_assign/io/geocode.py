@@ -42,7 +42,7 @@ import pandas as pd
 from ..errors import BaohuError, InputError, Issue
 from .atomic import atomic_write_bytes, atomic_write_text
 from .locations import Locations, as_locations
-from .tables import IssueCollector, cell_text, is_missing, normalise_header, read_table
+from .tables import IssueCollector, cell_text, csv_text, is_missing, normalise_header, read_table
 from .xlsx import stable_xlsx_bytes
 
 logger = logging.getLogger(__name__)
@@ -279,7 +279,7 @@ class GeocodeCache:
             lat, lon = (_degrees(point[0]), _degrees(point[1])) if point is not None else ("", "")
             rows.append([provider, address, lat, lon, "true" if point is not None else "false"])
         frame = pd.DataFrame(rows, columns=list(CACHE_COLUMNS))
-        atomic_write_text(self.path, "\ufeff" + frame.to_csv(index=False, lineterminator="\n"))
+        atomic_write_text(self.path, csv_text(frame))
         self._dirty = False
         self._flushed_at = time.monotonic()
 
@@ -781,9 +781,8 @@ def geocode_file(
     if output.suffix.lower() in (".xlsx", ".xlsm"):
         atomic_write_bytes(output, _xlsx_bytes(result.table, headers))
     else:
-        text = result.table.set_axis(headers, axis=1).to_csv(index=False, lineterminator="\n")
-        atomic_write_text(output, "\ufeff" + text)
-    atomic_write_text(report_path, "\ufeff" + result.missing_frame().to_csv(index=False, lineterminator="\n"))
+        atomic_write_text(output, csv_text(result.table.set_axis(headers, axis=1)))
+    atomic_write_text(report_path, csv_text(result.missing_frame()))
     paths = {"table": output, "missing": report_path, "cache": cache_path}
     return GeocodeResult(result.table, result.missing, result.counts, result.lookups, paths)
 

@@ -37,6 +37,7 @@ __all__ = [
     "MAX_ISSUES",
     "IssueCollector",
     "cell_text",
+    "csv_text",
     "is_missing",
     "missing_mask",
     "normalise_header",
@@ -534,6 +535,12 @@ def _column_letter(index: int) -> str:
         index, rest = divmod(index - 1, 26)
         letters = chr(ord("A") + rest) + letters
     return letters
+
+
+def csv_text(frame: pd.DataFrame) -> str:
+    """``frame`` as the text of an output CSV file: a byte-order mark (so Excel reads it as UTF-8),
+    no index, ``\\n`` line ends. Every CSV file the package writes has this form."""
+    return "\ufeff" + frame.to_csv(index=False, lineterminator="\n")
 
 
 def cell_text(value: object) -> str:

@@ -37,7 +37,7 @@ import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
 from ..io.atomic import atomic_write_text
-from ..io.tables import missing_mask
+from ..io.tables import csv_text, missing_mask
 from ..model.costs import TRAVEL_UNIT_M, travel_cost
 from ..model.geo import great_circle_m
 
@@ -180,7 +180,7 @@ def leaders_csv(leaders: pd.DataFrame) -> str:
 
     E.g. for :meth:`~baohu_assign.plan.Plan.write`'s ``extra``.
     """
-    return "\ufeff" + leaders.to_csv(index=False, lineterminator="\n")
+    return csv_text(leaders)
 
 
 # -- one level ---------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import pandas as pd
 from ..errors import InputError, Issue
 from ..io.atomic import write_folder
 from ..io.policy import PRIORITIES
+from ..io.tables import csv_text
 from ..solving.result import BranchResult, SolveResult
 from .build_report import build_report
 from .explain import changed_mask
@@ -501,7 +502,7 @@ def _csv_text(frame: pd.DataFrame, original_names: dict[str, str]) -> str:
     for column in out.columns:
         if str(out[column].dtype) in ("boolean", "bool"):
             out[column] = out[column].map({True: "true", False: "false"}).astype("string")
-    return "\ufeff" + out.to_csv(index=False, lineterminator="\n")
+    return csv_text(out)
 
 
 def _handed_out(frame: pd.DataFrame) -> pd.DataFrame:

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..io.atomic import atomic_write_bytes
+from ..io.tables import csv_text
 from ..io.validate import visit_windows, yes_values
 from ..model import costs
 from ..model.geo import great_circle_m
@@ -392,7 +393,7 @@ def _distance_matrix(scenario: Scenario, lat: np.ndarray, lon: np.ndarray, farth
 
 
 def _csv_bytes(frame: pd.DataFrame) -> bytes:
-    return ("\ufeff" + frame.to_csv(index=False, lineterminator="\n")).encode("utf-8")
+    return csv_text(frame).encode("utf-8")
 
 
 __all__ = ["FOUR_ONES_ZH", "VisitPlan", "day_name_zh", "needs_four_ones", "plan_visits"]
