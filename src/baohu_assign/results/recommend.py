@@ -9,8 +9,10 @@ the plan (:mod:`baohu_assign.model.compile`, :mod:`baohu_assign.model.costs`),
 so a recommendation costs exactly what :func:`~baohu_assign.model.objective.evaluate`
 would count on the plan with the household added.
 
-Everything that does not depend on the household (member coordinates in a
-KD-tree, loads, capacities) is prepared once per plan and cached.
+Everything that does not depend on the household (member coordinates,
+loads, capacities, budgets) is prepared once per plan and cached; the
+members in reach come from the compiler's own arc rule
+(:func:`~baohu_assign.model.geo.candidate_arcs`).
 """
 
 from __future__ import annotations
@@ -22,13 +24,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.spatial import cKDTree
 
 from ..io.records import records_frame
 from ..io.validate import validate_households
 from ..model import costs
 from ..model.compile import CROSS_BRANCH_KEY, CURRENT_NONE, BranchProblem, member_hours
-from ..model.geo import arc_distance_m, metres_to_chord, unit_vectors
+from ..model.geo import candidate_arcs, unit_vectors
 from .plan import Plan
 
 COLUMNS = (
@@ -61,11 +62,9 @@ class _Branch:
     lat: np.ndarray
     lon: np.ndarray
     xyz: np.ndarray
-    tree: cKDTree | None
-    active: np.ndarray  # branch member indices with capacity, in tree order
+    active: np.ndarray  # branch member indices with capacity and a reach, not mobile
     mobile: np.ndarray  # branch member indices of mobile members with capacity
     reach_m: np.ndarray
-    max_reach_m: float
     member_ids: np.ndarray
     names: np.ndarray | None
     household_ids: np.ndarray
@@ -119,11 +118,9 @@ def _prepare(plan: Plan) -> _Prepared:
             lat=lat,
             lon=lon,
             xyz=xyz,
-            tree=cKDTree(xyz[active]) if active.size else None,
             active=active,
             mobile=np.flatnonzero((capacity > 0) & mobile_flag),
             reach_m=reach,
-            max_reach_m=float(reach[active].max()) if active.size else 0.0,
             member_ids=mem["member_id"].to_numpy(dtype=object),
             names=mem["name"].to_numpy(dtype=object) if "name" in mem else None,
             household_ids=households["household_id"].to_numpy(dtype=object)[bp.household_rows],
@@ -170,17 +167,15 @@ def _eligible(prep: _Branch, lat: float, lon: float, network: Any) -> tuple[np.n
             np.array([lon]),
         )
         return members[found], np.asarray(distance, dtype=np.float64)
-    point = unit_vectors(np.array([lat]), np.array([lon]))
-    near = np.zeros(0, dtype=np.int64)
-    if prep.tree is not None:
-        hits = prep.tree.query_ball_point(point[0], r=float(metres_to_chord(prep.max_reach_m * (1 + 1e-9) + 1e-3)))
-        near = prep.active[np.asarray(hits, dtype=np.int64)]
-    members = np.concatenate([near, prep.mobile])
-    distance = arc_distance_m(prep.xyz[members], np.repeat(point, members.size, axis=0))
-    keep = np.isin(members, prep.mobile) | (distance <= prep.reach_m[members])
-    members, distance = members[keep], distance[keep]
-    order = np.argsort(members, kind="stable")
-    return members[order], distance[order]
+    # The compiler's own arc rule, for one household: the same reach, mobility and distances.
+    members = np.sort(np.concatenate([prep.active, prep.mobile]))
+    _, found, distance = candidate_arcs(
+        prep.xyz[members],
+        prep.reach_m[members],
+        np.isin(members, prep.mobile),
+        unit_vectors(np.array([lat]), np.array([lon])),
+    )
+    return members[found], np.asarray(distance, dtype=np.float64)
 
 
 def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
@@ -207,7 +202,7 @@ def recommend(plan: Plan, household: Mapping[str, Any], k: int = 5) -> pd.DataFr
     Parameters
     ----------
     plan
-        A solved plan; its per-plan preparation (member KD-tree, loads) is
+        A solved plan; its per-plan preparation (member coordinates, loads) is
         built on the first call and cached.
     household
         One household record with the columns of ``households.csv`` (values
