@@ -161,7 +161,7 @@ def test_pinned_unit_over_capacity_holds_and_leaves_room_for_nothing_else():
     scenario = ba.Scenario.from_frames(members, households)
     plan = ba.solve(scenario, seed=0)
     assert rule_violations(scenario.members, scenario.households, plan.primary) == []
-    served = plan.primary.groupby("group_id")["member_id"].agg(lambda s: set(s.fillna("")))
+    served = plan.primary.groupby("group_id")["member_id"].apply(lambda s: set(s.fillna("")))
     assert served["U1"] == {"DY021"}, "equal tiers: the first unit's pin holds, over capacity"
     assert "DY021" not in served["U3"]
     broken = [w for w in plan.report.warnings if w.code == "pin_broken"]
