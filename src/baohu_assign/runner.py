@@ -10,6 +10,7 @@ so a batch can send it to another process or machine.
 from __future__ import annotations
 
 import argparse
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -22,10 +23,20 @@ from .results.plan import FOLDER_FILES
 if TYPE_CHECKING:
     import pandas as pd
 
+    from .model.scenario import Scenario
     from .results.plan import Plan
     from .visits import VisitPlan
 
-__all__ = ["RunOptions", "RunOutcome", "TownFiles", "load_policy", "run_plan", "town_policy"]
+__all__ = [
+    "RunOptions",
+    "RunOutcome",
+    "TownFiles",
+    "load_policy",
+    "plan_in_force",
+    "run_plan",
+    "run_scenario",
+    "town_policy",
+]
 
 TABLE_SUFFIXES = (".csv", ".xlsx")
 """Suffixes a town folder's tables may have (read alike, see ``read_table``)."""
@@ -214,15 +225,15 @@ def run_plan(
     command: str = "solve",
     current: Path | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    cancel: threading.Event | None = None,
 ) -> RunOutcome:
     """Read a town, solve (or rebalance) it, and write its plan folder as one unit (:meth:`Plan.write`).
 
     ``policy`` is what :func:`town_policy` gives; ``command`` ``"rebalance"``
-    repairs today's assignment (from ``current``, a plan folder, when given).
+    repairs today's assignment (from ``current``, a plan folder, when given);
+    ``cancel`` as :attr:`SolveParams.cancel <baohu_assign.SolveParams.cancel>`.
     """
     from .model.scenario import Scenario
-    from .results.planning import rebalance, solve
-    from .solving.params import SolveParams
 
     check_leaders(options, files.locations)
     refuse_overwrite(
@@ -233,7 +244,33 @@ def run_plan(
     scenario = Scenario.from_csv(
         files.members, files.households, policy=policy, network=files.network, locations=files.locations
     )
-    params = None if options.num_workers is None else SolveParams(num_workers=options.num_workers)
+    return run_scenario(scenario, out, options, command=command, current=current, progress=progress, cancel=cancel)
+
+
+def run_scenario(
+    scenario: Scenario,
+    out: Path,
+    options: RunOptions,
+    *,
+    command: str = "solve",
+    current: Path | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> RunOutcome:
+    """Solve (or rebalance) a validated scenario and write its plan folder with the optional outputs.
+
+    What :func:`run_plan` does once the town is read; the service calls it
+    with a scenario of JSON records. ``options.policy`` is not used (the
+    scenario carries its policy).
+    """
+    from .results.planning import rebalance, solve
+    from .solving.params import SolveParams
+
+    params = None
+    if options.num_workers is not None or cancel is not None:
+        params = SolveParams(
+            **({} if options.num_workers is None else {"num_workers": options.num_workers}), cancel=cancel
+        )
     solver = rebalance if command == "rebalance" else solve
     extra_args: dict[str, Any] = {"current": current} if command == "rebalance" else {}
     plan = solver(
@@ -271,6 +308,41 @@ def run_plan(
 
         extra["map.html"] = map_html(plan, tile_url=options.tile_url, visits=visits)
     return RunOutcome(plan=plan, leaders=leaders, paths=plan.write(out, extra=extra), visits=visits)
+
+
+def plan_in_force(scenario: Scenario, current: Path) -> tuple[Plan, bool]:
+    """The plan of the plan folder ``current``, rebuilt on ``scenario`` (the inputs it was solved with).
+
+    The folder's objective, strategy and seed (report.json) are solved again;
+    when that does not give the folder's plan (other inputs, or a search cut
+    short by a time limit or a cancel), its contacts are taken by a min-churn
+    :func:`~baohu_assign.rebalance` with ``current`` instead.
+
+    Returns
+    -------
+    tuple
+        The plan, and whether it is the folder's own plan (same plan id).
+
+    Raises
+    ------
+    InputError
+        ``current`` is not a readable plan folder.
+    """
+    from .results.plan import read_plan_folder
+    from .results.planning import rebalance, solve
+
+    folder = read_plan_folder(current)
+    report = folder.report
+    seed = int(report.get("seed", 0))
+    plan = solve(
+        scenario,
+        objective=str(report.get("objective", "balanced")),
+        strategy=str(report.get("strategy", "auto")),
+        seed=seed,
+    )
+    if folder.plan_id is not None and plan.plan_id == folder.plan_id:
+        return plan, True
+    return rebalance(scenario, current=current, objective="min-churn", seed=seed), False
 
 
 def refuse_overwrite(out: Path, inputs: list[Path]) -> None:
