@@ -35,6 +35,12 @@ ANYTHING = frozenset(
         f"{PACKAGE}.runner",
         # Batches of towns (`batch`, solve_many): drives runner in worker processes and writes batch.json.
         f"{PACKAGE}.batch",
+        # The HTTP job service (`serve`): the web app, its SQLite job store, and what its worker processes run
+        # (runner's solve path, events, recommendations).
+        f"{PACKAGE}.service",
+        f"{PACKAGE}.service.app",
+        f"{PACKAGE}.service.store",
+        f"{PACKAGE}.service.jobs",
     }
 )
 """Entry points: they may import anything, and no stage imports them."""
@@ -173,6 +179,9 @@ def test_every_known_exception_is_still_needed(graph):
         ("cli", "batch", True),
         ("results.plan", "runner", False),
         ("solving.solve", "batch", False),
+        ("service.jobs", "runner", True),
+        ("results.plan", "service.jobs", False),
+        ("cli", "service", True),
     ],
 )
 def test_the_stage_rule(source, target, expected):

@@ -1,4 +1,4 @@
-"""Command line: ``baohu-assign solve | rebalance | apply | demo | batch | compare | geocode | schema | gap``.
+"""Command line: ``baohu-assign solve | rebalance | apply | demo | batch | compare | geocode | schema | gap | serve``.
 
 The only module that prints.
 
@@ -45,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_compare(commands)
     _add_geocode(commands)
     _add_schema(commands)
+    _add_serve(commands)
     return parser
 
 
@@ -343,6 +344,38 @@ def _add_schema(commands: Any) -> None:
     schema.add_argument("--debug", action="store_true", help="debug logging and tracebacks")
 
 
+def _add_serve(commands: Any) -> None:
+    """The serve command: the HTTP job service."""
+    serve = commands.add_parser(
+        "serve",
+        help="run the HTTP service: submit plans as jobs, poll, cancel, events, recommendations",
+        description="Run the HTTP job service (FastAPI + uvicorn; pip install 'baohu-assign[serve]'). Jobs and "
+        "plans are kept under --data, so a restart loses no finished plan. See docs/data-contract.md.",
+    )
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)"
+    )
+    serve.add_argument("--port", type=_port, default=8000, help="port (default 8000)")
+    serve.add_argument(
+        "--data",
+        type=Path,
+        default=Path("baohu-data"),
+        metavar="DIR",
+        help="job store and plan folders (default ./baohu-data)",
+    )
+    serve.add_argument(
+        "--workers", type=_workers, default=1, metavar="N", help="worker processes that solve (default 1)"
+    )
+    serve.add_argument(
+        "--max-request-mb",
+        type=_megabytes,
+        default=None,
+        metavar="MB",
+        help="largest request body in megabytes; larger ones get 413 (default 100)",
+    )
+    serve.add_argument("--debug", action="store_true", help="debug logging (may show personal data) and tracebacks")
+
+
 def _seconds(text: str) -> float:
     """--time-limit: seconds, checked by the rule solve() applies (argparse then exits 2 naming the option)."""
     from .solving.params import check_time_limit
@@ -361,6 +394,24 @@ def _workers(text: str) -> int:
         value = 0
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
+def _port(text: str) -> int:
+    """--port: 0 to 65535."""
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number 0-65535, got {text!r}")
+    return int(text)
+
+
+def _megabytes(text: str) -> float:
+    """--max-request-mb: a number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of megabytes > 0, got {text!r}")
     return value
 
 
@@ -412,6 +463,8 @@ def _run(args: argparse.Namespace) -> int:
         return _run_batch(args)
     if args.command == "apply":
         return _run_apply(args)
+    if args.command == "serve":
+        return _run_serve(args)
     # One updating line on stderr, only when stderr is a terminal (never in pipes or logs).
     progress = terminal_progress(quiet=args.quiet)
     try:
@@ -477,9 +530,7 @@ def _run_apply(args: argparse.Namespace) -> int:
     from .io.events import parse_events
     from .model.scenario import Scenario
     from .results.events import apply_events
-    from .results.plan import read_plan_folder
-    from .results.planning import rebalance, solve
-    from .runner import load_policy
+    from .runner import load_policy, plan_in_force
 
     try:
         raw = json.loads(args.events.read_text(encoding="utf-8-sig"))
@@ -488,7 +539,6 @@ def _run_apply(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise InputError(Issue(str(args.events), None, None, f"not valid JSON: {exc}")) from None
     events = parse_events(raw)
-    folder = read_plan_folder(args.current)
     scenario = Scenario.from_csv(
         args.members,
         args.households,
@@ -496,27 +546,43 @@ def _run_apply(args: argparse.Namespace) -> int:
         network=args.network,
         locations=args.locations,
     )
-    report = folder.report
-    in_force = solve(
-        scenario,
-        objective=str(report.get("objective", "balanced")),
-        strategy=str(report.get("strategy", "auto")),
-        seed=int(report.get("seed", 0)),
-    )
-    if folder.plan_id is None or in_force.plan_id != folder.plan_id:
+    in_force, same = plan_in_force(scenario, args.current)
+    if not same and not args.quiet:
         # Not the same plan (other inputs, or a search cut short): its contacts, kept where they can be.
-        if not args.quiet:
-            print(
-                "note: the plan folder is not reproduced from these inputs; its contacts are taken "
-                "by a min-churn rebalance (--current) before the events",
-                file=sys.stderr,
-            )
-        in_force = rebalance(scenario, current=args.current, objective="min-churn", seed=int(report.get("seed", 0)))
+        print(
+            "note: the plan folder is not reproduced from these inputs; its contacts are taken "
+            "by a min-churn rebalance (--current) before the events",
+            file=sys.stderr,
+        )
     plan = apply_events(in_force, events)
     paths = plan.write(args.out)
     if not args.quiet:
         print(plan.summary())
         print(f"  wrote {', '.join(str(p) for p in paths.values())}")
+    return EXIT_OK
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    """The HTTP service, until stopped; without the serve extra, how to install it (exit 2)."""
+    from .service import INSTALL_HINT, missing_modules
+
+    missing = missing_modules()
+    if missing:
+        print(
+            f"error: baohu-assign serve needs {', '.join(missing)}: {INSTALL_HINT}",
+            file=sys.stderr,
+        )
+        return EXIT_INPUT
+    from .service.app import DEFAULT_MAX_REQUEST_MB, run_server
+
+    run_server(
+        args.host,
+        args.port,
+        args.data,
+        workers=args.workers,
+        max_request_mb=args.max_request_mb or DEFAULT_MAX_REQUEST_MB,
+        log_level="debug" if args.debug else "info",
+    )
     return EXIT_OK
 
 
