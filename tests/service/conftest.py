@@ -51,6 +51,7 @@ class Server:
         deadline = time.monotonic() + STARTUP_SECONDS
         while True:
             if self.process.poll() is not None:
+                self.stop()
                 raise RuntimeError(f"the server exited with {self.process.returncode}:\n{self.log()}")
             try:
                 if self.client.get("/health").status_code == 200:
@@ -112,6 +113,7 @@ class Server:
 
 
 def start(tmp: Path, *args: str, data: Path | None = None) -> Server:
+    tmp.mkdir(parents=True, exist_ok=True)
     return Server(data or tmp / "data", tmp / "server.log", *args)
 
 

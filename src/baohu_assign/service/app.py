@@ -33,7 +33,7 @@ from concurrent.futures.process import BrokenProcessPool
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
@@ -54,6 +54,8 @@ DEFAULT_MAX_REQUEST_MB = 100.0
 """Largest request body accepted (``--max-request-mb``): a town of some 300,000 households as JSON."""
 MAX_RECOMMENDATIONS = 100
 """Largest ``k`` of a recommendation request."""
+STOP_GRACE_SECONDS = 5.0
+"""How long a stopping service waits for its workers to return before ending them."""
 INTERRUPTED_MESSAGE = "the service stopped while this job was solving; submit it again"
 _JOB_ID = re.compile(r"[0-9a-f]{32}")
 _REQUEST_KEYS = ("members", "households", "policy", "options")
@@ -124,9 +126,13 @@ class Service:
         self.store = JobStore(data)
         self.workers = workers
         self.pool: ProcessPoolExecutor | None = None
+        self.stopping = False
+        self._lock: IO[str] | None = None
 
     def start(self) -> None:
         """Recover the jobs of an earlier run, start the workers, queue the scheduled jobs again."""
+        self._lock_data_folder()
+        self.store.set_stopping(False)
         for job_id in self.store.ids_with_status(SOLVING):
             self.store.transition(job_id, SOLVING, INTERRUPTED, finished=time.time(), message=INTERRUPTED_MESSAGE)
             log.warning("job %s was solving when the service stopped: interrupted", job_id)
@@ -138,16 +144,39 @@ class Service:
 
     def stop(self) -> None:
         """End the workers; a job they were solving is ``interrupted``, scheduled ones wait for the next start."""
+        self.stopping = True  # the futures the ended workers leave broken are not the jobs' failures
+        self.store.set_stopping(True)  # from now on no worker starts a job
+        for job_id in self.store.ids_with_status(SOLVING):
+            self.store.transition(job_id, SOLVING, INTERRUPTED, finished=time.time(), message=INTERRUPTED_MESSAGE)
         if self.pool is not None:
             processes = list(getattr(self.pool, "_processes", {}).values())
             self.pool.shutdown(wait=False, cancel_futures=True)
+            # A worker sees its job interrupted and returns within a second or so (its solve cancelled);
+            # one still compiling a large town is ended.
+            deadline = time.monotonic() + STOP_GRACE_SECONDS
             for process in processes:
-                process.terminate()
+                process.join(max(0.0, deadline - time.monotonic()))
             for process in processes:
-                process.join(5)
+                if process.is_alive():
+                    process.terminate()
+                    process.join(5)
             self.pool = None
-        for job_id in self.store.ids_with_status(SOLVING):
-            self.store.transition(job_id, SOLVING, INTERRUPTED, finished=time.time(), message=INTERRUPTED_MESSAGE)
+        if self._lock is not None:
+            self._lock.close()  # the data folder is free for the next service
+            self._lock = None
+
+    def _lock_data_folder(self) -> None:
+        """One service per data folder: a second one would take the first one's solving jobs as interrupted."""
+        try:
+            import fcntl
+        except ImportError:  # not on this platform: the rule stands unchecked
+            return
+        self._lock = (self.store.data / "service.lock").open("a")
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._lock.close()
+            raise RuntimeError(f"another service is using the data folder {self.store.data}") from None
 
     def _new_pool(self) -> ProcessPoolExecutor:
         # spawn: a fresh interpreter per worker, never a fork of the threaded web process.
@@ -169,8 +198,8 @@ class Service:
         future.add_done_callback(lambda done: self._finished(job_id, done))
 
     def _finished(self, job_id: str, future: Future[str]) -> None:
-        if future.cancelled():
-            return  # the service is stopping; the job stays scheduled for the next start
+        if future.cancelled() or self.stopping:
+            return  # the service is stopping; a scheduled job stays scheduled for the next start
         error = future.exception()
         if error is None:
             return

@@ -34,7 +34,7 @@ from ..errors import InputError, Issue
 from ..io.atomic import atomic_write_text
 from ..model.problem import OBJECTIVES
 from ..solving.params import check_seed, check_time_limit
-from .store import CANCELLED, COMPLETED, FAILED, SCHEDULED, SOLVING, JobStore
+from .store import CANCELLED, COMPLETED, FAILED, SOLVING, JobStore
 
 if TYPE_CHECKING:
     from ..model.scenario import Scenario
@@ -316,7 +316,8 @@ def run_job(data: str, job_id: str) -> str:
     """
     store = JobStore(data)
     job = store.get(job_id)
-    if job is None or not store.transition(job_id, SCHEDULED, SOLVING, started=time.time()):
+    if job is None or not store.start_solving(job_id):
+        # Cancelled meanwhile, or the service is stopping (the job stays scheduled for its next start).
         return job.status if job is not None else "missing"
     log.info("job %s (%s) solving", job_id, job.kind)
     job_dir = store.job_dir(job_id)

@@ -55,7 +55,12 @@ CREATE TABLE IF NOT EXISTS jobs (
     plan_id TEXT,
     has_plan INTEGER NOT NULL DEFAULT 0,
     cancel_requested INTEGER NOT NULL DEFAULT 0
-)
+);
+CREATE TABLE IF NOT EXISTS service (
+    one INTEGER PRIMARY KEY CHECK (one = 1),
+    stopping INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO service (one, stopping) VALUES (1, 0);
 """
 
 
@@ -93,7 +98,7 @@ class JobStore:
         self.path = self.data / "jobs.sqlite3"
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")  # readers do not wait for the writer
-            db.execute(_SCHEMA)
+            db.executescript(_SCHEMA)
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -150,6 +155,25 @@ class JobStore:
                 (*columns.values(), job_id, *befores),
             )
         return cursor.rowcount == 1
+
+    def start_solving(self, job_id: str) -> bool:
+        """Move a scheduled job to ``solving``, unless the service is stopping; returns whether it moved.
+
+        One statement, so that a job never starts after :meth:`set_stopping` (which the
+        service follows with marking every solving job ``interrupted``).
+        """
+        with self._connect() as db:
+            cursor = db.execute(
+                "UPDATE jobs SET status = ?, started = ? WHERE id = ? AND status = ? "
+                "AND NOT EXISTS (SELECT 1 FROM service WHERE stopping = 1)",
+                (SOLVING, time.time(), job_id, SCHEDULED),
+            )
+        return cursor.rowcount == 1
+
+    def set_stopping(self, stopping: bool) -> None:
+        """Whether the service is stopping: workers then start no job."""
+        with self._connect() as db:
+            db.execute("UPDATE service SET stopping = ?", (int(stopping),))
 
     def set_progress(self, job_id: str, phase: str, done: int, total: int) -> None:
         """Record the progress of a solving job."""
