@@ -14,6 +14,7 @@ from baohu_assign.results.plain import table_records
 from baohu_assign.service.jobs import issue_records
 
 SEED = 3
+POLICY = {"max_distance_m": 1200, "capacity_by_age": [{"min_age": 0, "capacity": 8}, {"min_age": 60, "capacity": 5}]}
 
 
 @pytest.fixture(scope="module")
@@ -24,13 +25,13 @@ def town():
 
 @pytest.fixture(scope="module")
 def records(town):
-    return {"members": table_records(town.members), "households": table_records(town.households)}
+    return {"members": table_records(town.members), "households": table_records(town.households), "policy": POLICY}
 
 
 @pytest.fixture(scope="module")
 def local_plan(records):
     """What the library gives for the same records and seed."""
-    return ba.solve(ba.Scenario.from_records(records["members"], records["households"]), seed=SEED)
+    return ba.solve(ba.Scenario.from_records(records["members"], records["households"], POLICY), seed=SEED)
 
 
 @pytest.fixture(scope="module")
@@ -76,8 +77,11 @@ def test_multipart_upload_completes_with_the_plan_solve_gives(server, town, tmp_
             target = path.with_suffix(".xlsx")
             pd.read_csv(path, dtype=str, keep_default_na=False).to_excel(target, index=False)
             paths.append(target)
-    expected = ba.solve(ba.Scenario.from_csv(*paths), seed=SEED)
+    policy_toml = tmp_path / "policy.toml"
+    policy_toml.write_text("max_distance_m = 1200\n", encoding="utf-8")
+    expected = ba.solve(ba.Scenario.from_csv(*paths, policy=ba.Policy.from_toml(policy_toml)), seed=SEED)
     files = {name: (path.name, path.read_bytes()) for name, path in zip(("members", "households"), paths, strict=True)}
+    files["policy"] = ("policy.toml", policy_toml.read_bytes())
     response = server.client.post("/plans", files=files, data={"options": json.dumps({"seed": SEED})})
     assert response.status_code == 202, response.text
     job_id = response.json()["id"]
