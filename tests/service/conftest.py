@@ -66,7 +66,7 @@ class Server:
     def log(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
-    def workers(self) -> list[int]:
+    def children(self) -> list[int]:
         """Pids of the server's child processes (Linux /proc)."""
         children = []
         for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -77,6 +77,18 @@ class Server:
             if int(fields[1]) == self.process.pid:
                 children.append(int(stat.parent.name))
         return children
+
+    def workers(self) -> list[int]:
+        """Pids of the server's worker processes (its spawned children, not multiprocessing's resource tracker)."""
+        found = []
+        for pid in self.children():
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"spawn_main" in cmdline:
+                found.append(pid)
+        return found
 
     def kill(self) -> None:
         """Kill the server outright (SIGKILL): no shutdown of its own."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 
 import pytest
@@ -28,8 +30,8 @@ def test_restart_keeps_completed_plans_and_reports_the_solving_job_interrupted(t
     queued = first.client.post("/plans", json=quick_body).json()["id"]  # one worker: waits behind the slow one
     first.wait(running, until=("solving",))
     assert first.wait(queued, until=("scheduled",))["status"] == "scheduled"
-    workers = first.workers()
-    assert workers
+    workers = first.children()
+    assert first.workers()
     first.kill()
     # Workers left behind by a killed service end themselves.
     deadline = time.monotonic() + 20
@@ -92,3 +94,24 @@ def test_a_second_service_on_the_same_data_folder_refuses_to_start(tmp_path, sta
     with pytest.raises(RuntimeError, match="another service is using the data folder"):
         start_server(tmp_path / "second", data=first.data)
     assert first.client.get("/health").status_code == 200
+
+
+def test_a_worker_that_dies_fails_its_job_and_the_next_job_still_runs(tmp_path, start_server):
+    slow = ba.synth.make_town(1, households=1500, branches=2)
+    quick = ba.synth.make_town(0, households=200, branches=2)
+    slow_body = {
+        "members": table_records(slow.members),
+        "households": table_records(slow.households),
+        "options": {"strategy": "cpsat", "time_limit": 120},
+    }
+    quick_body = {"members": table_records(quick.members), "households": table_records(quick.households)}
+    server = start_server(tmp_path)
+    running = server.client.post("/plans", json=slow_body).json()["id"]
+    queued = server.client.post("/plans", json=quick_body).json()["id"]
+    server.wait(running, until=("solving",))
+    (worker,) = server.workers()
+    os.kill(worker, signal.SIGKILL)
+    job = server.wait(running)
+    assert job["status"] == "failed" and "died" in job["message"]
+    assert server.wait(queued)["status"] == "completed"
+    assert server.workers() and worker not in server.workers()

@@ -44,7 +44,7 @@ from .._version import __version__
 from ..errors import InputError, Issue
 from ..runner import TABLE_SUFFIXES
 from . import jobs
-from .store import CANCELLED, FINAL, INTERRUPTED, SCHEDULED, SOLVING, WITH_PLAN, Job, JobStore
+from .store import CANCELLED, FAILED, FINAL, INTERRUPTED, SCHEDULED, SOLVING, WITH_PLAN, Job, JobStore
 
 __all__ = ["DEFAULT_MAX_REQUEST_MB", "create_app", "run_server"]
 
@@ -204,12 +204,20 @@ class Service:
         if error is None:
             return
         log.error("job %s: the worker failed: %s", job_id, type(error).__name__)
-        message = f"the worker process failed: {type(error).__name__}: {error}"
-        self.store.transition(job_id, (SCHEDULED, SOLVING), "failed", finished=time.time(), message=message)
-        if isinstance(error, BrokenProcessPool) and self.pool is not None and self.pool._broken:
-            self.pool.shutdown(wait=False, cancel_futures=True)
-            self.pool = self._new_pool()
-            log.warning("worker pool restarted")
+        if isinstance(error, BrokenProcessPool):
+            # A worker died (killed, out of memory): the pool is broken for every job in it.
+            if self.pool is not None and getattr(self.pool, "_broken", False):
+                self.pool.shutdown(wait=False, cancel_futures=True)
+                self.pool = self._new_pool()
+                log.warning("worker pool restarted")
+            message = "the worker process solving this job died (killed, or out of memory?)"
+            if not self.store.transition(job_id, SOLVING, FAILED, finished=time.time(), message=message):
+                job = self.store.get(job_id)
+                if job is not None and job.status == SCHEDULED:
+                    self.dispatch(job_id)  # it never ran: queued again on the new pool
+            return
+        message = f"the worker failed: {type(error).__name__}: {error}"
+        self.store.transition(job_id, (SCHEDULED, SOLVING), FAILED, finished=time.time(), message=message)
 
     async def in_worker(self, function: Callable[..., Any], *args: Any) -> Any:
         """Run ``function(*args)`` in a worker process and wait for it without blocking the web process."""
