@@ -91,7 +91,7 @@ def test_multipart_upload_completes_with_the_plan_solve_gives(server, town, tmp_
 
 def test_a_bad_row_is_422_with_file_row_column_as_the_library_says(server, records):
     members = [dict(m) for m in records["members"]]
-    members[4] = {**members[4], "name": "张三", "age": "abc"}
+    members[4] = {**members[4], "name": "张三丰", "age": "abc岁"}
     response = server.client.post("/plans", json={"members": members, "households": records["households"]})
     assert response.status_code == 422
     errors = response.json()["errors"]
@@ -99,6 +99,7 @@ def test_a_bad_row_is_422_with_file_row_column_as_the_library_says(server, recor
         ba.Scenario.from_records(members, records["households"])
     assert errors == issue_records(raised.value)
     assert any(e["file"] == "members" and e["row"] == 4 and e["column"] == "age" for e in errors)
+    assert "张三丰" not in server.log() and "abc岁" not in server.log()  # personal data: DEBUG only
 
 
 def test_a_bad_row_of_an_uploaded_csv_is_422_naming_the_sheet_row(server, town, tmp_path):
