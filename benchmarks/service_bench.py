@@ -9,7 +9,9 @@ Starts ``baohu-assign serve`` (1 worker) on a free port of this machine with
 a fresh data folder, submits the demo town (:func:`baohu_assign.datasets.synth.make_town`,
 seed 0) as JSON records ``--runs`` times, and polls every 50 ms until each
 job is completed: the median wall time from the POST to the poll that saw
-``completed``, next to ``ba.solve`` on the same records in this process.
+``completed`` (and when the 202 came: the request is validated before it),
+next to ``ba.solve`` on the same records in this process, and the GET of
+the completed job with its plan.
 Then one long solve (CP-SAT, 120 s time limit) is cancelled once it is
 solving: the time from the DELETE to the poll that saw ``cancelled``.
 """
@@ -57,16 +59,21 @@ def main() -> None:
         try:
             client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120)
             _wait_up(client)
-            walls = []
+            walls, accepted, fetched = [], [], []
             for _ in range(args.runs):
                 started = time.perf_counter()
                 job = client.post("/plans", json=body).json()["id"]
+                accepted.append(time.perf_counter() - started)
                 status = _wait(client, job, ("completed", "failed"))
                 walls.append(time.perf_counter() - started)
                 assert status == "completed", status
+                started = time.perf_counter()
+                client.get(f"/plans/{job}").json()
+                fetched.append(time.perf_counter() - started)
             print(
                 f"demo town {args.households:,} households: submit → completed median {statistics.median(walls):.2f} s "
-                f"(runs {', '.join(f'{w:.2f}' for w in walls)}); ba.solve in process {in_process:.2f} s"
+                f"(runs {', '.join(f'{w:.2f}' for w in walls)}; the 202 after {statistics.median(accepted):.2f} s); "
+                f"ba.solve in process {in_process:.2f} s; GET of the plan {statistics.median(fetched):.2f} s"
             )
             long_body = {**body, "options": {"strategy": "cpsat", "time_limit": 120}}
             job = client.post("/plans", json=long_body).json()["id"]
