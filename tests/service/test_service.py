@@ -128,6 +128,7 @@ def test_bad_options_and_unknown_keys_are_422(server, records):
 
 
 def test_a_body_over_the_limit_is_413_declared_or_streamed(server):
+    jobs_before = sorted(server.data.joinpath("jobs").iterdir())
     big = b'{"members": "' + b"x" * 1_500_000 + b'"}'
     response = server.client.post("/plans", content=big, headers={"content-type": "application/json"})
     assert response.status_code == 413
@@ -139,6 +140,19 @@ def test_a_body_over_the_limit_is_413_declared_or_streamed(server):
 
     response = server.client.post("/plans", content=chunks(), headers={"content-type": "application/json"})
     assert response.status_code == 413
+    # An upload counts as it arrives too (multipart, streamed without a length).
+    upload = b"--b\r\nContent-Disposition: form-data; name=members; filename=m.csv\r\n\r\n" + b"x" * 100_000
+
+    def parts():
+        yield upload
+        for _ in range(30):
+            yield b"x" * 100_000
+
+    response = server.client.post(
+        "/plans", content=parts(), headers={"content-type": "multipart/form-data; boundary=b"}
+    )
+    assert response.status_code == 413
+    assert sorted(server.data.joinpath("jobs").iterdir()) == jobs_before  # a refused request leaves nothing
 
 
 def test_events_give_a_new_job_with_the_changes_apply_events_gives(server, solved, local_plan):
