@@ -34,3 +34,9 @@ def test_serve_options_are_checked(capsys):
             assert exc.code == 2
         else:
             raise AssertionError(f"{argv} was accepted")
+
+
+def test_serve_listens_on_this_machine_only_unless_told():
+    args = cli._parser().parse_args(["serve"])
+    assert (args.host, args.port, args.workers, str(args.data)) == ("127.0.0.1", 8000, 1, "baohu-data")
+    assert cli._parser().parse_args(["serve", "--host", "0.0.0.0"]).host == "0.0.0.0"
