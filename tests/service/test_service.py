@@ -107,12 +107,16 @@ def test_a_bad_row_of_an_uploaded_csv_is_422_naming_the_sheet_row(server, town, 
     frame = pd.read_csv(members_csv, dtype=str, keep_default_na=False)
     frame.loc[2, "age"] = "abc"
     frame.to_csv(members_csv, index=False)
-    files = {"members": ("members.csv", members_csv.read_bytes()), "households": ("h.csv", households_csv.read_bytes())}
+    # The file keeps the name it was uploaded with (a folder part is dropped), so the message names the clerk's file.
+    files = {
+        "members": ("村里/党员.csv", members_csv.read_bytes()),
+        "households": ("h.csv", households_csv.read_bytes()),
+    }
     response = server.client.post("/plans", files=files)
     assert response.status_code == 422
     (error,) = response.json()["errors"]
-    assert (error["file"], error["row"], error["column"]) == ("members.csv", 4, "age")
-    assert error["text"].startswith("members.csv, row 4, column 'age'")
+    assert (error["file"], error["row"], error["column"]) == ("党员.csv", 4, "age")
+    assert error["text"].startswith("党员.csv, row 4, column 'age'")
 
 
 def test_bad_options_and_unknown_keys_are_422(server, records):

@@ -32,7 +32,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
 from fastapi import FastAPI, Request
@@ -468,7 +468,9 @@ async def _save_upload(request: Request, job_dir: Path) -> None:
         if not isinstance(part, UploadFile) or suffix not in suffixes:
             issues.append(Issue("request", None, field, f"expected a file named *{' or *'.join(suffixes)}"))
             continue
-        name = f"{field}{suffix}"
+        # Kept under the name it was uploaded with, so that messages name the caller's own file (党员.csv).
+        name = f"{field}/{_upload_name(part.filename, field, suffix)}"
+        (job_dir / "input" / field).mkdir()
         await asyncio.to_thread(_copy_upload, part, job_dir / "input" / name)
         saved[field] = name
     options = form.get("options")
@@ -484,6 +486,12 @@ async def _save_upload(request: Request, job_dir: Path) -> None:
         raise InputError(issues)
     jobs.PlanOptions.parse(saved.get("options"))
     _write_request(job_dir, saved)
+
+
+def _upload_name(filename: str | None, field: str, suffix: str) -> str:
+    """The uploaded file's own name without any folder part, or ``<field><suffix>`` when it has none usable."""
+    name = PurePosixPath((filename or "").replace("\\", "/")).name
+    return name if name not in ("", ".", "..") and not name.startswith(".") else f"{field}{suffix}"
 
 
 def _copy_upload(part: UploadFile, target: Path) -> None:
