@@ -126,15 +126,34 @@ def compile_scenario(
     h_groups = _split_sorted(h_key[h_order].astype(str), h_order)
     branches = sorted(h_groups)
     id_to_row = {mid: i for i, mid in enumerate(member_ids)}
+    member_columns = _MemberColumns.of(members)
+    household_columns = _HouseholdColumns.of(households, member_ids, id_to_row)
+    # Each member row's index within its branch, and which branch that is (index into ``branches``, -1: none).
+    member_local = np.full(len(members), -1, dtype=np.int64)
+    member_branch = np.full(len(members), -1, dtype=np.int64)
+    for index, branch in enumerate(branches):
+        rows = m_groups.get(branch)
+        if rows is not None:
+            member_local[rows] = np.arange(rows.shape[0])
+            member_branch[rows] = index
     result = []
-    for branch in branches:
+    for index, branch in enumerate(branches):
+        member_rows = m_groups.get(branch, np.zeros(0, np.int64))
+        household_rows = h_groups[branch]
+        # A household's current member is one of this branch's when that member's rows are here.
+        current_row = household_columns.current_row[household_rows]
+        current = np.full(household_rows.shape[0], -1, dtype=np.int32)
+        named = np.flatnonzero(current_row >= 0)
+        here = named[member_branch[current_row[named]] == index]
+        current[here] = member_local[current_row[here]]
         result.append(
             _compile_branch(
                 branch,
-                members,
-                households,
-                m_groups.get(branch, np.zeros(0, np.int64)),
-                h_groups[branch],
+                member_columns,
+                household_columns.take(household_rows),
+                member_rows,
+                household_rows,
+                current,
                 id_to_row,
                 objective,
                 policy,
@@ -142,6 +161,118 @@ def compile_scenario(
             )
         )
     return result
+
+
+@dataclass(frozen=True, slots=True)
+class _MemberColumns:
+    """The member columns the compiler reads, as numpy arrays taken once for every branch.
+
+    A branch is then a slice of arrays instead of a pandas selection, which
+    at hundreds of branches costs more than the branch's own work.
+    """
+
+    member_id: np.ndarray
+    lat: np.ndarray
+    lon: np.ndarray
+    capacity: np.ndarray
+    available: np.ndarray
+    max_distance_m: np.ndarray
+    mobile: np.ndarray
+    hours_per_week: np.ndarray
+
+    @classmethod
+    def of(cls, members: pd.DataFrame) -> _MemberColumns:
+        return cls(
+            member_id=members["member_id"].to_numpy(dtype=object),
+            lat=members["lat"].to_numpy(dtype=np.float64),
+            lon=members["lon"].to_numpy(dtype=np.float64),
+            capacity=members["capacity"].to_numpy(dtype=np.int64),
+            available=members["available"].to_numpy(dtype=bool),
+            max_distance_m=members["max_distance_m"].to_numpy(dtype=np.float64),
+            mobile=members["mobile"].to_numpy(dtype=bool),
+            hours_per_week=member_hours(members),
+        )
+
+    def take(self, rows: np.ndarray) -> _MemberColumns:
+        return _MemberColumns(*(getattr(self, name)[rows] for name in self.__slots__))
+
+    def __len__(self) -> int:
+        return self.member_id.shape[0]
+
+
+@dataclass(frozen=True, slots=True)
+class _HouseholdColumns:
+    """The household columns the compiler reads, as numpy arrays taken once for every branch.
+
+    ``group_code`` numbers the stairwell units by sorted ``group_id`` over the
+    whole scenario (-1: none); ``current_row`` is the member row of
+    ``current_member_id`` (-1: blank or no such member).
+    """
+
+    lat: np.ndarray
+    lon: np.ndarray
+    tier: np.ndarray
+    visits: np.ndarray
+    minutes_per_visit: np.ndarray | None
+    group_code: np.ndarray
+    current_id: np.ndarray
+    current_missing: np.ndarray
+    current_row: np.ndarray
+    pinned: np.ndarray
+
+    @classmethod
+    def of(cls, households: pd.DataFrame, member_ids: np.ndarray, id_to_row: dict[str, int]) -> _HouseholdColumns:
+        num_h = len(households)
+        group_ids = households["group_id"] if "group_id" in households else pd.Series(pd.NA, index=households.index)
+        has_group = ~missing_mask(group_ids)
+        group_code = np.full(num_h, -1, dtype=np.int64)
+        if has_group.any():
+            codes, _ = pd.factorize(group_ids[has_group].astype(str), sort=True)
+            group_code[has_group] = codes
+        if "current_member_id" in households:
+            current_cells = households["current_member_id"]
+        else:
+            current_cells = pd.Series(pd.NA, index=households.index)
+        current_id = current_cells.to_numpy(dtype=object)
+        current_missing = missing_mask(current_cells)
+        current_row = np.full(num_h, -1, dtype=np.int64)
+        named = np.flatnonzero(~current_missing)
+        if named.size:
+            texts = np.array([str(cid) for cid in current_id[named]], dtype=object)
+            index = pd.Index(member_ids)
+            if index.is_unique:
+                current_row[named] = index.get_indexer(texts)
+            else:  # repeated ids (never after validation): the last row of an id, as a dict keeps it
+                current_row[named] = [id_to_row.get(t, -1) for t in texts]
+        return cls(
+            lat=households["lat"].to_numpy(dtype=np.float64),
+            lon=households["lon"].to_numpy(dtype=np.float64),
+            tier=pd.Categorical(households["priority"], categories=list(PRIORITIES)).codes.astype(np.int8),
+            visits=households["visits_per_week"].to_numpy(dtype=np.float64),
+            minutes_per_visit=(
+                households["minutes_per_visit"].to_numpy(dtype=np.float64)
+                if "minutes_per_visit" in households
+                else None
+            ),
+            group_code=group_code,
+            current_id=current_id,
+            current_missing=current_missing,
+            current_row=current_row,
+            pinned=(
+                households["pinned"].to_numpy(dtype=bool) if "pinned" in households else np.zeros(num_h, dtype=bool)
+            ),
+        )
+
+    def take(self, rows: np.ndarray) -> _HouseholdColumns:
+        minutes = self.minutes_per_visit
+        return replace(
+            self,
+            **{name: getattr(self, name)[rows] for name in self.__slots__ if name != "minutes_per_visit"},
+            minutes_per_visit=None if minutes is None else minutes[rows],
+        )
+
+    def __len__(self) -> int:
+        return self.lat.shape[0]
 
 
 def _split_sorted(keys: np.ndarray, rows: np.ndarray) -> dict[str, np.ndarray]:
@@ -154,39 +285,38 @@ def _split_sorted(keys: np.ndarray, rows: np.ndarray) -> dict[str, np.ndarray]:
 
 def _compile_branch(
     branch: str,
-    members: pd.DataFrame,
-    households: pd.DataFrame,
+    members: _MemberColumns,
+    hh: _HouseholdColumns,
     member_rows: np.ndarray,
     household_rows: np.ndarray,
+    current: np.ndarray,
     id_to_row: dict[str, int],
     objective: str,
     policy: Policy,
     network: WalkingNetwork | None = None,
 ) -> BranchProblem:
-    mem = members.iloc[member_rows]
-    hh = households.iloc[household_rows]
+    """The branch's problem from the branch's households ``hh``; ``current``: their current members, branch indices."""
+    mem = members.take(member_rows)
     num_h, num_m = len(hh), len(mem)
 
-    capacity = mem["capacity"].to_numpy(dtype=np.int64)
-    available = mem["available"].to_numpy(dtype=bool)
-    capacity = np.where(available, capacity, 0).astype(np.int32)
+    capacity = np.where(mem.available, mem.capacity, 0).astype(np.int32)
     arc_h, arc_m, distance, connected = _candidate_arcs(mem, hh, capacity, network)
     reachable = np.bincount(arc_h, minlength=num_h).astype(np.int32)
     reach_keys = arc_h.astype(np.int64) * (num_m + 1) + arc_m
 
-    tier = pd.Categorical(hh["priority"], categories=list(PRIORITIES)).codes.astype(np.int8)
-    visits = hh["visits_per_week"].to_numpy(dtype=np.float64)
+    tier = hh.tier
+    visits = hh.visits
 
     # Groups: a stairwell unit goes whole to one member, so each of its
     # households keeps only members eligible for every household of the unit.
-    group, group_size = _groups(hh)
+    group, group_size = _groups(hh.group_code)
     if (group >= 0).any():
         arc_h, arc_m, distance = _restrict_groups(arc_h, arc_m, distance, group, np.bincount(group[group >= 0]))
 
     # Current members and pins.
-    current_ids, current = _current_members(hh, member_rows, id_to_row)
-    current_state = _current_state(current_ids, current, id_to_row, members, capacity, reach_keys, num_m)
-    pinned = hh["pinned"].to_numpy(dtype=bool) if "pinned" in hh else np.zeros(num_h, bool)
+    current_ids = hh.current_id
+    current_state = _current_state(hh, current, members.available, capacity, reach_keys, num_m)
+    pinned = hh.pinned
     budgets = _budgets(mem, hh, arc_h, arc_m, distance, visits, capacity, policy)
     pin, broken = _resolve_pins(
         pinned,
@@ -243,7 +373,7 @@ def _compile_branch(
 
 
 def _candidate_arcs(
-    mem: pd.DataFrame, hh: pd.DataFrame, capacity: np.ndarray, network: WalkingNetwork | None
+    mem: _MemberColumns, hh: _HouseholdColumns, capacity: np.ndarray, network: WalkingNetwork | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     """The branch's (household, member, distance) pairs within reach, and which households the network connects.
 
@@ -253,11 +383,11 @@ def _candidate_arcs(
     """
     num_h = len(hh)
     active = np.flatnonzero(capacity > 0)
-    m_lat = mem["lat"].to_numpy(dtype=np.float64)[active]
-    m_lon = mem["lon"].to_numpy(dtype=np.float64)[active]
-    h_lat, h_lon = hh["lat"].to_numpy(dtype=np.float64), hh["lon"].to_numpy(dtype=np.float64)
-    reach_m = mem["max_distance_m"].to_numpy(dtype=np.float64)[active]
-    mobile = mem["mobile"].to_numpy(dtype=bool)[active]
+    m_lat = mem.lat[active]
+    m_lon = mem.lon[active]
+    h_lat, h_lon = hh.lat, hh.lon
+    reach_m = mem.max_distance_m[active]
+    mobile = mem.mobile[active]
     if network is None:
         arc_h, arc_m_active, distance = candidate_arcs(
             unit_vectors(m_lat, m_lon), reach_m, mobile, unit_vectors(h_lat, h_lon)
@@ -274,36 +404,22 @@ def _candidate_arcs(
     return arc_h, arc_m, distance, connected
 
 
-def _groups(hh: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Each household's group index (-1: none; groups numbered by sorted ``group_id``) and its group's size."""
-    num_h = len(hh)
-    group_ids = hh["group_id"] if "group_id" in hh else pd.Series(pd.NA, index=hh.index)
-    has_group = ~missing_mask(group_ids)
+def _groups(group_code: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each household's group index (-1: none; groups numbered by sorted ``group_id``) and its group's size.
+
+    ``group_code``: the scenario's group numbers (in sorted ``group_id`` order) of the branch's households.
+    """
+    num_h = group_code.shape[0]
+    has_group = group_code >= 0
     group = np.full(num_h, -1, dtype=np.int32)
     if has_group.any():
-        codes, _ = pd.factorize(group_ids[has_group].astype(str), sort=True)
+        _, codes = np.unique(group_code[has_group], return_inverse=True)
         group[has_group] = codes.astype(np.int32)
     group_size = np.ones(num_h, dtype=np.int32)
     if (group >= 0).any():
         sizes = np.bincount(group[group >= 0])
         group_size[group >= 0] = sizes[group[group >= 0]]
     return group, group_size
-
-
-def _current_members(
-    hh: pd.DataFrame, member_rows: np.ndarray, id_to_row: dict[str, int]
-) -> tuple[np.ndarray, np.ndarray]:
-    """The ``current_member_id`` cells, and each household's current member as a branch index (-1: none here)."""
-    current = np.full(len(hh), -1, dtype=np.int32)
-    local_of_row = {int(r): i for i, r in enumerate(member_rows)}
-    current_ids = hh["current_member_id"] if "current_member_id" in hh else pd.Series(pd.NA, index=hh.index)
-    for h, cid in enumerate(current_ids.to_numpy(dtype=object)):
-        if is_missing(cid):
-            continue
-        row = id_to_row.get(str(cid))
-        if row is not None and row in local_of_row:
-            current[h] = local_of_row[row]
-    return current_ids.to_numpy(dtype=object), current
 
 
 def _costed_problem(
@@ -384,8 +500,8 @@ def first_contact_changes(current_state: np.ndarray) -> np.ndarray:
 
 
 def _budgets(
-    mem: pd.DataFrame,
-    hh: pd.DataFrame,
+    mem: _MemberColumns,
+    hh: _HouseholdColumns,
     arc_h: np.ndarray,
     arc_m: np.ndarray,
     distance: np.ndarray,
@@ -399,10 +515,10 @@ def _budgets(
     weights round up and budgets round down, so a plan within budget in
     integers is within budget in exact minutes too.
     """
-    hours = member_hours(mem)
+    hours = mem.hours_per_week
     if not np.isfinite(hours).any():
         return {"arc_weight": None, "member_budget": None}
-    minutes = visit_minutes(hh, policy)
+    minutes = hh.minutes_per_visit if hh.minutes_per_visit is not None else np.full(len(hh), policy.minutes_per_visit)
     weight = costs.arc_weight(visits[arc_h], minutes[arc_h], distance, policy.walking_speed_m_per_min)
     budget = costs.hours_budget(hours, capacity, unlimited=int(weight.sum()) + 1)
     return {"arc_weight": weight, "member_budget": budget}
@@ -468,28 +584,26 @@ def _penalised(problem: Problem) -> Problem:
 
 
 def _current_state(
-    current_ids: np.ndarray,
+    hh: _HouseholdColumns,
     current: np.ndarray,
-    id_to_row: dict[str, int],
-    members: pd.DataFrame,
+    member_available: np.ndarray,
     capacity: np.ndarray,
     reach_keys: np.ndarray,
     num_m: int,
 ) -> np.ndarray:
+    """int8[H]: the ``CURRENT_*`` code of each household's current member.
+
+    ``member_available``: every member row's availability; ``capacity``: the branch's.
+    """
     state = np.full(current.shape[0], CURRENT_NONE, dtype=np.int8)
-    available = members["available"].to_numpy(dtype=bool)
-    for h, cid in enumerate(current_ids):
-        if is_missing(cid):
-            continue
-        row = id_to_row.get(str(cid))
-        if row is None:
-            state[h] = CURRENT_UNKNOWN
-        elif current[h] < 0:
-            state[h] = CURRENT_UNAVAILABLE if not available[row] else CURRENT_OTHER_BRANCH
-        elif capacity[current[h]] <= 0:
-            state[h] = CURRENT_UNAVAILABLE
-        else:
-            state[h] = CURRENT_ELIGIBLE
+    named = ~hh.current_missing
+    row = hh.current_row
+    here = current >= 0
+    state[named & (row < 0)] = CURRENT_UNKNOWN
+    elsewhere = np.flatnonzero(named & (row >= 0) & ~here)
+    state[elsewhere] = np.where(member_available[row[elsewhere]], CURRENT_OTHER_BRANCH, CURRENT_UNAVAILABLE)
+    served_here = np.flatnonzero(named & here)
+    state[served_here] = np.where(capacity[current[served_here]] > 0, CURRENT_ELIGIBLE, CURRENT_UNAVAILABLE)
     check = np.flatnonzero(state == CURRENT_ELIGIBLE)
     if check.size:
         keys = check.astype(np.int64) * (num_m + 1) + current[check]
@@ -531,7 +645,7 @@ def _resolve_pins(
     current: np.ndarray,
     current_ids: np.ndarray,
     household_rows: np.ndarray,
-    mem: pd.DataFrame,
+    mem: _MemberColumns,
     capacity: np.ndarray,
     arc_h: np.ndarray,
     arc_m: np.ndarray,
@@ -539,7 +653,7 @@ def _resolve_pins(
     group: np.ndarray,
     group_size: np.ndarray,
     id_to_row: dict[str, int],
-    members: pd.DataFrame,
+    members: _MemberColumns,
     budgets: dict[str, np.ndarray | None],
     one_unit_over_capacity: bool = False,
 ) -> tuple[np.ndarray, list[BrokenPin]]:
@@ -565,7 +679,7 @@ def _resolve_pins(
             broken.append(BrokenPin(row, cid_text, "member_unknown"))
         elif current[h] < 0:
             broken.append(BrokenPin(row, cid_text, "member_other_branch"))
-        elif not bool(members["available"].iloc[id_to_row[cid_text]]) or capacity[current[h]] <= 0:
+        elif not bool(members.available[id_to_row[cid_text]]) or capacity[current[h]] <= 0:
             broken.append(BrokenPin(row, cid_text, "member_unavailable"))
         elif (h, int(current[h])) not in eligible:
             broken.append(BrokenPin(row, cid_text, "out_of_reach"))
@@ -585,9 +699,7 @@ def _resolve_pins(
         chosen = min(votes, key=lambda m: (-votes[m], m))
         for h, m in pins:
             if m != chosen:
-                broken.append(
-                    BrokenPin(int(household_rows[h]), str(mem["member_id"].iloc[m]), "group_pinned_elsewhere")
-                )
+                broken.append(BrokenPin(int(household_rows[h]), str(mem.member_id[m]), "group_pinned_elsewhere"))
         items.append((np.flatnonzero(group == g).tolist(), chosen))
     # Pins beyond a member's capacity (or hour budget) cannot all hold: keep the most critical first.
     items.sort(key=lambda item: (-int(tier[item[0]].max()), item[0][0]))
@@ -610,7 +722,7 @@ def _resolve_pins(
             why = "over_capacity" if not fits_count else "over_hour_budget"
             for h in hs:
                 if pinned[h]:
-                    broken.append(BrokenPin(int(household_rows[h]), str(mem["member_id"].iloc[m]), why))
+                    broken.append(BrokenPin(int(household_rows[h]), str(mem.member_id[m]), why))
     broken.sort(key=lambda b: b.household_row)
     return pin, broken
 

@@ -1,9 +1,11 @@
 """Geometry: great-circle distances and the sparse candidate arcs of a branch.
 
 Distances are great-circle on the WGS84 mean sphere (radius 6,371,008.8 m),
-vectorised in numpy. Candidate arcs come from a KD-tree over unit-sphere
-coordinates, so no member × household matrix is ever formed except for
-mobile members, who reach every household of their branch by definition.
+vectorised in numpy. Candidate arcs of a small branch come from measuring
+every pair (at most :data:`DENSE_PAIRS`); of a larger one, from KD-trees
+over unit-sphere coordinates, so no large member × household matrix is
+formed except for mobile members, who reach every household of their
+branch by definition.
 """
 
 from __future__ import annotations
@@ -90,19 +92,21 @@ def candidate_arcs(
         return empty
     mobile = np.asarray(member_mobile, dtype=bool)
     reach = np.asarray(member_reach_m, dtype=np.float64)
+    if num_households * num_members <= DENSE_PAIRS:
+        # Every pair at once: the grid is small, and row-major order is already by household, then member.
+        grid = _distance_grid(household_xyz, member_xyz)
+        arc_h, arc_m = np.nonzero(mobile | ((reach > 0) & (grid <= reach)))
+        return arc_h.astype(np.int32), arc_m.astype(np.int32), grid[arc_h, arc_m]
     parts_h: list[np.ndarray] = []
     parts_m: list[np.ndarray] = []
 
     fixed = np.flatnonzero(~mobile & (reach > 0))
     if fixed.size:
-        tree = cKDTree(household_xyz)
         # A hair wider than the reach: the exact distance filter below decides.
         radius = metres_to_chord(reach[fixed] * (1.0 + 1e-9) + 1e-3)
-        hits = tree.query_ball_point(member_xyz[fixed], r=radius, return_sorted=False)
-        counts = np.fromiter((len(h) for h in hits), dtype=np.int64, count=len(hits))
-        if counts.sum():
-            parts_h.append(np.concatenate([np.asarray(h, dtype=np.int64) for h in hits if h]))
-            parts_m.append(np.repeat(fixed, counts))
+        pair_h, pair_m = _pairs_within(household_xyz, member_xyz[fixed], radius)
+        parts_h.append(pair_h)
+        parts_m.append(fixed[pair_m])
     movers = np.flatnonzero(mobile)
     if movers.size:
         parts_h.append(np.tile(np.arange(num_households, dtype=np.int64), movers.size))
@@ -116,3 +120,43 @@ def candidate_arcs(
     arc_h, arc_m, distance = arc_h[keep], arc_m[keep], distance[keep]
     order = np.lexsort((arc_m, arc_h))
     return arc_h[order].astype(np.int32), arc_m[order].astype(np.int32), distance[order]
+
+
+def _distance_grid(household_xyz: np.ndarray, member_xyz: np.ndarray) -> np.ndarray:
+    """float64[H, M]: great-circle metres of every pair, bit for bit as :func:`arc_distance_m` measures each."""
+    squared = np.zeros((household_xyz.shape[0], member_xyz.shape[0]))
+    for axis in range(3):  # the order in which numpy's norm sums the squares
+        delta = household_xyz[:, axis, None] - member_xyz[None, :, axis]
+        squared += delta * delta
+    return chord_to_metres(np.sqrt(squared))
+
+
+DENSE_PAIRS = 1 << 20
+"""Branches with at most this many (household, member) pairs measure every pair (cheaper than a tree)."""
+
+MEMBERS_PER_QUERY = 512
+"""Members per KD-tree query: bounds the candidate pairs held at once."""
+
+
+def _pairs_within(
+    household_xyz: np.ndarray, member_xyz: np.ndarray, radius: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """int64 (household, member) candidates: every pair within the member's chord ``radius``, and maybe more.
+
+    A KD-tree of the households is queried by a KD-tree of members, in
+    chunks of similar radius (each chunk at its largest radius), so no
+    Python loop runs over members or households.
+    """
+    num_m = member_xyz.shape[0]
+    households = cKDTree(household_xyz)
+    by_radius = np.argsort(radius, kind="stable")
+    parts_h: list[np.ndarray] = []
+    parts_m: list[np.ndarray] = []
+    for start in range(0, num_m, MEMBERS_PER_QUERY):
+        chunk = by_radius[start : start + MEMBERS_PER_QUERY]
+        pairs = cKDTree(member_xyz[chunk]).sparse_distance_matrix(
+            households, float(radius[chunk].max()), output_type="ndarray"
+        )
+        parts_m.append(chunk[pairs["i"]])
+        parts_h.append(pairs["j"].astype(np.int64))
+    return np.concatenate(parts_h), np.concatenate(parts_m)
