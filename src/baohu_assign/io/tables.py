@@ -306,6 +306,7 @@ def read_table(path: str | Path, *, sheet: str | int | None = None) -> pd.DataFr
     if not path.is_file():
         what = "is a directory, not a file" if path.is_dir() else "file not found"
         raise InputError(Issue(file, None, None, what))
+    fast: pd.DataFrame | None = None
     if path.suffix.lower() in _EXCEL_SUFFIXES:
         rows = _excel_rows(path, file, sheet)
     elif path.suffix.lower() == ".xls":
@@ -313,8 +314,10 @@ def read_table(path: str | Path, *, sheet: str | int | None = None) -> pd.DataFr
             Issue(file, None, None, "old Excel .xls files are not read; save the sheet as .xlsx or CSV UTF-8")
         )
     else:
-        rows = _csv_rows(_decode(path.read_bytes(), file), file)
-    frame = _frame(rows, file)
+        text = _decode(path.read_bytes(), file)
+        fast = _arrow_csv_frame(text, file)
+        rows = _csv_rows(text, file) if fast is None else []
+    frame = _frame(rows, file) if fast is None else fast
     logger.debug("read %s: %d rows, columns %s", file, len(frame), list(frame.columns))
     return frame
 
@@ -380,9 +383,8 @@ def _decode(data: bytes, file: str) -> str:
     )
 
 
-def _csv_rows(text: str, file: str) -> list[list[str]]:
-    text = text.lstrip("\ufeff")
-    first_line = text.split("\n", 1)[0]
+def _delimiter(first_line: str) -> str:
+    """The cell separator, judged from the header line: ``,`` unless it has none."""
     delimiter = ","
     if "," not in first_line:
         # Some locales' Excel writes ';', and "Unicode text" exports use tabs.
@@ -390,10 +392,68 @@ def _csv_rows(text: str, file: str) -> list[list[str]]:
         best = max(counts, key=lambda d: counts[d])
         if counts[best]:
             delimiter = best
+    return delimiter
+
+
+def _csv_rows(text: str, file: str) -> list[list[str]]:
+    text = text.lstrip("\ufeff")
+    delimiter = _delimiter(text.split("\n", 1)[0])
     try:
         return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
     except csv.Error as exc:
         raise InputError(Issue(file, None, None, f"not a readable CSV file ({exc})")) from None
+
+
+def _arrow_csv_frame(text: str, file: str) -> pd.DataFrame | None:
+    """The frame :func:`_frame` would build from ``text``, read by pyarrow's CSV reader; ``None`` when unsure.
+
+    Only for the plain case where both readers must agree: no quote
+    characters, a header of distinct non-blank names, every row as wide as
+    the header. Anything else (quoted cells, blank or ragged rows, a header
+    to complain about) returns ``None``, and the csv module reads the text,
+    so every message about a file stays the same.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    text = text.lstrip("\ufeff")
+    if '"' in text:
+        return None
+    first_line = text.split("\n", 1)[0].removesuffix("\r")
+    if "\r" in first_line:  # lines ended by a lone carriage return
+        return None
+    header = first_line.split(_delimiter(first_line))
+    names = [normalise_header(h) for h in header]
+    if not all(names) or len(set(names)) != len(names):
+        return None
+    columns = [f"c{i}" for i in range(len(header))]
+    try:
+        table = pa_csv.read_csv(
+            pa.py_buffer(text.encode("utf-8")),
+            read_options=pa_csv.ReadOptions(column_names=columns, skip_rows=1),
+            parse_options=pa_csv.ParseOptions(
+                delimiter=_delimiter(first_line), quote_char=False, ignore_empty_lines=False
+            ),
+            convert_options=pa_csv.ConvertOptions(
+                column_types=dict.fromkeys(columns, pa.string()), strings_can_be_null=False
+            ),
+        )
+    except (pa.ArrowInvalid, ValueError):
+        return None
+    text_dtype = pd.Series([], dtype="str").dtype  # what ``str`` columns are in this pandas
+    arrow_text = isinstance(text_dtype, pd.StringDtype) and text_dtype.storage == "pyarrow"
+    types_mapper = {pa.string(): text_dtype}.get if arrow_text else None
+    frame = pd.DataFrame(
+        {name: table.column(i).to_pandas(types_mapper=types_mapper) for i, name in enumerate(names)},
+        index=pd.RangeIndex(table.num_rows),
+    )
+    if not arrow_text:
+        frame = frame.astype(text_dtype)
+    frame.attrs["original_columns"] = {
+        name: h.replace("\ufeff", "").strip() for name, h in zip(names, header, strict=True)
+    }
+    frame.attrs["file"] = file
+    return frame
 
 
 # -- Excel ----------------------------------------------------------------------

@@ -50,6 +50,10 @@ def changed_mask(current_ids: Sequence[object] | np.ndarray, member_ids: Sequenc
 def _id_text(ids: Sequence[object] | np.ndarray) -> np.ndarray:
     """Ids as text, "" for every way of saying "no member" (:func:`~baohu_assign.io.tables.is_missing`)."""
     cells = pd.Series(np.asarray(ids, dtype=object), dtype=object)
-    text = cells.astype("string").to_numpy(dtype=object)
-    text[missing_mask(cells)] = ""
+    missing = missing_mask(cells)
+    if pd.api.types.infer_dtype(cells, skipna=True) in ("string", "empty"):
+        text = cells.to_numpy(dtype=object, copy=True)  # text already: no conversion of every cell
+    else:
+        text = cells.astype("string").to_numpy(dtype=object)
+    text[missing] = ""
     return text
