@@ -24,7 +24,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -453,6 +453,8 @@ def _arrow_csv_frame(text: str, file: str) -> pd.DataFrame | None:
         name: h.replace("\ufeff", "").strip() for name, h in zip(names, header, strict=True)
     }
     frame.attrs["file"] = file
+    del table
+    pa.default_memory_pool().release_unused()  # the reader's scratch, else kept by pyarrow's allocator
     return frame
 
 
@@ -599,8 +601,116 @@ def _column_letter(index: int) -> str:
 
 def csv_text(frame: pd.DataFrame) -> str:
     """``frame`` as the text of an output CSV file: a byte-order mark (so Excel reads it as UTF-8),
-    no index, ``\\n`` line ends. Every CSV file the package writes has this form."""
-    return "\ufeff" + frame.to_csv(index=False, lineterminator="\n")
+    no index, ``\\n`` line ends. Every CSV file the package writes has this form.
+
+    The text is pandas' ``to_csv`` (``index=False``, ``lineterminator="\\n"``);
+    a frame of text and plain numbers is built column by column in pyarrow
+    instead, to the same bytes (many times faster on a county's tables).
+    """
+    fast = _columnar_csv(frame)
+    return "\ufeff" + (frame.to_csv(index=False, lineterminator="\n") if fast is None else fast)
+
+
+CSV_ROWS_PER_CHUNK = 50_000
+"""Rows of an output table built at once by the columnar CSV writer."""
+
+
+def _csv_quote_characters() -> str:
+    """The characters that make the csv module (under pandas' ``to_csv``) quote a cell, asked of it.
+
+    Asked rather than assumed: whether a lone carriage return is quoted
+    under a ``\\n`` line end differs between Python versions.
+    """
+    quoted = []
+    for c in (",", '"', "\n", "\r"):
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\n").writerow([f"a{c}b", "x"])
+        if out.getvalue().startswith('"'):
+            quoted.append(c)
+    return "".join(quoted)
+
+
+_QUOTE_CHARACTERS = _csv_quote_characters()
+
+
+def _columnar_csv(frame: pd.DataFrame) -> str | None:
+    """``frame.to_csv(index=False, lineterminator="\\n")`` built in pyarrow, or ``None`` for a frame it does not cover.
+
+    Covered: two or more columns with text names, each of text (``str``,
+    ``string``, or objects that are all text or missing) or of numpy
+    integers or floats. Cells as pandas writes them: missing as empty,
+    numbers as numpy's ``astype(str)``, text quoted (quotes doubled) when it
+    holds a character the csv module quotes for.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    names = list(frame.columns)
+    if len(names) < 2 or not all(isinstance(n, str) for n in names):
+        return None  # a lone empty cell is written quoted: not worth following here
+    if not all(_plain_cells(frame.iloc[:, i]) for i in range(len(names))):
+        return None
+
+    def quoted(cells: pa.Array) -> pa.Array:
+        needs = None
+        for character in _QUOTE_CHARACTERS:
+            has = pc.match_substring(cells, character)
+            needs = has if needs is None else pc.or_(needs, has)
+        if needs is None or not pc.any(needs).as_py():
+            return cells
+        quote = pa.scalar('"', type=pa.large_string())
+        escaped = pc.binary_join_element_wise(
+            quote, pc.replace_substring(cells, '"', '""'), quote, pa.scalar("", type=pa.large_string())
+        )
+        return pc.if_else(needs, escaped, cells)
+
+    numeric = [
+        isinstance(frame.dtypes.iloc[i], np.dtype) and frame.dtypes.iloc[i].kind in "iuf" for i in range(len(names))
+    ]
+    comma, newline = pa.scalar(",", type=pa.large_string()), pa.scalar("\n", type=pa.large_string())
+    parts = [",".join(quoted(pa.array(names, type=pa.large_string())).to_pylist()), "\n"]
+    for start in range(0, len(frame), CSV_ROWS_PER_CHUNK):  # chunks bound the memory of the cells in pyarrow
+        chunk = frame.iloc[start : start + CSV_ROWS_PER_CHUNK]
+        columns = [_arrow_cells(chunk.iloc[:, i]) for i in range(len(names))]
+        # Numbers never hold a character to quote for.
+        lines = pc.binary_join_element_wise(
+            *(c if n else quoted(c) for c, n in zip(columns, numeric, strict=True)), comma
+        )
+        if isinstance(lines, pa.ChunkedArray):  # columns read by pyarrow come in blocks
+            lines = lines.combine_chunks()
+        whole = pa.LargeListArray.from_arrays(pa.array([0, len(lines)], type=pa.int64()), lines)
+        parts += [pc.binary_join(whole, newline)[0].as_py(), "\n"]
+    pa.default_memory_pool().release_unused()
+    return "".join(parts)
+
+
+def _plain_cells(column: pd.Series) -> bool:
+    """Whether :func:`_arrow_cells` covers the column: numpy integers or floats, or text (missing cells allowed)."""
+    dtype = column.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind in "iuf":
+        return True
+    if isinstance(dtype, pd.StringDtype):
+        return True
+    return dtype == np.dtype(object) and pd.api.types.infer_dtype(column, skipna=True) in ("string", "empty")
+
+
+def _arrow_cells(column: pd.Series) -> Any:
+    """A :func:`_plain_cells` column as pyarrow ``large_string`` cells, as ``to_csv`` writes them."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    dtype = column.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind in "iuf":
+        values = column.to_numpy()
+        text = values.astype(str).astype(object)
+        if dtype.kind == "f":
+            text[np.isnan(values)] = ""
+        return pa.array(text, type=pa.large_string())
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+        cells = pa.array(column.array).cast(pa.large_string())  # the column's own buffers, no Python strings
+    else:
+        cells = pa.array(column.to_numpy(dtype=object, na_value=None), type=pa.large_string(), from_pandas=True)
+    return pc.fill_null(cells, "")
 
 
 def cell_text(value: object) -> str:
