@@ -42,7 +42,7 @@ clean:
 
 # Benchmarks (not part of `make test`): run, then write docs/benchmarks.md and docs/img/.
 # bench-quick: towns up to 12k and three GAP instances, within 10 minutes on 2 cores;
-# bench: everything (counties up to 250k; all 27 GAP instances at 1, 10 and 60 s for four solvers,
+# bench: everything (counties up to 1M households; all 27 GAP instances at 1, 10 and 60 s for four solvers,
 # which alone is up to 27 × 4 × 71 s ≈ 2.1 h), several hours in all.
 # Parts run separately (bench.py --cases/--strategies, gap_bench.py) join with benchmarks/merge.py.
 $(VENV)/.bench-installed: $(STAMP) pyproject.toml

@@ -5,6 +5,7 @@ Run::
     .venv/bin/python benchmarks/bench.py --quick        # towns up to 12k, three GAP instances (≤ 10 min)
     .venv/bin/python benchmarks/bench.py                # everything: several hours (GAP alone up to 27 × 4 × 71 s)
     .venv/bin/python benchmarks/report.py               # results → docs/benchmarks.md and docs/img/
+    .venv/bin/python benchmarks/bench.py phases county_1m --repeats 1   # where the time goes, printed
 
 Protocol
 --------
@@ -136,6 +137,7 @@ class Case:
     full_limit: float
     command: str = "solve"  # "rebalance" for the relocation event
     scale: bool = False  # part of the time and memory curve over sizes
+    peers: bool = True  # whether the peers run it too
 
     @property
     def objective(self) -> str:
@@ -184,6 +186,9 @@ CASES = {
         Case("county_74k", lambda: _county(74_000, 6, stairwells=False), 300, 300, scale=True),
         Case("county_74k_units", lambda: _county(74_000, 6, stairwells=True), 120, 120),
         Case("county_250k", lambda: _county(250_000, 20, stairwells=False), 600, 600, scale=True),
+        # Eighty towns: the size the library is built to reach within a minute on 2 cores. Only our
+        # strategies: the peers need most of an hour each here (over 200 s at 250k without a plan).
+        Case("county_1m", lambda: _county(1_000_000, 80, stairwells=False), 1200, 1200, scale=True, peers=False),
     ]
 }
 QUICK_CASES = ["town_1k", "town_1k_units", "town_1k_hours", "town_1k_relocation", "town_12k"]
@@ -195,6 +200,7 @@ FULL_CASES = [
     "county_74k",
     "county_74k_units",
     "county_250k",
+    "county_1m",
 ]
 
 # GAP: one instance per family in quick; in full all 27 C/D/E instances of gap_bench.
@@ -220,6 +226,7 @@ class Measured:
     returncode: int
     killed: bool
     stderr: str
+    cpu_s: float = 0.0  # user + system seconds of the process and the children it waited for
 
 
 def measure(cmd: list[str], cap_s: float, log: Path, stdout: Path | None = None) -> Measured:
@@ -255,6 +262,7 @@ def measure(cmd: list[str], cap_s: float, log: Path, stdout: Path | None = None)
         proc.returncode,
         killed.is_set(),
         log.read_text(encoding="utf-8", errors="replace"),
+        usage.ru_utime + usage.ru_stime,
     )
 
 
@@ -448,14 +456,16 @@ def phases_main(argv: list[str]) -> int:
     """``bench.py _phases MEMBERS HOUSEHOLDS COMMAND OBJECTIVE STRATEGY LIMIT OUT``: JSON of phase seconds.
 
     The same steps as the CLI, timed one by one. Engine time is measured by
-    wrapping each engine's ``solve`` (in this process only); "checks" is the
-    rest of the solve call (engine choice, plan verification, bookkeeping).
+    wrapping each engine's ``solve`` (in this process only; the report's
+    what-if solves included), the arcs by wrapping the compile step where
+    ``solve`` calls it; "checks" is the rest of the solve call (engine
+    choice, plan verification, the report's tables and bookkeeping).
     """
     members, households, command, objective, strategy, limit, out = argv
     import baohu_assign as ba
     import baohu_assign.engines.flow
+    import baohu_assign.solving.solve as solving
     from baohu_assign import engines
-    from baohu_assign.model.compile import compile_scenario
 
     phases = {"import": time.perf_counter() - PROCESS_START}
     engine_seconds = [0.0]
@@ -475,16 +485,26 @@ def phases_main(argv: list[str]) -> int:
                     engine_seconds[0] += time.perf_counter() - start
 
         engine.solve = timed  # type: ignore[method-assign]
+    # The arcs are timed where solve builds them (once, as in the CLI).
+    compile_seconds = [0.0]
+    compile_scenario = solving.compile_scenario
+
+    def timed_compile(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return compile_scenario(*args, **kwargs)
+        finally:
+            compile_seconds[0] += time.perf_counter() - start
+
+    solving.compile_scenario = timed_compile  # type: ignore[assignment]
     mark = time.perf_counter()
     scenario = ba.Scenario.from_csv(members, households)
     phases["read"] = time.perf_counter() - mark
-    mark = time.perf_counter()
-    compile_scenario(scenario.members, scenario.households, objective=objective, policy=scenario.policy)
-    phases["arcs"] = time.perf_counter() - mark
     run = ba.rebalance if command == "rebalance" else ba.solve
     mark = time.perf_counter()
     plan = run(scenario, objective=objective, strategy=strategy, time_limit=float(limit), seed=0)
     solve_s = time.perf_counter() - mark
+    phases["arcs"] = compile_seconds[0]
     phases["engines"] = engine_seconds[0]
     phases["checks"] = max(solve_s - phases["arcs"] - engine_seconds[0], 0.0)
     mark = time.perf_counter()
@@ -708,10 +728,59 @@ def sibling(out: Path, suffix: str) -> Path:
     return out.with_name(f"{out.stem}_{suffix}.csv")
 
 
+def phase_table_main(argv: list[str]) -> int:
+    """``bench.py phases CASE... [--repeats N]``: the table of where the time of ``auto`` goes, printed.
+
+    Per case: the whole CLI process (``solve --strategy auto``) timed
+    ``--repeats`` times (median wall and CPU seconds, largest peak RSS),
+    and as many in-process runs with their steps timed (:func:`phases_main`,
+    medians). Each figure is printed with the load average before it: other
+    work on the machine shows in wall time, much less in CPU time.
+    """
+    parser = argparse.ArgumentParser(prog="bench.py phases", description=phase_table_main.__doc__)
+    parser.add_argument("cases", nargs="+", choices=sorted(CASES))
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
+    args = parser.parse_args(argv)
+    phases = ("import", "read", "arcs", "engines", "checks", "write")
+    print("| households | " + " | ".join(phases) + " | sum s | wall s | CPU s | peak MB | runs | load |")
+    print("|---|" + "---|" * (len(phases) + 6))
+    for name in args.cases:
+        case = CASES[name]
+        files = write_case(case, args.work / "cases" / name)
+        walls, cpus, peaks, loads, runs = [], [], [], [], []
+        for repeat in range(args.repeats):
+            loads.append(_load().split()[0] if _load() else "?")
+            out = args.work / "runs" / name / "phases_auto"
+            shutil.rmtree(out, ignore_errors=True)
+            cmd = strategy_command("auto", case, files[0], files[1], out, case.full_limit, 0)
+            measured = measure(cmd, case.full_limit * 2 + 300, args.work / "runs" / name / f"phases_{repeat}.log")
+            if measured.returncode != 0:
+                print(f"{name}: the CLI failed: {measured.stderr[-400:]}", file=sys.stderr)
+                return 1
+            walls.append(measured.wall_s)
+            cpus.append(measured.cpu_s)
+            peaks.append(measured.peak_mb)
+            shutil.rmtree(out, ignore_errors=True)
+            runs.append(measure_phases(case, files[:2], case.full_limit, args.work))
+        timed = [r for r in runs if r]
+        medians = {p: statistics.median(r[p] for r in timed) for p in phases if timed}
+        print(
+            f"| {files[2]:,} | "
+            + " | ".join(f"{medians.get(p, float('nan')):.2f}" for p in phases)
+            + f" | {sum(medians.values()):.2f} | {statistics.median(walls):.2f} | {statistics.median(cpus):.2f}"
+            + f" | {max(peaks):,.0f} | {len(walls)} | {' '.join(loads)} |",
+            flush=True,
+        )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "_phases":
         return phases_main(argv[1:])
+    if argv and argv[0] == "phases":
+        return phase_table_main(argv[1:])
     if argv and argv[0] == "_gap_one":
         return gap_one_main(argv[1:])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -800,6 +869,8 @@ def main(argv: list[str] | None = None) -> int:
         members, households, num_households, num_members = write_case(case, args.work / "cases" / name)
         case_rows = []
         for strategy in strategies:
+            if strategy in PEERS and not case.peers:
+                continue
             if strategy == "cbc" and not cbc_available():
                 row = {
                     "case": name,
