@@ -38,7 +38,7 @@ __all__ = [
     "town_policy",
 ]
 
-TABLE_SUFFIXES = (".csv", ".xlsx")
+TABLE_SUFFIXES = (".csv", ".xlsx", ".parquet")
 """Suffixes a town folder's tables may have (read alike, see ``read_table``)."""
 NETWORK_SUFFIXES = (".graphml", ".csv")
 """Suffixes of a town folder's walking network (``--network``)."""
@@ -56,8 +56,8 @@ class TownFiles:
 
     @classmethod
     def from_folder(cls, folder: str | Path) -> TownFiles:
-        """The files of a town folder, by name: ``members``, ``households`` (``.csv`` or ``.xlsx``),
-        optional ``locations`` (``.csv``/``.xlsx``), ``network`` (``.graphml``/``.csv``), ``policy.toml``.
+        """The files of a town folder, by name: ``members``, ``households`` (``.csv``, ``.xlsx`` or ``.parquet``),
+        optional ``locations`` (``.csv``/``.xlsx``/``.parquet``), ``network`` (``.graphml``/``.csv``), ``policy.toml``.
 
         Raises
         ------

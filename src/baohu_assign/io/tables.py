@@ -57,6 +57,8 @@ NUMBERING = "numbering"
 """Key of ``frame.attrs`` naming a raw table's :data:`RowNumbering`; absent: ``"sheet"``."""
 
 _EXCEL_SUFFIXES = (".xlsx", ".xlsm")
+PARQUET_SUFFIXES = (".parquet",)
+"""Suffixes of tables read as Parquet."""
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SPACES = re.compile(r"\s+")
 
@@ -274,12 +276,14 @@ def normalise_header(name: object) -> str:
 
 
 def read_table(path: str | Path, *, sheet: str | int | None = None) -> pd.DataFrame:
-    """Read a CSV or ``.xlsx`` table into a frame of strings.
+    """Read a CSV, ``.xlsx`` or Parquet table into a frame of strings.
 
     Parameters
     ----------
     path
-        The file. ``.xlsx``/``.xlsm`` are read as workbooks, anything else as CSV.
+        The file. ``.xlsx``/``.xlsm`` are read as workbooks, ``.parquet`` as
+        Parquet (typed columns become the text a CSV would hold:
+        :func:`text_column`), anything else as CSV.
     sheet
         Workbook sheet, by name or 0-based position; the first sheet when
         ``None``. Ignored for CSV files.
@@ -299,7 +303,8 @@ def read_table(path: str | Path, *, sheet: str | int | None = None) -> pd.DataFr
     InputError
         The file is missing, empty, not text (binary, undecodable), has no
         header, has duplicate column names, or has a row with more cells than
-        the header; an ``.xlsx`` file is given but openpyxl is not installed.
+        the header; an ``.xlsx`` file is given but openpyxl is not installed;
+        a ``.parquet`` file is not readable Parquet.
     """
     file = str(path)
     path = Path(path)
@@ -309,6 +314,8 @@ def read_table(path: str | Path, *, sheet: str | int | None = None) -> pd.DataFr
     fast: pd.DataFrame | None = None
     if path.suffix.lower() in _EXCEL_SUFFIXES:
         rows = _excel_rows(path, file, sheet)
+    elif path.suffix.lower() in PARQUET_SUFFIXES:
+        fast, rows = _parquet_frame(path, file), []
     elif path.suffix.lower() == ".xls":
         raise InputError(
             Issue(file, None, None, "old Excel .xls files are not read; save the sheet as .xlsx or CSV UTF-8")
@@ -455,6 +462,22 @@ def _arrow_csv_frame(text: str, file: str) -> pd.DataFrame | None:
     frame.attrs["file"] = file
     del table
     pa.default_memory_pool().release_unused()  # the reader's scratch, else kept by pyarrow's allocator
+    return frame
+
+
+def _parquet_frame(path: Path, file: str) -> pd.DataFrame:
+    """A Parquet table as the frame of text :func:`read_table` gives (rows numbered as in a sheet)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except (OSError, pa.ArrowException) as exc:
+        raise InputError(Issue(file, None, None, f"not a readable Parquet file ({type(exc).__name__})")) from None
+    if not table.num_columns:
+        raise InputError(Issue(file, None, None, "file is empty"))
+    frame = text_frame(table.to_pandas().reset_index(drop=True))
+    frame.attrs = {"original_columns": frame.attrs["original_columns"], "file": file}
     return frame
 
 
@@ -734,6 +757,8 @@ def text_column(series: pd.Series) -> pd.Series:
     """
     if series.dtype == "str" and not series.hasnans:
         return series.reset_index(drop=True)
+    if isinstance(series.dtype, pd.StringDtype):  # text with blanks: no cell needs more than ""
+        return series.fillna("").astype("str").reset_index(drop=True)
     return pd.Series([cell_text(v) for v in series.to_numpy(dtype=object)], dtype="str")
 
 
