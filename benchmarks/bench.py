@@ -738,10 +738,27 @@ def phase_table_main(argv: list[str]) -> int:
     work on the machine shows in wall time, much less in CPU time.
     """
     parser = argparse.ArgumentParser(prog="bench.py phases", description=phase_table_main.__doc__)
-    parser.add_argument("cases", nargs="+", choices=sorted(CASES))
+    parser.add_argument("cases", nargs="*", metavar="CASE", help="cases of this file: " + ", ".join(CASES))
+    parser.add_argument(
+        "--county",
+        type=int,
+        action="append",
+        default=[],
+        metavar="HOUSEHOLDS",
+        help="also a synthetic county of this many households (towns of about 12,500), e.g. 300000",
+    )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
     args = parser.parse_args(argv)
+    if set(args.cases) - set(CASES):
+        parser.error(f"unknown cases: {sorted(set(args.cases) - set(CASES))}")
+    for households in args.county:
+        name = f"county_{households}"
+        towns = max(round(households / 12_500), 1)
+        CASES[name] = Case(
+            name, lambda h=households, t=towns: _county(h, t, stairwells=False), 1200, 1200, scale=True, peers=False
+        )
+        args.cases.append(name)
     phases = ("import", "read", "arcs", "engines", "checks", "write")
     print("| households | " + " | ".join(phases) + " | sum s | wall s | CPU s | peak MB | runs | load |")
     print("|---|" + "---|" * (len(phases) + 6))

@@ -461,8 +461,19 @@ def _arrow_csv_frame(text: str, file: str) -> pd.DataFrame | None:
     }
     frame.attrs["file"] = file
     del table
-    pa.default_memory_pool().release_unused()  # the reader's scratch, else kept by pyarrow's allocator
+    release_arrow_memory()  # the reader's scratch
     return frame
+
+
+def release_arrow_memory() -> None:
+    """Give the memory pyarrow's allocator keeps for reuse back to the system.
+
+    Reading and checking a county's tables leaves hundreds of megabytes there
+    that nothing but pyarrow would use again.
+    """
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
 
 
 def _parquet_frame(path: Path, file: str) -> pd.DataFrame:
@@ -703,7 +714,7 @@ def _columnar_csv(frame: pd.DataFrame) -> str | None:
             lines = lines.combine_chunks()
         whole = pa.LargeListArray.from_arrays(pa.array([0, len(lines)], type=pa.int64()), lines)
         parts += [pc.binary_join(whole, newline)[0].as_py(), "\n"]
-    pa.default_memory_pool().release_unused()
+    release_arrow_memory()
     return "".join(parts)
 
 

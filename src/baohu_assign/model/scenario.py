@@ -13,7 +13,7 @@ import pandas as pd
 from ..io.locations import Locations, as_locations, resolve_references
 from ..io.policy import Policy
 from ..io.records import records_frame
-from ..io.tables import read_table, text_frame
+from ..io.tables import read_table, release_arrow_memory, text_frame
 from ..io.validate import InputWarning, cross_check, validate_households, validate_members
 from .network import WalkingNetwork, as_network
 
@@ -80,6 +80,8 @@ class Scenario:
         raw_members = read_table(members)
         raw_households = read_table(households)
         scenario = cls._build(raw_members, raw_households, policy, Path(members).name, Path(households).name, places)
+        del raw_members, raw_households
+        release_arrow_memory()  # the raw tables' and the checks' scratch, before the arcs are built
         return scenario if walking is None else dataclasses.replace(scenario, network=walking)
 
     @classmethod
