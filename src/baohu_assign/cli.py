@@ -92,6 +92,11 @@ def _add_solve_options(sub: argparse.ArgumentParser, default_objective: str) -> 
     )
     sub.add_argument("--map", action="store_true", help="also write map.html: a self-contained map that works offline")
     sub.add_argument(
+        "--parquet",
+        action="store_true",
+        help="also write assignments.parquet and members.parquet: the plan tables, typed, for analysis tools",
+    )
+    sub.add_argument(
         "--tile-url",
         default=None,
         metavar="URL",

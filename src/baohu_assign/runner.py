@@ -109,6 +109,8 @@ class RunOptions:
         (``--backup``); ``None``: as the policy says.
     xlsx, map, tile_url, visits, leaders
         The optional outputs (``--xlsx``, ``--map``, ``--tile-url``, ``--visits``, ``--leaders``).
+    parquet
+        Also write the plan tables as Parquet (``--parquet``; :meth:`Plan.write <baohu_assign.Plan.write>`).
     num_workers
         Threads CP-SAT may use (:attr:`SolveParams.num_workers <baohu_assign.SolveParams.num_workers>`);
         ``None``: its default. Without a time limit the plan does not depend on it.
@@ -126,6 +128,7 @@ class RunOptions:
     visits: bool = False
     leaders: bool = False
     num_workers: int | None = None
+    parquet: bool = False
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> RunOptions:
@@ -137,6 +140,8 @@ class RunOptions:
         """The options that decide a plan, as JSON-ready values: a policy file by its text (and its path
         unless ``paths`` is false, so that a moved policy file with the same text fingerprints the same)."""
         values: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "num_workers"}
+        if not self.parquet:
+            del values["parquet"]  # an option added later: runs without it fingerprint as before
         if isinstance(self.policy, Policy):
             values["policy"] = self.policy.model_dump(mode="json")
         elif isinstance(self.policy, Path):
@@ -307,7 +312,8 @@ def run_scenario(
         from .outputs.webmap import map_html
 
         extra["map.html"] = map_html(plan, tile_url=options.tile_url, visits=visits)
-    return RunOutcome(plan=plan, leaders=leaders, paths=plan.write(out, extra=extra), visits=visits)
+    paths = plan.write(out, extra=extra, parquet=options.parquet)
+    return RunOutcome(plan=plan, leaders=leaders, paths=paths, visits=visits)
 
 
 def plan_in_force(scenario: Scenario, current: Path) -> tuple[Plan, bool]:

@@ -61,6 +61,8 @@ FOLDER_FILES: tuple[str, ...] = (
     "rollup_compounds.csv",
     "visits.csv",
     "member_days.csv",
+    "assignments.parquet",
+    "members.parquet",
 )
 """Every file name a plan folder's writer owns: written together, replaced together, never carried over."""
 PLAN_ID_LENGTH = 16
@@ -424,7 +426,9 @@ class Plan:
             "report": report,
         }
 
-    def write(self, directory: str | Path, *, extra: Mapping[str, str | bytes] | None = None) -> dict[str, Path]:
+    def write(
+        self, directory: str | Path, *, extra: Mapping[str, str | bytes] | None = None, parquet: bool = False
+    ) -> dict[str, Path]:
         """Write the plan folder as one unit: assignments.csv, members.csv, report.json and ``extra``.
 
         With a place hierarchy (``locations``) also ``rollup_buildings.csv``
@@ -453,6 +457,10 @@ class Plan:
             (one of :data:`FOLDER_FILES` other than the plan's own, e.g.
             ``"roster.xlsx"`` from :func:`baohu_assign.roster.roster_bytes`)
             to its content (text is written as UTF-8).
+        parquet
+            Also write the two tables as ``assignments.parquet`` and
+            ``members.parquet``: the same rows and columns, typed (numbers,
+            booleans, nulls), for analysis tools (pandas, Dask, DuckDB).
 
         Returns
         -------
@@ -463,6 +471,9 @@ class Plan:
         assignments, members = self._table_bytes()
         self.__dict__["plan_id"] = _plan_id(assignments, members)  # what plan_id would compute again
         files: dict[str, bytes] = {"assignments.csv": assignments, "members.csv": members}
+        if parquet:
+            files["assignments.parquet"] = _parquet_bytes(self._assignments, self.scenario.household_columns)
+            files["members.parquet"] = _parquet_bytes(self._members, self.scenario.member_columns)
         if self.scenario.locations is not None:
             for level, name in (("building", "rollup_buildings"), ("compound", "rollup_compounds")):
                 files[f"{name}.csv"] = _csv_text(self.rollup(level), {}).encode("utf-8")
@@ -503,6 +514,13 @@ def _csv_text(frame: pd.DataFrame, original_names: dict[str, str]) -> str:
         if str(out[column].dtype) in ("boolean", "bool"):
             out[column] = out[column].map({True: "true", False: "false"}).astype("string")
     return csv_text(out)
+
+
+def _parquet_bytes(frame: pd.DataFrame, original_names: dict[str, str]) -> bytes:
+    """A plan table as a Parquet file: the CSV's columns and rows, typed."""
+    buffer = io.BytesIO()
+    _output_frame(frame, original_names).to_parquet(buffer, index=False)
+    return buffer.getvalue()
 
 
 def _handed_out(frame: pd.DataFrame) -> pd.DataFrame:
