@@ -31,7 +31,7 @@ def _column(kind: str, n: int):
 
 @st.composite
 def _frames(draw):
-    n = draw(st.integers(0, 6))
+    n = draw(st.integers(0, 20))
     kinds = draw(st.lists(st.sampled_from(["float", "int", "object", "string", "str"]), min_size=1, max_size=5))
     names = draw(st.lists(_TEXT, min_size=len(kinds), max_size=len(kinds)))
     frame = pd.DataFrame({i: draw(_column(kind, n)) for i, kind in enumerate(kinds)})

@@ -736,7 +736,13 @@ def _arrow_cells(column: pd.Series) -> Any:
     dtype = column.dtype
     if isinstance(dtype, np.dtype) and dtype.kind in "iuf":
         values = column.to_numpy()
-        text = values.astype(str).astype(object)
+        # Each distinct value (by its bits: -0.0 is not 0.0) formatted once: visits, capacities and
+        # rounded distances repeat a lot, and numpy's formatting is most of the writing time.
+        bits, inverse = np.unique(values.view(f"u{values.dtype.itemsize}"), return_inverse=True)
+        if bits.size * 2 <= values.size:
+            text = bits.view(values.dtype).astype(str).astype(object)[inverse.reshape(-1)]
+        else:
+            text = values.astype(str).astype(object)
         if dtype.kind == "f":
             text[np.isnan(values)] = ""
         return pa.array(text, type=pa.large_string())
