@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from baohu_assign.io import tables
 
-_CELL = st.text(alphabet=st.sampled_from(list("ab1 .-_\u3000党员户\t;,\"'")), max_size=6)
+_CELL = st.text(alphabet=st.sampled_from(list("ab1 .-_\u3000党员户\t;,\"'\r")), max_size=6)
 
 
 def _by_csv_module(text: str, file: str) -> pd.DataFrame:
@@ -54,6 +54,7 @@ def test_arrow_reader_gives_the_csv_modules_frame_or_steps_aside(text):
         "id,\n1,\n",  # a blank header name
         "id,ID\n1,2\n",  # the same name twice
         "id,name\r1,a\r",  # lines ended by carriage returns alone
+        "id,name\r\n1,a\rb\r\n",  # a carriage return alone inside a row
     ],
 )
 def test_anything_but_a_plain_table_goes_to_the_csv_module(text):

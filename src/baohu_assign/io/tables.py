@@ -426,9 +426,9 @@ def _arrow_csv_frame(text: str, file: str) -> pd.DataFrame | None:
     text = text.lstrip("\ufeff")
     if '"' in text:
         return None
-    first_line = text.split("\n", 1)[0].removesuffix("\r")
-    if "\r" in first_line:  # lines ended by a lone carriage return
+    if text.count("\r") != text.count("\r\n"):  # a lone carriage return: a line end the readers may tell apart
         return None
+    first_line = text.split("\n", 1)[0].removesuffix("\r")
     header = first_line.split(_delimiter(first_line))
     names = [normalise_header(h) for h in header]
     if not all(names) or len(set(names)) != len(names):
