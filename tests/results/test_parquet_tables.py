@@ -56,3 +56,13 @@ def test_without_the_option_no_parquet_and_the_same_csvs(tmp_path):
     # A later run without the option drops the Parquet files of the earlier one with the old plan.
     assert main([*args, "--out", str(with_parquet)]) == 0
     assert not list(with_parquet.glob("*.parquet"))
+
+
+def test_write_names_every_file_once_the_csv_tables_under_their_plain_keys(tmp_path):
+    town = ba.synth.make_town(7, households=150, branches=2)
+    plan = ba.solve(ba.Scenario.from_frames(town.members, town.households), objective="distance", seed=0)
+    paths = plan.write(tmp_path / "plan", parquet=True)
+    assert paths["assignments"].name == "assignments.csv" and paths["members"].name == "members.csv"
+    assert paths["assignments_parquet"].name == "assignments.parquet"
+    assert paths["members_parquet"].name == "members.parquet"
+    assert sorted(p.name for p in paths.values()) == sorted(p.name for p in (tmp_path / "plan").iterdir())

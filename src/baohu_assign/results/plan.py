@@ -466,7 +466,8 @@ class Plan:
         -------
         dict of str to pathlib.Path
             The files written, keyed by name without extension
-            (``assignments``, ``members``, ``report``, ``rollup_buildings``, ``roster``, …).
+            (``assignments``, ``members``, ``report``, ``rollup_buildings``, ``roster``, …);
+            the Parquet tables as ``assignments_parquet`` and ``members_parquet``.
         """
         assignments, members = self._table_bytes()
         self.__dict__["plan_id"] = _plan_id(assignments, members)  # what plan_id would compute again
@@ -490,7 +491,16 @@ class Plan:
         write_folder(directory, files, owned=FOLDER_FILES)
         order = ("assignments.csv", "members.csv", "report.json")
         names = [*order, *(n for n in files if n not in order)]
-        return {Path(name).stem: Path(directory) / name for name in names}
+        return {_path_key(name): Path(directory) / name for name in names}
+
+
+def _path_key(name: str) -> str:
+    """The key of a written file in :meth:`Plan.write`'s answer: its stem, but ``<stem>_parquet`` for a Parquet table.
+
+    The two formats of one table share a stem; the CSV file keeps the plain key.
+    """
+    path = Path(name)
+    return f"{path.stem}_parquet" if path.suffix == ".parquet" else path.stem
 
 
 def _output_frame(frame: pd.DataFrame, original_names: dict[str, str]) -> pd.DataFrame:
