@@ -4,9 +4,11 @@ Run::
 
     .venv/bin/python benchmarks/gap_bench.py --limits 1,10          # 27 instances, 1 s and 10 s
     .venv/bin/python benchmarks/gap_bench.py --quick --limits 10     # a handful
+    .venv/bin/python benchmarks/gap_bench.py --large --limits 60     # the three 80×1600 instances
 
 Protocol: types C, D and E from 5×100 to 40×400 (OR-Library / Yagiura,
-minimisation; the files and their best-known values are in
+minimisation; with ``--large`` the three 80×1600 instances of Yagiura's set
+instead; the files and their best-known values are in
 ``benchmarks/data/gap/``, see its README.md), one run per instance, solver
 and time limit, all solvers in the same process one after the other on this
 machine. ``ours`` is
@@ -40,6 +42,7 @@ INSTANCES = [
     *(f"{t}{size}" for t in "cde" for size in ("10400", "20400", "40400")),
 ]
 QUICK = ["c10200", "d10200", "e10200", "d20200", "e20200", "d40400", "e40400"]
+LARGE = ["c801600", "d801600", "e801600"]
 SOLVERS = ("ours", "cpsat", "highs", "cbc")
 COLUMNS = [
     "instance",
@@ -209,13 +212,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limits", default="1,10,60", help="comma-separated time limits in seconds")
     parser.add_argument("--quick", action="store_true", help=f"only {', '.join(QUICK)}")
-    parser.add_argument("--instances", help="comma-separated instance names (overrides --quick)")
+    parser.add_argument("--large", action="store_true", help=f"only {', '.join(LARGE)}")
+    parser.add_argument("--instances", help="comma-separated instance names (overrides --quick and --large)")
     parser.add_argument("--solvers", default=",".join(SOLVERS), help="comma-separated: " + ",".join(SOLVERS))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     limits = [float(x) for x in args.limits.split(",") if x]
-    names = args.instances.split(",") if args.instances else (QUICK if args.quick else INSTANCES)
+    default = QUICK if args.quick else LARGE if args.large else INSTANCES
+    names = args.instances.split(",") if args.instances else default
     solvers = [s for s in args.solvers.split(",") if s]
     unknown = set(solvers) - set(RUNNERS)
     if unknown:
