@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from baohu_assign.datasets.gap import read_instance, solve_file, to_problem, unassigned_penalty
+from baohu_assign.datasets.gap import GapInstance, read_instance, solve_file, to_problem, unassigned_penalty
 from baohu_assign.model.objective import evaluate
 from baohu_assign.model.solution import violations
 
@@ -123,3 +123,39 @@ def test_shipped_instance_matches_embedded_copy(gap1_0):
     shipped = Path(__file__).parents[2] / "benchmarks" / "data" / "gap" / "instances" / "cattrysse1994" / "gap1-0"
     a, b = read_instance(shipped), read_instance(gap1_0)
     assert np.array_equal(a.cost, b.cost) and np.array_equal(a.weight, b.weight)
+
+
+def _type_e(seed: int, m: int, n: int) -> GapInstance:
+    """A random instance of Yagiura's type E: costs fall as weights rise, capacities 80 % of the mean need."""
+    rng = np.random.default_rng(seed)
+    weight = np.floor(1 - 10 * np.log(1 - rng.random((m, n)))).astype(np.int64)
+    cost = np.floor(1000 / weight - 10 * rng.random((m, n))).astype(np.int64)
+    capacity = np.maximum(np.floor(0.8 * weight.sum(axis=1) / m), weight.max(axis=1)).astype(np.int64)
+    return GapInstance(f"e-{seed}", m, n, cost, weight, capacity)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_cpsat_starts_no_worse_than_its_regret_start_on_tight_budgets(seed):
+    """With almost no search the plan is the start: no worse than the regret start by reduced cost nor greedy's.
+
+    On tight budgets (type E) the greedy engine's plan alone is far worse than
+    the regret start, so a start taken only from greedy fails this.
+    """
+    from baohu_assign.engines import cpsat, greedy
+    from baohu_assign.engines.contract import CpsatSettings, GreedySettings
+    from baohu_assign.engines.cpsat.relaxations import _lp_relaxation
+    from baohu_assign.engines.cpsat.start import _regret_start
+    from baohu_assign.engines.cpsat.state import _member_of
+    from baohu_assign.engines.cpsat.units import _build_units
+    from baohu_assign.engines.stop import Stop
+
+    problem = to_problem(_type_e(seed, 8, 80))
+    units = _build_units(problem)
+    relaxation = _lp_relaxation(problem, units, None)
+    assert relaxation is not None and relaxation.option_rc is not None
+    regret = _member_of(problem, units, _regret_start(problem, units, relaxation.option_rc.copy(), None))
+    almost_no_search = CpsatSettings(workers=1, lns_rounds=0, deterministic_time=0.001)
+    solution = cpsat.ENGINE.solve(problem, almost_no_search, Stop(), seed=0)
+    assert violations(problem, solution.member_of) == []
+    assert solution.objective <= evaluate(problem, regret).total
+    assert solution.objective <= greedy.ENGINE.solve(problem, GreedySettings(), Stop(), seed=0).objective

@@ -53,7 +53,11 @@ Size
    bound is a bound for every plan.
 2. Start: the better of ``initial`` (in :func:`baohu_assign.solve`,
    greedy's plan) and the relaxation's plan when that keeps every rule;
-   without ``initial``, the greedy engine's plan within the stop.
+   without ``initial``, the greedy engine's plan within the stop. Once the
+   LP is known, the engine's own regret start (units placed in order of
+   the regret of their best option by reduced cost, then one ejection per
+   unit left out) replaces it when it costs less: on tight budgets it is
+   much the better one.
 3. Models of at most ``SMALL_MODEL_OPTIONS`` options (after fixing) are
    solved whole with the start as hint, which usually proves optimality.
    Larger ones first solve a heuristic *core* (each unit's ``CORE_RANK`` best

@@ -34,6 +34,7 @@ from .lns import _lns, _Neighbourhoods, _option_rank
 from .model import _build, _Context
 from .relaxations import _flow_relaxation, _Relaxation
 from .solver import _apply, _total
+from .start import _regret_start
 from .state import _greedy_backups, _loads, _member_of, _State, _state_from_members
 from .units import _backups_are_safe, _Units
 
@@ -77,6 +78,8 @@ def _search(ctx: _Context, initial: Solution | None, start: float) -> Solution |
         if relaxation is not None and relaxation.option_rc is not None
         else units.option_cost.astype(np.float64)
     )
+    if relaxation is not None and relaxation.option_rc is not None:
+        start_state = _better_start(ctx, start_state, _regret_start(problem, units, score, ctx.tables))
 
     safe = _backups_are_safe(problem)
     if problem.has_backups and not safe:
@@ -128,6 +131,23 @@ def _start(ctx: _Context, relaxed: _State | None, initial: Solution | None) -> _
     relaxed_total = int(evaluate(problem, _member_of(problem, units, relaxed)).total)
     given_total = int(evaluate(problem, _member_of(problem, units, given)).total)
     return relaxed if relaxed_total <= given_total else given
+
+
+def _better_start(ctx: _Context, start: _State, regret: _State) -> _State:
+    """``regret`` (the engine's own start by reduced cost) when its plan costs less than ``start``'s, else ``start``.
+
+    The plans are compared with backups added greedily where the problem wants them, as the search then adds them.
+    """
+    problem, units = ctx.problem, ctx.units
+
+    def total(state: _State) -> int:
+        state = _greedy_backups(problem, units, state)  # unchanged without backups
+        backup_of = state.backup_of if problem.household_backup is not None else None
+        return int(evaluate(problem, _member_of(problem, units, state), backup_of).total)
+
+    start_total, regret_total = total(start), total(regret)
+    logger.debug("start: objective %d, regret start by reduced cost %d", start_total, regret_total)
+    return regret if regret_total < start_total else start
 
 
 def _whole_model_work(ctx: _Context, end: float | None) -> float | None:
