@@ -161,3 +161,28 @@ def test_empty_and_unservable():
     )
     solution = check(big_group)
     assert (solution.member_of == -1).all() and solution.status == "optimal"
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_branch_and_cut_phase_finds_the_brute_force_optimum(seed):
+    """HiGHS on the unpruned unit model (groups, pins, budgets): a valid plan of the brute-force optimum, and a
+    bound no higher than it."""
+    from baohu_assign.engines.cpsat.mip import _mip_improve
+    from baohu_assign.engines.cpsat.model import _Context
+    from baohu_assign.engines.cpsat.state import _member_of, _State
+    from baohu_assign.engines.cpsat.units import _build_units
+
+    problem = random_problem(
+        seed, households=6, members=3, groups=seed % 2 == 0, budgets=seed % 3 != 0, pins=seed % 4 < 2
+    )
+    units = _build_units(problem)
+    ctx = _Context(problem, units, None, WORK, seed, Stop())
+    optimum = brute_force(problem)
+    pinned_only = np.where(units.unit_pinned, units.option_ptr[:-1], -1)  # a valid start: pins only
+    start = _State(pinned_only, np.full(problem.num_households, -1, dtype=np.int64))
+    found = _mip_improve(ctx, start, int(evaluate(problem, _member_of(problem, units, start)).total), 10.0)
+    assert found.state is not None and found.proven
+    member_of = _member_of(problem, units, found.state)
+    assert violations(problem, member_of) == []
+    assert evaluate(problem, member_of).total == optimum
+    assert found.bound is not None and found.bound <= optimum

@@ -51,13 +51,13 @@ Size
    covered (reduced-cost fixing). The incumbent always stays in the model, so
    "optimal" on the pruned model is optimal for the full problem and its
    bound is a bound for every plan.
-2. Start: the better of ``initial`` (in :func:`baohu_assign.solve`,
-   greedy's plan) and the relaxation's plan when that keeps every rule;
-   without ``initial``, the greedy engine's plan within the stop. Once the
-   LP is known, the engine's own regret start (units placed in order of
-   the regret of their best option by reduced cost, then one ejection per
-   unit left out) replaces it when it costs less: on tight budgets it is
-   much the better one.
+2. Start: the cheapest of ``initial`` (in :func:`baohu_assign.solve`,
+   greedy's plan), the relaxation's plan when that keeps every rule, and,
+   once the LP is known, the engine's own regret start (units placed in
+   order of the regret of their best option by reduced cost, then one
+   ejection per unit left out; on tight budgets much the best of them).
+   Without ``initial``, the greedy engine's plan within the stop joins them
+   only when neither of the others covers every unit that has an option.
 3. Models of at most ``SMALL_MODEL_OPTIONS`` options (after fixing) are
    solved whole with the start as hint, which usually proves optimality.
    Larger ones first solve a heuristic *core* (each unit's ``CORE_RANK`` best
@@ -73,6 +73,11 @@ Size
 4. With time left, the whole pruned model is solved with the best plan as
    hint, which improves the bound and may prove optimality. Models beyond
    ``FULL_MODEL_OPTIONS`` options are never built whole: only the LNS runs.
+   Under a wall-clock deadline, without backups, the balance term or
+   cancel flags, HiGHS's branch and cut first gets ``MIP_SHARE`` of that
+   time on the pruned model (up to ``MIP_MAX_OPTIONS`` options); its plan
+   is kept when better, its bound when its costs are small enough to be
+   exact in floating point.
 
 Determinism
 -----------

@@ -12,6 +12,10 @@ CORE_SHARE = 0.15
 """Share of the time for the first solve of a larger model (its core when the LP is known)."""
 FINAL_SHARE = 0.25
 """Share of the time left after the LNS for the whole pruned model (improvement and proof)."""
+MIP_MAX_OPTIONS = 50_000
+"""Largest pruned model the branch-and-cut phase (HiGHS) gets, before the final whole-model solve."""
+MIP_SHARE = 0.5
+"""Share of the final phase's time for branch and cut; CP-SAT's whole-model solve has the rest."""
 FULL_MODEL_OPTIONS = 150_000
 """Beyond this many options the whole model is never built (building and presolve take seconds)."""
 LP_MAX_OPTIONS = 400_000

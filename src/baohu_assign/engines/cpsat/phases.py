@@ -15,7 +15,7 @@ from ...model.problem import Problem
 from ...model.solution import Solution
 from ..contract import GreedySettings
 from ..stop import now
-from . import relaxations, solver
+from . import mip, relaxations, solver
 from .limits import (
     CORE_RANK,
     CORE_SHARE,
@@ -25,6 +25,8 @@ from .limits import (
     LNS_THREADS,
     LP_MAX_OPTIONS,
     LP_SECONDS_PER_OPTION,
+    MIP_MAX_OPTIONS,
+    MIP_SHARE,
     NAME,
     SMALL_MODEL_OPTIONS,
     UNLIMITED_DETERMINISTIC_TIME,
@@ -65,7 +67,7 @@ def _search(ctx: _Context, initial: Solution | None, start: float) -> Solution |
                 return Solution(member_of, "optimal", total, float(total), NAME, time.perf_counter() - start, 1)
         if start_state is not None and not _fits_budgets(problem, units, start_state):
             start_state = None
-    start_state = _start(ctx, start_state, initial)
+    relaxed = start_state
 
     relaxation = None
     lp_limit = _phase_seconds(ctx, end, 0.2)
@@ -78,8 +80,10 @@ def _search(ctx: _Context, initial: Solution | None, start: float) -> Solution |
         if relaxation is not None and relaxation.option_rc is not None
         else units.option_cost.astype(np.float64)
     )
+    regret = None
     if relaxation is not None and relaxation.option_rc is not None:
-        start_state = _better_start(ctx, start_state, _regret_start(problem, units, score, ctx.tables))
+        regret = _regret_start(problem, units, score, ctx.tables)
+    start_state = _start(ctx, relaxed, initial, regret)
 
     safe = _backups_are_safe(problem)
     if problem.has_backups and not safe:
@@ -111,43 +115,45 @@ def _search(ctx: _Context, initial: Solution | None, start: float) -> Solution |
     return state, objective, bound
 
 
-def _start(ctx: _Context, relaxed: _State | None, initial: Solution | None) -> _State:
-    """The plan the search starts from: the better of ``initial`` and the relaxation's plan
-    (the relaxation's on a tie), or without ``initial`` the greedy engine's plan within the stop."""
-    problem, units = ctx.problem, ctx.units
-    if initial is None:
-        if relaxed is not None:
-            return relaxed
-        from ..greedy import ENGINE as greedy
+def _start(ctx: _Context, relaxed: _State | None, initial: Solution | None, regret: _State | None) -> _State:
+    """The plan the search starts from, the cheapest of (first on a tie):
 
-        initial = greedy.solve(problem, GreedySettings(), ctx.stop, seed=ctx.seed)
-    given = _state_from_members(problem, units, np.asarray(initial.member_of, dtype=np.int64))
-    if given is None:
-        raise ValueError("initial splits a stairwell unit or uses a pair the problem does not allow")
-    if initial.backup_of is not None:
-        given.backup_of[:] = initial.backup_of
-    if relaxed is None:
-        return given
-    relaxed_total = int(evaluate(problem, _member_of(problem, units, relaxed)).total)
-    given_total = int(evaluate(problem, _member_of(problem, units, given)).total)
-    return relaxed if relaxed_total <= given_total else given
-
-
-def _better_start(ctx: _Context, start: _State, regret: _State) -> _State:
-    """``regret`` (the engine's own start by reduced cost) when its plan costs less than ``start``'s, else ``start``.
-
-    The plans are compared with backups added greedily where the problem wants them, as the search then adds them.
+    - with ``initial``: ``initial``'s plan, the relaxation's plan, the regret start;
+    - without: the relaxation's plan, the regret start, and the greedy engine's
+      plan within the stop, computed only when neither of the others covers
+      every unit that has an option (it covers as many as can be, and on the
+      tight budgets of the GAP instances it costs seconds).
     """
     problem, units = ctx.problem, ctx.units
+    candidates: list[_State] = []
+    if initial is not None:
+        given = _state_from_members(problem, units, np.asarray(initial.member_of, dtype=np.int64))
+        if given is None:
+            raise ValueError("initial splits a stairwell unit or uses a pair the problem does not allow")
+        if initial.backup_of is not None:
+            given.backup_of[:] = initial.backup_of
+        candidates.append(given)
+    candidates += [state for state in (relaxed, regret) if state is not None]
+    coverable = np.diff(units.option_ptr) > 0
+    if initial is None and not any(not ((state.unit_option < 0) & coverable).any() for state in candidates):
+        from ..greedy import ENGINE as greedy
 
-    def total(state: _State) -> int:
-        state = _greedy_backups(problem, units, state)  # unchanged without backups
-        backup_of = state.backup_of if problem.household_backup is not None else None
-        return int(evaluate(problem, _member_of(problem, units, state), backup_of).total)
+        plan = greedy.solve(problem, GreedySettings(), ctx.stop, seed=ctx.seed)
+        state = _state_from_members(problem, units, np.asarray(plan.member_of, dtype=np.int64))
+        if state is None:  # pragma: no cover - greedy keeps units whole and uses only arcs
+            raise EngineError("the greedy engine's plan splits a stairwell unit")
+        candidates.append(state)
+    if initial is not None and relaxed is not None:
+        # The relaxation's plan wins a tie with initial's, as it always has.
+        candidates[0], candidates[1] = candidates[1], candidates[0]
+    totals = [_start_total(ctx, state) for state in candidates]
+    logger.debug("start candidates: objectives %s", totals)
+    return candidates[int(np.argmin(totals))]
 
-    start_total, regret_total = total(start), total(regret)
-    logger.debug("start: objective %d, regret start by reduced cost %d", start_total, regret_total)
-    return regret if regret_total < start_total else start
+
+def _start_total(ctx: _Context, state: _State) -> int:
+    """Objective of a start's primary plan (its backups left out: the search adds them)."""
+    return int(evaluate(ctx.problem, _member_of(ctx.problem, ctx.units, state)).total)
 
 
 def _whole_model_work(ctx: _Context, end: float | None) -> float | None:
@@ -275,6 +281,41 @@ class _Incumbent:
             self.bound = max(self.bound, min(result.bound, self.objective))
             self.proven = self.proven or result.status == "optimal"
 
+    def mip_solve(self, limit: float) -> None:
+        """Branch and cut on the pruned model for a plan better than the incumbent; keep it and the bound."""
+        ctx = self.ctx
+        found = mip._mip_improve(ctx, self.state, self.objective, limit)
+        objective = None if found.state is None else _total(ctx, found.state)
+        logger.debug(
+            "HiGHS on the pruned model: objective %s (incumbent %d), bound %s, proven %s, %.2f s",
+            objective,
+            self.objective,
+            found.bound,
+            found.proven,
+            found.wall_s,
+        )
+        if found.state is not None and objective is not None and objective < self.objective:
+            self.state, self.objective = found.state, objective
+        if found.bound is not None:
+            # A bound on every plan better than the incumbent: with the incumbent, one on every plan.
+            self.bound = max(self.bound, min(math.ceil(found.bound), self.objective))
+        self.proven = self.proven or found.proven or self.bound >= self.objective
+
+
+def _mip_fits(ctx: _Context, end: float | None, options: int) -> bool:
+    """Whether the branch-and-cut phase may run: under a wall-clock deadline only (HiGHS has no work limit)
+    and without cancel flags (it cannot be interrupted), without backups and the balance term, on a pruned
+    model of at most ``MIP_MAX_OPTIONS`` options."""
+    return (
+        end is not None
+        and ctx.tables is None
+        and not ctx.work_mode
+        and not ctx.backups
+        and not ctx.keep_coverage
+        and not ctx.stop.events
+        and options <= MIP_MAX_OPTIONS
+    )
+
 
 def _optimise(
     ctx: _Context,
@@ -348,6 +389,11 @@ def _optimise(
     # CP-SAT needs about this long to even load a model of this size; below it the solve is wasted.
     # Work-limited mode never lets the clock make that choice: the solve runs and the deadline stops it.
     enough = _whole_model_seconds(final_count) if not ctx.work_mode else 0.0
+    if _mip_fits(ctx, end, final_count) and rem is not None and rem > enough:
+        best.mip_solve(rem * MIP_SHARE)
+        if best.proven:
+            return best.result(True)
+        rem = _remaining(ctx, end)
     if final_count <= final_size and (rem is None or rem > enough):
         best.full_solve(rem, None)
     return best.result(best.proven)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -78,22 +79,25 @@ def _flow_relaxation(problem: Problem) -> tuple[int, np.ndarray] | None:
     return int(solution.objective), solution.member_of.astype(np.int64)
 
 
-def _lp_relaxation(problem: Problem, units: _Units, time_limit: float | None) -> _Relaxation | None:
-    """LP relaxation of the unit model (without backups) solved by HiGHS.
+@dataclass(frozen=True, slots=True, eq=False)
+class _UnitLp:
+    """The unit model as a linear program: columns are the options, then "uncovered" per free unit, then
+    the balance steps; ``A_eq`` (one row per unit) = 1, ``A_ub`` ≤ ``b_ub`` (capacity or tangent load,
+    budget, and capacity of over options)."""
 
-    Returns the Lagrangian bound ``y·b + Σ min(rc, 0)`` computed from the
-    duals ``y`` (valid for any duals of the right sign, so HiGHS tolerances
-    cannot make it wrong) and the reduced costs of options and of leaving a
-    unit uncovered. ``None`` when scipy is missing or HiGHS does not finish.
-    """
-    try:
-        import scipy.sparse as sp
-        from scipy.optimize import linprog
-    except ImportError:  # pragma: no cover - scipy is a dependency
-        return None
+    cost: np.ndarray  # float64[n]
+    A_eq: Any  # scipy.sparse csr, U × n
+    A_ub: Any  # scipy.sparse csr, rows × n
+    b_ub: np.ndarray
+    free_units: np.ndarray  # units with an "uncovered" column, in column order after the options
+    num_steps: int
+
+
+def _unit_lp(problem: Problem, units: _Units) -> _UnitLp:
+    """The matrices of the unit model's LP relaxation (without backups)."""
+    import scipy.sparse as sp
+
     O, U, M = units.num_options, units.num_units, problem.num_members  # noqa: E741 - the sizes of the LP, named as in its matrix
-    if O == 0 or U == 0:
-        return None
     free_units = np.flatnonzero(~units.unit_pinned)
     Y = free_units.shape[0]
     capacity = problem.member_capacity.astype(np.int64)
@@ -137,7 +141,27 @@ def _lp_relaxation(problem: Problem, units: _Units, time_limit: float | None) ->
         rhs.append(capacity.astype(np.float64))
         num_rows += M
     ub = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(num_rows, n))
-    b_ub = np.concatenate(rhs)
+    return _UnitLp(cost, eq, ub, np.concatenate(rhs), free_units, S)
+
+
+def _lp_relaxation(problem: Problem, units: _Units, time_limit: float | None) -> _Relaxation | None:
+    """LP relaxation of the unit model (without backups) solved by HiGHS.
+
+    Returns the Lagrangian bound ``y·b + Σ min(rc, 0)`` computed from the
+    duals ``y`` (valid for any duals of the right sign, so HiGHS tolerances
+    cannot make it wrong) and the reduced costs of options and of leaving a
+    unit uncovered. ``None`` when scipy is missing or HiGHS does not finish.
+    """
+    try:
+        from scipy.optimize import linprog
+    except ImportError:  # pragma: no cover - scipy is a dependency
+        return None
+    O, U, M = units.num_options, units.num_units, problem.num_members  # noqa: E741 - the sizes of the LP, named as in its matrix
+    if O == 0 or U == 0:
+        return None
+    lp = _unit_lp(problem, units)
+    cost, eq, ub, b_ub, free_units = lp.cost, lp.A_eq, lp.A_ub, lp.b_ub, lp.free_units
+    Y = free_units.shape[0]
     options: dict[str, bool | float] = {"presolve": True}
     if time_limit is not None:
         options["time_limit"] = max(float(time_limit), 0.05)
