@@ -16,6 +16,9 @@ MIP_MAX_OPTIONS = 50_000
 """Largest pruned model the branch-and-cut phase (HiGHS) gets, before the final whole-model solve."""
 MIP_SHARE = 0.5
 """Share of the final phase's time for branch and cut; CP-SAT's whole-model solve has the rest."""
+FINAL_LOAD_FACTOR = 5.0
+"""Under a wall-clock limit the final phase gets its share only when that is this many times the load time
+of the whole model; else the LNS, still improving on large models, keeps the time."""
 FULL_MODEL_OPTIONS = 150_000
 """Beyond this many options the whole model is never built (building and presolve take seconds)."""
 LP_MAX_OPTIONS = 400_000

@@ -19,6 +19,7 @@ from . import mip, relaxations, solver
 from .limits import (
     CORE_RANK,
     CORE_SHARE,
+    FINAL_LOAD_FACTOR,
     FINAL_SHARE,
     FULL_MODEL_OPTIONS,
     LNS_DETERMINISTIC_TIME,
@@ -363,7 +364,7 @@ def _optimise(
     allowed_count = best.safe_count()
 
     best.hood = _Neighbourhoods(ctx, score, relaxation, rng)
-    final_share = FINAL_SHARE if allowed_count <= FULL_MODEL_OPTIONS else 0.0
+    final_share = FINAL_SHARE if _final_worth(ctx, end, allowed_count) else 0.0
     before = best.objective
     best.state, best.objective, done = _lns(
         ctx,
@@ -397,6 +398,15 @@ def _optimise(
     if final_count <= final_size and (rem is None or rem > enough):
         best.full_solve(rem, None)
     return best.result(best.proven)
+
+
+def _final_worth(ctx: _Context, end: float | None, options: int) -> bool:
+    """Whether the final phase gets its share of the time: on a model CP-SAT may build whole, and under a
+    wall-clock deadline only with ``FINAL_LOAD_FACTOR`` times its load time; else the LNS keeps the time."""
+    if options > FULL_MODEL_OPTIONS:
+        return False
+    seconds = _phase_seconds(ctx, end, FINAL_SHARE)
+    return ctx.work_mode or seconds is None or seconds >= FINAL_LOAD_FACTOR * _whole_model_seconds(options)
 
 
 def _remaining(ctx: _Context, end: float | None) -> float | None:
