@@ -75,9 +75,13 @@ Size
    ``FULL_MODEL_OPTIONS`` options are never built whole: only the LNS runs.
    Under a wall-clock deadline, without backups, the balance term or
    cancel flags, HiGHS's branch and cut first gets ``MIP_SHARE`` of that
-   time on the pruned model (up to ``MIP_MAX_OPTIONS`` options); its plan
-   is kept when better, its bound when its costs are small enough to be
-   exact in floating point.
+   time on the pruned model (up to ``MIP_MAX_OPTIONS`` options), and the
+   final phase then has ``MIP_FINAL_SHARE`` of the time after the first
+   solve instead of ``FINAL_SHARE``; its plan is kept when better, its
+   bound when its costs are small enough to be exact in floating point.
+   Under a wall-clock limit the final phase gets no share at all when that
+   would be under ``FINAL_LOAD_FACTOR`` times the whole model's load time:
+   the LNS keeps the time.
 
 Determinism
 -----------

@@ -14,8 +14,10 @@ FINAL_SHARE = 0.25
 """Share of the time left after the LNS for the whole pruned model (improvement and proof)."""
 MIP_MAX_OPTIONS = 50_000
 """Largest pruned model the branch-and-cut phase (HiGHS) gets, before the final whole-model solve."""
-MIP_SHARE = 0.5
+MIP_SHARE = 0.7
 """Share of the final phase's time for branch and cut; CP-SAT's whole-model solve has the rest."""
+MIP_FINAL_SHARE = 0.5
+"""Share of the time left after the first solve for the final phase when branch and cut runs in it."""
 FINAL_LOAD_FACTOR = 5.0
 """Under a wall-clock limit the final phase gets its share only when that is this many times the load time
 of the whole model; else the LNS, still improving on large models, keeps the time."""
