@@ -159,3 +159,19 @@ def test_cpsat_starts_no_worse_than_its_regret_start_on_tight_budgets(seed):
     assert violations(problem, solution.member_of) == []
     assert solution.objective <= evaluate(problem, regret).total
     assert solution.objective <= greedy.ENGINE.solve(problem, GreedySettings(), Stop(), seed=0).objective
+
+
+def test_cpsat_without_a_start_skips_greedy_when_its_own_start_covers_every_job(monkeypatch):
+    """The greedy engine (seconds on large tight instances) runs only when no other start covers every job."""
+    from baohu_assign.engines import cpsat, greedy
+    from baohu_assign.engines.contract import CpsatSettings
+    from baohu_assign.engines.stop import Stop
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("greedy ran although the regret start covers every job")
+
+    monkeypatch.setattr(greedy.ENGINE, "solve", refuse)
+    problem = to_problem(_type_e(0, 8, 80))
+    solution = cpsat.ENGINE.solve(problem, CpsatSettings(workers=1, lns_rounds=1), Stop(), seed=0)
+    assert (solution.member_of >= 0).all()
+    assert violations(problem, solution.member_of) == []
