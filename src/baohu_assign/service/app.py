@@ -462,7 +462,8 @@ async def _save_upload(request: Request, job_dir: Path) -> None:
         part = form.get(field)
         if part is None:
             if field != "policy":
-                issues.append(Issue("request", None, field, "missing: upload the table as a file (CSV or .xlsx)"))
+                missing = "missing: upload the table as a file (CSV, .xlsx or .parquet)"
+                issues.append(Issue("request", None, field, missing))
             continue
         suffix = Path(part.filename or "").suffix.lower() if isinstance(part, UploadFile) else ""
         if not isinstance(part, UploadFile) or suffix not in suffixes:
