@@ -235,6 +235,21 @@ def test_branch_time_covers_every_later_floor(clock):
     assert np.isclose(deadline.remaining(), 10.0, atol=0.05)  # the call's deadline is not moved
 
 
+def test_a_small_search_branch_gets_a_least_time_not_only_its_share_by_arcs(clock):
+    """A branch of 1 arc in 1,000 gets MIN_SEARCH_SECONDS, not a thousandth; never more than an equal split."""
+    deadline = Deadline(stop_module.now() + 10.0)
+    base = SolveParams(time_limit=10.0)
+    small, starved = SOLVE._timed_branch_run(base, 1, deadline, [1, 999], [0.0, 0.0], 1.0)
+    assert not starved
+    assert small.deadline.remaining() == pytest.approx(SOLVE.MIN_SEARCH_SECONDS, abs=0.05)
+    # Twenty search branches in 0.9 s beyond their floors: an equal split (0.045 s) is the least.
+    crowded, _ = SOLVE._timed_branch_run(base, 1, deadline, [1] + [999] * 19, [0.0] * 20, 9.1)
+    assert crowded.deadline.remaining() == pytest.approx(0.9 / 20, abs=0.01)
+    # The large branch after it keeps its share by arcs.
+    large, _ = SOLVE._timed_branch_run(base, 1, deadline, [999, 1], [0.0, 0.0], 1.0)
+    assert large.deadline.remaining() == pytest.approx(9.0 * 999 / 1000, abs=0.05)
+
+
 @settings(max_examples=6)
 @given(jump_after=st.integers(min_value=0, max_value=8), objective=st.sampled_from(["distance", "balanced"]))
 def test_whatever_engine_call_the_limit_passes_after_the_plan_is_valid_and_the_cut_reported(
