@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 
 from ..engines import STRATEGIES
 from ..errors import InputError, Issue
@@ -88,18 +88,12 @@ class PlanOptions(BaseModel):
     visits: bool = False
     """Also plan the week's visits: visits.csv, member_days.csv (as ``--visits``)."""
 
-    @field_validator("objective")
+    @field_validator("objective", "strategy")
     @classmethod
-    def _objective(cls, value: str) -> str:
-        if value not in OBJECTIVES:
-            raise ValueError(f"must be one of {', '.join(OBJECTIVES)}")
-        return value
-
-    @field_validator("strategy")
-    @classmethod
-    def _strategy(cls, value: str) -> str:
-        if value not in STRATEGIES:
-            raise ValueError(f"must be one of {', '.join(STRATEGIES)}")
+    def _one_of(cls, value: str, info: ValidationInfo) -> str:
+        choices = OBJECTIVES if info.field_name == "objective" else STRATEGIES
+        if value not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}")
         return value
 
     @field_validator("time_limit")
