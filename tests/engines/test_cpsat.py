@@ -186,3 +186,36 @@ def test_branch_and_cut_phase_finds_the_brute_force_optimum(seed):
     assert violations(problem, member_of) == []
     assert evaluate(problem, member_of).total == optimum
     assert found.bound is not None and found.bound <= optimum
+
+
+@pytest.mark.parametrize("max_gap", [-1.0, float("inf")], ids=["never", "always"])
+def test_branch_and_cut_runs_only_within_its_gap(max_gap, monkeypatch):
+    """Under a wall-clock limit HiGHS's phase runs exactly when the plan after the first solve is within
+    ``MIP_MAX_GAP`` of the bound (d05100 gets there, 0.2 % from it); either way the plan is valid."""
+    from pathlib import Path
+
+    from baohu_assign.datasets.gap import read_instance, to_problem
+    from baohu_assign.engines.cpsat import mip, phases
+
+    calls = []
+    real = mip._mip_improve
+
+    def spy(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(phases, "MIP_MAX_GAP", max_gap)
+    monkeypatch.setattr(mip, "_mip_improve", spy)
+    path = Path(__file__).parents[2] / "benchmarks" / "data" / "gap" / "instances" / "chu1997" / "d05100"
+    problem = to_problem(read_instance(path))
+    solution = check(problem, CpsatSettings(), stop=Stop.after(3.0))
+    assert solution.status == "feasible"  # not proven in 3 s, so the search reached its last phase
+    assert bool(calls) == (max_gap > 0)
+
+
+def test_relative_gap():
+    from baohu_assign.engines.cpsat.phases import _gap
+
+    assert _gap(1010, 1000.0) == pytest.approx(0.01)
+    assert _gap(5, 0.0) == 5.0  # a zero bound: the gap in cost units
+    assert _gap(7, float("-inf")) == float("inf")

@@ -74,8 +74,11 @@ Size
    hint, which improves the bound and may prove optimality. Models beyond
    ``FULL_MODEL_OPTIONS`` options are never built whole: only the LNS runs.
    Under a wall-clock deadline, without backups, the balance term or
-   cancel flags, HiGHS's branch and cut first gets ``MIP_SHARE`` of that
-   time on the pruned model (up to ``MIP_MAX_OPTIONS`` options), and the
+   cancel flags, and when the plan after the first solve is within
+   ``MIP_MAX_GAP`` of the bound, HiGHS's branch and cut first gets
+   ``MIP_SHARE`` of that time on the pruned model (up to
+   ``MIP_MAX_OPTIONS`` options; on wider gaps it found nothing in the time
+   and the LNS keeps it), and the
    final phase then has ``MIP_FINAL_SHARE`` of the time after the first
    solve instead of ``FINAL_SHARE``; its plan is kept when better, its
    bound when its costs are small enough to be exact in floating point.

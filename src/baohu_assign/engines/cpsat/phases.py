@@ -27,6 +27,7 @@ from .limits import (
     LP_MAX_OPTIONS,
     LP_SECONDS_PER_OPTION,
     MIP_FINAL_SHARE,
+    MIP_MAX_GAP,
     MIP_MAX_OPTIONS,
     MIP_SHARE,
     NAME,
@@ -366,7 +367,9 @@ def _optimise(
 
     best.hood = _Neighbourhoods(ctx, score, relaxation, rng)
     final_share = FINAL_SHARE if _final_worth(ctx, end, allowed_count) else 0.0
-    if final_share and _mip_fits(ctx, end, allowed_count):
+    # Branch and cut closes small gaps (GAP types C and E) and wastes its time on wide ones (type D).
+    use_mip = _mip_fits(ctx, end, allowed_count) and _gap(best.objective, max(known_bound, best.bound)) <= MIP_MAX_GAP
+    if final_share and use_mip:
         # Branch and cut in the final phase does better with more of the time (measured on GAP types C and E).
         final_share = MIP_FINAL_SHARE
     before = best.objective
@@ -394,7 +397,7 @@ def _optimise(
     # CP-SAT needs about this long to even load a model of this size; below it the solve is wasted.
     # Work-limited mode never lets the clock make that choice: the solve runs and the deadline stops it.
     enough = _whole_model_seconds(final_count) if not ctx.work_mode else 0.0
-    if _mip_fits(ctx, end, final_count) and rem is not None and rem > enough:
+    if use_mip and _mip_fits(ctx, end, final_count) and rem is not None and rem > enough:
         best.mip_solve(rem * MIP_SHARE)
         if best.proven:
             return best.result(True)
@@ -402,6 +405,13 @@ def _optimise(
     if final_count <= final_size and (rem is None or rem > enough):
         best.full_solve(rem, None)
     return best.result(best.proven)
+
+
+def _gap(objective: int, bound: float) -> float:
+    """Relative distance of ``objective`` above ``bound`` (infinite without a bound)."""
+    if not math.isfinite(bound):
+        return math.inf
+    return (objective - bound) / max(abs(bound), 1.0)
 
 
 def _final_worth(ctx: _Context, end: float | None, options: int) -> bool:
