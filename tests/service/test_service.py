@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import time
 
@@ -36,8 +37,9 @@ def local_plan(records):
 
 @pytest.fixture(scope="module")
 def solved(server, records):
-    """A JSON submit of the town, solved by the service (with the roster workbook)."""
-    response = server.client.post("/plans", json={**records, "options": {"seed": SEED, "xlsx": True}})
+    """A JSON submit of the town, solved by the service (with the roster workbook and the Parquet tables)."""
+    options = {"seed": SEED, "xlsx": True, "parquet": True}
+    response = server.client.post("/plans", json={**records, "options": options})
     assert response.status_code == 202, response.text
     job = response.json()
     server.wait(job["id"])
@@ -201,11 +203,16 @@ def test_recommendations_are_those_of_recommend(server, solved, local_plan, reco
 
 def test_files_of_the_plan_folder_and_nothing_else(server, solved, local_plan, tmp_path):
     job_id = solved["job"]["id"]
-    local_plan.write(tmp_path / "plan")
+    local_plan.write(tmp_path / "plan", parquet=True)
     for name in ("assignments.csv", "members.csv"):
         response = server.client.get(f"/plans/{job_id}/files/{name}")
         assert response.status_code == 200
         assert response.content == (tmp_path / "plan" / name).read_bytes()
+    for name in ("assignments.parquet", "members.parquet"):  # asked for with the option "parquet"
+        response = server.client.get(f"/plans/{job_id}/files/{name}")
+        assert response.status_code == 200
+        served = pd.read_parquet(io.BytesIO(response.content))
+        pd.testing.assert_frame_equal(served, pd.read_parquet(tmp_path / "plan" / name))
     report = server.client.get(f"/plans/{job_id}/files/report.json").json()
     assert report["plan_id"] == local_plan.plan_id
     roster = server.client.get(f"/plans/{job_id}/files/roster.xlsx")

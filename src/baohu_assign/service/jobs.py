@@ -87,6 +87,8 @@ class PlanOptions(BaseModel):
     """Base-map tile URL template of map.html (as ``--tile-url``; implies ``map``)."""
     visits: bool = False
     """Also plan the week's visits: visits.csv, member_days.csv (as ``--visits``)."""
+    parquet: bool = False
+    """Also write assignments.parquet and members.parquet into the plan folder (as ``--parquet``)."""
 
     @field_validator("objective", "strategy")
     @classmethod
