@@ -193,7 +193,8 @@ def matching_place(address: str, table: pd.DataFrame) -> str | None:
     for row in table.itertuples(index=False):
         if row.kind not in ("compound", "building", "unit") or row.lat != row.lat:
             continue
-        if "address" in table.columns and isinstance(row.address, str) and normalise_address(row.address) == wanted:
+        own = normalise_address(row.address) if "address" in table.columns and isinstance(row.address, str) else ""
+        if own and own == wanted:  # a blank address cell is no address, and matches nothing
             found.add(row.location_id)
             continue
         rest, node = wanted, row
