@@ -429,7 +429,8 @@ def _arrow_csv_frame(text: str, file: str) -> pd.DataFrame | None:
     if text.count("\r") != text.count("\r\n"):  # a lone carriage return: a line end the readers may tell apart
         return None
     first_line = text.split("\n", 1)[0].removesuffix("\r")
-    header = first_line.split(_delimiter(first_line))
+    delimiter = _delimiter(first_line)
+    header = first_line.split(delimiter)
     names = [normalise_header(h) for h in header]
     if not all(names) or len(set(names)) != len(names):
         return None
@@ -438,9 +439,7 @@ def _arrow_csv_frame(text: str, file: str) -> pd.DataFrame | None:
         table = pa_csv.read_csv(
             pa.py_buffer(text.encode("utf-8")),
             read_options=pa_csv.ReadOptions(column_names=columns, skip_rows=1),
-            parse_options=pa_csv.ParseOptions(
-                delimiter=_delimiter(first_line), quote_char=False, ignore_empty_lines=False
-            ),
+            parse_options=pa_csv.ParseOptions(delimiter=delimiter, quote_char=False, ignore_empty_lines=False),
             convert_options=pa_csv.ConvertOptions(
                 column_types=dict.fromkeys(columns, pa.string()), strings_can_be_null=False
             ),

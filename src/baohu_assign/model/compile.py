@@ -127,7 +127,7 @@ def compile_scenario(
     branches = sorted(h_groups)
     id_to_row = {mid: i for i, mid in enumerate(member_ids)}
     member_columns = _MemberColumns.of(members)
-    household_columns = _HouseholdColumns.of(households, member_ids, id_to_row)
+    household_columns = _HouseholdColumns.of(households, member_ids, id_to_row, policy)
     # Each member row's index within its branch, and which branch that is (index into ``branches``, -1: none).
     member_local = np.full(len(members), -1, dtype=np.int64)
     member_branch = np.full(len(members), -1, dtype=np.int64)
@@ -206,14 +206,15 @@ class _HouseholdColumns:
 
     ``group_code`` numbers the stairwell units by sorted ``group_id`` over the
     whole scenario (-1: none); ``current_row`` is the member row of
-    ``current_member_id`` (-1: blank or no such member).
+    ``current_member_id`` (-1: blank or no such member); ``minutes_per_visit``
+    as :func:`visit_minutes` gives it.
     """
 
     lat: np.ndarray
     lon: np.ndarray
     tier: np.ndarray
     visits: np.ndarray
-    minutes_per_visit: np.ndarray | None
+    minutes_per_visit: np.ndarray
     group_code: np.ndarray
     current_id: np.ndarray
     current_missing: np.ndarray
@@ -221,7 +222,9 @@ class _HouseholdColumns:
     pinned: np.ndarray
 
     @classmethod
-    def of(cls, households: pd.DataFrame, member_ids: np.ndarray, id_to_row: dict[str, int]) -> _HouseholdColumns:
+    def of(
+        cls, households: pd.DataFrame, member_ids: np.ndarray, id_to_row: dict[str, int], policy: Policy
+    ) -> _HouseholdColumns:
         num_h = len(households)
         group_ids = households["group_id"] if "group_id" in households else pd.Series(pd.NA, index=households.index)
         has_group = ~missing_mask(group_ids)
@@ -249,11 +252,7 @@ class _HouseholdColumns:
             lon=households["lon"].to_numpy(dtype=np.float64),
             tier=pd.Categorical(households["priority"], categories=list(PRIORITIES)).codes.astype(np.int8),
             visits=households["visits_per_week"].to_numpy(dtype=np.float64),
-            minutes_per_visit=(
-                households["minutes_per_visit"].to_numpy(dtype=np.float64)
-                if "minutes_per_visit" in households
-                else None
-            ),
+            minutes_per_visit=visit_minutes(households, policy),
             group_code=group_code,
             current_id=current_id,
             current_missing=current_missing,
@@ -264,12 +263,7 @@ class _HouseholdColumns:
         )
 
     def take(self, rows: np.ndarray) -> _HouseholdColumns:
-        minutes = self.minutes_per_visit
-        return replace(
-            self,
-            **{name: getattr(self, name)[rows] for name in self.__slots__ if name != "minutes_per_visit"},
-            minutes_per_visit=None if minutes is None else minutes[rows],
-        )
+        return _HouseholdColumns(*(getattr(self, name)[rows] for name in self.__slots__))
 
     def __len__(self) -> int:
         return self.lat.shape[0]
@@ -518,7 +512,7 @@ def _budgets(
     hours = mem.hours_per_week
     if not np.isfinite(hours).any():
         return {"arc_weight": None, "member_budget": None}
-    minutes = hh.minutes_per_visit if hh.minutes_per_visit is not None else np.full(len(hh), policy.minutes_per_visit)
+    minutes = hh.minutes_per_visit
     weight = costs.arc_weight(visits[arc_h], minutes[arc_h], distance, policy.walking_speed_m_per_min)
     budget = costs.hours_budget(hours, capacity, unlimited=int(weight.sum()) + 1)
     return {"arc_weight": weight, "member_budget": budget}

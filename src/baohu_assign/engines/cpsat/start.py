@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...model.problem import NUM_TIERS, Problem
+from .lns import _option_rank
 from .state import _budgets, _charged, _loads, _State
 from .units import _Units
 
@@ -34,15 +35,10 @@ def _regret_start(problem: Problem, units: _Units, score: np.ndarray, tables: li
     best = np.full(U, np.inf)
     second = np.full(U, np.inf)
     has = counts > 0
-    if units.num_options:
-        best[has] = np.minimum.reduceat(score, ptr[:-1][has])
-        # Second best: mask each unit's best once and take the minimum again.
-        first_pos = np.full(U, -1, dtype=np.int64)
-        order = np.lexsort((score, units.option_unit))
-        first_pos[has] = order[ptr[:-1][has]]
-        masked = score.copy()
-        masked[first_pos[has]] = np.inf
-        second[has] = np.minimum.reduceat(masked, ptr[:-1][has])
+    rank = _option_rank(units, score)
+    for nth, values in ((0, best), (1, second)):
+        at = np.flatnonzero(rank == nth)
+        values[units.option_unit[at]] = score[at]
     regret = np.full(U, np.inf)
     finite = np.isfinite(second) & np.isfinite(best)
     regret[finite] = second[finite] - best[finite]
